@@ -1,0 +1,42 @@
+"""align: exact quota and territory alignment."""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+from .errors import (  # noqa: E402
+    AlignError,
+    InfeasibleError,
+    NoSolutionError,
+    RunError,
+    ScenarioError,
+    SettingsError,
+    SolverError,
+)
+from .io import load_scenario, make_scenario  # noqa: E402
+from .metrics import alignment_kpis  # noqa: E402
+from .model import solve  # noqa: E402
+from .runs import Run, compare_runs, load_run  # noqa: E402
+from .scenario import Scenario  # noqa: E402
+from .settings import Settings, list_presets  # noqa: E402
+
+__all__ = [
+    "AlignError",
+    "InfeasibleError",
+    "NoSolutionError",
+    "Run",
+    "RunError",
+    "Scenario",
+    "ScenarioError",
+    "Settings",
+    "SettingsError",
+    "SolverError",
+    "__version__",
+    "alignment_kpis",
+    "compare_runs",
+    "list_presets",
+    "load_run",
+    "load_scenario",
+    "make_scenario",
+    "solve",
+]

@@ -1,0 +1,289 @@
+"""Solver backends: HiGHS through highspy (default) and any solver PuLP drives.
+
+A backend takes a :class:`MatrixModel` and returns a :class:`BackendResult` whose status is honest:
+``optimal`` (LP optimal, or MIP within the requested gap), ``feasible`` (a solution, not proven
+within the gap, e.g. stopped by the time limit), ``infeasible``, or ``no_solution``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+from numpy.typing import NDArray
+
+from ..errors import SolverError
+from .formulation import MatrixModel
+
+FloatArray = NDArray[np.float64]
+
+
+@dataclass
+class BackendResult:
+    status: str
+    x: FloatArray | None = None
+    objective: float = math.nan
+    bound: float = -math.inf  # valid lower bound (minimisation), -inf when unknown
+    row_dual: FloatArray | None = None
+    message: str = ""
+
+
+class Backend(Protocol):
+    name: str
+
+    def solve(
+        self,
+        model: MatrixModel,
+        *,
+        time_limit: float,
+        gap: float,
+        seed: int = 0,
+        threads: int | None = None,
+        start: FloatArray | None = None,
+    ) -> BackendResult: ...
+
+
+class HighsBackend:
+    """HiGHS through its Python API: the model is passed as arrays, no per-variable objects."""
+
+    name = "highs"
+
+    def __init__(self) -> None:
+        import highspy
+
+        self._hs = highspy
+
+    def solve(
+        self,
+        model: MatrixModel,
+        *,
+        time_limit: float,
+        gap: float,
+        seed: int = 0,
+        threads: int | None = None,
+        start: FloatArray | None = None,
+    ) -> BackendResult:
+        hs = self._hs
+        h = hs.Highs()
+        h.setOptionValue("output_flag", False)
+        h.setOptionValue("time_limit", max(float(time_limit), 0.01))
+        h.setOptionValue("random_seed", int(seed))
+        h.setOptionValue("mip_rel_gap", float(gap))
+        if threads:
+            h.setOptionValue("threads", int(threads))
+        lp = hs.HighsLp()
+        nrow, ncol = model.shape
+        lp.num_col_ = ncol
+        lp.num_row_ = nrow
+        lp.col_cost_ = model.c
+        lp.col_lower_ = model.col_lo
+        lp.col_upper_ = model.col_hi
+        lp.row_lower_ = model.row_lo
+        lp.row_upper_ = model.row_hi
+        lp.offset_ = model.offset
+        A = model.A.tocsc()
+        lp.a_matrix_.format_ = hs.MatrixFormat.kColwise
+        lp.a_matrix_.start_ = A.indptr
+        lp.a_matrix_.index_ = A.indices
+        lp.a_matrix_.value_ = A.data
+        lp.a_matrix_.num_col_ = ncol
+        lp.a_matrix_.num_row_ = nrow
+        is_mip = bool(model.integer.any())
+        if is_mip:
+            lp.integrality_ = [
+                hs.HighsVarType.kInteger if f else hs.HighsVarType.kContinuous
+                for f in model.integer
+            ]
+        h.passModel(lp)
+        if is_mip and start is not None:
+            sol = hs.HighsSolution()
+            sol.col_value = list(map(float, start))
+            sol.value_valid = True
+            h.setSolution(sol)
+        h.run()
+        status = h.getModelStatus()
+        info = h.getInfo()
+        MS = hs.HighsModelStatus
+        has_x = info.primal_solution_status == 2  # kSolutionStatusFeasible
+        sol = h.getSolution()
+        x = np.asarray(sol.col_value, dtype=float) if has_x else None
+        obj = float(info.objective_function_value) if has_x else math.nan
+        if status == MS.kOptimal:
+            if is_mip:
+                bound = float(info.mip_dual_bound)
+                return BackendResult("optimal", x, obj, bound)
+            duals = np.asarray(sol.row_dual, dtype=float)
+            return BackendResult("optimal", x, obj, obj, row_dual=duals)
+        if status == MS.kInfeasible:
+            return BackendResult("infeasible", message="infeasible")
+        if status == MS.kUnboundedOrInfeasible and not has_x:
+            return BackendResult("infeasible", message="infeasible or unbounded")
+        bound = float(info.mip_dual_bound) if is_mip else -math.inf
+        if not math.isfinite(bound):
+            bound = -math.inf
+        label = h.modelStatusToString(status)
+        if x is not None and is_mip:
+            return BackendResult("feasible", x, obj, bound, message=label)
+        return BackendResult("no_solution", bound=bound, message=label)
+
+
+# ---------------------------------------------------------------------------------------------
+# PuLP
+
+
+def _cbc(**kw: object):  # type: ignore[no-untyped-def]
+    import pulp
+
+    for cls_name in ("PULP_CBC_CMD", "COIN_CMD"):
+        cls = getattr(pulp, cls_name, None)
+        if cls is None:
+            continue
+        solver = cls(**kw)
+        if solver.available():
+            return solver
+    raise SolverError(
+        "solver 'cbc' is not available: install a PuLP that bundles CBC (pulp>=3.3,<4) "
+        "or a cbc binary on PATH"
+    )
+
+
+def _generic(pulp_name: str) -> Callable[..., object]:
+    def make(**kw: object):  # type: ignore[no-untyped-def]
+        import pulp
+
+        try:
+            solver = pulp.getSolver(pulp_name, **kw)
+        except pulp.PulpSolverError as e:
+            raise SolverError(f"solver {pulp_name!r}: {e}") from None
+        if not solver.available():
+            raise SolverError(f"solver {pulp_name!r} is not available on this machine")
+        return solver
+
+    return make
+
+
+PULP_SOLVERS: dict[str, Callable[..., object]] = {
+    "cbc": _cbc,
+    "glpk": _generic("GLPK_CMD"),
+    "gurobi": _generic("GUROBI"),
+    "cplex": _generic("CPLEX_CMD"),
+    "scip": _generic("SCIP_CMD"),
+    "highs-pulp": _generic("HiGHS"),
+}
+
+
+class PulpBackend:
+    """Any solver PuLP drives. The model is translated row by row; use it on reduced models."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._make = PULP_SOLVERS[name]
+
+    def solve(
+        self,
+        model: MatrixModel,
+        *,
+        time_limit: float,
+        gap: float,
+        seed: int = 0,
+        threads: int | None = None,
+        start: FloatArray | None = None,
+    ) -> BackendResult:
+        import pulp
+
+        nrow, ncol = model.shape
+        is_mip = bool(model.integer.any())
+        prob = pulp.LpProblem("align", pulp.LpMinimize)
+        xs = [
+            pulp.LpVariable(
+                f"x{k}",
+                lowBound=float(model.col_lo[k]),
+                upBound=None if math.isinf(model.col_hi[k]) else float(model.col_hi[k]),
+                cat=pulp.LpInteger if model.integer[k] else pulp.LpContinuous,
+            )
+            for k in range(ncol)
+        ]
+        prob += pulp.LpAffineExpression(zip(xs, model.c.tolist(), strict=True)) + model.offset
+        R = model.A.tocsr()
+        cons: list[tuple[object | None, object | None]] = []
+        for r in range(nrow):
+            s, e = R.indptr[r], R.indptr[r + 1]
+            expr = pulp.LpAffineExpression(
+                zip([xs[k] for k in R.indices[s:e]], R.data[s:e].tolist(), strict=True)
+            )
+            lo, hi = float(model.row_lo[r]), float(model.row_hi[r])
+            if lo == hi:
+                c = expr == lo
+                prob += c, f"e{r}"
+                cons.append((prob.constraints[f"e{r}"], None))
+                continue
+            ge = le = None
+            if math.isfinite(lo):
+                prob += expr >= lo, f"g{r}"
+                ge = prob.constraints[f"g{r}"]
+            if math.isfinite(hi):
+                prob += expr <= hi, f"l{r}"
+                le = prob.constraints[f"l{r}"]
+            cons.append((ge, le))
+        if is_mip and start is not None:
+            for v, val in zip(xs, start, strict=True):
+                v.setInitialValue(float(round(val)) if v.cat == pulp.LpInteger else float(val))
+        kw: dict[str, object] = {"msg": False, "timeLimit": max(1, math.ceil(time_limit))}
+        if is_mip:
+            kw["gapRel"] = float(gap)
+            if start is not None and self.name == "cbc":
+                kw["warmStart"] = True
+        if threads:
+            kw["threads"] = int(threads)
+        solver = self._make(**kw)
+        try:
+            prob.solve(solver)
+        except pulp.PulpSolverError as e:
+            raise SolverError(f"solver {self.name!r} failed: {e}") from None
+        st = prob.sol_status
+        if st not in (pulp.LpSolutionOptimal, pulp.LpSolutionIntegerFeasible):
+            # CBC reports a proven-infeasible MIP as status Infeasible with sol_status 0
+            if st == pulp.LpSolutionInfeasible or prob.status == pulp.LpStatusInfeasible:
+                return BackendResult("infeasible", message="infeasible")
+            return BackendResult("no_solution", message=pulp.LpStatus.get(prob.status, ""))
+        x = np.array([v.varValue if v.varValue is not None else 0.0 for v in xs], dtype=float)
+        obj = float(model.c @ x + model.offset)
+        if not is_mip:
+            if st != pulp.LpSolutionOptimal:
+                return BackendResult("no_solution", message="LP not solved to optimality")
+            duals = np.zeros(nrow)
+            for r, (a, b) in enumerate(cons):
+                duals[r] = sum(float(c.pi or 0.0) for c in (a, b) if c is not None)
+            return BackendResult("optimal", x, obj, obj, row_dual=duals)
+        if st == pulp.LpSolutionOptimal:
+            # PuLP does not expose the solver's bound; optimal means within gapRel of it.
+            return BackendResult("optimal", x, obj, obj - gap * abs(obj))
+        return BackendResult("feasible", x, obj, -math.inf, message="stopped before the gap")
+
+
+def available_backends() -> list[str]:
+    names = ["highs"]
+    for name in PULP_SOLVERS:
+        try:
+            PULP_SOLVERS[name](msg=False)
+        except Exception:  # noqa: BLE001 - availability probe
+            continue
+        names.append(name)
+    return names
+
+
+def get_backend(name: str) -> Backend:
+    """The backend named in ``solver.name``."""
+    key = name.lower()
+    if key == "highs":
+        return HighsBackend()
+    if key in PULP_SOLVERS:
+        PULP_SOLVERS[key](msg=False)  # raises SolverError when unavailable
+        return PulpBackend(key)
+    raise SolverError(
+        f"settings key 'solver.name': unknown solver {name!r}; choose one of: highs, "
+        + ", ".join(PULP_SOLVERS)
+    )

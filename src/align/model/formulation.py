@@ -1,0 +1,407 @@
+"""The alignment MIP as arrays: one small function per business rule.
+
+Variables are account-territory pairs ``x[p]`` for a candidate set of pairs ``(pi[p], pj[p])``.
+Rows:
+
+* assignment: every account in exactly one territory (``sum_j x_ij = 1``);
+* resources: for every balanced column k and territory j, ``lo_kj <= sum_i v_ki x_ij <= hi_kj``
+  (balance bands), and ``sum_i workload_i x_ij <= capacity_j`` (capacity);
+* moved: ``sum_i m_i x_{i,cur(i)} >= (1 - max_moved_share) * M`` (disruption cap).
+
+Locks and segment eligibility are not rows: they decide which pairs may exist at all. Costs are
+``travel * w_i * d_ij^p + disruption * m_i * [j != cur(i)]``. Resource values are scaled by each
+column's mean target and costs by a single factor, so the solver sees numbers near 1; the results
+are scaled back.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import scipy.sparse as sp
+from numpy.typing import NDArray
+
+from ..scenario import Scenario
+
+IntArray = NDArray[np.int64]
+FloatArray = NDArray[np.float64]
+
+
+@dataclass
+class Resource:
+    """Rows ``lo_j <= sum_i values_i x_ij <= hi_j`` for every territory j (in scaled units)."""
+
+    name: str  # column name
+    kind: str  # "balance" or "capacity"
+    values: FloatArray  # (n,) scaled
+    lo: FloatArray  # (m,) scaled, -inf where absent
+    hi: FloatArray  # (m,) scaled, +inf where absent
+    scale: float  # raw = scaled * scale
+    target: FloatArray  # (m,) raw target (balance) or capacity (raw)
+    tolerance: float = 0.0
+
+
+@dataclass
+class Problem:
+    """Everything about one alignment problem that does not depend on the candidate set."""
+
+    scenario: Scenario
+    n: int
+    m: int
+    travel: float
+    weight: FloatArray  # travel weight per account
+    power: int
+    disruption: float
+    measure: FloatArray  # disruption measure per account
+    current: IntArray  # (n,) current territory, -1 none
+    fixed: IntArray  # (n,) territory an account is locked to, -1 free
+    resources: list[Resource]
+    moved_min_kept: float | None  # scaled rhs of the moved row, None when no cap
+    moved_scale: float
+    cost_scale: float = 1.0
+    _elig: NDArray[np.bool_] | None = field(default=None, repr=False)
+
+    # --- pairs -------------------------------------------------------------------------------
+    def eligible_rows(self, rows: IntArray) -> NDArray[np.bool_]:
+        """(len(rows), m) which territories each account may join (segments and locks)."""
+        elig_table = self.scenario.eligible
+        if elig_table is None:
+            out = np.ones((len(rows), self.m), dtype=bool)
+        else:
+            out = elig_table[self.scenario.segment_code[rows]].copy()
+        f = self.fixed[rows]
+        locked = f >= 0
+        if locked.any():
+            out[locked] = False
+            out[np.flatnonzero(locked), f[locked]] = True
+        return out
+
+    def raw_costs(self, rows: IntArray) -> FloatArray:
+        """Dense (len(rows), m) unscaled cost of every pair of these accounts."""
+        d = self.scenario.geometry.rows(rows)
+        cost = np.zeros_like(d)
+        if self.travel:
+            cost += self.travel * self.weight[rows, None] * (d if self.power == 1 else d * d)
+        if self.disruption:
+            cur = self.current[rows]
+            moved = (cur[:, None] >= 0) & (np.arange(self.m)[None, :] != cur[:, None])
+            cost += self.disruption * self.measure[rows, None] * moved
+        return cost
+
+    def pair_costs(self, pi: IntArray, pj: IntArray) -> FloatArray:
+        """Unscaled cost of given pairs."""
+        cost = np.zeros(len(pi))
+        if self.travel:
+            d = self.scenario.geometry.pairs(pi, pj)
+            cost += self.travel * self.weight[pi] * (d if self.power == 1 else d * d)
+        if self.disruption:
+            cur = self.current[pi]
+            cost += self.disruption * self.measure[pi] * ((cur >= 0) & (pj != cur))
+        return cost
+
+    def iter_chunks(self, rows: IntArray | None = None, size: int = 0):  # type: ignore[no-untyped-def]
+        rows = np.arange(self.n) if rows is None else rows
+        size = size or max(1, 2_000_000 // max(self.m, 1))
+        for s in range(0, len(rows), size):
+            yield rows[s : s + size]
+
+    def nearest_pairs(self, k: int) -> tuple[IntArray, IntArray]:
+        """The k cheapest eligible territories of every account, plus its current one."""
+        pis, pjs = [], []
+        for rows in self.iter_chunks():
+            cost = self.raw_costs(rows)
+            elig = self.eligible_rows(rows)
+            cost[~elig] = np.inf
+            kk = min(k, self.m)
+            if kk < self.m:
+                part = np.argpartition(cost, kk - 1, axis=1)[:, :kk]
+            else:
+                part = np.tile(np.arange(self.m), (len(rows), 1))
+            take = np.isfinite(np.take_along_axis(cost, part, axis=1))
+            r = np.repeat(rows, kk).reshape(len(rows), kk)
+            pis.append(r[take])
+            pjs.append(part[take])
+            cur = self.current[rows]
+            has = cur >= 0
+            ok = has.copy()
+            ok[has] = elig[np.flatnonzero(has), cur[has]]
+            pis.append(rows[ok])
+            pjs.append(cur[ok])
+        return unique_pairs(np.concatenate(pis), np.concatenate(pjs), self.m)
+
+    def all_pairs(self) -> tuple[IntArray, IntArray]:
+        pis, pjs = [], []
+        for rows in self.iter_chunks():
+            ii, jj = np.nonzero(self.eligible_rows(rows))
+            pis.append(rows[ii])
+            pjs.append(jj.astype(np.int64))
+        return np.concatenate(pis), np.concatenate(pjs)
+
+
+def unique_pairs(pi: IntArray, pj: IntArray, m: int) -> tuple[IntArray, IntArray]:
+    key = np.unique(pi.astype(np.int64) * m + pj)
+    return key // m, key % m
+
+
+def build_problem(scenario: Scenario) -> Problem:
+    """Turn a validated scenario into the arrays of the model."""
+    s = scenario.settings
+    n, m = scenario.n_accounts, scenario.n_territories
+    share = scenario.target_share
+    resources: list[Resource] = []
+    for name, rule in s.balance.items():
+        resources.append(balance_rows(scenario.column(name), share, name, rule.tolerance))
+    if "capacity" in scenario.territories:
+        cap = scenario.territories["capacity"].to_numpy(dtype=float)
+        if np.isfinite(cap).any():
+            resources.append(capacity_rows(scenario.column("workload"), cap))
+    current = scenario.current
+    locked = scenario.accounts["locked"].to_numpy(dtype=bool)
+    fixed = np.where(locked & (current >= 0), current, -1)
+    measure = scenario.column(s.objective.disruption_measure)
+    moved_min, moved_scale = moved_row(measure, current, s.constraints.max_moved_share)
+    problem = Problem(
+        scenario=scenario,
+        n=n,
+        m=m,
+        travel=s.objective.travel,
+        weight=scenario.column(s.objective.travel_weight),
+        power=s.objective.distance_power,
+        disruption=s.objective.disruption,
+        measure=measure,
+        current=current,
+        fixed=fixed,
+        resources=resources,
+        moved_min_kept=moved_min,
+        moved_scale=moved_scale,
+    )
+    problem.cost_scale = cost_scale(problem)
+    return problem
+
+
+def balance_rows(values: FloatArray, share: FloatArray, name: str, tol: float) -> Resource:
+    """Band ``target_j * (1 +- tol)`` with ``target_j = share_j * total``."""
+    target = share * values.sum()
+    scale = float(target.mean()) or 1.0
+    return Resource(
+        name=name,
+        kind="balance",
+        values=values / scale,
+        lo=target * (1 - tol) / scale,
+        hi=target * (1 + tol) / scale,
+        scale=scale,
+        target=target,
+        tolerance=tol,
+    )
+
+
+def capacity_rows(workload: FloatArray, capacity: FloatArray) -> Resource:
+    """``sum_i workload_i x_ij <= capacity_j`` where a capacity is given."""
+    finite = capacity[np.isfinite(capacity)]
+    scale = float(finite.mean()) if len(finite) and finite.mean() > 0 else 1.0
+    hi = np.where(np.isfinite(capacity), capacity / scale, np.inf)
+    return Resource(
+        name="workload",
+        kind="capacity",
+        values=workload / scale,
+        lo=np.full(len(capacity), -np.inf),
+        hi=hi,
+        scale=scale,
+        target=capacity,
+    )
+
+
+def moved_row(measure: FloatArray, current: IntArray, share: float) -> tuple[float | None, float]:
+    """At most ``share`` of the measure (over accounts with an owner today) may move."""
+    total = float(measure[current >= 0].sum())
+    if share >= 1.0 or total <= 0:
+        return None, 1.0
+    scale = total
+    return (1.0 - share), scale  # scaled: sum (m_i/total) x_{i,cur} >= 1 - share
+
+
+def cost_scale(problem: Problem) -> float:
+    """A factor that brings typical pair costs near 1 (costs are divided by it)."""
+    rows = np.arange(0, problem.n, max(1, problem.n // 2000))
+    c = problem.raw_costs(rows)
+    pos = c[c > 0]
+    return float(np.median(pos)) if len(pos) else 1.0
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class MatrixModel:
+    """A linear model in the solver-neutral form the backends take."""
+
+    c: FloatArray
+    A: sp.csc_matrix
+    row_lo: FloatArray
+    row_hi: FloatArray
+    col_lo: FloatArray
+    col_hi: FloatArray
+    integer: NDArray[np.bool_]
+    offset: float = 0.0  # constant added to the objective
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.A.shape  # type: ignore[return-value]
+
+
+@dataclass
+class Layout:
+    """How a MatrixModel's rows and columns map back to the problem."""
+
+    accounts: IntArray  # accounts with an assignment row, in row order
+    pi: IntArray
+    pj: IntArray
+    resource_rows: list[IntArray]  # row index per territory for each resource (-1 absent)
+    moved_row: int  # -1 when absent
+    n_pair_cols: int
+    elastic_cols: list[tuple[str, int, int, int]] = field(default_factory=list)
+    # (kind, resource or -1, territory or -1, column)
+
+
+def build_model(
+    problem: Problem,
+    pi: IntArray,
+    pj: IntArray,
+    *,
+    fixed_assign: IntArray | None = None,
+    integer: bool = False,
+    elastic: bool = False,
+) -> tuple[MatrixModel, Layout]:
+    """The model over candidate pairs (pi, pj).
+
+    ``fixed_assign`` (n,) gives a territory for accounts held fixed (-1 = free); the pairs must then
+    cover free accounts only and the fixed ones shift the right-hand sides. ``elastic`` adds slack
+    columns on every resource and moved row, with the slacks alone in the objective.
+    """
+    m = problem.m
+    free_mask = np.ones(problem.n, dtype=bool)
+    if fixed_assign is not None:
+        free_mask = fixed_assign < 0
+    accounts = np.flatnonzero(free_mask)
+    row_of = np.full(problem.n, -1, dtype=np.int64)
+    row_of[accounts] = np.arange(len(accounts))
+    assert (row_of[pi] >= 0).all(), "pairs must belong to free accounts"
+    n_rows = len(accounts)
+    npair = len(pi)
+    rows = [row_of[pi]]
+    cols = [np.arange(npair)]
+    vals = [np.ones(npair)]
+    lo_parts = [np.ones(n_rows)]
+    hi_parts = [np.ones(n_rows)]
+    resource_rows: list[IntArray] = []
+    for r in problem.resources:
+        active = np.isfinite(r.lo) | np.isfinite(r.hi)
+        idx = np.full(m, -1, dtype=np.int64)
+        idx[active] = n_rows + np.arange(int(active.sum()))
+        lo, hi = r.lo[active].copy(), r.hi[active].copy()
+        if fixed_assign is not None:
+            held = ~free_mask
+            load = np.bincount(fixed_assign[held], weights=r.values[held], minlength=m)[active]
+            lo -= load
+            hi -= load
+        use = idx[pj] >= 0
+        rows.append(idx[pj][use])
+        cols.append(np.flatnonzero(use))
+        vals.append(r.values[pi][use])
+        lo_parts.append(lo)
+        hi_parts.append(hi)
+        resource_rows.append(idx)
+        n_rows += int(active.sum())
+    moved_index = -1
+    if problem.moved_min_kept is not None:
+        moved_index = n_rows
+        kept = (problem.current[pi] == pj) & (pj >= 0)
+        coef = problem.measure[pi][kept] / problem.moved_scale
+        rows.append(np.full(int(kept.sum()), moved_index))
+        cols.append(np.flatnonzero(kept))
+        vals.append(coef)
+        rhs = problem.moved_min_kept
+        if fixed_assign is not None:
+            held = np.flatnonzero(~free_mask)
+            stay = held[(problem.current[held] == fixed_assign[held]) & (fixed_assign[held] >= 0)]
+            rhs -= float(problem.measure[stay].sum()) / problem.moved_scale
+        lo_parts.append(np.array([rhs]))
+        hi_parts.append(np.array([np.inf]))
+        n_rows += 1
+    c = problem.pair_costs(pi, pj) / problem.cost_scale
+    n_cols = npair
+    elastic_cols: list[tuple[str, int, int, int]] = []
+    if elastic:
+        c = np.zeros(npair)
+        extra_c: list[float] = []
+        for k, idx in enumerate(resource_rows):
+            for j in np.flatnonzero(idx >= 0):
+                for sign, kind in ((1.0, "under"), (-1.0, "over")):
+                    rows.append(np.array([idx[j]]))
+                    cols.append(np.array([n_cols]))
+                    vals.append(np.array([sign]))
+                    extra_c.append(1.0)
+                    elastic_cols.append((kind, k, int(j), n_cols))
+                    n_cols += 1
+        if moved_index >= 0:
+            rows.append(np.array([moved_index]))
+            cols.append(np.array([n_cols]))
+            vals.append(np.array([1.0]))
+            extra_c.append(1.0)
+            elastic_cols.append(("moved", -1, -1, n_cols))
+            n_cols += 1
+        c = np.concatenate([c, np.array(extra_c)])
+    A = sp.csc_matrix(
+        (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
+        shape=(n_rows, n_cols),
+    )
+    col_hi = np.ones(n_cols)
+    col_hi[npair:] = np.inf
+    integer = np.zeros(n_cols, dtype=bool) if not integer else np.r_[np.ones(npair, bool), np.zeros(n_cols - npair, bool)]
+    model = MatrixModel(
+        c=c,
+        A=A,
+        row_lo=np.concatenate(lo_parts),
+        row_hi=np.concatenate(hi_parts),
+        col_lo=np.zeros(n_cols),
+        col_hi=col_hi,
+        integer=integer,
+    )
+    layout = Layout(
+        accounts=accounts,
+        pi=pi,
+        pj=pj,
+        resource_rows=resource_rows,
+        moved_row=moved_index,
+        n_pair_cols=npair,
+        elastic_cols=elastic_cols,
+    )
+    return model, layout
+
+
+def reduced_costs(
+    problem: Problem,
+    rows: IntArray,
+    row_dual: FloatArray,
+    layout: Layout,
+) -> FloatArray:
+    """Dense (len(rows), m) scaled reduced cost of every pair of these accounts.
+
+    Uses the duals of a model built over *all* accounts (no fixed ones). Ineligible pairs get +inf.
+    """
+    cost = problem.raw_costs(rows) / problem.cost_scale
+    row_of = np.full(problem.n, -1, dtype=np.int64)
+    row_of[layout.accounts] = np.arange(len(layout.accounts))
+    u = row_dual[row_of[rows]]
+    rc = cost - u[:, None]
+    for r, idx in zip(problem.resources, layout.resource_rows, strict=True):
+        y = np.where(idx >= 0, row_dual[np.maximum(idx, 0)], 0.0)
+        rc -= r.values[rows, None] * y[None, :]
+    if layout.moved_row >= 0:
+        ymv = row_dual[layout.moved_row]
+        cur = problem.current[rows]
+        has = np.flatnonzero(cur >= 0)
+        rc[has, cur[has]] -= problem.measure[rows[has]] / problem.moved_scale * ymv
+    rc[~problem.eligible_rows(rows)] = np.inf
+    return rc

@@ -1,0 +1,362 @@
+"""solve(scenario) -> Run: LP with pricing, fix the integral part, a small MIP, honest status.
+
+1. Candidates: each account's k cheapest eligible territories (plus today's).
+2. LP relaxation over the candidates; widen k when pruning made it infeasible. Price every pruned
+   pair with the LP duals and add the ones with negative reduced cost until none is left: the LP
+   value is then a bound for the whole problem, not only the pruned one.
+3. Fix the accounts the LP assigns integrally and solve the small MIP over the split ones (freeing
+   more accounts, cheapest alternatives first, when that is infeasible).
+4. If the gap to the LP bound is still above ``solver.gap``: a MIP over every pair whose reduced
+   cost could still improve on the incumbent (reduced-cost fixing keeps this exact), warm-started.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .. import __version__
+from ..errors import AlignError
+from ..metrics import alignment_kpis, distances_of, territory_table
+from ..runs import Run
+from ..scenario import Scenario
+from .backends import Backend, BackendResult, get_backend
+from .diagnose import elastic_reasons, quick_checks
+from .formulation import Layout, Problem, build_model, build_problem, reduced_costs, unique_pairs
+
+Progress = Callable[[str, dict[str, Any]], None]
+PRICE_TOL = 1e-6  # a pruned pair enters when its scaled reduced cost is below -PRICE_TOL
+INTEGRAL_TOL = 1e-6
+
+
+class Clock:
+    def __init__(self, limit: float):
+        self.start = time.perf_counter()
+        self.limit = limit
+
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.start
+
+    def left(self) -> float:
+        return max(self.limit - self.elapsed(), 0.0)
+
+
+def solve(scenario: Scenario, *, progress: Progress | None = None) -> Run:
+    """Assign every account to one territory, optimally within ``solver.gap`` when time allows.
+
+    Returns a :class:`Run` whose status is ``optimal``, ``feasible`` (a plan, gap above the
+    target), ``infeasible`` (with ``reasons``) or ``no_solution`` (no plan within the limits).
+    """
+    s = scenario.settings
+    clock = Clock(s.solver.time_limit_s)
+    say = progress or (lambda phase, info: None)
+    backend = get_backend(s.solver.name)
+    problem = build_problem(scenario)
+    stats: dict[str, Any] = {"accounts": problem.n, "territories": problem.m, "phases": {}}
+
+    def phase(name: str, t0: float) -> None:
+        stats["phases"][name] = round(time.perf_counter() - t0, 4)
+
+    def finish(status: str, assign: np.ndarray | None = None, **kw: Any) -> Run:
+        return _make_run(scenario, problem, backend, clock, stats, status, assign, **kw)
+
+    t0 = time.perf_counter()
+    reasons = quick_checks(problem)
+    phase("checks", t0)
+    if reasons:
+        return finish("infeasible", reasons=reasons)
+
+    # --- 2. LP with pricing ------------------------------------------------------------------
+    t0 = time.perf_counter()
+    k = s.solver.candidates or default_candidates(problem.m)
+    pi, pj = problem.nearest_pairs(k)
+    rounds = 0
+    while True:
+        rounds += 1
+        say("lp", {"round": rounds, "pairs": len(pi), "elapsed": clock.elapsed()})
+        model, layout = build_model(problem, pi, pj)
+        lp = backend.solve(model, time_limit=clock.left(), gap=s.solver.gap, seed=s.solver.seed)
+        if lp.status == "infeasible":
+            if k >= problem.m:
+                phase("lp", t0)
+                return _infeasible(problem, backend, clock, finish)
+            k = min(problem.m, k * 4)
+            qi, qj = problem.nearest_pairs(k)
+            pi, pj = unique_pairs(np.r_[pi, qi], np.r_[pj, qj], problem.m)
+            continue
+        if lp.status != "optimal" or lp.row_dual is None:
+            phase("lp", t0)
+            return finish("no_solution", message=f"the LP relaxation was not solved ({lp.message})")
+        new_i, new_j, shortfall = price(problem, lp.row_dual, layout, pi, pj)
+        if len(new_i) == 0:
+            break
+        pi, pj = unique_pairs(np.r_[pi, new_i], np.r_[pj, new_j], problem.m)
+    phase("lp", t0)
+    assert lp.x is not None
+    lp_bound = (lp.objective + shortfall) * problem.cost_scale
+    stats.update(lp_rounds=rounds, candidate_pairs=len(pi), lp_objective=lp.objective * problem.cost_scale)
+
+    # --- 3. fix the integral part, MIP on the split accounts ---------------------------------
+    t0 = time.perf_counter()
+    say("repair", {"elapsed": clock.elapsed(), "bound": lp_bound})
+    assign, split = _fix_and_solve(problem, backend, lp, layout, clock, stats)
+    phase("repair", t0)
+    if assign is None:
+        if split == "infeasible":
+            return _infeasible(problem, backend, clock, finish)
+        return finish("no_solution", bound=lp_bound, message="no plan was found within the time limit")
+
+    objective = float(problem.pair_costs(np.arange(problem.n), assign).sum())
+    bound = lp_bound
+    say("incumbent", {"objective": objective, "bound": bound, "elapsed": clock.elapsed()})
+
+    # --- 4. close the gap exactly ------------------------------------------------------------
+    if _gap(objective, bound) > s.solver.gap and clock.left() > 0:
+        t0 = time.perf_counter()
+        assign, objective, bound = _improve(problem, backend, lp, layout, assign, objective, bound, clock, stats)
+        phase("improve", t0)
+    return finish("plan", assign, objective=objective, bound=bound)
+
+
+def default_candidates(m: int) -> int:
+    return min(m, 8)
+
+
+def price(
+    problem: Problem, row_dual: np.ndarray, layout: Layout, pi: np.ndarray, pj: np.ndarray,
+    *, threshold: float = -PRICE_TOL, per_account: int = 3,
+) -> tuple[np.ndarray, np.ndarray, float]:
+    """Pruned pairs whose reduced cost is below ``threshold`` (at most ``per_account`` each).
+
+    Also returns the Lagrangian shortfall ``sum_i min(0, min_j rc_ij)`` over pruned pairs: the LP
+    value plus it is a valid bound of the full problem's LP.
+    """
+    m = problem.m
+    have = pi * m + pj
+    out_i, out_j = [], []
+    shortfall = 0.0
+    for rows in problem.iter_chunks():
+        rc = reduced_costs(problem, rows, row_dual, layout)
+        keys = rows[:, None] * m + np.arange(m)[None, :]
+        rc[np.isin(keys, have, assume_unique=False)] = np.inf
+        best = rc.min(axis=1)
+        neg = best < 0
+        shortfall += float(best[neg].sum())
+        hit = np.flatnonzero(best < threshold)
+        if not len(hit):
+            continue
+        sub = rc[hit]
+        take = min(per_account, m)
+        idx = np.argpartition(sub, take - 1, axis=1)[:, :take]
+        vals = np.take_along_axis(sub, idx, axis=1)
+        ok = vals < threshold
+        out_i.append(np.repeat(rows[hit], take).reshape(len(hit), take)[ok])
+        out_j.append(idx[ok])
+    if not out_i:
+        return np.empty(0, np.int64), np.empty(0, np.int64), shortfall
+    return np.concatenate(out_i), np.concatenate(out_j).astype(np.int64), shortfall
+
+
+def _per_account_max(problem: Problem, pi: np.ndarray, pj: np.ndarray, x: np.ndarray):  # type: ignore[no-untyped-def]
+    order = np.lexsort((-x, pi))
+    first = np.r_[True, pi[order][1:] != pi[order][:-1]]
+    top = order[first]
+    best_x = np.zeros(problem.n)
+    best_j = np.full(problem.n, -1, dtype=np.int64)
+    best_x[pi[top]] = x[top]
+    best_j[pi[top]] = pj[top]
+    return best_x, best_j
+
+
+def _pair_rc(problem: Problem, layout: Layout, row_dual: np.ndarray) -> np.ndarray:
+    """Reduced cost of each candidate pair of the layout."""
+    pi, pj = layout.pi, layout.pj
+    c = problem.pair_costs(pi, pj) / problem.cost_scale
+    row_of = np.full(problem.n, -1, dtype=np.int64)
+    row_of[layout.accounts] = np.arange(len(layout.accounts))
+    rc = c - row_dual[row_of[pi]]
+    for r, idx in zip(problem.resources, layout.resource_rows, strict=True):
+        y = np.where(idx >= 0, row_dual[np.maximum(idx, 0)], 0.0)
+        rc -= r.values[pi] * y[pj]
+    if layout.moved_row >= 0:
+        kept = problem.current[pi] == pj
+        rc[kept] -= problem.measure[pi][kept] / problem.moved_scale * row_dual[layout.moved_row]
+    return rc
+
+
+def _fix_and_solve(problem, backend, lp, layout, clock, stats):  # type: ignore[no-untyped-def]
+    """Keep what the LP assigns whole, solve the MIP over the rest; free more when infeasible."""
+    s = problem.scenario.settings.solver
+    pi, pj = layout.pi, layout.pj
+    best_x, best_j = _per_account_max(problem, pi, pj, lp.x)
+    integral = best_x > 1 - INTEGRAL_TOL
+    split = np.flatnonzero(~integral)
+    stats["split_accounts"] = int(len(split))
+    if not len(split):
+        return best_j, None
+    # accounts whose alternatives are cheapest (in reduced cost) are freed first
+    rc = _pair_rc(problem, layout, lp.row_dual)
+    alt = np.full(problem.n, np.inf)
+    other = pj != best_j[pi]
+    np.minimum.at(alt, pi[other], rc[other])
+    order = np.argsort(alt, kind="stable")
+    order = order[integral[order]]
+    free = ~integral
+    extra = 0
+    attempts = 0
+    while True:
+        attempts += 1
+        fixed_assign = np.where(free, -1, best_j)
+        use = free[pi]
+        model, sub = build_model(problem, pi[use], pj[use], fixed_assign=fixed_assign, integer=True)
+        res: BackendResult = backend.solve(
+            model, time_limit=clock.left(), gap=min(s.gap, 1e-4) / 10, seed=s.seed
+        )
+        if res.x is not None:
+            assign = fixed_assign.copy()
+            chosen = res.x[: sub.n_pair_cols] > 0.5
+            assign[sub.pi[chosen]] = sub.pj[chosen]
+            stats["repair_attempts"] = attempts
+            stats["repair_free_accounts"] = int(free.sum())
+            return assign, None
+        if res.status != "infeasible" or clock.left() <= 0:
+            return None, "time"
+        if free.all():
+            # the candidate set itself admits no integral plan: try every eligible pair
+            ai, aj = problem.all_pairs()
+            model, sub = build_model(problem, ai, aj, integer=True)
+            res = backend.solve(model, time_limit=clock.left(), gap=s.gap, seed=s.seed)
+            if res.x is None:
+                return None, "infeasible" if res.status == "infeasible" else "time"
+            chosen = res.x[: sub.n_pair_cols] > 0.5
+            assign = np.full(problem.n, -1, dtype=np.int64)
+            assign[sub.pi[chosen]] = sub.pj[chosen]
+            return assign, None
+        extra = max(2 * max(extra, int((~integral).sum())), 50)
+        free = ~integral
+        free[order[:extra]] = True
+
+
+def _improve(problem, backend, lp, layout, assign, objective, bound, clock, stats):  # type: ignore[no-untyped-def]
+    """MIP over every pair that could improve the incumbent (reduced-cost fixing), warm-started."""
+    s = problem.scenario.settings.solver
+    cs = problem.cost_scale
+    delta = (objective - bound) / cs + 1e-9
+    keep_i, keep_j = [], []
+    for rows in problem.iter_chunks():
+        rc = reduced_costs(problem, rows, lp.row_dual, layout)
+        ii, jj = np.nonzero(rc <= delta)
+        keep_i.append(rows[ii])
+        keep_j.append(jj.astype(np.int64))
+    idx = np.arange(problem.n)
+    pi, pj = unique_pairs(np.r_[np.concatenate(keep_i), idx], np.r_[np.concatenate(keep_j), assign], problem.m)
+    model, sub = build_model(problem, pi, pj, integer=True)
+    start = (sub.pj == assign[sub.pi]).astype(float)
+    stats["improve_pairs"] = int(len(pi))
+    res = backend.solve(model, time_limit=clock.left(), gap=s.gap, seed=s.seed, start=start)
+    if res.x is not None:
+        chosen = res.x[: sub.n_pair_cols] > 0.5
+        cand = np.full(problem.n, -1, dtype=np.int64)
+        cand[sub.pi[chosen]] = sub.pj[chosen]
+        value = float(problem.pair_costs(idx, cand).sum())
+        if (cand >= 0).all() and value < objective:
+            assign, objective = cand, value
+    if math.isfinite(res.bound):
+        # solutions outside the kept pairs cost more than the old incumbent
+        bound = max(bound, min(res.bound * cs, objective))
+    return assign, objective, bound
+
+
+def _gap(objective: float, bound: float) -> float:
+    if not math.isfinite(bound):
+        return math.inf
+    return max(objective - bound, 0.0) / max(abs(objective), 1e-9)
+
+
+def _infeasible(problem: Problem, backend: Backend, clock: Clock, finish):  # type: ignore[no-untyped-def]
+    s = problem.scenario.settings.solver
+    limit = max(min(clock.left(), 60.0), 5.0)
+    try:
+        reasons = elastic_reasons(problem, backend, time_limit=limit, seed=s.seed)
+    except AlignError as e:  # pragma: no cover - backend failure while explaining
+        reasons = [str(e)]
+    return finish("infeasible", reasons=reasons)
+
+
+def _make_run(
+    scenario: Scenario,
+    problem: Problem,
+    backend: Backend,
+    clock: Clock,
+    stats: dict[str, Any],
+    status: str,
+    assign: np.ndarray | None,
+    *,
+    objective: float | None = None,
+    bound: float | None = None,
+    reasons: list[str] | None = None,
+    message: str = "",
+) -> Run:
+    s = scenario.settings
+    run = Run(
+        status=status,
+        solver=backend.name,
+        settings=s.model_dump(),
+        input_hash=scenario.input_hash,
+        version=__version__,
+        scenario=scenario.name,
+        reasons=reasons or [],
+        message=message,
+        stats=stats,
+    )
+    kpis: dict[str, dict[str, float]] = {}
+    if (scenario.current >= 0).any():
+        kpis["before"] = alignment_kpis(scenario, scenario.current)
+    if assign is not None:
+        assert objective is not None and bound is not None
+        bound = min(bound, objective)  # a bound never claims to beat the plan
+        gap = _gap(objective, bound)
+        run.status = "optimal" if gap <= s.solver.gap + 1e-12 else "feasible"
+        run.objective, run.bound, run.gap = objective, bound, gap
+        after = alignment_kpis(scenario, assign)
+        kpis["after"] = after
+        run.terms = {"TRAVEL": after["travel"], "MOVED": after["disruption"]}
+        run.assignments = assignment_table(scenario, assign)
+        run.territories = territory_table(scenario, assign)
+        stats["max_band_violation"] = band_violation(problem, assign)
+    elif bound is not None and math.isfinite(bound):
+        run.bound = bound
+    run.kpis = kpis
+    run.wall_seconds = clock.elapsed()
+    return run
+
+
+def assignment_table(scenario: Scenario, assign: np.ndarray) -> pd.DataFrame:
+    tids = scenario.territory_ids
+    cur = scenario.current
+    prev = np.where(cur >= 0, tids[np.maximum(cur, 0)], None)
+    return pd.DataFrame(
+        {
+            "account_id": scenario.account_ids,
+            "territory_id": tids[assign],
+            "previous_territory": prev,
+            "moved": (cur >= 0) & (cur != assign),
+            "distance": distances_of(scenario, assign),
+        }
+    )
+
+
+def band_violation(problem: Problem, assign: np.ndarray) -> float:
+    """Largest relative violation of a band or capacity by a plan (0 when all hold)."""
+    worst = 0.0
+    for r in problem.resources:
+        load = np.bincount(assign, weights=r.values, minlength=problem.m)
+        over = np.where(np.isfinite(r.hi), load - r.hi, 0.0)
+        under = np.where(np.isfinite(r.lo), r.lo - load, 0.0)
+        worst = max(worst, float(np.max(over)), float(np.max(under)))
+    return max(worst, 0.0)

@@ -1,0 +1,365 @@
+"""Every input rule. Problems are collected, never raised one at a time: a user sees them all.
+
+Row numbers are the line numbers of the file as an editor or spreadsheet shows them (header = row 1).
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from .errors import ScenarioError
+from .settings import Settings
+
+ROWS_SHOWN = 5  # rows listed per rule before the rest are counted
+
+ACCOUNT_NUMERIC = ("potential", "workload", "revenue")
+TRUE_WORDS = {"true", "1", "yes", "y", "t"}
+FALSE_WORDS = {"false", "0", "no", "n", "f", ""}
+
+
+@dataclass
+class Problems:
+    items: list[str] = field(default_factory=list)
+
+    def add(self, msg: str) -> None:
+        self.items.append(msg)
+
+    def rows(self, table: Table, mask: np.ndarray, describe) -> None:  # type: ignore[no-untyped-def]
+        """One message per offending row (``describe(pos) -> str``), the rest counted."""
+        pos = np.flatnonzero(mask)
+        for p in pos[:ROWS_SHOWN]:
+            self.add(f"{table.label} row {table.row(p)}: {describe(p)}")
+        if len(pos) > ROWS_SHOWN:
+            self.add(
+                f"{table.label}: {len(pos) - ROWS_SHOWN:,} more rows like row {table.row(pos[0])}"
+            )
+
+    def raise_if_any(self) -> None:
+        if self.items:
+            raise ScenarioError(self.items)
+
+
+@dataclass
+class Table:
+    label: str
+    frame: pd.DataFrame
+    header_rows: int = 1  # CSV: data row 0 is line 2
+
+    def row(self, pos: int) -> int:
+        return int(pos) + 1 + self.header_rows
+
+
+def _show(v: object) -> str:
+    if isinstance(v, float):
+        return f"{v:g}"
+    return repr(v) if isinstance(v, str) else str(v)
+
+
+def _is_blank(s: pd.Series) -> np.ndarray:
+    blank = s.isna().to_numpy().copy()
+    if s.dtype == object or pd.api.types.is_string_dtype(s.dtype):
+        blank = blank | s.astype(str).str.strip().eq("").to_numpy()
+    return blank
+
+
+def check_ids(p: Problems, t: Table, col: str) -> pd.Series:
+    """Required, non-empty, unique string ids."""
+    ids = t.frame[col]
+    blank = _is_blank(ids)
+    p.rows(t, blank, lambda i: f"{col} is empty")
+    ids = ids.astype(object).where(~blank, None)
+    ids = ids.map(lambda v: v if v is None else str(v).strip())
+    dup = ids.duplicated(keep="first").to_numpy() & ~blank
+    if dup.any():
+        first = {}
+        for pos, v in enumerate(ids):
+            first.setdefault(v, pos)
+        p.rows(t, dup, lambda i: f"duplicate {col} {ids.iloc[i]!r} (first at row {t.row(first[ids.iloc[i]])})")
+    return ids
+
+
+def check_numeric(
+    p: Problems,
+    t: Table,
+    col: str,
+    *,
+    required: bool = True,
+    minimum: float | None = 0.0,
+    maximum: float | None = None,
+    strict_min: bool = False,
+) -> pd.Series:
+    """Numbers that are present (if required), finite and within limits. Returns floats."""
+    raw = t.frame[col]
+    if pd.api.types.is_numeric_dtype(raw.dtype) and not pd.api.types.is_bool_dtype(raw.dtype):
+        num = raw.astype(float)
+        missing = num.isna().to_numpy()
+        nonnum = np.zeros(len(raw), dtype=bool)
+    else:
+        num = pd.to_numeric(raw.astype(object).map(_strip), errors="coerce").astype(float)
+        missing = _is_blank(raw)
+        nonnum = num.isna().to_numpy() & ~missing
+    values = num.to_numpy()
+    if required:
+        p.rows(t, missing, lambda i: f"{col} is missing")
+    p.rows(t, nonnum, lambda i: f"{col} must be a number (got {raw.iloc[i]!r})")
+    inf = np.isinf(values)
+    p.rows(t, inf, lambda i: f"{col} must be finite (got {values[i]:g})")
+    ok = ~np.isnan(values) & ~inf
+    if minimum is not None:
+        low = ok & ((values <= minimum) if strict_min else (values < minimum))
+        op = ">" if strict_min else ">="
+        p.rows(t, low, lambda i: f"{col} must be {op} {minimum:g} (got {values[i]:g})")
+    if maximum is not None:
+        high = ok & (values > maximum)
+        p.rows(t, high, lambda i: f"{col} must be <= {maximum:g} (got {values[i]:g})")
+    return num
+
+
+def _strip(v: object) -> object:
+    return v.strip() if isinstance(v, str) else v
+
+
+def check_coordinates(p: Problems, t: Table) -> str | None:
+    """lat/lon (range-checked) or x/y; returns the kind or None. Partial pairs are errors."""
+    f = t.frame
+    kinds = []
+    for kind, (a, b) in (("latlon", ("lat", "lon")), ("xy", ("x", "y"))):
+        if (a in f) != (b in f):
+            have, lack = (a, b) if a in f else (b, a)
+            p.add(f"{t.label}: has column '{have}' but not '{lack}'; give both or neither")
+        elif a in f:
+            kinds.append(kind)
+    if len(kinds) > 1:
+        p.add(f"{t.label}: give lat/lon or x/y, not both")
+    if not kinds:
+        return None
+    kind = kinds[0]
+    if kind == "latlon":
+        lat = check_numeric(p, t, "lat", required=False, minimum=-90, maximum=90)
+        lon = check_numeric(p, t, "lon", required=False, minimum=-180, maximum=180)
+    else:
+        lat = check_numeric(p, t, "x", required=False, minimum=None)
+        lon = check_numeric(p, t, "y", required=False, minimum=None)
+    t.frame = t.frame.assign(**dict(zip(("lat", "lon") if kind == "latlon" else ("x", "y"), (lat, lon), strict=True)))
+    return kind
+
+
+def check_bool(p: Problems, t: Table, col: str) -> pd.Series:
+    raw = t.frame[col]
+    if pd.api.types.is_bool_dtype(raw.dtype):
+        return raw.astype(bool)
+    words = raw.astype(object).map(lambda v: "" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v).strip().lower())
+    bad = ~(words.isin(TRUE_WORDS) | words.isin(FALSE_WORDS)).to_numpy()
+    p.rows(t, bad, lambda i: f"{col} must be true or false (got {raw.iloc[i]!r})")
+    return words.isin(TRUE_WORDS)
+
+
+def missing_columns(p: Problems, t: Table, required: tuple[str, ...]) -> bool:
+    lacking = [c for c in required if c not in t.frame.columns]
+    for c in lacking:
+        p.add(f"{t.label}: missing required column '{c}' (columns: {', '.join(map(str, t.frame.columns))})")
+    return bool(lacking)
+
+
+def suggest(name: str, options: list[str]) -> str:
+    hint = difflib.get_close_matches(name, options, n=1)
+    return f" (did you mean '{hint[0]}'?)" if hint else ""
+
+
+def build(
+    accounts: Table,
+    territories: Table | None,
+    settings: Settings,
+    *,
+    distances: Table | None = None,
+    adjacency: Table | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame | None, pd.DataFrame | None]:
+    """Check every rule; return normalised (accounts, territories, distances, adjacency)."""
+    p = Problems()
+    A = accounts
+    a_ok = not missing_columns(p, A, ("account_id", "potential"))
+    acc = A.frame.copy()
+    if a_ok:
+        acc["account_id"] = check_ids(p, A, "account_id")
+    for col in ACCOUNT_NUMERIC:
+        if col in acc:
+            acc[col] = check_numeric(p, A, col, required=True)
+    if "workload" not in acc:
+        acc["workload"] = 1.0
+    acc_kind = check_coordinates(p, A)
+    acc = acc.assign(**{c: A.frame[c] for c in ("lat", "lon", "x", "y") if c in A.frame})
+    for col in ("segment", "current_territory"):
+        if col in acc:
+            s = acc[col].astype(object).map(_strip)
+            acc[col] = s.where(~_is_blank(acc[col]), None)
+    acc["locked"] = check_bool(p, A, "locked") if "locked" in acc else False
+
+    # --- territories
+    if territories is None:
+        if settings.territories.count:
+            p.add(
+                "territories.csv is missing and territories.count is set: greenfield design "
+                "(the engine choosing centres) is not available in this version; give "
+                "territories.csv with home bases"
+            )
+        else:
+            p.add("territories.csv is required: one row per territory (territory_id, lat, lon)")
+        ter = pd.DataFrame({"territory_id": pd.Series([], dtype=object)})
+        ter_kind = None
+    else:
+        T = territories
+        t_ok = not missing_columns(p, T, ("territory_id",))
+        ter = T.frame.copy()
+        if t_ok:
+            ter["territory_id"] = check_ids(p, T, "territory_id")
+        ter_kind = check_coordinates(p, T)
+        ter = ter.assign(**{c: T.frame[c] for c in ("lat", "lon", "x", "y") if c in T.frame})
+        if "target_share" in ter:
+            ter["target_share"] = check_numeric(p, T, "target_share", minimum=0, strict_min=True)
+        else:
+            ter["target_share"] = 1.0
+        if "capacity" in ter:
+            ter["capacity"] = check_numeric(p, T, "capacity", required=False)
+        if "segments" in ter:
+            ter["segments"] = ter["segments"].astype(object).where(~_is_blank(ter["segments"]), None)
+        if len(ter) == 0:
+            p.add(f"{T.label}: no territories (one row per territory is required)")
+    ter_ids = set(ter["territory_id"].dropna()) if "territory_id" in ter else set()
+    acc_ids = acc["account_id"] if "account_id" in acc else pd.Series([], dtype=object)
+
+    # --- references between tables
+    if "current_territory" in acc and territories is not None:
+        cur = acc["current_territory"]
+        unknown = cur.notna().to_numpy() & ~cur.isin(ter_ids).to_numpy()
+        p.rows(A, unknown, lambda i: f"current_territory {cur.iloc[i]!r} is not in territories.csv")
+    if "locked" in A.frame:
+        has_cur = acc["current_territory"].notna().to_numpy() if "current_territory" in acc else np.zeros(len(acc), bool)
+        bad = acc["locked"].to_numpy(dtype=bool) & ~has_cur
+        p.rows(A, bad, lambda i: "locked is true but current_territory is empty; name the territory to keep it in, or unlock it")
+    if "segments" in ter and "segment" in acc:
+        known = set(acc["segment"].dropna())
+        for pos, spec in enumerate(ter["segments"]):
+            if spec is None:
+                continue
+            for s in {x.strip() for x in str(spec).split(";") if x.strip()} - known:
+                p.add(
+                    f"{territories.label if territories else 'territories.csv'} row {pos + 2}: "
+                    f"segment {s!r} is not the segment of any account{suggest(s, sorted(known))}"
+                )
+
+    # --- distances
+    dist = None
+    covered = None
+    if distances is not None:
+        D = distances
+        if not missing_columns(p, D, ("from_id", "to_id", "distance")):
+            dist = D.frame.copy()
+            dist["from_id"] = dist["from_id"].astype(object).map(_strip)
+            dist["to_id"] = dist["to_id"].astype(object).map(_strip)
+            dist["distance"] = check_numeric(p, D, "distance")
+            bad_from = ~dist["from_id"].isin(set(acc_ids.dropna())).to_numpy()
+            p.rows(D, bad_from, lambda i: f"from_id {dist['from_id'].iloc[i]!r} is not an account_id of accounts.csv")
+            bad_to = ~dist["to_id"].isin(ter_ids).to_numpy()
+            p.rows(D, bad_to, lambda i: f"to_id {dist['to_id'].iloc[i]!r} is not a territory_id of territories.csv")
+            dup = dist.duplicated(["from_id", "to_id"]).to_numpy()
+            p.rows(D, dup, lambda i: f"pair ({dist['from_id'].iloc[i]}, {dist['to_id'].iloc[i]}) is given twice")
+            ok = ~(bad_from | bad_to | dup)
+            covered = dist.loc[ok, "from_id"].value_counts()
+
+    # --- locations: every (account, territory) pair needs a distance
+    n_ter = len(ter_ids)
+    if a_ok and territories is not None and n_ter:
+        cols = ("lat", "lon") if acc_kind == "latlon" else ("x", "y")
+        acc_loc = (
+            acc[list(cols)].notna().all(axis=1).to_numpy()
+            if acc_kind
+            else np.zeros(len(acc), dtype=bool)
+        )
+        ter_loc_all = bool(ter_kind) and bool(ter[list(cols)].notna().all(axis=None)) if ter_kind else False
+        if acc_kind and ter_kind and acc_kind != ter_kind:
+            p.add(
+                "accounts use "
+                + ("lat/lon" if acc_kind == "latlon" else "x/y")
+                + " but territories use "
+                + ("lat/lon" if ter_kind == "latlon" else "x/y")
+                + "; use one coordinate system"
+            )
+        full = (
+            acc_ids.map(covered).fillna(0).to_numpy() >= n_ter
+            if covered is not None
+            else np.zeros(len(acc), dtype=bool)
+        )
+        computable = acc_loc & ter_loc_all
+        if dist is None:
+            if acc_kind is None:
+                p.add(
+                    f"{A.label}: no location: give lat/lon (or x/y) columns, or distances.csv "
+                    "with the distance of every account to every territory"
+                )
+            else:
+                p.rows(A, ~acc_loc, lambda i: f"no location ({'/'.join(cols)} empty) and no distances.csv to replace it")
+                if ter_kind is None or not ter_loc_all:
+                    T = territories
+                    if ter_kind is None:
+                        p.add(f"{T.label}: no home bases: give {'/'.join(cols)} columns, or distances.csv")
+                    else:
+                        miss = ~ter[list(cols)].notna().all(axis=1).to_numpy()
+                        p.rows(T, miss, lambda i: f"no home base ({'/'.join(cols)} empty) and no distances.csv to replace it")
+        else:
+            gaps = ~full & ~computable
+            if gaps.any():
+                n_missing = int((n_ter - acc_ids.map(covered).fillna(0).to_numpy())[gaps].sum())
+                example = acc_ids.to_numpy()[gaps][0]
+                have = set(dist.loc[dist["from_id"] == example, "to_id"])
+                lack = sorted(t for t in ter_ids if t not in have)[:1]
+                p.add(
+                    f"{distances.label}: {n_missing:,} account-territory pairs have no distance "
+                    f"(e.g. {example} to {lack[0] if lack else '?'}) and no coordinates to compute "
+                    "them; give every pair, or lat/lon for accounts and territories"
+                )
+
+    # --- adjacency
+    adj = None
+    if adjacency is not None:
+        J = adjacency
+        if not missing_columns(p, J, ("account_id", "neighbor_id")):
+            adj = J.frame[["account_id", "neighbor_id"]].astype(object).map(_strip)
+            known_acc = set(acc_ids.dropna())
+            for col in ("account_id", "neighbor_id"):
+                bad = ~adj[col].isin(known_acc).to_numpy()
+                p.rows(J, bad, lambda i, col=col: f"{col} {adj[col].iloc[i]!r} is not an account_id of accounts.csv")
+
+    # --- settings that name columns
+    numeric_cols = [
+        c for c in acc.columns
+        if c not in ("account_id", "lat", "lon", "x", "y") and pd.api.types.is_numeric_dtype(acc[c].dtype)
+        and not pd.api.types.is_bool_dtype(acc[c].dtype)
+    ]
+    for col in settings.balance:
+        if col not in acc:
+            p.add(f"settings key 'balance.{col}': accounts.csv has no column '{col}'{suggest(col, numeric_cols)}")
+        elif col not in ACCOUNT_NUMERIC and col not in ("lat", "lon", "x", "y"):
+            acc[col] = check_numeric(p, A, col)
+    for key, col, extra in (
+        ("objective.travel_weight", settings.objective.travel_weight, "none"),
+        ("objective.disruption_measure", settings.objective.disruption_measure, "accounts"),
+    ):
+        if col == extra:
+            continue
+        if col not in acc:
+            p.add(f"settings key '{key}': accounts.csv has no column '{col}'; use \"{extra}\" or one of: {', '.join(numeric_cols)}{suggest(col, numeric_cols)}")
+        elif col not in ACCOUNT_NUMERIC and col not in settings.balance:
+            acc[col] = check_numeric(p, A, col)
+    if settings.constraints.contiguity:
+        p.add(
+            "settings key 'constraints.contiguity': contiguous territories are not available in "
+            "this version; set it to false"
+        )
+    p.raise_if_any()
+    acc = acc.reset_index(drop=True)
+    ter = ter.reset_index(drop=True)
+    return acc, ter, dist, adj
