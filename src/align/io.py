@@ -201,7 +201,7 @@ def write_run_folder(folder: Path, summary: dict[str, Any], frames: dict[str, pd
     folder.mkdir(parents=True, exist_ok=True)
     for name, frame in frames.items():
         tmp = folder / f".{name}.tmp"
-        frame.to_csv(tmp, index=False)
+        frame.to_csv(tmp, index=False, float_format="%.10g")
         tmp.replace(folder / name)
     tmp = folder / ".run.json.tmp"
     tmp.write_text(json.dumps(summary, indent=2, default=_json_default) + "\n")

@@ -46,6 +46,35 @@ class Backend(Protocol):
     ) -> BackendResult: ...
 
 
+_BANNER_DONE = False
+
+
+def _silence_banner(highspy) -> None:  # type: ignore[no-untyped-def]
+    """HiGHS prints a banner to C stdout when the first instance is made; send it nowhere."""
+    global _BANNER_DONE
+    if _BANNER_DONE:
+        return
+    import os
+    import sys
+
+    sys.stdout.flush()
+    try:
+        saved = os.dup(1)
+    except OSError:  # no real stdout (embedded interpreter)
+        highspy.Highs()
+        _BANNER_DONE = True
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 1)
+        highspy.Highs()
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+        os.close(devnull)
+    _BANNER_DONE = True
+
+
 class HighsBackend:
     """HiGHS through its Python API: the model is passed as arrays, no per-variable objects."""
 
@@ -55,6 +84,7 @@ class HighsBackend:
         import highspy
 
         self._hs = highspy
+        _silence_banner(highspy)
 
     def solve(
         self,

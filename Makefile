@@ -1,0 +1,37 @@
+# make demo: set up .venv and run the whole pipeline on the bundled sample.
+# make test: set up .venv and run the test suite.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PIP_FLAGS ?= --quiet --disable-pip-version-check
+
+.PHONY: demo test lint bench sample clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install $(PIP_FLAGS) --upgrade pip
+	$(BIN)/python -m pip install $(PIP_FLAGS) -e ".[dev]"
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/align validate data/samples
+	$(BIN)/align solve data/samples --out runs/demo-balanced
+	$(BIN)/align solve data/samples --set model=min-disruption --out runs/demo-min-disruption
+	$(BIN)/align compare runs/demo-balanced runs/demo-min-disruption --moved 10
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -n 2
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests benchmarks scripts
+	$(BIN)/mypy src
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/bench_core.py
+
+sample: $(STAMP)
+	$(BIN)/python scripts/make_sample.py --out data/samples
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache

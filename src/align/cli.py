@@ -1,0 +1,190 @@
+"""The `align` command: a thin Typer app over the library."""
+
+from __future__ import annotations
+
+import math
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from . import __version__
+from .errors import AlignError
+from .io import load_scenario
+from .model import solve as solve_scenario
+from .runs import Run, compare_runs, load_run, moved_between
+from .settings import list_presets, load_preset
+
+app = typer.Typer(
+    name="align",
+    help="Exact, balanced territory alignment. Exit codes: 0 plan written, 2 invalid input, "
+    "3 the rules admit no plan, 4 no plan found within the limits.",
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+SetOption = Annotated[
+    list[str] | None,
+    typer.Option("--set", help="Override a setting, e.g. --set balance.workload.tolerance=0.1"),
+]
+
+
+def _fmt(v: object) -> str:
+    if v is None:
+        return "-"
+    if isinstance(v, bool):
+        return str(v)
+    if isinstance(v, int | float):
+        f = float(v)
+        if math.isnan(f):
+            return "-"
+        if math.isinf(f):
+            return "inf"
+        if f != 0 and abs(f) < 1:
+            return f"{f:.4f}"
+        return f"{f:,.2f}" if abs(f) < 1e6 else f"{f:,.0f}"
+    return str(v)
+
+
+def _kpi_table(run: Run) -> Table:
+    before = run.kpis.get("before", {})
+    after = run.kpis.get("after", {})
+    table = Table(title="KPIs: today's alignment and the plan", title_justify="left")
+    table.add_column("kpi")
+    if before:
+        table.add_column("today", justify="right")
+    table.add_column("plan", justify="right")
+    for key in after or before:
+        if key in ("accounts",):
+            continue
+        row = [key] + ([_fmt(before.get(key))] if before else []) + [_fmt(after.get(key))]
+        table.add_row(*row)
+    return table
+
+
+@app.command()
+def validate(
+    scenario: Annotated[Path, typer.Argument(help="scenario folder")],
+    set_: SetOption = None,
+) -> None:
+    """Check a scenario folder and report every problem at once."""
+    sc = load_scenario(scenario, overrides=set_)
+    balance = ", ".join(f"{k} +-{v.tolerance:.1%}" for k, v in sc.settings.balance.items())
+    out.print(
+        f"{scenario}: valid. {sc.n_accounts:,} accounts, {sc.n_territories:,} territories; "
+        f"balance: {balance or 'none'}; model: {sc.settings.model or 'defaults'}"
+    )
+
+
+@app.command()
+def solve(
+    scenario: Annotated[Path, typer.Argument(help="scenario folder")],
+    out_dir: Annotated[Path, typer.Option("--out", "-o", help="run folder to write")],
+    set_: SetOption = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="print nothing but errors")] = False,
+) -> None:
+    """Solve a scenario and write the run folder."""
+    sc = load_scenario(scenario, overrides=set_)
+    live = not quiet and sys.stderr.isatty()
+
+    def progress(phase: str, info: dict[str, object]) -> None:
+        if live:
+            bits = ", ".join(f"{k} {_fmt(v)}" for k, v in info.items())
+            err.print(f"[dim]{phase}: {bits}[/dim]")
+
+    run = solve_scenario(sc, progress=progress)
+    run.write(out_dir)
+    if run.status == "infeasible":
+        err.print(f"[bold red]infeasible[/bold red]: the rules admit no plan ({out_dir}/run.json)")
+        for r in run.reasons:
+            err.print(f"- {r}")
+        raise typer.Exit(3)
+    if not run.has_plan:
+        err.print(f"[bold red]no plan[/bold red]: {run.message} ({out_dir}/run.json)")
+        raise typer.Exit(4)
+    if quiet:
+        return
+    out.print(
+        f"[bold]{run.status}[/bold]: objective {_fmt(run.objective)}, bound {_fmt(run.bound)}, "
+        f"gap {run.gap:.4%}, {run.wall_seconds:.2f} s with {run.solver}"
+    )
+    out.print(_kpi_table(run))
+    out.print(f"wrote {out_dir}/ (assignments.csv, territories.csv, run.json)")
+
+
+@app.command()
+def compare(
+    runs: Annotated[list[Path], typer.Argument(help="two or more run folders")],
+    moved: Annotated[int, typer.Option(help="moved accounts to list")] = 20,
+) -> None:
+    """Print the KPIs of runs side by side and the accounts that moved between them."""
+    loaded = [load_run(p) for p in runs]
+    names = [str(p) for p in runs]
+    df = compare_runs(loaded, names=names)
+    table = Table(title="KPIs by run", title_justify="left")
+    table.add_column("kpi")
+    for name in names:
+        table.add_column(name, justify="right")
+    for key, row in df.iterrows():
+        table.add_row(str(key), *[_fmt(v) for v in row.tolist()])
+    out.print(table)
+    for a, b, na, nb in zip(loaded, loaded[1:], names, names[1:], strict=False):
+        diff = moved_between(a, b)
+        out.print(f"{len(diff):,} accounts differ between {na} and {nb}")
+        if len(diff) and moved:
+            t = Table(show_header=True)
+            for c in diff.columns:
+                t.add_column(str(c))
+            for row in diff.head(moved).itertuples(index=False):
+                t.add_row(*[_fmt(v) for v in row])
+            out.print(t)
+            if len(diff) > moved:
+                out.print(f"... and {len(diff) - moved:,} more")
+
+
+@app.command()
+def presets() -> None:
+    """List the optimisation presets in models/."""
+    for name in list_presets():
+        raw = load_preset(name)
+        bal = ", ".join(f"{k} +-{v.get('tolerance', 0):.0%}" for k, v in raw.get("balance", {}).items())
+        out.print(f"{name}: balance {bal or 'none'}")
+
+
+@app.command()
+def version() -> None:
+    """Print the engine version."""
+    out.print(__version__)
+
+
+def main() -> None:
+    """Entry point: AlignError becomes a message and its exit code, never a traceback."""
+    try:
+        code = app(standalone_mode=False)
+        if isinstance(code, int) and code:
+            sys.exit(code)
+    except AlignError as e:
+        err.print(f"[bold red]error[/bold red]: {e}", markup=True)
+        sys.exit(e.exit_code)
+    except typer.Exit as e:
+        sys.exit(e.exit_code)
+    except Exception as e:  # click usage errors
+        import click
+
+        if isinstance(e, click.ClickException):
+            e.show()
+            sys.exit(e.exit_code)
+        if isinstance(e, click.exceptions.Abort):
+            err.print("aborted")
+            sys.exit(130)
+        raise
+
+
+if __name__ == "__main__":
+    main()
