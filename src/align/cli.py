@@ -46,7 +46,9 @@ def _fmt(v: object) -> str:
             return "-"
         if math.isinf(f):
             return "inf"
-        if f != 0 and abs(f) < 1:
+        if f == int(f) and abs(f) < 1e15:
+            return f"{int(f):,}"
+        if abs(f) < 1:
             return f"{f:.4f}"
         return f"{f:,.2f}" if abs(f) < 1e6 else f"{f:,.0f}"
     return str(v)
