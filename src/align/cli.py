@@ -26,8 +26,9 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+# markup off: ids and messages from user data are printed as they are
+out = Console(highlight=False, soft_wrap=True, markup=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True, markup=False)
 
 SetOption = Annotated[
     list[str] | None,
@@ -98,22 +99,22 @@ def solve(
     def progress(phase: str, info: dict[str, object]) -> None:
         if live:
             bits = ", ".join(f"{k} {_fmt(v)}" for k, v in info.items())
-            err.print(f"[dim]{phase}: {bits}[/dim]")
+            err.print(f"{phase}: {bits}", style="dim")
 
     run = solve_scenario(sc, progress=progress)
     run.write(out_dir)
     if run.status == "infeasible":
-        err.print(f"[bold red]infeasible[/bold red]: the rules admit no plan ({out_dir}/run.json)")
+        err.print(f"infeasible: the rules admit no plan ({out_dir}/run.json)", style="bold red")
         for r in run.reasons:
             err.print(f"- {r}")
         raise typer.Exit(3)
     if not run.has_plan:
-        err.print(f"[bold red]no plan[/bold red]: {run.message} ({out_dir}/run.json)")
+        err.print(f"no plan: {run.message} ({out_dir}/run.json)", style="bold red")
         raise typer.Exit(4)
     if quiet:
         return
     out.print(
-        f"[bold]{run.status}[/bold]: objective {_fmt(run.objective)}, bound {_fmt(run.bound)}, "
+        f"{run.status}: objective {_fmt(run.objective)}, bound {_fmt(run.bound)}, "
         f"gap {run.gap:.4%}, {run.wall_seconds:.2f} s with {run.solver}"
     )
     out.print(_kpi_table(run))
@@ -166,26 +167,15 @@ def version() -> None:
 
 
 def main() -> None:
-    """Entry point: AlignError becomes a message and its exit code, never a traceback."""
-    try:
-        code = app(standalone_mode=False)
-        if isinstance(code, int) and code:
-            sys.exit(code)
-    except AlignError as e:
-        err.print(f"[bold red]error[/bold red]: {e}", markup=True)
-        sys.exit(e.exit_code)
-    except typer.Exit as e:
-        sys.exit(e.exit_code)
-    except Exception as e:  # click usage errors
-        import click
+    """Entry point: AlignError becomes a message and its exit code, never a traceback.
 
-        if isinstance(e, click.ClickException):
-            e.show()
-            sys.exit(e.exit_code)
-        if isinstance(e, click.exceptions.Abort):
-            err.print("aborted")
-            sys.exit(130)
-        raise
+    Usage errors are Typer's own (exit 2, with the usage line).
+    """
+    try:
+        app()
+    except AlignError as e:
+        err.print(f"error: {e}")
+        sys.exit(e.exit_code)
 
 
 if __name__ == "__main__":

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import json
+import re
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -31,21 +34,131 @@ ID_COLUMNS = {
 ACCOUNT_FILES = ("accounts.csv", "accounts.parquet", "accounts.geojson", "accounts.gpkg")
 
 
+EXPECTED_COLUMNS = {
+    "accounts.csv": "account_id, potential, lat, lon",
+    "territories.csv": "territory_id, lat, lon",
+    "distances.csv": "from_id, to_id, distance",
+    "adjacency.csv": "account_id, neighbor_id",
+}
+SAVE_AS = "save it as CSV UTF-8 (comma-separated)"
+
+
 def _read_table(path: Path) -> Table:
     label = path.name
     try:
         if path.suffix == ".csv":
-            head = pd.read_csv(path, nrows=0)
-            dtypes = {c: ID_COLUMNS[c] for c in head.columns if c in ID_COLUMNS}
-            frame = pd.read_csv(path, dtype=dtypes, skipinitialspace=True)  # type: ignore[arg-type]
-            return Table(label, frame, header_rows=1)
+            return _read_csv(path)
         if path.suffix == ".parquet":
             return Table(label, pd.read_parquet(path), header_rows=0)
         return Table(label, _read_geo(path), header_rows=0)
     except ScenarioError:
         raise
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError) as e:
-        raise ScenarioError(f"{label}: cannot be read ({e})") from None
+        raise ScenarioError(f"{label}: cannot be read ({str(e).strip()})") from None
+
+
+def _read_csv(path: Path) -> Table:
+    """A CSV file as a Table: ids stay strings, row numbers stay file line numbers.
+
+    Only empty cells are missing values: ``NA`` is a segment (North America) and ``nan`` in a
+    numeric column is reported, not silently read as a gap.
+    """
+    label = path.name
+    with path.open("rb") as f:
+        head = f.read(1 << 16)
+    if not head.strip():
+        raise ScenarioError(
+            f"{label}: the file is empty; it needs a header row "
+            f"({EXPECTED_COLUMNS.get(label, 'column names')}) and one row per record"
+        )
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise ScenarioError(f"{label}: the file is UTF-16 text; {SAVE_AS}")
+    if head.startswith(b"PK\x03\x04"):
+        raise ScenarioError(
+            f"{label}: the file is an Excel workbook (or a zip file), not CSV; {SAVE_AS}"
+        )
+    if b"\x00" in head:
+        raise ScenarioError(f"{label}: the file is binary, not CSV text; {SAVE_AS}")
+    try:
+        first_line = head.decode("utf-8-sig", errors="strict").splitlines()[0]
+    except UnicodeDecodeError:
+        first_line = None
+    except IndexError:  # pragma: no cover - head.strip() is not empty
+        first_line = ""
+    if first_line is not None:
+        header = [c.strip() for c in next(csv.reader([first_line]), [])]
+        if len(header) == 1:
+            for sep, name in ((";", "semicolons"), ("\t", "tabs")):
+                if sep in header[0]:
+                    raise ScenarioError(
+                        f"{label}: the header is one column {header[0]!r}: the file is "
+                        f"separated by {name}, align reads comma-separated files; {SAVE_AS}"
+                    )
+        seen: dict[str, int] = {}
+        for n, c in enumerate(header, start=1):
+            if c and c in seen:
+                raise ScenarioError(
+                    f"{label}: column {c!r} appears twice in the header (columns {seen[c]} and "
+                    f"{n}); rename or remove one"
+                )
+            seen[c] = n
+    try:
+        names = pd.read_csv(path, nrows=0, encoding="utf-8-sig").columns
+        dtypes = {c: ID_COLUMNS[c.strip()] for c in names if c.strip() in ID_COLUMNS}
+        options: dict[str, Any] = dict(
+            dtype=dtypes,
+            encoding="utf-8-sig",
+            skipinitialspace=True,
+            keep_default_na=False,
+            na_values=[""],
+            skip_blank_lines=False,
+            index_col=False,  # never take a first column as the index
+        )
+        try:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always", pd.errors.ParserWarning)
+                frame = pd.read_csv(path, **options)
+            ragged = any(issubclass(w.category, pd.errors.ParserWarning) for w in caught)
+        except pd.errors.ParserError as e:
+            if "Expected" not in str(e):
+                raise
+            ragged = True
+        if ragged:
+            # cells beyond the header's columns: an error unless they are empty (trailing commas)
+            _check_extra_cells(path, len(names))
+            frame = pd.read_csv(path, usecols=range(len(names)), **options)
+    except UnicodeDecodeError as e:
+        raise ScenarioError(
+            f"{label}: the file is not UTF-8 text (byte 0x{e.object[e.start]:02x}); {SAVE_AS}"
+        ) from None
+    except pd.errors.ParserError as e:
+        m = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(e))
+        if m:
+            raise ScenarioError(
+                f"{label} row {m[2]}: {m[3]} cells where the header has {m[1]} columns; quote "
+                'values that contain commas ("1,000") or remove the extra cells'
+            ) from None
+        raise ScenarioError(f"{label}: cannot be read as CSV ({str(e).strip()})") from None
+    frame.columns = [str(c).strip() for c in frame.columns]
+    blank = frame.isna().all(axis=1).to_numpy() if len(frame.columns) else np.zeros(0, bool)
+    lines = None
+    if blank.any():  # blank lines: drop them, keep the line numbers of the rest
+        lines = np.flatnonzero(~blank) + 2
+        frame = frame.loc[~blank].reset_index(drop=True)
+    return Table(label, frame, header_rows=1, lines=lines)
+
+
+def _check_extra_cells(path: Path, n_columns: int) -> None:
+    """Raise for the first row with non-empty cells beyond the header's columns."""
+    with path.open(encoding="utf-8-sig", newline="") as f:
+        reader = csv.reader(f, skipinitialspace=True)
+        for row in reader:
+            if len(row) > n_columns and any(c.strip() for c in row[n_columns:]):
+                raise ScenarioError(
+                    f"{path.name} row {reader.line_num}: {len(row)} cells where the header has "
+                    f"{n_columns} columns; quote values that contain commas (\"1,000\") or remove "
+                    "the extra cells"
+                )
 
 
 def _read_geo(path: Path) -> pd.DataFrame:
@@ -67,11 +180,8 @@ def _read_geo(path: Path) -> pd.DataFrame:
         rows = ", ".join(str(i + 1) for i in np.flatnonzero(bad.to_numpy())[:5])
         raise ScenarioError(f"{path.name}: invalid or empty geometry in features {rows}")
     points = gdf.geometry.representative_point().to_crs(4326)
+    # ids stay as read: validation turns them into text (1005 and 1005.0 both become '1005')
     frame = pd.DataFrame(gdf.drop(columns=gdf.geometry.name))
-    for c in ("account_id", "current_territory", "segment"):
-        if c in frame:
-            frame[c] = frame[c].astype(object).where(frame[c].notna(), None)
-            frame[c] = frame[c].map(lambda v: v if v is None else str(v))
     frame["lat"] = points.y.to_numpy()
     frame["lon"] = points.x.to_numpy()
     return frame
@@ -116,28 +226,47 @@ def load_scenario(
     if acc_path is None:
         problems.append(f"{folder}: accounts.csv is missing (one row per account is required)")
     toml_path = folder / "scenario.toml"
-    raw_settings = read_toml(toml_path, label="scenario.toml") if toml_path.is_file() else {}
+    raw_settings: dict[str, Any] = {}
+    settings: Settings | None = None
     try:
+        if toml_path.is_file():
+            raw_settings = read_toml(toml_path, label="scenario.toml")
         settings = resolve_settings(raw_settings, overrides)
     except ScenarioError as e:
         problems += e.problems
-        settings = None
-    if acc_path is None or settings is None:
-        raise ScenarioError(problems)
+    # Read every table even when something is already wrong: the user sees all problems at once.
+    # A file that cannot be read stops the checks of the data, but not of the other files.
+    paths: dict[str, Path | None] = {"accounts": acc_path}
+    paths.update({k: folder / f"{k}.csv" for k in ("territories", "distances", "adjacency")})
     tables: dict[str, Table | None] = {}
-    used = [acc_path] + ([toml_path] if toml_path.is_file() else [])
-    for key in ("territories", "distances", "adjacency"):
-        p = folder / f"{key}.csv"
-        tables[key] = _read_table(p) if p.is_file() else None
-        if p.is_file():
-            used.append(p)
-    accounts, territories, distances, adjacency = build(
-        _read_table(acc_path),
-        tables["territories"],
-        settings,
-        distances=tables["distances"],
-        adjacency=tables["adjacency"],
-    )
+    unreadable = False
+    for key, p in paths.items():
+        tables[key] = None
+        if p is None or not p.is_file():
+            continue
+        try:
+            tables[key] = _read_table(p)
+        except ScenarioError as e:
+            problems += e.problems
+            unreadable = True
+    accounts_table = tables["accounts"]
+    if accounts_table is None or unreadable:
+        raise ScenarioError(problems)
+    used = [p for p in paths.values() if p is not None and p.is_file()]
+    if toml_path.is_file():
+        used.append(toml_path)
+    try:
+        accounts, territories, distances, adjacency = build(
+            accounts_table,
+            tables["territories"],
+            settings or Settings(),  # defaults only to find the data's own problems
+            distances=tables["distances"],
+            adjacency=tables["adjacency"],
+        )
+    except ScenarioError as e:
+        raise ScenarioError(problems + e.problems) from None
+    if problems or settings is None:
+        raise ScenarioError(problems)
     return Scenario(
         accounts=accounts,
         territories=territories,
@@ -163,18 +292,28 @@ def make_scenario(
 ) -> Scenario:
     """Build and validate a scenario from DataFrames (same columns as the folder's files)."""
     raw = settings.model_dump(exclude_defaults=True) if isinstance(settings, Settings) else settings
-    resolved = resolve_settings(raw or {}, overrides)
+    problems: list[str] = []
+    resolved: Settings | None = None
+    try:
+        resolved = resolve_settings(raw or {}, overrides, scenario_label="settings")
+    except ScenarioError as e:
+        problems += e.problems
 
     def table(label: str, frame: pd.DataFrame | None) -> Table | None:
         return None if frame is None else Table(label, frame.reset_index(drop=True), header_rows=1)
 
-    acc, ter, dist, adj = build(
-        table("accounts.csv", accounts),  # type: ignore[arg-type]
-        table("territories.csv", territories),
-        resolved,
-        distances=table("distances.csv", distances),
-        adjacency=table("adjacency.csv", adjacency),
-    )
+    try:
+        acc, ter, dist, adj = build(
+            table("accounts.csv", accounts),  # type: ignore[arg-type]
+            table("territories.csv", territories),
+            resolved or Settings(),
+            distances=table("distances.csv", distances),
+            adjacency=table("adjacency.csv", adjacency),
+        )
+    except ScenarioError as e:
+        raise ScenarioError(problems + e.problems) from None
+    if problems or resolved is None:
+        raise ScenarioError(problems)
     h = hashlib.sha256()
     for frame in (acc, ter, dist, adj):
         if frame is not None:

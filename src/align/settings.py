@@ -19,7 +19,7 @@ from .errors import SettingsError
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
 
 
 class BalanceRule(_Strict):
@@ -103,6 +103,8 @@ def read_toml(path: Path, *, label: str) -> dict[str, Any]:
             return tomllib.load(f)
     except tomllib.TOMLDecodeError as e:
         raise SettingsError(f"{label}: not valid TOML ({e})") from None
+    except UnicodeDecodeError:
+        raise SettingsError(f"{label}: not valid TOML (the file is not UTF-8 text)") from None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -125,21 +127,32 @@ def _known_keys(model: type[BaseModel], prefix: str = "") -> list[str]:
 KNOWN_KEYS: list[str] = _known_keys(Settings)
 
 
-def _check_keys(raw: Mapping[str, Any], source: str) -> list[str]:
-    """Unknown keys of one settings layer, each with the nearest valid key."""
+def _check_keys(raw: Mapping[str, Any], source: str, flagged: set[str] | None = None) -> list[str]:
+    """Unknown keys of one settings layer, each with the nearest valid key.
+
+    The dotted keys reported are added to ``flagged``.
+    """
     problems: list[str] = []
+    flagged = set() if flagged is None else flagged
 
     def unknown(dotted: str, candidates: list[str]) -> None:
         hint = difflib.get_close_matches(dotted, candidates, n=1, cutoff=0.6)
         tip = f" (did you mean '{hint[0]}'?)" if hint else ""
         problems.append(f"{source}: unknown settings key '{dotted}'{tip}")
+        flagged.add(dotted)
 
     def walk(model: type[BaseModel], data: Mapping[str, Any], prefix: str) -> None:
         fields = model.model_fields
         for key, value in data.items():
             dotted = f"{prefix}{key}"
             if key not in fields:
-                unknown(dotted, [f"{prefix}{f}" for f in fields] + KNOWN_KEYS)
+                if isinstance(value, Mapping) and value:
+                    # an unknown table: name each key in it, so the suggestion is a full key
+                    for leaf in _leaves(value, f"{dotted}."):
+                        unknown(leaf, _candidates(leaf))
+                    flagged.add(dotted)
+                else:
+                    unknown(dotted, [f"{prefix}{f}" for f in fields] + _candidates(dotted))
                 continue
             ann = fields[key].annotation
             if isinstance(ann, type) and issubclass(ann, BaseModel):
@@ -154,9 +167,27 @@ def _check_keys(raw: Mapping[str, Any], source: str) -> list[str]:
                             f"{source}: settings key '{dotted}.{column}' must be a table "
                             f"such as {{ tolerance = 0.05 }} (got {rule!r})"
                         )
+                        flagged.add(f"{dotted}.{column}")
 
     walk(Settings, raw, "")
     return problems
+
+
+def _leaves(data: Mapping[str, Any], prefix: str) -> list[str]:
+    out: list[str] = []
+    for key, value in data.items():
+        if isinstance(value, Mapping) and value:
+            out += _leaves(value, f"{prefix}{key}.")
+        else:
+            out.append(f"{prefix}{key}")
+    return out
+
+
+def _candidates(dotted: str) -> list[str]:
+    """Valid keys to suggest from; ``balance.<column>`` takes the column of ``dotted``."""
+    parts = dotted.split(".")
+    column = parts[1] if len(parts) > 2 else None
+    return [k.replace("<column>", column) if column else k for k in KNOWN_KEYS]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -175,30 +206,47 @@ def deep_merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, An
 
 def parse_overrides(items: list[str] | None) -> dict[str, Any]:
     """``["a.b=1", "c=x"]`` -> nested dict; values are read as TOML, else as plain strings."""
+    out, problems = _parse_overrides(items)
+    if problems:
+        raise SettingsError(problems)
+    return out
+
+
+def _parse_overrides(items: list[str] | None) -> tuple[dict[str, Any], list[str]]:
+    """The items that parse, and one problem per item that does not."""
     out: dict[str, Any] = {}
-    problems = []
+    problems: list[str] = []
     for item in items or []:
         key, sep, text = item.partition("=")
         key = key.strip()
         if not sep or not key:
-            problems.append(f"--set {item!r}: expected key=value, e.g. balance.potential.tolerance=0.05")
+            problems.append(
+                f"--set {item!r}: expected key=value, e.g. balance.potential.tolerance=0.05"
+            )
             continue
         try:
             value = tomllib.loads(f"v = {text.strip()}")["v"]
         except tomllib.TOMLDecodeError:
             value = text.strip()
         node = out
-        parts = key.split(".")
+        parts = [part.strip() for part in key.split(".")]
+        if not all(parts):
+            problems.append(f"--set {item!r}: '{key}' is not a settings key (empty part)")
+            continue
         for part in parts[:-1]:
             node = node.setdefault(part, {})
             if not isinstance(node, dict):
                 problems.append(f"--set {item!r}: '{part}' is set as a value and as a table")
                 break
         else:
+            if isinstance(node.get(parts[-1]), dict) and not isinstance(value, dict):
+                problems.append(
+                    f"--set {item!r}: '{key}' is a table of settings; set one of its keys, "
+                    f"e.g. {key}.<key>=value"
+                )
+                continue
             node[parts[-1]] = value
-    if problems:
-        raise SettingsError(problems)
-    return out
+    return out, problems
 
 
 def resolve_settings(
@@ -207,34 +255,112 @@ def resolve_settings(
     *,
     scenario_label: str = "scenario.toml",
 ) -> Settings:
-    """Merge preset <- scenario.toml <- overrides and validate. Raises SettingsError."""
+    """Merge preset <- scenario.toml <- overrides and validate. Raises SettingsError.
+
+    Every problem of every layer is reported at once: unknown keys (with the nearest valid key),
+    malformed ``--set`` items, an unknown preset and invalid values (naming the layer that set
+    them).
+    """
     scenario_toml = dict(scenario_toml or {})
+    problems: list[str] = []
     if isinstance(overrides, list):
-        overrides = parse_overrides(overrides)
+        overrides, problems = _parse_overrides(overrides)
     overrides = dict(overrides or {})
-    problems = _check_keys(scenario_toml, scenario_label) + _check_keys(overrides, "--set")
+    flagged: set[str] = set()
+    problems += _check_keys(scenario_toml, scenario_label, flagged)
+    problems += _check_keys(overrides, "--set", flagged)
     name = overrides.get("model", scenario_toml.get("model"))
     preset: dict[str, Any] = {}
     if name is not None:
         if not isinstance(name, str):
-            problems.append(f"settings key 'model' must be a preset name (got {name!r})")
+            source = "--set" if "model" in overrides else scenario_label
+            problems.append(
+                f"{source}: settings key 'model' must be a preset name such as \"balanced\" "
+                f"(got {name!r})"
+            )
+            flagged.add("model")
         else:
             try:
                 preset = load_preset(name)
             except SettingsError as e:
-                problems += e.problems
-            problems += _check_keys(preset, f"models/{name}.toml")
-    if problems:
-        raise SettingsError(problems)
+                problems += [
+                    f"{'--set' if 'model' in overrides else scenario_label}: {m}"
+                    for m in e.problems
+                ]
+                flagged.add("model")
+            problems += _check_keys(preset, f"models/{name}.toml", flagged)
+    layers: list[tuple[str, Mapping[str, Any]]] = [
+        ("--set", overrides),
+        (scenario_label, scenario_toml),
+        (f"models/{name}.toml", preset),
+    ]
     merged = deep_merge(deep_merge(preset, scenario_toml), overrides)
     try:
-        return Settings.model_validate(merged)
+        settings = Settings.model_validate(merged)
     except ValidationError as e:
-        raise SettingsError([_describe(err) for err in e.errors()]) from None
+        for err in e.errors():
+            loc = [str(part) for part in err["loc"]]
+            dotted = ".".join(loc)
+            parent = ".".join(loc[:-1]) + "."
+            if (
+                err["type"] == "extra_forbidden"
+                or any(dotted == f or dotted.startswith(f + ".") for f in flagged)
+                or (err["type"] == "missing" and any(f.startswith(parent) for f in flagged))
+            ):
+                continue  # reported above, with a suggestion
+            problems.append(_describe(err, _source(loc, layers)))
+        settings = None
+    if problems or settings is None:
+        raise SettingsError(problems)
+    return settings
 
 
-def _describe(err: Any) -> str:
+def _source(loc: list[str], layers: list[tuple[str, Mapping[str, Any]]]) -> str:
+    """The layer that set ``loc`` (the last layer wins), or that set its nearest parent."""
+    for depth in range(len(loc), 0, -1):
+        for label, data in layers:
+            node: Any = data
+            for part in loc[:depth]:
+                if not isinstance(node, Mapping) or part not in node:
+                    break
+                node = node[part]
+            else:
+                return label
+    return "settings"
+
+
+# what a valid value looks like, by the last part of the key
+_HINTS = {
+    "tolerance": "0.05 means every territory within +-5% of its target",
+    "distance_power": "1 = weighted travel (p-median), 2 = moment of inertia",
+    "max_moved_share": "a share between 0 and 1, e.g. 0.25",
+    "travel": "0 turns travel off",
+    "disruption": "0 turns disruption off",
+    "time_limit_s": "seconds, e.g. 60",
+    "gap": "a share, e.g. 0.001 for 0.1%",
+}
+
+
+def _describe(err: Any, source: str) -> str:
     loc = ".".join(str(p) for p in err["loc"])
+    if err["type"] == "missing":
+        return f"{source}: settings key '{loc}' is required"
     msg = err["msg"]
-    msg = msg[0].lower() + msg[1:] if msg else msg
-    return f"settings key '{loc}': {msg} (got {err.get('input')!r})"
+    kind = err["type"]
+    if kind in ("dict_type", "model_type", "model_attributes_type"):
+        msg = "must be a table of settings, not a single value"
+    elif kind in ("float_parsing", "float_type"):
+        msg = "must be a number"
+    elif kind in ("int_parsing", "int_type", "int_from_float"):
+        msg = "must be a whole number"
+    elif kind in ("bool_parsing", "bool_type"):
+        msg = "must be true or false"
+    elif kind in ("string_type",):
+        msg = "must be a string (in quotes)"
+    elif msg.startswith("Input should be"):
+        msg = "must be" + msg[len("Input should be") :]
+    else:
+        msg = "is invalid: " + (msg[0].lower() + msg[1:] if msg else msg)
+    hint = _HINTS.get(str(err["loc"][-1]))
+    tip = f"; {hint}" if hint else ""
+    return f"{source}: settings key '{loc}' {msg} (got {err.get('input')!r}){tip}"

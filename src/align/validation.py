@@ -1,6 +1,7 @@
 """Every input rule. Problems are collected, never raised one at a time: a user sees them all.
 
-Row numbers are the line numbers of the file as an editor or spreadsheet shows them (header = row 1).
+Row numbers are the line numbers of the file as an editor or spreadsheet shows them
+(header = row 1).
 """
 
 from __future__ import annotations
@@ -48,15 +49,43 @@ class Table:
     label: str
     frame: pd.DataFrame
     header_rows: int = 1  # CSV: data row 0 is line 2
+    lines: np.ndarray | None = None  # file line of each row, when blank lines were dropped
 
     def row(self, pos: int) -> int:
+        if self.lines is not None:
+            return int(self.lines[pos])
         return int(pos) + 1 + self.header_rows
 
 
 def _show(v: object) -> str:
-    if isinstance(v, float):
-        return f"{v:g}"
-    return repr(v) if isinstance(v, str) else str(v)
+    """A cell value as a message shows it: strings quoted, numbers plain (not ``np.float64``)."""
+    if isinstance(v, bool | np.bool_):
+        return str(bool(v))
+    if isinstance(v, float | np.floating):
+        return f"{float(v):g}"
+    if isinstance(v, int | np.integer):
+        return str(int(v))
+    return repr(v) if isinstance(v, str) else repr(str(v))
+
+
+def _id_text(v: object) -> str | None:
+    """An id as text: blank -> None, 1005 and 1005.0 -> '1005', ' A1 ' -> 'A1'."""
+    if v is None or v is pd.NA:
+        return None
+    if isinstance(v, float | np.floating):
+        if np.isnan(v):
+            return None
+        if float(v).is_integer():
+            return str(int(v))
+    if isinstance(v, np.integer):
+        return str(int(v))
+    text = str(v).strip()
+    return text or None
+
+
+def _ids(s: pd.Series) -> pd.Series:
+    """Ids as text (object dtype, None where blank); see :func:`_id_text`."""
+    return pd.Series([_id_text(v) for v in s.astype(object)], index=s.index, dtype=object)
 
 
 def _is_blank(s: pd.Series) -> np.ndarray:
@@ -68,17 +97,19 @@ def _is_blank(s: pd.Series) -> np.ndarray:
 
 def check_ids(p: Problems, t: Table, col: str) -> pd.Series:
     """Required, non-empty, unique string ids."""
-    ids = t.frame[col]
-    blank = _is_blank(ids)
+    ids = _ids(t.frame[col])
+    blank = ids.isna().to_numpy()
     p.rows(t, blank, lambda i: f"{col} is empty")
-    ids = ids.astype(object).where(~blank, None)
-    ids = ids.map(lambda v: v if v is None else str(v).strip())
     dup = ids.duplicated(keep="first").to_numpy() & ~blank
     if dup.any():
-        first = {}
+        first: dict[object, int] = {}
         for pos, v in enumerate(ids):
             first.setdefault(v, pos)
-        p.rows(t, dup, lambda i: f"duplicate {col} {ids.iloc[i]!r} (first at row {t.row(first[ids.iloc[i]])})")
+        p.rows(
+            t,
+            dup,
+            lambda i: f"duplicate {col} {ids.iloc[i]!r} (first at row {t.row(first[ids.iloc[i]])})",
+        )
     return ids
 
 
@@ -105,10 +136,18 @@ def check_numeric(
     values = num.to_numpy()
     if required:
         p.rows(t, missing, lambda i: f"{col} is missing")
-    p.rows(t, nonnum, lambda i: f"{col} must be a number (got {raw.iloc[i]!r})")
+    p.rows(t, nonnum, lambda i: f"{col} must be a number (got {_show(raw.iloc[i])})")
     inf = np.isinf(values)
     p.rows(t, inf, lambda i: f"{col} must be finite (got {values[i]:g})")
     ok = ~np.isnan(values) & ~inf
+    if minimum is not None and maximum is not None:
+        out = ok & ((values < minimum) | (values > maximum))
+        p.rows(
+            t,
+            out,
+            lambda i: f"{col} must be between {minimum:g} and {maximum:g} (got {values[i]:g})",
+        )
+        return num
     if minimum is not None:
         low = ok & ((values <= minimum) if strict_min else (values < minimum))
         op = ">" if strict_min else ">="
@@ -121,6 +160,12 @@ def check_numeric(
 
 def _strip(v: object) -> object:
     return v.strip() if isinstance(v, str) else v
+
+
+def partial_coordinates(t: Table) -> bool:
+    """True when the table has one column of a coordinate pair (lat without lon, ...)."""
+    f = t.frame
+    return ("lat" in f) != ("lon" in f) or ("x" in f) != ("y" in f)
 
 
 def check_coordinates(p: Problems, t: Table) -> str | None:
@@ -144,24 +189,44 @@ def check_coordinates(p: Problems, t: Table) -> str | None:
     else:
         lat = check_numeric(p, t, "x", required=False, minimum=None)
         lon = check_numeric(p, t, "y", required=False, minimum=None)
-    t.frame = t.frame.assign(**dict(zip(("lat", "lon") if kind == "latlon" else ("x", "y"), (lat, lon), strict=True)))
+    t.frame = t.frame.assign(
+        **dict(zip(("lat", "lon") if kind == "latlon" else ("x", "y"), (lat, lon), strict=True))
+    )
     return kind
+
+
+def _bool_word(v: object) -> str:
+    if v is None or v is pd.NA or (isinstance(v, float | np.floating) and np.isnan(v)):
+        return ""
+    if isinstance(v, bool | np.bool_):
+        return "true" if v else "false"
+    if isinstance(v, int | float | np.integer | np.floating) and float(v) in (0.0, 1.0):
+        return str(int(v))  # 1, 1.0 (a 0/1 column with gaps reads as floats)
+    return str(v).strip().lower()
 
 
 def check_bool(p: Problems, t: Table, col: str) -> pd.Series:
     raw = t.frame[col]
     if pd.api.types.is_bool_dtype(raw.dtype):
         return raw.astype(bool)
-    words = raw.astype(object).map(lambda v: "" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v).strip().lower())
+    words = raw.astype(object).map(_bool_word)
     bad = ~(words.isin(TRUE_WORDS) | words.isin(FALSE_WORDS)).to_numpy()
-    p.rows(t, bad, lambda i: f"{col} must be true or false (got {raw.iloc[i]!r})")
-    return words.isin(TRUE_WORDS)
+    p.rows(
+        t,
+        bad,
+        lambda i: f"{col} must be true or false (got {_show(raw.iloc[i])}); blank means false",
+    )
+    return words.isin(TRUE_WORDS).astype(bool)
 
 
 def missing_columns(p: Problems, t: Table, required: tuple[str, ...]) -> bool:
     lacking = [c for c in required if c not in t.frame.columns]
+    names = [str(c) for c in t.frame.columns]
+    by_lower = {n.lower().replace(" ", "_"): n for n in names}
     for c in lacking:
-        p.add(f"{t.label}: missing required column '{c}' (columns: {', '.join(map(str, t.frame.columns))})")
+        near = by_lower.get(c) or next(iter(difflib.get_close_matches(c, names, n=1)), None)
+        tip = f" (did you mean '{near}'?)" if near else ""
+        p.add(f"{t.label}: missing required column '{c}'{tip} (columns: {', '.join(names)})")
     return bool(lacking)
 
 
@@ -183,19 +248,21 @@ def build(
     A = accounts
     a_ok = not missing_columns(p, A, ("account_id", "potential"))
     acc = A.frame.copy()
-    if a_ok:
+    if "account_id" in acc:
         acc["account_id"] = check_ids(p, A, "account_id")
+    if len(acc) == 0:
+        p.add(f"{A.label}: no accounts (one row per account is required)")
     for col in ACCOUNT_NUMERIC:
         if col in acc:
             acc[col] = check_numeric(p, A, col, required=True)
     if "workload" not in acc:
         acc["workload"] = 1.0
     acc_kind = check_coordinates(p, A)
+    acc_partial = partial_coordinates(A)
     acc = acc.assign(**{c: A.frame[c] for c in ("lat", "lon", "x", "y") if c in A.frame})
     for col in ("segment", "current_territory"):
         if col in acc:
-            s = acc[col].astype(object).map(_strip)
-            acc[col] = s.where(~_is_blank(acc[col]), None)
+            acc[col] = _ids(acc[col])
     acc["locked"] = check_bool(p, A, "locked") if "locked" in acc else False
 
     # --- territories
@@ -210,13 +277,17 @@ def build(
             p.add("territories.csv is required: one row per territory (territory_id, lat, lon)")
         ter = pd.DataFrame({"territory_id": pd.Series([], dtype=object)})
         ter_kind = None
+        ter_partial = False
     else:
         T = territories
         t_ok = not missing_columns(p, T, ("territory_id",))
         ter = T.frame.copy()
         if t_ok:
             ter["territory_id"] = check_ids(p, T, "territory_id")
+        else:
+            ter["territory_id"] = pd.Series([None] * len(ter), dtype=object)
         ter_kind = check_coordinates(p, T)
+        ter_partial = partial_coordinates(T)
         ter = ter.assign(**{c: T.frame[c] for c in ("lat", "lon", "x", "y") if c in T.frame})
         if "target_share" in ter:
             ter["target_share"] = check_numeric(p, T, "target_share", minimum=0, strict_min=True)
@@ -225,30 +296,43 @@ def build(
         if "capacity" in ter:
             ter["capacity"] = check_numeric(p, T, "capacity", required=False)
         if "segments" in ter:
-            ter["segments"] = ter["segments"].astype(object).where(~_is_blank(ter["segments"]), None)
+            ter["segments"] = _ids(ter["segments"])
         if len(ter) == 0:
             p.add(f"{T.label}: no territories (one row per territory is required)")
     ter_ids = set(ter["territory_id"].dropna()) if "territory_id" in ter else set()
     acc_ids = acc["account_id"] if "account_id" in acc else pd.Series([], dtype=object)
 
     # --- references between tables
-    if "current_territory" in acc and territories is not None:
+    if "current_territory" in acc and territories is not None and ter_ids:
         cur = acc["current_territory"]
         unknown = cur.notna().to_numpy() & ~cur.isin(ter_ids).to_numpy()
         p.rows(A, unknown, lambda i: f"current_territory {cur.iloc[i]!r} is not in territories.csv")
     if "locked" in A.frame:
-        has_cur = acc["current_territory"].notna().to_numpy() if "current_territory" in acc else np.zeros(len(acc), bool)
+        has_cur = (
+            acc["current_territory"].notna().to_numpy()
+            if "current_territory" in acc
+            else np.zeros(len(acc), bool)
+        )
         bad = acc["locked"].to_numpy(dtype=bool) & ~has_cur
-        p.rows(A, bad, lambda i: "locked is true but current_territory is empty; name the territory to keep it in, or unlock it")
-    if "segments" in ter and "segment" in acc:
-        known = set(acc["segment"].dropna())
+        p.rows(
+            A,
+            bad,
+            lambda i: (
+                "locked is true but current_territory is empty; name the territory to keep it "
+                "in, or unlock it"
+            ),
+        )
+    if "segments" in ter and territories is not None and len(acc):
+        known = set(acc["segment"].dropna()) if "segment" in acc else set()
+        why = "" if "segment" in acc else " (accounts.csv has no 'segment' column)"
         for pos, spec in enumerate(ter["segments"]):
             if spec is None:
                 continue
-            for s in {x.strip() for x in str(spec).split(";") if x.strip()} - known:
+            for s in sorted({x.strip() for x in str(spec).split(";") if x.strip()} - known):
                 p.add(
-                    f"{territories.label if territories else 'territories.csv'} row {pos + 2}: "
-                    f"segment {s!r} is not the segment of any account{suggest(s, sorted(known))}"
+                    f"{territories.label} row {territories.row(pos)}: segments names {s!r}, "
+                    "which is "
+                    f"not the segment of any account{why}{suggest(s, sorted(known))}"
                 )
 
     # --- distances
@@ -258,42 +342,68 @@ def build(
         D = distances
         if not missing_columns(p, D, ("from_id", "to_id", "distance")):
             dist = D.frame.copy()
-            dist["from_id"] = dist["from_id"].astype(object).map(_strip)
-            dist["to_id"] = dist["to_id"].astype(object).map(_strip)
+            dist["from_id"] = _ids(dist["from_id"])
+            dist["to_id"] = _ids(dist["to_id"])
             dist["distance"] = check_numeric(p, D, "distance")
             bad_from = ~dist["from_id"].isin(set(acc_ids.dropna())).to_numpy()
-            p.rows(D, bad_from, lambda i: f"from_id {dist['from_id'].iloc[i]!r} is not an account_id of accounts.csv")
+            p.rows(
+                D,
+                bad_from,
+                lambda i: (
+                    f"from_id {dist['from_id'].iloc[i]!r} is not an account_id of accounts.csv"
+                ),
+            )
             bad_to = ~dist["to_id"].isin(ter_ids).to_numpy()
-            p.rows(D, bad_to, lambda i: f"to_id {dist['to_id'].iloc[i]!r} is not a territory_id of territories.csv")
+            p.rows(
+                D,
+                bad_to,
+                lambda i: (
+                    f"to_id {dist['to_id'].iloc[i]!r} is not a territory_id of territories.csv"
+                ),
+            )
             dup = dist.duplicated(["from_id", "to_id"]).to_numpy()
-            p.rows(D, dup, lambda i: f"pair ({dist['from_id'].iloc[i]}, {dist['to_id'].iloc[i]}) is given twice")
+            if dup.any():
+                first_pair: dict[tuple[object, object], int] = {}
+                for pos, pair in enumerate(zip(dist["from_id"], dist["to_id"], strict=True)):
+                    first_pair.setdefault(pair, pos)
+
+                def twice(i: int) -> str:
+                    pair = (dist["from_id"].iloc[i], dist["to_id"].iloc[i])
+                    return (
+                        f"pair ({pair[0]}, {pair[1]}) is given twice (first at row "
+                        f"{D.row(first_pair[pair])}); keep one distance per pair"
+                    )
+
+                p.rows(D, dup, twice)
             ok = ~(bad_from | bad_to | dup)
             covered = dist.loc[ok, "from_id"].value_counts()
 
     # --- locations: every (account, territory) pair needs a distance
     n_ter = len(ter_ids)
-    if a_ok and territories is not None and n_ter:
-        cols = ("lat", "lon") if acc_kind == "latlon" else ("x", "y")
+    if a_ok and territories is not None and n_ter and not acc_partial:
+        kind = acc_kind or ter_kind or "latlon"
+        cols = ("lat", "lon") if kind == "latlon" else ("x", "y")
+        names = {"latlon": "lat/lon", "xy": "x/y"}
         acc_loc = (
             acc[list(cols)].notna().all(axis=1).to_numpy()
             if acc_kind
             else np.zeros(len(acc), dtype=bool)
         )
-        ter_loc_all = bool(ter_kind) and bool(ter[list(cols)].notna().all(axis=None)) if ter_kind else False
+        ter_has = ter_kind == kind
+        ter_loc = (
+            ter[list(cols)].notna().all(axis=1).to_numpy() if ter_has else np.zeros(len(ter), bool)
+        )
         if acc_kind and ter_kind and acc_kind != ter_kind:
             p.add(
-                "accounts use "
-                + ("lat/lon" if acc_kind == "latlon" else "x/y")
-                + " but territories use "
-                + ("lat/lon" if ter_kind == "latlon" else "x/y")
-                + "; use one coordinate system"
+                f"accounts use {names[acc_kind]} but territories use {names[ter_kind]}; "
+                "use one coordinate system"
             )
         full = (
             acc_ids.map(covered).fillna(0).to_numpy() >= n_ter
             if covered is not None
             else np.zeros(len(acc), dtype=bool)
         )
-        computable = acc_loc & ter_loc_all
+        computable = acc_loc & bool(ter_loc.all())
         if dist is None:
             if acc_kind is None:
                 p.add(
@@ -301,14 +411,27 @@ def build(
                     "with the distance of every account to every territory"
                 )
             else:
-                p.rows(A, ~acc_loc, lambda i: f"no location ({'/'.join(cols)} empty) and no distances.csv to replace it")
-                if ter_kind is None or not ter_loc_all:
-                    T = territories
-                    if ter_kind is None:
-                        p.add(f"{T.label}: no home bases: give {'/'.join(cols)} columns, or distances.csv")
-                    else:
-                        miss = ~ter[list(cols)].notna().all(axis=1).to_numpy()
-                        p.rows(T, miss, lambda i: f"no home base ({'/'.join(cols)} empty) and no distances.csv to replace it")
+                p.rows(
+                    A,
+                    ~acc_loc,
+                    lambda i: (
+                        f"no location ({'/'.join(cols)} empty) and no distances.csv to replace it"
+                    ),
+                )
+                T = territories
+                if ter_kind is None and not ter_partial:
+                    p.add(
+                        f"{T.label}: no home bases: give {'/'.join(cols)} columns, or distances.csv"
+                    )
+                elif ter_has:
+                    p.rows(
+                        T,
+                        ~ter_loc,
+                        lambda i: (
+                            f"no home base ({'/'.join(cols)} empty) and no distances.csv "
+                            "to replace it"
+                        ),
+                    )
         else:
             gaps = ~full & ~computable
             if gaps.any():
@@ -317,7 +440,7 @@ def build(
                 have = set(dist.loc[dist["from_id"] == example, "to_id"])
                 lack = sorted(t for t in ter_ids if t not in have)[:1]
                 p.add(
-                    f"{distances.label}: {n_missing:,} account-territory pairs have no distance "
+                    f"{D.label}: {n_missing:,} account-territory pairs have no distance "
                     f"(e.g. {example} to {lack[0] if lack else '?'}) and no coordinates to compute "
                     "them; give every pair, or lat/lon for accounts and territories"
                 )
@@ -327,31 +450,48 @@ def build(
     if adjacency is not None:
         J = adjacency
         if not missing_columns(p, J, ("account_id", "neighbor_id")):
-            adj = J.frame[["account_id", "neighbor_id"]].astype(object).map(_strip)
+            adj = J.frame[["account_id", "neighbor_id"]].apply(_ids)
             known_acc = set(acc_ids.dropna())
             for col in ("account_id", "neighbor_id"):
                 bad = ~adj[col].isin(known_acc).to_numpy()
-                p.rows(J, bad, lambda i, col=col: f"{col} {adj[col].iloc[i]!r} is not an account_id of accounts.csv")
+                p.rows(
+                    J,
+                    bad,
+                    lambda i, col=col: (
+                        f"{col} {adj[col].iloc[i]!r} is not an account_id of accounts.csv"
+                    ),
+                )
 
     # --- settings that name columns
     numeric_cols = [
-        c for c in acc.columns
-        if c not in ("account_id", "lat", "lon", "x", "y") and pd.api.types.is_numeric_dtype(acc[c].dtype)
+        c
+        for c in acc.columns
+        if c not in ("account_id", "lat", "lon", "x", "y")
+        and pd.api.types.is_numeric_dtype(acc[c].dtype)
         and not pd.api.types.is_bool_dtype(acc[c].dtype)
     ]
+    lacking = {"account_id", "potential"} - set(A.frame.columns)  # reported above
     for col in settings.balance:
+        if col in lacking:
+            continue
         if col not in acc:
-            p.add(f"settings key 'balance.{col}': accounts.csv has no column '{col}'{suggest(col, numeric_cols)}")
+            p.add(
+                f"settings key 'balance.{col}': accounts.csv has no column '{col}'"
+                f"{suggest(col, numeric_cols)}"
+            )
         elif col not in ACCOUNT_NUMERIC and col not in ("lat", "lon", "x", "y"):
             acc[col] = check_numeric(p, A, col)
     for key, col, extra in (
         ("objective.travel_weight", settings.objective.travel_weight, "none"),
         ("objective.disruption_measure", settings.objective.disruption_measure, "accounts"),
     ):
-        if col == extra:
+        if col == extra or col in lacking:
             continue
         if col not in acc:
-            p.add(f"settings key '{key}': accounts.csv has no column '{col}'; use \"{extra}\" or one of: {', '.join(numeric_cols)}{suggest(col, numeric_cols)}")
+            p.add(
+                f"settings key '{key}': accounts.csv has no column '{col}'"
+                f'{suggest(col, numeric_cols)}; use "{extra}" or one of: {", ".join(numeric_cols)}'
+            )
         elif col not in ACCOUNT_NUMERIC and col not in settings.balance:
             acc[col] = check_numeric(p, A, col)
     if settings.constraints.contiguity:

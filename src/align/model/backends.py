@@ -86,16 +86,7 @@ class HighsBackend:
         self._hs = highspy
         _silence_banner(highspy)
 
-    def solve(
-        self,
-        model: MatrixModel,
-        *,
-        time_limit: float,
-        gap: float,
-        seed: int = 0,
-        threads: int | None = None,
-        start: FloatArray | None = None,
-    ) -> BackendResult:
+    def _load(self, model: MatrixModel, *, time_limit: float, gap: float, seed: int, threads: int | None):  # type: ignore[no-untyped-def]
         hs = self._hs
         h = hs.Highs()
         h.setOptionValue("output_flag", False)
@@ -121,19 +112,16 @@ class HighsBackend:
         lp.a_matrix_.value_ = A.data
         lp.a_matrix_.num_col_ = ncol
         lp.a_matrix_.num_row_ = nrow
-        is_mip = bool(model.integer.any())
-        if is_mip:
+        if model.integer.any():
             lp.integrality_ = [
                 hs.HighsVarType.kInteger if f else hs.HighsVarType.kContinuous
                 for f in model.integer
             ]
         h.passModel(lp)
-        if is_mip and start is not None:
-            sol = hs.HighsSolution()
-            sol.col_value = list(map(float, start))
-            sol.value_valid = True
-            h.setSolution(sol)
-        h.run()
+        return h
+
+    def _result(self, h, is_mip: bool) -> BackendResult:  # type: ignore[no-untyped-def]
+        hs = self._hs
         status = h.getModelStatus()
         info = h.getInfo()
         MS = hs.HighsModelStatus
@@ -143,8 +131,7 @@ class HighsBackend:
         obj = float(info.objective_function_value) if has_x else math.nan
         if status == MS.kOptimal:
             if is_mip:
-                bound = float(info.mip_dual_bound)
-                return BackendResult("optimal", x, obj, bound)
+                return BackendResult("optimal", x, obj, float(info.mip_dual_bound))
             duals = np.asarray(sol.row_dual, dtype=float)
             return BackendResult("optimal", x, obj, obj, row_dual=duals)
         if status == MS.kInfeasible:
@@ -158,6 +145,54 @@ class HighsBackend:
         if x is not None and is_mip:
             return BackendResult("feasible", x, obj, bound, message=label)
         return BackendResult("no_solution", bound=bound, message=label)
+
+    def solve(
+        self,
+        model: MatrixModel,
+        *,
+        time_limit: float,
+        gap: float,
+        seed: int = 0,
+        threads: int | None = None,
+        start: FloatArray | None = None,
+    ) -> BackendResult:
+        h = self._load(model, time_limit=time_limit, gap=gap, seed=seed, threads=threads)
+        is_mip = bool(model.integer.any())
+        if is_mip and start is not None:
+            sol = self._hs.HighsSolution()
+            sol.col_value = list(map(float, start))
+            sol.value_valid = True
+            h.setSolution(sol)
+        h.run()
+        return self._result(h, is_mip)
+
+    def lp_session(self, model: MatrixModel, *, seed: int = 0) -> HighsSession:
+        return HighsSession(self, model, seed)
+
+
+class HighsSession:
+    """An LP kept in one HiGHS instance: columns are added and bounds changed between solves,
+    and each solve warm-starts from the last basis."""
+
+    def __init__(self, backend: HighsBackend, model: MatrixModel, seed: int) -> None:
+        self.backend = backend
+        self.h = backend._load(model, time_limit=1e9, gap=0.0, seed=seed, threads=None)
+        self.ncol = model.shape[1]
+
+    def solve(self, *, time_limit: float) -> BackendResult:
+        self.h.setOptionValue("time_limit", max(float(time_limit), 0.01))
+        self.h.run()
+        return self.backend._result(self.h, False)
+
+    def add_columns(self, block: MatrixModel) -> None:
+        A = block.A.tocsc()
+        n = A.shape[1]
+        self.h.addCols(n, block.c, block.col_lo, block.col_hi, A.nnz, A.indptr[:-1], A.indices, A.data)
+        self.ncol += n
+
+    def set_bounds(self, cols: NDArray[np.int64], lo: FloatArray, hi: FloatArray) -> None:
+        cols = np.asarray(cols, dtype=np.int32)
+        self.h.changeColsBounds(len(cols), cols, np.asarray(lo, float), np.asarray(hi, float))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -292,6 +327,46 @@ class PulpBackend:
             # PuLP does not expose the solver's bound; optimal means within gapRel of it.
             return BackendResult("optimal", x, obj, obj - gap * abs(obj))
         return BackendResult("feasible", x, obj, -math.inf, message="stopped before the gap")
+
+
+class RebuildSession:
+    """The same interface for backends without incremental changes: re-solve from scratch."""
+
+    def __init__(self, backend: Backend, model: MatrixModel, seed: int) -> None:
+        self.backend = backend
+        self.model = model
+        self.seed = seed
+
+    def solve(self, *, time_limit: float) -> BackendResult:
+        return self.backend.solve(self.model, time_limit=time_limit, gap=0.0, seed=self.seed)
+
+    def add_columns(self, block: MatrixModel) -> None:
+        import scipy.sparse as sp
+
+        m = self.model
+        self.model = MatrixModel(
+            c=np.r_[m.c, block.c],
+            A=sp.hstack([m.A, block.A], format="csc"),
+            row_lo=m.row_lo,
+            row_hi=m.row_hi,
+            col_lo=np.r_[m.col_lo, block.col_lo],
+            col_hi=np.r_[m.col_hi, block.col_hi],
+            integer=np.r_[m.integer, block.integer],
+            offset=m.offset,
+        )
+
+    def set_bounds(self, cols: NDArray[np.int64], lo: FloatArray, hi: FloatArray) -> None:
+        self.model.col_lo = self.model.col_lo.copy()
+        self.model.col_hi = self.model.col_hi.copy()
+        self.model.col_lo[cols] = lo
+        self.model.col_hi[cols] = hi
+
+
+def lp_session(backend: Backend, model: MatrixModel, *, seed: int = 0):  # type: ignore[no-untyped-def]
+    """An LP that can grow columns and change bounds between solves."""
+    if isinstance(backend, HighsBackend):
+        return backend.lp_session(model, seed=seed)
+    return RebuildSession(backend, model, seed)
 
 
 def available_backends() -> list[str]:

@@ -25,7 +25,7 @@ from ..errors import AlignError
 from ..metrics import alignment_kpis, distances_of, territory_table
 from ..runs import Run
 from ..scenario import Scenario
-from .backends import Backend, BackendResult, get_backend
+from .backends import Backend, BackendResult, get_backend, lp_session
 from .diagnose import elastic_reasons, quick_checks
 from .formulation import Layout, Problem, build_model, build_problem, reduced_costs, unique_pairs
 
@@ -75,36 +75,44 @@ def solve(scenario: Scenario, *, progress: Progress | None = None) -> Run:
     t0 = time.perf_counter()
     k = s.solver.candidates or default_candidates(problem.m)
     pi, pj = problem.nearest_pairs(k)
+    model, layout = build_model(problem, pi, pj)
+    session = lp_session(backend, model, seed=s.solver.seed)
     rounds = 0
     while True:
         rounds += 1
         say("lp", {"round": rounds, "pairs": len(pi), "elapsed": clock.elapsed()})
-        model, layout = build_model(problem, pi, pj)
-        lp = backend.solve(model, time_limit=clock.left(), gap=s.solver.gap, seed=s.solver.seed)
+        lp = session.solve(time_limit=clock.left())
         if lp.status == "infeasible":
             if k >= problem.m:
                 phase("lp", t0)
                 return _infeasible(problem, backend, clock, finish)
             k = min(problem.m, k * 4)
-            qi, qj = problem.nearest_pairs(k)
-            pi, pj = unique_pairs(np.r_[pi, qi], np.r_[pj, qj], problem.m)
-            continue
-        if lp.status != "optimal" or lp.row_dual is None:
+            new_i, new_j = _new_pairs(problem, *problem.nearest_pairs(k), pi, pj)
+        elif lp.status != "optimal" or lp.row_dual is None:
             phase("lp", t0)
             return finish("no_solution", message=f"the LP relaxation was not solved ({lp.message})")
-        new_i, new_j, shortfall = price(problem, lp.row_dual, layout, pi, pj)
-        if len(new_i) == 0:
-            break
-        pi, pj = unique_pairs(np.r_[pi, new_i], np.r_[pj, new_j], problem.m)
+        else:
+            new_i, new_j, shortfall = price(problem, lp.row_dual, layout, pi, pj)
+            if len(new_i) == 0:
+                break
+        block, _ = build_model(problem, new_i, new_j)
+        session.add_columns(block)
+        pi, pj = np.r_[pi, new_i], np.r_[pj, new_j]
+        layout.pi, layout.pj, layout.n_pair_cols = pi, pj, len(pi)
     phase("lp", t0)
-    assert lp.x is not None
+    assert lp.x is not None and lp.row_dual is not None
     lp_bound = (lp.objective + shortfall) * problem.cost_scale
     stats.update(lp_rounds=rounds, candidate_pairs=len(pi), lp_objective=lp.objective * problem.cost_scale)
+
+    # --- 2b. dive: fix the largest split accounts and re-solve the LP until few are split -----
+    t0 = time.perf_counter()
+    dive_x = _dive(problem, session, lp.x, layout, clock, stats)
+    phase("dive", t0)
 
     # --- 3. fix the integral part, MIP on the split accounts ---------------------------------
     t0 = time.perf_counter()
     say("repair", {"elapsed": clock.elapsed(), "bound": lp_bound})
-    assign, split = _fix_and_solve(problem, backend, lp, layout, clock, stats)
+    assign, split = _fix_and_solve(problem, backend, lp, dive_x, layout, clock, stats)
     phase("repair", t0)
     if assign is None:
         if split == "infeasible":
@@ -189,11 +197,57 @@ def _pair_rc(problem: Problem, layout: Layout, row_dual: np.ndarray) -> np.ndarr
     return rc
 
 
-def _fix_and_solve(problem, backend, lp, layout, clock, stats):  # type: ignore[no-untyped-def]
+def _new_pairs(problem: Problem, qi, qj, pi, pj):  # type: ignore[no-untyped-def]
+    """Pairs (qi, qj) not yet among (pi, pj)."""
+    m = problem.m
+    fresh = ~np.isin(qi * m + qj, pi * m + pj)
+    return unique_pairs(qi[fresh], qj[fresh], m)
+
+
+DIVE_ROUNDS = 30
+DIVE_STOP = 8  # leave this many split accounts or fewer to the small MIP
+
+
+def _dive(problem: Problem, session, x: np.ndarray, layout: Layout, clock: Clock, stats: dict) -> np.ndarray:  # type: ignore[no-untyped-def,type-arg]
+    """Fix the larger half of the split accounts to their main territory, re-solve, repeat.
+
+    Big accounts split by the LP are the hard part of rounding; fixing them while the LP can still
+    move small accounts around them keeps the cost close to the bound. Returns the last LP
+    solution (the bound is not affected: it comes from the LP before the dive).
+    """
+    pi, pj = layout.pi, layout.pj
+    m = problem.m
+    col_of = pd.Index(pi * m + pj)
+    size = np.zeros(problem.n)
+    for r in problem.resources:
+        size = np.maximum(size, r.values)
+    fixed: list[np.ndarray] = []
+    rounds = 0
+    for rounds in range(1, DIVE_ROUNDS + 1):  # noqa: B007 - reported below
+        best_x, best_j = _per_account_max(problem, pi, pj, x)
+        split = np.flatnonzero(best_x < 1 - INTEGRAL_TOL)
+        if len(split) <= DIVE_STOP or clock.left() <= 0:
+            break
+        pick = split[np.argsort(-size[split], kind="stable")][: max(1, len(split) // 2)]
+        cols = col_of.get_indexer(pick * m + best_j[pick])
+        session.set_bounds(cols, np.ones(len(cols)), np.ones(len(cols)))
+        res = session.solve(time_limit=clock.left())
+        if res.status != "optimal" or res.x is None:
+            session.set_bounds(cols, np.zeros(len(cols)), np.ones(len(cols)))
+            break
+        fixed.append(cols)
+        x = res.x
+    for cols in fixed:  # leave the session as it was
+        session.set_bounds(cols, np.zeros(len(cols)), np.ones(len(cols)))
+    stats["dive_rounds"] = rounds
+    return x
+
+
+def _fix_and_solve(problem, backend, lp, x, layout, clock, stats):  # type: ignore[no-untyped-def]
     """Keep what the LP assigns whole, solve the MIP over the rest; free more when infeasible."""
     s = problem.scenario.settings.solver
     pi, pj = layout.pi, layout.pj
-    best_x, best_j = _per_account_max(problem, pi, pj, lp.x)
+    best_x, best_j = _per_account_max(problem, pi, pj, x)
     integral = best_x > 1 - INTEGRAL_TOL
     split = np.flatnonzero(~integral)
     stats["split_accounts"] = int(len(split))
