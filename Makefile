@@ -21,7 +21,7 @@ demo: $(STAMP)
 	$(BIN)/align compare runs/demo-balanced runs/demo-min-disruption --moved 10
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -n 2
+	$(BIN)/python -m pytest -n 2 -q
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks scripts
