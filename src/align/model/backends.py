@@ -43,6 +43,8 @@ class Backend(Protocol):
         seed: int = 0,
         threads: int | None = None,
         start: FloatArray | None = None,
+        abs_gap: float = 0.0,
+        stop_at: float | None = None,
     ) -> BackendResult: ...
 
 
@@ -155,9 +157,22 @@ class HighsBackend:
         seed: int = 0,
         threads: int | None = None,
         start: FloatArray | None = None,
+        abs_gap: float = 0.0,
+        stop_at: float | None = None,
     ) -> BackendResult:
+        """Solve; a MIP stops early once its incumbent is at or below ``stop_at``."""
         h = self._load(model, time_limit=time_limit, gap=gap, seed=seed, threads=threads)
+        if abs_gap > 0:
+            h.setOptionValue("mip_abs_gap", float(abs_gap))
         is_mip = bool(model.integer.any())
+        if is_mip and stop_at is not None:
+            target = float(stop_at)
+
+            def good_enough(e) -> None:  # type: ignore[no-untyped-def]
+                if e.data_out.mip_primal_bound <= target:
+                    e.interrupt()
+
+            h.cbMipInterrupt.subscribe(good_enough)
         if is_mip and start is not None:
             sol = self._hs.HighsSolution()
             sol.col_value = list(map(float, start))
@@ -256,6 +271,8 @@ class PulpBackend:
         seed: int = 0,
         threads: int | None = None,
         start: FloatArray | None = None,
+        abs_gap: float = 0.0,
+        stop_at: float | None = None,
     ) -> BackendResult:
         import pulp
 
@@ -299,6 +316,8 @@ class PulpBackend:
         kw: dict[str, object] = {"msg": False, "timeLimit": max(1, math.ceil(time_limit))}
         if is_mip:
             kw["gapRel"] = float(gap)
+            if abs_gap > 0:
+                kw["gapAbs"] = float(abs_gap)
             if start is not None and self.name == "cbc":
                 kw["warmStart"] = True
         if threads:
@@ -325,7 +344,7 @@ class PulpBackend:
             return BackendResult("optimal", x, obj, obj, row_dual=duals)
         if st == pulp.LpSolutionOptimal:
             # PuLP does not expose the solver's bound; optimal means within gapRel of it.
-            return BackendResult("optimal", x, obj, obj - gap * abs(obj))
+            return BackendResult("optimal", x, obj, obj - max(gap * abs(obj), abs_gap))
         return BackendResult("feasible", x, obj, -math.inf, message="stopped before the gap")
 
 
@@ -336,6 +355,10 @@ class RebuildSession:
         self.backend = backend
         self.model = model
         self.seed = seed
+
+    @property
+    def ncol(self) -> int:
+        return self.model.shape[1]
 
     def solve(self, *, time_limit: float) -> BackendResult:
         return self.backend.solve(self.model, time_limit=time_limit, gap=0.0, seed=self.seed)

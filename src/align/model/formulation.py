@@ -272,12 +272,15 @@ def build_model(
     fixed_assign: IntArray | None = None,
     integer: bool = False,
     elastic: bool = False,
+    slack_cost: float | None = None,
 ) -> tuple[MatrixModel, Layout]:
     """The model over candidate pairs (pi, pj).
 
     ``fixed_assign`` (n,) gives a territory for accounts held fixed (-1 = free); the pairs must then
     cover free accounts only and the fixed ones shift the right-hand sides. ``elastic`` adds slack
-    columns on every resource and moved row, with the slacks alone in the objective.
+    columns on every resource and moved row, with the slacks alone in the objective;
+    ``slack_cost`` adds the same columns at that cost beside the pair costs (a big-M phase one,
+    so the LP is always feasible and pricing can bring in the pairs that remove the slack).
     """
     m = problem.m
     free_mask = np.ones(problem.n, dtype=bool)
@@ -332,8 +335,10 @@ def build_model(
     c = problem.pair_costs(pi, pj) / problem.cost_scale
     n_cols = npair
     elastic_cols: list[tuple[str, int, int, int]] = []
-    if elastic:
-        c = np.zeros(npair)
+    if elastic or slack_cost is not None:
+        if elastic:
+            c = np.zeros(npair)
+        unit = 1.0 if elastic else float(slack_cost)  # type: ignore[arg-type]
         extra_c: list[float] = []
         for k, idx in enumerate(resource_rows):
             for j in np.flatnonzero(idx >= 0):
@@ -341,14 +346,14 @@ def build_model(
                     rows.append(np.array([idx[j]]))
                     cols.append(np.array([n_cols]))
                     vals.append(np.array([sign]))
-                    extra_c.append(1.0)
+                    extra_c.append(unit)
                     elastic_cols.append((kind, k, int(j), n_cols))
                     n_cols += 1
         if moved_index >= 0:
             rows.append(np.array([moved_index]))
             cols.append(np.array([n_cols]))
             vals.append(np.array([1.0]))
-            extra_c.append(1.0)
+            extra_c.append(unit)
             elastic_cols.append(("moved", -1, -1, n_cols))
             n_cols += 1
         c = np.concatenate([c, np.array(extra_c)])

@@ -75,38 +75,38 @@ def solve(scenario: Scenario, *, progress: Progress | None = None) -> Run:
     t0 = time.perf_counter()
     k = s.solver.candidates or default_candidates(problem.m)
     pi, pj = problem.nearest_pairs(k)
-    model, layout = build_model(problem, pi, pj)
+    # big-M slack on every band keeps the LP feasible while pricing brings in what it needs
+    model, layout = build_model(problem, pi, pj, slack_cost=SLACK_COST)
+    slack = np.arange(len(pi), model.shape[1])  # session columns of the slacks
+    cols = np.arange(len(pi))  # session column of each pair
     session = lp_session(backend, model, seed=s.solver.seed)
     rounds = 0
     while True:
         rounds += 1
         say("lp", {"round": rounds, "pairs": len(pi), "elapsed": clock.elapsed()})
         lp = session.solve(time_limit=clock.left())
-        if lp.status == "infeasible":
-            if k >= problem.m:
-                phase("lp", t0)
-                return _infeasible(problem, backend, clock, finish)
-            k = min(problem.m, k * 4)
-            new_i, new_j = _new_pairs(problem, *problem.nearest_pairs(k), pi, pj)
-        elif lp.status != "optimal" or lp.row_dual is None:
+        if lp.status != "optimal" or lp.row_dual is None or lp.x is None:
             phase("lp", t0)
             return finish("no_solution", message=f"the LP relaxation was not solved ({lp.message})")
-        else:
-            new_i, new_j, shortfall = price(problem, lp.row_dual, layout, pi, pj)
-            if len(new_i) == 0:
-                break
+        new_i, new_j, shortfall = price(problem, lp.row_dual, layout, pi, pj)
+        if len(new_i) == 0:
+            break
         block, _ = build_model(problem, new_i, new_j)
+        cols = np.r_[cols, session.ncol + np.arange(len(new_i))]
         session.add_columns(block)
         pi, pj = np.r_[pi, new_i], np.r_[pj, new_j]
         layout.pi, layout.pj, layout.n_pair_cols = pi, pj, len(pi)
     phase("lp", t0)
-    assert lp.x is not None and lp.row_dual is not None
+    if lp.x[slack].max(initial=0.0) > 1e-7:
+        # with every pair priced, the LP itself needs slack: no plan can exist
+        return _infeasible(problem, backend, clock, finish)
+    lp.x = lp.x[cols]
     lp_bound = (lp.objective + shortfall) * problem.cost_scale
     stats.update(lp_rounds=rounds, candidate_pairs=len(pi), lp_objective=lp.objective * problem.cost_scale)
 
     # --- 2b. dive: fix the largest split accounts and re-solve the LP until few are split -----
     t0 = time.perf_counter()
-    dive_x = _dive(problem, session, lp.x, layout, clock, stats)
+    dive_x = _dive(problem, session, lp.x, cols, layout, clock, stats)
     phase("dive", t0)
 
     # --- 3. fix the integral part, MIP on the split accounts ---------------------------------
@@ -197,18 +197,15 @@ def _pair_rc(problem: Problem, layout: Layout, row_dual: np.ndarray) -> np.ndarr
     return rc
 
 
-def _new_pairs(problem: Problem, qi, qj, pi, pj):  # type: ignore[no-untyped-def]
-    """Pairs (qi, qj) not yet among (pi, pj)."""
-    m = problem.m
-    fresh = ~np.isin(qi * m + qj, pi * m + pj)
-    return unique_pairs(qi[fresh], qj[fresh], m)
-
-
-DIVE_ROUNDS = 30
+NEIGHBOURHOOD_MIN = 200  # accounts freed around the split ones in the repair MIP
+NEIGHBOURHOOD_PER_SPLIT = 4
+REPAIR_SHARE = 0.5  # the repair MIP stops within this share of solver.gap (absolute)
+SLACK_COST = 1e6  # scaled cost of one mean target of band slack in the LP (big M)
+DIVE_ROUNDS = 10
 DIVE_STOP = 8  # leave this many split accounts or fewer to the small MIP
 
 
-def _dive(problem: Problem, session, x: np.ndarray, layout: Layout, clock: Clock, stats: dict) -> np.ndarray:  # type: ignore[no-untyped-def,type-arg]
+def _dive(problem: Problem, session, x: np.ndarray, cols_of_pairs: np.ndarray, layout: Layout, clock: Clock, stats: dict) -> np.ndarray:  # type: ignore[no-untyped-def,type-arg]
     """Fix the larger half of the split accounts to their main territory, re-solve, repeat.
 
     Big accounts split by the LP are the hard part of rounding; fixing them while the LP can still
@@ -229,14 +226,14 @@ def _dive(problem: Problem, session, x: np.ndarray, layout: Layout, clock: Clock
         if len(split) <= DIVE_STOP or clock.left() <= 0:
             break
         pick = split[np.argsort(-size[split], kind="stable")][: max(1, len(split) // 2)]
-        cols = col_of.get_indexer(pick * m + best_j[pick])
+        cols = cols_of_pairs[col_of.get_indexer(pick * m + best_j[pick])]
         session.set_bounds(cols, np.ones(len(cols)), np.ones(len(cols)))
         res = session.solve(time_limit=clock.left())
         if res.status != "optimal" or res.x is None:
             session.set_bounds(cols, np.zeros(len(cols)), np.ones(len(cols)))
             break
         fixed.append(cols)
-        x = res.x
+        x = res.x[cols_of_pairs]
     for cols in fixed:  # leave the session as it was
         session.set_bounds(cols, np.zeros(len(cols)), np.ones(len(cols)))
     stats["dive_rounds"] = rounds
@@ -260,16 +257,24 @@ def _fix_and_solve(problem, backend, lp, x, layout, clock, stats):  # type: igno
     np.minimum.at(alt, pi[other], rc[other])
     order = np.argsort(alt, kind="stable")
     order = order[integral[order]]
+    # free a neighbourhood from the start: accounts with near-free alternatives give the MIP room
+    extra = min(len(order), max(NEIGHBOURHOOD_MIN, NEIGHBOURHOOD_PER_SPLIT * len(split)))
     free = ~integral
-    extra = 0
+    free[order[:extra]] = True
+    # the repair is a heuristic: stop it once it is within a share of the target gap
+    abs_gap = max(REPAIR_SHARE * s.gap, 1e-4) * abs(lp.objective)
     attempts = 0
     while True:
         attempts += 1
         fixed_assign = np.where(free, -1, best_j)
         use = free[pi]
         model, sub = build_model(problem, pi[use], pj[use], fixed_assign=fixed_assign, integer=True)
+        # stop as soon as the whole plan is within a share of the target gap of the LP bound
+        held = np.flatnonzero(~free)
+        fixed_cost = float(problem.pair_costs(held, best_j[held]).sum()) / problem.cost_scale
+        stop_at = (1 + REPAIR_SHARE * s.gap) * lp.objective - fixed_cost
         res: BackendResult = backend.solve(
-            model, time_limit=clock.left(), gap=min(s.gap, 1e-4) / 10, seed=s.seed
+            model, time_limit=clock.left(), gap=0.0, abs_gap=abs_gap, seed=s.seed, stop_at=stop_at,
         )
         if res.x is not None:
             assign = fixed_assign.copy()
@@ -291,7 +296,7 @@ def _fix_and_solve(problem, backend, lp, x, layout, clock, stats):  # type: igno
             assign = np.full(problem.n, -1, dtype=np.int64)
             assign[sub.pi[chosen]] = sub.pj[chosen]
             return assign, None
-        extra = max(2 * max(extra, int((~integral).sum())), 50)
+        extra = min(len(order), 2 * extra)
         free = ~integral
         free[order[:extra]] = True
 
