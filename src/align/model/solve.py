@@ -199,6 +199,8 @@ def _pair_rc(problem: Problem, layout: Layout, row_dual: np.ndarray) -> np.ndarr
 
 NEIGHBOURHOOD_MIN = 200  # accounts freed around the split ones in the repair MIP
 NEIGHBOURHOOD_PER_SPLIT = 4
+REPAIR_MIN_S = 2.0  # the repair MIP's time box: this many seconds or the share below
+REPAIR_TIME_SHARE = 0.15
 REPAIR_SHARE = 0.5  # the repair MIP stops within this share of solver.gap (absolute)
 SLACK_COST = 1e6  # scaled cost of one mean target of band slack in the LP (big M)
 DIVE_ROUNDS = 10
@@ -273,8 +275,9 @@ def _fix_and_solve(problem, backend, lp, x, layout, clock, stats):  # type: igno
         held = np.flatnonzero(~free)
         fixed_cost = float(problem.pair_costs(held, best_j[held]).sum()) / problem.cost_scale
         stop_at = (1 + REPAIR_SHARE * s.gap) * lp.objective - fixed_cost
+        box = min(clock.left(), max(REPAIR_MIN_S, REPAIR_TIME_SHARE * clock.left()))
         res: BackendResult = backend.solve(
-            model, time_limit=clock.left(), gap=0.0, abs_gap=abs_gap, seed=s.seed, stop_at=stop_at,
+            model, time_limit=box, gap=0.0, abs_gap=abs_gap, seed=s.seed, stop_at=stop_at
         )
         if res.x is not None:
             assign = fixed_assign.copy()
@@ -283,13 +286,17 @@ def _fix_and_solve(problem, backend, lp, x, layout, clock, stats):  # type: igno
             stats["repair_attempts"] = attempts
             stats["repair_free_accounts"] = int(free.sum())
             return assign, None
-        if res.status != "infeasible" or clock.left() <= 0:
+        if clock.left() <= 0:
             return None, "time"
-        if free.all():
-            # the candidate set itself admits no integral plan: try every eligible pair
-            ai, aj = problem.all_pairs()
-            model, sub = build_model(problem, ai, aj, integer=True)
-            res = backend.solve(model, time_limit=clock.left(), gap=s.gap, seed=s.seed)
+        if res.status != "infeasible" or free.all():
+            # out of the time box, or the candidates admit no integral plan: the whole MIP over
+            # the candidates (time box) or over every eligible pair (infeasible)
+            sets = [problem.all_pairs()] if res.status == "infeasible" else [(pi, pj), problem.all_pairs()]
+            for ai, aj in sets:
+                model, sub = build_model(problem, ai, aj, integer=True)
+                res = backend.solve(model, time_limit=clock.left(), gap=s.gap, seed=s.seed)
+                if res.status != "infeasible":
+                    break
             if res.x is None:
                 return None, "infeasible" if res.status == "infeasible" else "time"
             chosen = res.x[: sub.n_pair_cols] > 0.5
