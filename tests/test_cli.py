@@ -25,10 +25,23 @@ def test_solve_writes_the_run_folder_contract(tmp_path: Path) -> None:
     assert "optimal: objective 154.60, bound 154.60" in res.stdout
     assert "today" in res.stdout and "plan" in res.stdout  # before/after KPI table
     a = pd.read_csv(out / "assignments.csv", dtype=str)
-    assert list(a.columns) == ["account_id", "territory_id", "previous_territory", "moved", "distance"]
+    assert list(a.columns) == [
+        "account_id",
+        "territory_id",
+        "previous_territory",
+        "moved",
+        "distance",
+    ]
     assert len(a) == 22 and a["account_id"].is_unique
     t = pd.read_csv(out / "territories.csv", dtype={"territory_id": str})
-    for col in ("territory_id", "accounts", "workload", "workload_deviation", "mean_distance", "contiguous"):
+    for col in (
+        "territory_id",
+        "accounts",
+        "workload",
+        "workload_deviation",
+        "mean_distance",
+        "contiguous",
+    ):
         assert col in t.columns
     assert (t["workload_deviation"].abs() <= 0.2 + 1e-9).all()
     run = json.loads((out / "run.json").read_text())
@@ -43,10 +56,16 @@ def test_solve_writes_the_run_folder_contract(tmp_path: Path) -> None:
 
 def test_infeasible_exits_3_with_the_reason(tmp_path: Path) -> None:
     res = align_cli(
-        "solve", PFIZER, "--out", str(tmp_path / "r"),
-        "--set", "balance.workload.tolerance=0.1",
-        "--set", "constraints.max_moved_share=0.05",
-        "--set", "objective.disruption_measure=workload",
+        "solve",
+        PFIZER,
+        "--out",
+        str(tmp_path / "r"),
+        "--set",
+        "balance.workload.tolerance=0.1",
+        "--set",
+        "constraints.max_moved_share=0.05",
+        "--set",
+        "objective.disruption_measure=workload",
     )
     assert res.returncode == 3
     assert "constraints.max_moved_share must rise to at least 6.3% (it is 5.0%)" in res.stderr
@@ -57,11 +76,23 @@ def test_infeasible_exits_3_with_the_reason(tmp_path: Path) -> None:
 
 def test_compare_prints_kpis_side_by_side_and_moved_accounts(tmp_path: Path) -> None:
     a, b = tmp_path / "a", tmp_path / "b"
-    assert align_cli("solve", PFIZER, "--out", str(a), "-q", "--set", "objective.travel_weight=none").returncode == 0
     assert (
         align_cli(
-            "solve", PFIZER, "--out", str(b), "-q",
-            "--set", "objective.travel_weight=none", "--set", "balance.workload.tolerance=0.1",
+            "solve", PFIZER, "--out", str(a), "-q", "--set", "objective.travel_weight=none"
+        ).returncode
+        == 0
+    )
+    assert (
+        align_cli(
+            "solve",
+            PFIZER,
+            "--out",
+            str(b),
+            "-q",
+            "--set",
+            "objective.travel_weight=none",
+            "--set",
+            "balance.workload.tolerance=0.1",
         ).returncode
         == 0
     )

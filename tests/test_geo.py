@@ -29,9 +29,9 @@ def test_nearest_uses_great_circle_order() -> None:
 
 
 def _territories(tmp: Path) -> None:
-    pd.DataFrame({"territory_id": ["T1", "T2"], "lat": [40.0, 40.0], "lon": [-100.0, -90.0]}).to_csv(
-        tmp / "territories.csv", index=False
-    )
+    pd.DataFrame(
+        {"territory_id": ["T1", "T2"], "lat": [40.0, 40.0], "lon": [-100.0, -90.0]}
+    ).to_csv(tmp / "territories.csv", index=False)
 
 
 def test_geojson_points_are_read_as_lat_lon(tmp_path: Path) -> None:
@@ -56,7 +56,9 @@ def test_geopackage_polygons_in_a_projected_crs_use_their_centres(tmp_path: Path
     # squares in Web Mercator around lon -99 and -91 at lat 40
     centres = gpd.GeoSeries([Point(-99.0, 40.0), Point(-91.0, 40.0)], crs=4326).to_crs(3857)
     polys = [box(c.x - 1000, c.y - 1000, c.x + 1000, c.y + 1000) for c in centres]
-    gdf = gpd.GeoDataFrame({"account_id": ["a", "b"], "potential": [1.0, 1.0]}, geometry=polys, crs=3857)
+    gdf = gpd.GeoDataFrame(
+        {"account_id": ["a", "b"], "potential": [1.0, 1.0]}, geometry=polys, crs=3857
+    )
     gdf.to_file(tmp_path / "accounts.gpkg", driver="GPKG")
     _territories(tmp_path)
     sc = align.load_scenario(tmp_path)

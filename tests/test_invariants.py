@@ -25,7 +25,9 @@ def scenarios(draw):  # type: ignore[no-untyped-def]
             "y": draw(st.lists(floats, min_size=n, max_size=n)),
             "potential": draw(st.lists(st.integers(1, 20), min_size=n, max_size=n)),
             "workload": draw(st.lists(st.integers(1, 5), min_size=n, max_size=n)),
-            "current_territory": [f"T{j}" for j in draw(st.lists(st.integers(0, m - 1), min_size=n, max_size=n))],
+            "current_territory": [
+                f"T{j}" for j in draw(st.lists(st.integers(0, m - 1), min_size=n, max_size=n))
+            ],
             "locked": draw(st.lists(st.booleans().filter(lambda b: True), min_size=n, max_size=n)),
         }
     )
@@ -68,10 +70,12 @@ def brute_force(sc: align.Scenario) -> tuple[float, int]:
             v = sc.column(col)
             tot = np.bincount(a, weights=v, minlength=m)
             target = v.sum() / m
-            if (tot < target * (1 - rule.tolerance) - 1e-9).any() or (tot > target * (1 + rule.tolerance) + 1e-9).any():
+            if (tot < target * (1 - rule.tolerance) - 1e-9).any() or (
+                tot > target * (1 + rule.tolerance) + 1e-9
+            ).any():
                 ok = False
                 break
-        moved = (a != cur)
+        moved = a != cur
         if moved.sum() > s.constraints.max_moved_share * n + 1e-9:
             ok = False
         if not ok:
@@ -86,7 +90,12 @@ def brute_force(sc: align.Scenario) -> tuple[float, int]:
 def test_plans_are_valid_and_optimal_against_brute_force(solver: str) -> None:
     examples = 60 if solver == "highs" else 12
 
-    @settings(max_examples=examples, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
+    @settings(
+        max_examples=examples,
+        deadline=None,
+        derandomize=True,
+        suppress_health_check=list(HealthCheck),
+    )
     @given(scenarios())
     def check(case) -> None:  # type: ignore[no-untyped-def]
         acc, ter, conf = case
@@ -104,7 +113,9 @@ def test_plans_are_valid_and_optimal_against_brute_force(solver: str) -> None:
         assert sorted(run.assignments["account_id"]) == sorted(acc["account_id"])
         assert run.assignments["territory_id"].isin(ter["territory_id"]).all()
         # locks kept
-        owner = dict(zip(run.assignments["account_id"], run.assignments["territory_id"], strict=True))
+        owner = dict(
+            zip(run.assignments["account_id"], run.assignments["territory_id"], strict=True)
+        )
         for _, row in acc[acc["locked"]].iterrows():
             assert owner[row["account_id"]] == row["current_territory"]
         # bands hold

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+import importlib
+
 import numpy as np
 import pandas as pd
 import pytest
 
 import align
-import importlib
-
 from align.model import backends as backends_mod
 
 solve_mod = importlib.import_module("align.model.solve")
@@ -186,7 +186,9 @@ def test_elastic_resolve_names_the_rule_that_must_give() -> None:
     run = align.solve(sc)
     assert run.status == "infeasible"
     assert len(run.reasons) == 2
-    assert all("balance.potential.tolerance would have to be at least 3.33%" in r for r in run.reasons)
+    assert all(
+        "balance.potential.tolerance would have to be at least 3.33%" in r for r in run.reasons
+    )
 
 
 @pytest.mark.parametrize("solver", BACKENDS)
@@ -211,7 +213,11 @@ def test_time_limited_solve_is_feasible_with_its_gap(monkeypatch: pytest.MonkeyP
     """When time runs out after the first plan, the run is 'feasible' with a true gap."""
     sc = align.load_scenario(
         "tests/data/pfizer-22x4",
-        overrides=["objective.travel_weight=none", "balance.workload.tolerance=0.1", "solver.gap=0"],
+        overrides=[
+            "objective.travel_weight=none",
+            "balance.workload.tolerance=0.1",
+            "solver.gap=0",
+        ],
     )
     state = {"out": False}
 
@@ -246,7 +252,11 @@ def test_tiny_time_limit_never_claims_optimal() -> None:
         }
     )
     territories = pd.DataFrame(
-        {"territory_id": [f"T{j}" for j in range(m)], "lat": rng.uniform(30, 45, m), "lon": rng.uniform(-100, -80, m)}
+        {
+            "territory_id": [f"T{j}" for j in range(m)],
+            "lat": rng.uniform(30, 45, m),
+            "lon": rng.uniform(-100, -80, m),
+        }
     )
     sc = align.make_scenario(
         accounts,

@@ -156,7 +156,9 @@ def presets() -> None:
     """List the optimisation presets in models/."""
     for name in list_presets():
         raw = load_preset(name)
-        bal = ", ".join(f"{k} +-{v.get('tolerance', 0):.0%}" for k, v in raw.get("balance", {}).items())
+        bal = ", ".join(
+            f"{k} +-{v.get('tolerance', 0):.0%}" for k, v in raw.get("balance", {}).items()
+        )
         out.print(f"{name}: balance {bal or 'none'}")
 
 

@@ -100,4 +100,3 @@ class Geometry:
             tree = cKDTree(self.ter)
             _, idx = tree.query(self.acc, k=k)
         return np.asarray(idx, dtype=np.int64).reshape(n, k)
-

@@ -156,7 +156,7 @@ def _check_extra_cells(path: Path, n_columns: int) -> None:
             if len(row) > n_columns and any(c.strip() for c in row[n_columns:]):
                 raise ScenarioError(
                     f"{path.name} row {reader.line_num}: {len(row)} cells where the header has "
-                    f"{n_columns} columns; quote values that contain commas (\"1,000\") or remove "
+                    f'{n_columns} columns; quote values that contain commas ("1,000") or remove '
                     "the extra cells"
                 )
 
@@ -317,7 +317,9 @@ def make_scenario(
     h = hashlib.sha256()
     for frame in (acc, ter, dist, adj):
         if frame is not None:
-            h.update(pd.util.hash_pandas_object(frame.astype(str), index=False).to_numpy().tobytes())
+            h.update(
+                pd.util.hash_pandas_object(frame.astype(str), index=False).to_numpy().tobytes()
+            )
     h.update(resolved.model_dump_json().encode())
     return Scenario(
         accounts=acc,
@@ -335,7 +337,9 @@ def make_scenario(
 # run folders
 
 
-def write_run_folder(folder: Path, summary: dict[str, Any], frames: dict[str, pd.DataFrame]) -> None:
+def write_run_folder(
+    folder: Path, summary: dict[str, Any], frames: dict[str, pd.DataFrame]
+) -> None:
     """Write the run folder atomically enough: files go to a temp name and are renamed."""
     folder.mkdir(parents=True, exist_ok=True)
     for name, frame in frames.items():

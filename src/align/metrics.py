@@ -21,7 +21,8 @@ def measures(scenario: Scenario) -> list[str]:
 def territory_totals(scenario: Scenario, assign: IntArray, column: str) -> NDArray[np.float64]:
     m = scenario.n_territories
     ok = assign >= 0
-    return np.bincount(assign[ok], weights=scenario.column(column)[ok], minlength=m)
+    totals = np.bincount(assign[ok], weights=scenario.column(column)[ok], minlength=m)
+    return totals.astype(float)
 
 
 def distances_of(scenario: Scenario, assign: IntArray) -> NDArray[np.float64]:

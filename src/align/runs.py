@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from .io import read_run_folder, write_run_folder
@@ -120,4 +119,3 @@ def moved_between(a: Run, b: Run) -> pd.DataFrame:
     both = left.merge(right, on="account_id", how="outer")
     diff = both["from"].fillna("") != both["to"].fillna("")
     return both.loc[diff].reset_index(drop=True)
-

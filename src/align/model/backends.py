@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 from numpy.typing import NDArray
@@ -88,7 +88,9 @@ class HighsBackend:
         self._hs = highspy
         _silence_banner(highspy)
 
-    def _load(self, model: MatrixModel, *, time_limit: float, gap: float, seed: int, threads: int | None):  # type: ignore[no-untyped-def]
+    def _load(
+        self, model: MatrixModel, *, time_limit: float, gap: float, seed: int, threads: int | None
+    ):  # type: ignore[no-untyped-def]
         hs = self._hs
         h = hs.Highs()
         h.setOptionValue("output_flag", False)
@@ -202,7 +204,9 @@ class HighsSession:
     def add_columns(self, block: MatrixModel) -> None:
         A = block.A.tocsc()
         n = A.shape[1]
-        self.h.addCols(n, block.c, block.col_lo, block.col_hi, A.nnz, A.indptr[:-1], A.indices, A.data)
+        self.h.addCols(
+            n, block.c, block.col_lo, block.col_hi, A.nnz, A.indptr[:-1], A.indices, A.data
+        )
         self.ncol += n
 
     def set_bounds(self, cols: NDArray[np.int64], lo: FloatArray, hi: FloatArray) -> None:
@@ -290,7 +294,7 @@ class PulpBackend:
         ]
         prob += pulp.LpAffineExpression(zip(xs, model.c.tolist(), strict=True)) + model.offset
         R = model.A.tocsr()
-        cons: list[tuple[object | None, object | None]] = []
+        cons: list[tuple[Any, Any]] = []
         for r in range(nrow):
             s, e = R.indptr[r], R.indptr[r + 1]
             expr = pulp.LpAffineExpression(

@@ -58,7 +58,7 @@ def quick_checks(problem: Problem) -> list[str]:
         for j in np.flatnonzero(load > r.hi * (1 + 1e-9) + 1e-12):
             reasons.append(
                 f"territory {tids[j]}: locked accounts carry {_fmt(load[j] * r.scale)} "
-                f"{r.name}, {_rule(r, j)}"
+                f"{r.name}, {_rule(r, int(j))}"
             )
         hi_code = np.where(elig_code, r.hi[None, :], -np.inf).max(axis=1)
         cap_i = np.where(held, r.hi[np.maximum(fixed, 0)], hi_code[codes])
@@ -106,7 +106,9 @@ def quick_checks(problem: Problem) -> list[str]:
     return reasons
 
 
-def elastic_reasons(problem: Problem, backend: Backend, *, time_limit: float, seed: int) -> list[str]:
+def elastic_reasons(
+    problem: Problem, backend: Backend, *, time_limit: float, seed: int
+) -> list[str]:
     """Re-solve with slack on every band, capacity and the moved cap; name what must give."""
     pi, pj = problem.all_pairs()
     model, layout = build_model(problem, pi, pj, integer=True, elastic=True)

@@ -363,7 +363,11 @@ def build_model(
     )
     col_hi = np.ones(n_cols)
     col_hi[npair:] = np.inf
-    integer = np.zeros(n_cols, dtype=bool) if not integer else np.r_[np.ones(npair, bool), np.zeros(n_cols - npair, bool)]
+    integrality = (
+        np.zeros(n_cols, dtype=bool)
+        if not integer
+        else np.r_[np.ones(npair, bool), np.zeros(n_cols - npair, bool)]
+    )
     model = MatrixModel(
         c=c,
         A=A,
@@ -371,7 +375,7 @@ def build_model(
         row_hi=np.concatenate(hi_parts),
         col_lo=np.zeros(n_cols),
         col_hi=col_hi,
-        integer=integer,
+        integer=integrality,
     )
     layout = Layout(
         accounts=accounts,

@@ -102,7 +102,9 @@ def solve(scenario: Scenario, *, progress: Progress | None = None) -> Run:
         return _infeasible(problem, backend, clock, finish)
     lp.x = lp.x[cols]
     lp_bound = (lp.objective + shortfall) * problem.cost_scale
-    stats.update(lp_rounds=rounds, candidate_pairs=len(pi), lp_objective=lp.objective * problem.cost_scale)
+    stats.update(
+        lp_rounds=rounds, candidate_pairs=len(pi), lp_objective=lp.objective * problem.cost_scale
+    )
 
     # --- 2b. dive: fix the largest split accounts and re-solve the LP until few are split -----
     t0 = time.perf_counter()
@@ -117,7 +119,9 @@ def solve(scenario: Scenario, *, progress: Progress | None = None) -> Run:
     if assign is None:
         if split == "infeasible":
             return _infeasible(problem, backend, clock, finish)
-        return finish("no_solution", bound=lp_bound, message="no plan was found within the time limit")
+        return finish(
+            "no_solution", bound=lp_bound, message="no plan was found within the time limit"
+        )
 
     objective = float(problem.pair_costs(np.arange(problem.n), assign).sum())
     bound = lp_bound
@@ -126,7 +130,9 @@ def solve(scenario: Scenario, *, progress: Progress | None = None) -> Run:
     # --- 4. close the gap exactly ------------------------------------------------------------
     if _gap(objective, bound) > s.solver.gap and clock.left() > 0:
         t0 = time.perf_counter()
-        assign, objective, bound = _improve(problem, backend, lp, layout, assign, objective, bound, clock, stats)
+        assign, objective, bound = _improve(
+            problem, backend, lp, layout, assign, objective, bound, clock, stats
+        )
         phase("improve", t0)
     return finish("plan", assign, objective=objective, bound=bound)
 
@@ -136,8 +142,14 @@ def default_candidates(m: int) -> int:
 
 
 def price(
-    problem: Problem, row_dual: np.ndarray, layout: Layout, pi: np.ndarray, pj: np.ndarray,
-    *, threshold: float = -PRICE_TOL, per_account: int = 3,
+    problem: Problem,
+    row_dual: np.ndarray,
+    layout: Layout,
+    pi: np.ndarray,
+    pj: np.ndarray,
+    *,
+    threshold: float = -PRICE_TOL,
+    per_account: int = 3,
 ) -> tuple[np.ndarray, np.ndarray, float]:
     """Pruned pairs whose reduced cost is below ``threshold`` (at most ``per_account`` each).
 
@@ -207,7 +219,15 @@ DIVE_ROUNDS = 10
 DIVE_STOP = 8  # leave this many split accounts or fewer to the small MIP
 
 
-def _dive(problem: Problem, session, x: np.ndarray, cols_of_pairs: np.ndarray, layout: Layout, clock: Clock, stats: dict) -> np.ndarray:  # type: ignore[no-untyped-def,type-arg]
+def _dive(
+    problem: Problem,
+    session,
+    x: np.ndarray,
+    cols_of_pairs: np.ndarray,
+    layout: Layout,
+    clock: Clock,
+    stats: dict,
+) -> np.ndarray:  # type: ignore[no-untyped-def,type-arg]
     """Fix the larger half of the split accounts to their main territory, re-solve, repeat.
 
     Big accounts split by the LP are the hard part of rounding; fixing them while the LP can still
@@ -291,7 +311,11 @@ def _fix_and_solve(problem, backend, lp, x, layout, clock, stats):  # type: igno
         if res.status != "infeasible" or free.all():
             # out of the time box, or the candidates admit no integral plan: the whole MIP over
             # the candidates (time box) or over every eligible pair (infeasible)
-            sets = [problem.all_pairs()] if res.status == "infeasible" else [(pi, pj), problem.all_pairs()]
+            sets = (
+                [problem.all_pairs()]
+                if res.status == "infeasible"
+                else [(pi, pj), problem.all_pairs()]
+            )
             for ai, aj in sets:
                 model, sub = build_model(problem, ai, aj, integer=True)
                 res = backend.solve(model, time_limit=clock.left(), gap=s.gap, seed=s.seed)
@@ -320,7 +344,9 @@ def _improve(problem, backend, lp, layout, assign, objective, bound, clock, stat
         keep_i.append(rows[ii])
         keep_j.append(jj.astype(np.int64))
     idx = np.arange(problem.n)
-    pi, pj = unique_pairs(np.r_[np.concatenate(keep_i), idx], np.r_[np.concatenate(keep_j), assign], problem.m)
+    pi, pj = unique_pairs(
+        np.r_[np.concatenate(keep_i), idx], np.r_[np.concatenate(keep_j), assign], problem.m
+    )
     model, sub = build_model(problem, pi, pj, integer=True)
     start = (sub.pj == assign[sub.pi]).astype(float)
     stats["improve_pairs"] = int(len(pi))
@@ -405,7 +431,7 @@ def _make_run(
 def assignment_table(scenario: Scenario, assign: np.ndarray) -> pd.DataFrame:
     tids = scenario.territory_ids
     cur = scenario.current
-    prev = np.where(cur >= 0, tids[np.maximum(cur, 0)], None)
+    prev = pd.Series(tids[np.maximum(cur, 0)]).where(cur >= 0, None).to_numpy()
     return pd.DataFrame(
         {
             "account_id": scenario.account_ids,
