@@ -300,3 +300,29 @@ def test_unknown_solver_is_a_clear_error() -> None:
     sc = line_case(overrides=["solver.name=gurobi9"])
     with pytest.raises(align.SolverError, match="unknown solver 'gurobi9'"):
         align.solve(sc)
+
+
+def test_warm_started_mip_returns_the_solution_it_reports() -> None:
+    """Found by the property test: HiGHS handed back the start with the better objective."""
+    accounts = pd.DataFrame(
+        {
+            "account_id": ["A0", "A1", "A2", "A3", "A4", "A5"],
+            "x": [0.0, 0.0, 1.0, 0.0, 0.0, 0.0],
+            "y": [0.0] * 6,
+            "potential": [5, 3, 1, 1, 4, 3],
+            "workload": [2, 1, 1, 1, 1, 1],
+            "current_territory": ["T0", "T0", "T0", "T1", "T0", "T1"],
+            "locked": [True, False, False, True, False, False],
+        }
+    )
+    territories = pd.DataFrame(
+        {"territory_id": ["T0", "T1", "T2"], "x": [0.0] * 3, "y": [0.0, 1.0, 0.0]}
+    )
+    conf = {
+        "balance": {"potential": {"tolerance": 0.3}, "workload": {"tolerance": 0.5}},
+        "constraints": {"max_moved_share": 0.5},
+        "solver": {"gap": 0.0},
+    }
+    run = align.solve(align.make_scenario(accounts, territories, settings=conf))
+    # A2 (x=1) is 1 from T0 and T2, sqrt(2) from T1; the best plan keeps it at distance 1
+    assert (run.status, run.objective, run.bound) == ("optimal", 5.0, 5.0)

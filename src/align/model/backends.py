@@ -181,7 +181,22 @@ class HighsBackend:
             sol.value_valid = True
             h.setSolution(sol)
         h.run()
-        return self._result(h, is_mip)
+        res = self._result(h, is_mip)
+        if res.x is not None and start is not None:
+            # HiGHS 1.16 can report a better objective while handing back the start as the
+            # solution (seen when presolve finishes the MIP): trust only a consistent answer
+            value = float(model.c @ res.x + model.offset)
+            if abs(value - res.objective) > 1e-7 * (1 + abs(value)):
+                return self.solve(
+                    model,
+                    time_limit=time_limit,
+                    gap=gap,
+                    seed=seed,
+                    threads=threads,
+                    abs_gap=abs_gap,
+                    stop_at=stop_at,
+                )
+        return res
 
     def lp_session(self, model: MatrixModel, *, seed: int = 0) -> HighsSession:
         return HighsSession(self, model, seed)

@@ -263,7 +263,12 @@ def _dive(
 
 
 def _fix_and_solve(problem, backend, lp, x, layout, clock, stats):  # type: ignore[no-untyped-def]
-    """Keep what the LP assigns whole, solve the MIP over the rest; free more when infeasible."""
+    """Keep what the LP assigns whole and place the split accounts with a small MIP.
+
+    First the split accounts alone (freeing more, cheapest alternatives first, while that is
+    infeasible): a plan within seconds. Then, if that plan is not yet within half the target gap
+    of the bound, a neighbourhood around them, warm-started from it and time-boxed.
+    """
     s = problem.scenario.settings.solver
     pi, pj = layout.pi, layout.pj
     best_x, best_j = _per_account_max(problem, pi, pj, x)
@@ -279,57 +284,76 @@ def _fix_and_solve(problem, backend, lp, x, layout, clock, stats):  # type: igno
     np.minimum.at(alt, pi[other], rc[other])
     order = np.argsort(alt, kind="stable")
     order = order[integral[order]]
-    # free a neighbourhood from the start: accounts with near-free alternatives give the MIP room
-    extra = min(len(order), max(NEIGHBOURHOOD_MIN, NEIGHBOURHOOD_PER_SPLIT * len(split)))
-    free = ~integral
-    free[order[:extra]] = True
-    # the repair is a heuristic: stop it once it is within a share of the target gap
-    abs_gap = max(REPAIR_SHARE * s.gap, 1e-4) * abs(lp.objective)
-    attempts = 0
-    while True:
-        attempts += 1
-        fixed_assign = np.where(free, -1, best_j)
+    target = (1 + REPAIR_SHARE * s.gap) * lp.objective  # scaled: stop once the plan is this good
+
+    def place(free: np.ndarray, base: np.ndarray, start: bool):  # type: ignore[no-untyped-def]
+        fixed_assign = np.where(free, -1, base)
         use = free[pi]
         model, sub = build_model(problem, pi[use], pj[use], fixed_assign=fixed_assign, integer=True)
-        # stop as soon as the whole plan is within a share of the target gap of the LP bound
         held = np.flatnonzero(~free)
-        fixed_cost = float(problem.pair_costs(held, best_j[held]).sum()) / problem.cost_scale
-        stop_at = (1 + REPAIR_SHARE * s.gap) * lp.objective - fixed_cost
+        fixed_cost = float(problem.pair_costs(held, base[held]).sum()) / problem.cost_scale
         box = min(clock.left(), max(REPAIR_MIN_S, REPAIR_TIME_SHARE * clock.left()))
         res: BackendResult = backend.solve(
-            model, time_limit=box, gap=0.0, abs_gap=abs_gap, seed=s.seed, stop_at=stop_at
+            model,
+            time_limit=box,
+            gap=0.0,
+            abs_gap=max(REPAIR_SHARE * s.gap, 1e-4) * abs(lp.objective),
+            seed=s.seed,
+            stop_at=target - fixed_cost,
+            start=(sub.pj == base[sub.pi]).astype(float) if start else None,
         )
-        if res.x is not None:
-            assign = fixed_assign.copy()
-            chosen = res.x[: sub.n_pair_cols] > 0.5
-            assign[sub.pi[chosen]] = sub.pj[chosen]
-            stats["repair_attempts"] = attempts
-            stats["repair_free_accounts"] = int(free.sum())
-            return assign, None
-        if clock.left() <= 0:
-            return None, "time"
-        if res.status != "infeasible" or free.all():
-            # out of the time box, or the candidates admit no integral plan: the whole MIP over
-            # the candidates (time box) or over every eligible pair (infeasible)
-            sets = (
-                [problem.all_pairs()]
-                if res.status == "infeasible"
-                else [(pi, pj), problem.all_pairs()]
-            )
-            for ai, aj in sets:
-                model, sub = build_model(problem, ai, aj, integer=True)
-                res = backend.solve(model, time_limit=clock.left(), gap=s.gap, seed=s.seed)
-                if res.status != "infeasible":
-                    break
-            if res.x is None:
-                return None, "infeasible" if res.status == "infeasible" else "time"
-            chosen = res.x[: sub.n_pair_cols] > 0.5
-            assign = np.full(problem.n, -1, dtype=np.int64)
-            assign[sub.pi[chosen]] = sub.pj[chosen]
-            return assign, None
-        extra = min(len(order), 2 * extra)
+        if res.x is None:
+            return None, res.status
+        out = fixed_assign.copy()
+        chosen = res.x[: sub.n_pair_cols] > 0.5
+        out[sub.pi[chosen]] = sub.pj[chosen]
+        return out, res.status
+
+    # 1. the split accounts alone
+    extra = 0
+    while True:
         free = ~integral
         free[order[:extra]] = True
+        assign, status = place(free, best_j, start=False)
+        if assign is not None:
+            break
+        if clock.left() <= 0:
+            return None, "time"
+        if status == "infeasible" and extra < len(order):
+            extra = min(len(order), max(2 * extra, NEIGHBOURHOOD_MIN))
+            continue
+        return _whole_mip(problem, backend, pi, pj, clock, infeasible=status == "infeasible")
+    # 2. a neighbourhood around them, warm-started from that plan
+    cost = float(problem.pair_costs(np.arange(problem.n), assign).sum()) / problem.cost_scale
+    more = min(len(order), max(extra, NEIGHBOURHOOD_MIN, NEIGHBOURHOOD_PER_SPLIT * len(split)))
+    if cost > target and more > extra and clock.left() > 0:
+        free = ~integral
+        free[order[:more]] = True
+        better, _ = place(free, assign, start=True)
+        if better is not None:
+            better_cost = float(problem.pair_costs(np.arange(problem.n), better).sum())
+            if better_cost / problem.cost_scale < cost:
+                assign = better
+        extra = more
+    stats["repair_free_accounts"] = int(len(split) + extra)
+    return assign, None
+
+
+def _whole_mip(problem, backend, pi, pj, clock, *, infeasible: bool):  # type: ignore[no-untyped-def]
+    """The whole MIP: over the candidates, or over every eligible pair when those admit no plan."""
+    s = problem.scenario.settings.solver
+    sets = [problem.all_pairs()] if infeasible else [(pi, pj), problem.all_pairs()]
+    for ai, aj in sets:
+        model, sub = build_model(problem, ai, aj, integer=True)
+        res = backend.solve(model, time_limit=clock.left(), gap=s.gap, seed=s.seed)
+        if res.status != "infeasible":
+            break
+    if res.x is None:
+        return None, "infeasible" if res.status == "infeasible" else "time"
+    chosen = res.x[: sub.n_pair_cols] > 0.5
+    assign = np.full(problem.n, -1, dtype=np.int64)
+    assign[sub.pi[chosen]] = sub.pj[chosen]
+    return assign, None
 
 
 def _improve(problem, backend, lp, layout, assign, objective, bound, clock, stats):  # type: ignore[no-untyped-def]
