@@ -399,10 +399,11 @@ def write_toml(path: Path, seed: int, n_acc: int, n_terr: int, lo: float, hi: fl
 # (seed {seed}, {n_acc} accounts, {n_terr} territories; see README.md).
 # Fictional US sales org built on GeoNames places (CC BY 4.0).
 #
-# Goal: rebalance today's nearest-rep alignment (territory potential ranges from {lo:.2f}x to {hi:.2f}x
-# the mean) so that every territory holds an equal share of revenue potential (+-5%) and of
-# workload (+-15%), while keeping accounts close to their rep's home base (travel weighted by
-# potential). Segment specialists only take their segments; locked accounts stay put.
+# Goal: rebalance today's nearest-rep alignment (territory potential ranges from
+# {lo:.2f}x to {hi:.2f}x the mean) so that every territory holds an equal share of revenue
+# potential (+-5%) and of workload (+-15%), while keeping accounts close to their rep's home base
+# (travel weighted by potential). Segment specialists only take their segments; locked accounts
+# stay put.
 #
 # The rules come from the preset models/balanced.toml; try `--set model=min-disruption` for a
 # plan that moves as little as possible. Only what this sample needs beyond the preset is here.
