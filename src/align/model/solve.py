@@ -211,8 +211,11 @@ def _pair_rc(problem: Problem, layout: Layout, row_dual: np.ndarray) -> np.ndarr
 
 NEIGHBOURHOOD_MIN = 200  # accounts freed around the split ones in the repair MIP
 NEIGHBOURHOOD_PER_SPLIT = 4
+NEIGHBOURHOOD_ROUNDS = 8  # at most; each doubles the neighbourhood
+IMPROVE_MAX_PAIRS_PER_ACCOUNT = 10  # beyond this the exact MIP cannot help within the limits
 REPAIR_MIN_S = 2.0  # the repair MIP's time box: this many seconds or the share below
 REPAIR_TIME_SHARE = 0.15
+FIRST_PLAN_TIME_SHARE = 0.02  # each attempt at a first plan gets this share (at least the min)
 REPAIR_SHARE = 0.5  # the repair MIP stops within this share of solver.gap (absolute)
 SLACK_COST = 1e6  # scaled cost of one mean target of band slack in the LP (big M)
 DIVE_ROUNDS = 10
@@ -286,13 +289,13 @@ def _fix_and_solve(problem, backend, lp, x, layout, clock, stats):  # type: igno
     order = order[integral[order]]
     target = (1 + REPAIR_SHARE * s.gap) * lp.objective  # scaled: stop once the plan is this good
 
-    def place(free: np.ndarray, base: np.ndarray, start: bool):  # type: ignore[no-untyped-def]
+    def place(free: np.ndarray, base: np.ndarray, start: bool, share: float):  # type: ignore[no-untyped-def]
         fixed_assign = np.where(free, -1, base)
         use = free[pi]
         model, sub = build_model(problem, pi[use], pj[use], fixed_assign=fixed_assign, integer=True)
         held = np.flatnonzero(~free)
         fixed_cost = float(problem.pair_costs(held, base[held]).sum()) / problem.cost_scale
-        box = min(clock.left(), max(REPAIR_MIN_S, REPAIR_TIME_SHARE * clock.left()))
+        box = min(clock.left(), max(REPAIR_MIN_S, share * clock.left()))
         res: BackendResult = backend.solve(
             model,
             time_limit=box,
@@ -314,27 +317,35 @@ def _fix_and_solve(problem, backend, lp, x, layout, clock, stats):  # type: igno
     while True:
         free = ~integral
         free[order[:extra]] = True
-        assign, status = place(free, best_j, start=False)
+        assign, status = place(free, best_j, start=False, share=FIRST_PLAN_TIME_SHARE)
         if assign is not None:
             break
         if clock.left() <= 0:
             return None, "time"
-        if status == "infeasible" and extra < len(order):
+        if extra < len(order):
+            # infeasible, or no plan within the box (often an infeasibility the MIP cannot prove
+            # quickly): more freedom makes a plan easier to find
             extra = min(len(order), max(2 * extra, NEIGHBOURHOOD_MIN))
             continue
         return _whole_mip(problem, backend, pi, pj, clock, infeasible=status == "infeasible")
-    # 2. a neighbourhood around them, warm-started from that plan
+    # 2. neighbourhoods around them, warm-started from the plan so far, growing while the plan is
+    #    not yet within half the target gap of the bound
     cost = float(problem.pair_costs(np.arange(problem.n), assign).sum()) / problem.cost_scale
-    more = min(len(order), max(extra, NEIGHBOURHOOD_MIN, NEIGHBOURHOOD_PER_SPLIT * len(split)))
-    if cost > target and more > extra and clock.left() > 0:
+    more = min(len(order), max(2 * extra, NEIGHBOURHOOD_MIN, NEIGHBOURHOOD_PER_SPLIT * len(split)))
+    certified = (1 + s.gap) * lp.objective
+    for rounds in range(NEIGHBOURHOOD_ROUNDS):
+        # the first neighbourhood aims at half the gap; later ones only run while the plan is
+        # not yet within the gap at all
+        if cost <= (target if rounds == 0 else certified) or more <= extra or clock.left() <= 0:
+            break
         free = ~integral
         free[order[:more]] = True
-        better, _ = place(free, assign, start=True)
+        better, _ = place(free, assign, start=True, share=REPAIR_TIME_SHARE)
         if better is not None:
             better_cost = float(problem.pair_costs(np.arange(problem.n), better).sum())
             if better_cost / problem.cost_scale < cost:
-                assign = better
-        extra = more
+                assign, cost = better, better_cost / problem.cost_scale
+        extra, more = more, min(len(order), 2 * more)
     stats["repair_free_accounts"] = int(len(split) + extra)
     return assign, None
 
@@ -371,9 +382,14 @@ def _improve(problem, backend, lp, layout, assign, objective, bound, clock, stat
     pi, pj = unique_pairs(
         np.r_[np.concatenate(keep_i), idx], np.r_[np.concatenate(keep_j), assign], problem.m
     )
+    stats["improve_pairs"] = int(len(pi))
+    if len(pi) > max(20_000, IMPROVE_MAX_PAIRS_PER_ACCOUNT * problem.n):
+        # the gap is too wide for reduced-cost fixing to shrink the MIP: it would be the whole
+        # problem, which does not finish in time; the plan stands with its true gap
+        stats["improve_skipped"] = "too many pairs could still improve the plan"
+        return assign, objective, bound
     model, sub = build_model(problem, pi, pj, integer=True)
     start = (sub.pj == assign[sub.pi]).astype(float)
-    stats["improve_pairs"] = int(len(pi))
     res = backend.solve(model, time_limit=clock.left(), gap=s.gap, seed=s.seed, start=start)
     if res.x is not None:
         chosen = res.x[: sub.n_pair_cols] > 0.5
