@@ -60,6 +60,19 @@ def test_known_keys_include_every_key_of_the_design() -> None:
         assert key in KNOWN_KEYS, key
 
 
+def test_known_keys_are_the_design_keys_plus_pockets() -> None:
+    design = set()
+    for key in leaves(tomllib.loads(DESIGN_TOML)):
+        if key.startswith("balance."):
+            key = "balance.<column>." + key.split(".")[-1]
+        design.add(key)
+    extra = set(KNOWN_KEYS) - design
+    names = ("min_whitespace", "radius_km", "segment", "seed", "reach_km")
+    pockets = {f"pockets.{k}" for k in names}
+    assert pockets <= extra
+    assert all(k.startswith("pockets.") for k in extra - {"solver.threads", "solver.candidates"})
+
+
 def test_the_design_example_is_a_valid_scenario_toml() -> None:
     s = resolve_settings(tomllib.loads(DESIGN_TOML))
     assert s.model == "balanced"

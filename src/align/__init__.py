@@ -16,6 +16,7 @@ from .errors import (  # noqa: E402
 from .io import load_scenario, make_scenario  # noqa: E402
 from .metrics import alignment_kpis  # noqa: E402
 from .model import solve  # noqa: E402
+from .pockets import WhitespacePockets, find_pockets  # noqa: E402
 from .runs import Run, compare_runs, load_run  # noqa: E402
 from .scenario import Scenario  # noqa: E402
 from .settings import Settings, list_presets  # noqa: E402
@@ -31,9 +32,11 @@ __all__ = [
     "Settings",
     "SettingsError",
     "SolverError",
+    "WhitespacePockets",
     "__version__",
     "alignment_kpis",
     "compare_runs",
+    "find_pockets",
     "list_presets",
     "load_run",
     "load_scenario",

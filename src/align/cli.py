@@ -15,6 +15,7 @@ from . import __version__
 from .errors import AlignError
 from .io import load_scenario
 from .model import solve as solve_scenario
+from .pockets import SUGGEST_TIME_LIMIT_S, find_pockets, suggest_territories
 from .runs import Run, compare_runs, load_run, moved_between
 from .settings import list_presets, load_preset
 
@@ -149,6 +150,73 @@ def compare(
             out.print(t)
             if len(diff) > moved:
                 out.print(f"... and {len(diff) - moved:,} more")
+
+
+@app.command()
+def pockets(
+    scenario: Annotated[Path, typer.Argument(help="scenario folder")],
+    out_dir: Annotated[Path, typer.Option("--out", "-o", help="folder to write")],
+    run: Annotated[
+        Path | None, typer.Option("--run", help="run folder whose plan gives the owners")
+    ] = None,
+    suggest: Annotated[
+        int, typer.Option("--suggest", help="add a territory at the N best pockets, re-solve")
+    ] = 0,
+    by_segment: Annotated[
+        bool, typer.Option("--by-segment", help="also cluster each segment on its own")
+    ] = False,
+    top: Annotated[int, typer.Option(help="pockets to list")] = 10,
+    set_: SetOption = None,
+) -> None:
+    """Find opportunity pockets: dense clusters of whitespace (potential - revenue)."""
+    sc = load_scenario(scenario, overrides=set_)
+    plan = load_run(run) if run is not None else None
+    result = find_pockets(sc, run=plan, by_segment=by_segment)
+    files = result.write(out_dir)
+    s = result.settings
+    seg = f", segment {s.segment}" if s.segment is not None else ""
+    out.print(
+        f"{result.n_pockets} pockets (radius {s.radius_km:g} km, min whitespace "
+        f"{s.min_whitespace:,.0f}{seg}); owners from {run if run is not None else 'today'}"
+    )
+    if result.n_pockets:
+        a, b = ("lat", "lon") if result.coord_kind == "latlon" else ("x", "y")
+        table = Table(title="Pockets by whitespace", title_justify="left")
+        cols = [
+            "pocket_id", "accounts", "whitespace", a, b, "dominant_segment",
+            "nearest_territory", "far_owner_share",
+        ]  # fmt: skip
+        for c in cols:
+            table.add_column(
+                c, justify="left" if c in ("pocket_id", "dominant_segment") else "right"
+            )
+        for row in result.pockets.head(top)[cols].itertuples(index=False):
+            table.add_row(*[_fmt(v) for v in row])
+        out.print(table)
+        if result.n_pockets > top:
+            out.print(f"... and {result.n_pockets - top:,} more")
+    if suggest:
+        limit = min(sc.settings.solver.time_limit_s, SUGGEST_TIME_LIMIT_S)
+        out.print(f"re-solving with new territories (solver.time_limit_s = {limit:g} s each)")
+        live = sys.stderr.isatty()
+
+        def progress(label: str) -> None:
+            if live:
+                err.print(f"solving {label}", style="dim")
+
+        df = suggest_territories(sc, result, suggest, progress=progress)
+        path = Path(out_dir) / "suggestions.csv"
+        df.to_csv(path, index=False)
+        files.append(path)
+        cols = ["scenario", "status", "objective", "potential.max_abs_deviation",
+                "weighted_mean_distance", "whitespace_within_reach"]  # fmt: skip
+        t = Table(title="New territories at pockets (vs baseline)", title_justify="left")
+        for c in cols:
+            t.add_column(c, justify="left" if c in ("scenario", "status") else "right")
+        for row in df[cols].itertuples(index=False):
+            t.add_row(*[_fmt(v) for v in row])
+        out.print(t)
+    out.print(f"wrote {out_dir}/ ({', '.join(p.name for p in files)})")
 
 
 @app.command()

@@ -56,6 +56,22 @@ class SolverSettings(_Strict):
     )
 
 
+class PocketSettings(_Strict):
+    """Opportunity pockets (``align pockets``): where uncovered whitespace clusters."""
+
+    min_whitespace: float = Field(
+        default=500_000.0, gt=0, description="dollars of whitespace a pocket needs at least"
+    )
+    radius_km: float = Field(
+        default=50.0, gt=0, description="neighbourhood radius of the density clustering, km"
+    )
+    segment: str | None = Field(default=None, description="cluster one segment's accounts only")
+    seed: int = 0
+    reach_km: float = Field(
+        default=0.0, ge=0, description="added to a pocket's radius: what a rep reaches from home"
+    )
+
+
 class Settings(_Strict):
     """All settings of a scenario, as resolved."""
 
@@ -65,6 +81,7 @@ class Settings(_Strict):
     objective: ObjectiveSettings = ObjectiveSettings()
     constraints: ConstraintSettings = ConstraintSettings()
     solver: SolverSettings = SolverSettings()
+    pockets: PocketSettings = PocketSettings()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -338,6 +355,9 @@ _HINTS = {
     "disruption": "0 turns disruption off",
     "time_limit_s": "seconds, e.g. 60",
     "gap": "a share, e.g. 0.001 for 0.1%",
+    "min_whitespace": "dollars, e.g. 500000",
+    "radius_km": "kilometres, e.g. 50",
+    "reach_km": "kilometres, e.g. 25; 0 = only the pocket's own radius",
 }
 
 
