@@ -574,6 +574,8 @@ def suggest_territories(
             "new_territories": ";".join(r["territory_id"] for r in rows),
             "status": run.status,
             "objective": run.objective,
+            "bound": run.bound,
+            "gap": run.gap,
             "time_limit_s": limit,
         }
         after = run.kpis.get("after", {}) if run.has_plan else {}
