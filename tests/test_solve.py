@@ -326,3 +326,11 @@ def test_warm_started_mip_returns_the_solution_it_reports() -> None:
     run = align.solve(align.make_scenario(accounts, territories, settings=conf))
     # A2 (x=1) is 1 from T0 and T2, sqrt(2) from T1; the best plan keeps it at distance 1
     assert (run.status, run.objective, run.bound) == ("optimal", 5.0, 5.0)
+
+
+def test_raise_for_status_turns_a_run_without_plan_into_the_matching_error() -> None:
+    ok = align.solve(line_case())
+    assert ok.raise_for_status() is ok
+    bad = align.solve(line_case(accounts={"locked": [True, True, True, False, False]}))
+    with pytest.raises(align.InfeasibleError, match="territory T1: locked accounts carry 40"):
+        bad.raise_for_status()

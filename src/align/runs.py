@@ -9,6 +9,7 @@ from typing import Any
 
 import pandas as pd
 
+from .errors import InfeasibleError, NoSolutionError
 from .io import read_run_folder, write_run_folder
 
 STATUSES = ("optimal", "feasible", "infeasible", "no_solution")
@@ -44,6 +45,14 @@ class Run:
     @property
     def has_plan(self) -> bool:
         return self.assignments is not None and self.status in ("optimal", "feasible")
+
+    def raise_for_status(self) -> Run:
+        """Return the run when it holds a plan; raise InfeasibleError or NoSolutionError if not."""
+        if self.status == "infeasible":
+            raise InfeasibleError(self.reasons or ["the rules admit no plan"])
+        if not self.has_plan:
+            raise NoSolutionError(self.message or "no plan was found within the limits")
+        return self
 
     def summary(self) -> dict[str, Any]:
         """The content of run.json."""

@@ -411,17 +411,6 @@ def lp_session(backend: Backend, model: MatrixModel, *, seed: int = 0):  # type:
     return RebuildSession(backend, model, seed)
 
 
-def available_backends() -> list[str]:
-    names = ["highs"]
-    for name in PULP_SOLVERS:
-        try:
-            PULP_SOLVERS[name](msg=False)
-        except Exception:  # noqa: BLE001 - availability probe
-            continue
-        names.append(name)
-    return names
-
-
 def get_backend(name: str) -> Backend:
     """The backend named in ``solver.name``."""
     key = name.lower()
