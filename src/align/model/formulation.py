@@ -100,6 +100,10 @@ class Problem:
             cost += self.disruption * self.measure[pi] * ((cur >= 0) & (pj != cur))
         return cost
 
+    def plan_cost(self, assign: IntArray) -> float:
+        """Unscaled cost of a plan (a territory for every account)."""
+        return float(self.pair_costs(np.arange(self.n), assign).sum())
+
     def iter_chunks(self, rows: IntArray | None = None, size: int = 0):  # type: ignore[no-untyped-def]
         rows = np.arange(self.n) if rows is None else rows
         size = size or max(1, 2_000_000 // max(self.m, 1))
@@ -389,28 +393,50 @@ def build_model(
     return model, layout
 
 
-def reduced_costs(
-    problem: Problem,
-    rows: IntArray,
-    row_dual: FloatArray,
-    layout: Layout,
-) -> FloatArray:
+@dataclass
+class RuleDuals:
+    """The LP's row duals by rule: one per account, one per resource and territory, moved row."""
+
+    account: FloatArray  # (n,), 0 for accounts without an assignment row
+    resource: list[FloatArray]  # (m,) per resource, 0 where the row is absent
+    moved: float
+
+
+def rule_duals(problem: Problem, layout: Layout, row_dual: FloatArray) -> RuleDuals:
+    """Map the row duals of a model built by :func:`build_model` back to the rules."""
+    account = np.zeros(problem.n)
+    account[layout.accounts] = row_dual[: len(layout.accounts)]
+    resource = [
+        np.where(idx >= 0, row_dual[np.maximum(idx, 0)], 0.0) for idx in layout.resource_rows
+    ]
+    moved = float(row_dual[layout.moved_row]) if layout.moved_row >= 0 else 0.0
+    return RuleDuals(account, resource, moved)
+
+
+def reduced_costs(problem: Problem, rows: IntArray, duals: RuleDuals) -> FloatArray:
     """Dense (len(rows), m) scaled reduced cost of every pair of these accounts.
 
     Uses the duals of a model built over *all* accounts (no fixed ones). Ineligible pairs get +inf.
     """
-    cost = problem.raw_costs(rows) / problem.cost_scale
-    row_of = np.full(problem.n, -1, dtype=np.int64)
-    row_of[layout.accounts] = np.arange(len(layout.accounts))
-    u = row_dual[row_of[rows]]
-    rc = cost - u[:, None]
-    for r, idx in zip(problem.resources, layout.resource_rows, strict=True):
-        y = np.where(idx >= 0, row_dual[np.maximum(idx, 0)], 0.0)
+    rc = problem.raw_costs(rows) / problem.cost_scale - duals.account[rows, None]
+    for r, y in zip(problem.resources, duals.resource, strict=True):
         rc -= r.values[rows, None] * y[None, :]
-    if layout.moved_row >= 0:
-        ymv = row_dual[layout.moved_row]
+    if duals.moved:
         cur = problem.current[rows]
         has = np.flatnonzero(cur >= 0)
-        rc[has, cur[has]] -= problem.measure[rows[has]] / problem.moved_scale * ymv
+        rc[has, cur[has]] -= problem.measure[rows[has]] / problem.moved_scale * duals.moved
     rc[~problem.eligible_rows(rows)] = np.inf
+    return rc
+
+
+def pair_reduced_costs(
+    problem: Problem, pi: IntArray, pj: IntArray, duals: RuleDuals
+) -> FloatArray:
+    """Scaled reduced cost of the given pairs (the pairwise form of :func:`reduced_costs`)."""
+    rc = problem.pair_costs(pi, pj) / problem.cost_scale - duals.account[pi]
+    for r, y in zip(problem.resources, duals.resource, strict=True):
+        rc -= r.values[pi] * y[pj]
+    if duals.moved:
+        kept = problem.current[pi] == pj
+        rc[kept] -= problem.measure[pi][kept] / problem.moved_scale * duals.moved
     return rc

@@ -27,7 +27,16 @@ from ..runs import Run
 from ..scenario import Scenario
 from .backends import Backend, BackendResult, get_backend, lp_session
 from .diagnose import elastic_reasons, quick_checks
-from .formulation import Layout, Problem, build_model, build_problem, reduced_costs, unique_pairs
+from .formulation import (
+    Layout,
+    Problem,
+    build_model,
+    build_problem,
+    pair_reduced_costs,
+    reduced_costs,
+    rule_duals,
+    unique_pairs,
+)
 
 Progress = Callable[[str, dict[str, Any]], None]
 PRICE_TOL = 1e-6  # a pruned pair enters when its scaled reduced cost is below -PRICE_TOL
@@ -123,7 +132,7 @@ def solve(scenario: Scenario, *, progress: Progress | None = None) -> Run:
             "no_solution", bound=lp_bound, message="no plan was found within the time limit"
         )
 
-    objective = float(problem.pair_costs(np.arange(problem.n), assign).sum())
+    objective = problem.plan_cost(assign)
     bound = lp_bound
     say("incumbent", {"objective": objective, "bound": bound, "elapsed": clock.elapsed()})
 
@@ -157,11 +166,12 @@ def price(
     value plus it is a valid bound of the full problem's LP.
     """
     m = problem.m
+    duals = rule_duals(problem, layout, row_dual)
     have = pi * m + pj
     out_i, out_j = [], []
     shortfall = 0.0
     for rows in problem.iter_chunks():
-        rc = reduced_costs(problem, rows, row_dual, layout)
+        rc = reduced_costs(problem, rows, duals)
         keys = rows[:, None] * m + np.arange(m)[None, :]
         rc[np.isin(keys, have, assume_unique=False)] = np.inf
         best = rc.min(axis=1)
@@ -191,22 +201,6 @@ def _per_account_max(problem: Problem, pi: np.ndarray, pj: np.ndarray, x: np.nda
     best_x[pi[top]] = x[top]
     best_j[pi[top]] = pj[top]
     return best_x, best_j
-
-
-def _pair_rc(problem: Problem, layout: Layout, row_dual: np.ndarray) -> np.ndarray:
-    """Reduced cost of each candidate pair of the layout."""
-    pi, pj = layout.pi, layout.pj
-    c = problem.pair_costs(pi, pj) / problem.cost_scale
-    row_of = np.full(problem.n, -1, dtype=np.int64)
-    row_of[layout.accounts] = np.arange(len(layout.accounts))
-    rc = c - row_dual[row_of[pi]]
-    for r, idx in zip(problem.resources, layout.resource_rows, strict=True):
-        y = np.where(idx >= 0, row_dual[np.maximum(idx, 0)], 0.0)
-        rc -= r.values[pi] * y[pj]
-    if layout.moved_row >= 0:
-        kept = problem.current[pi] == pj
-        rc[kept] -= problem.measure[pi][kept] / problem.moved_scale * row_dual[layout.moved_row]
-    return rc
 
 
 NEIGHBOURHOOD_MIN = 200  # accounts freed around the split ones in the repair MIP
@@ -281,7 +275,7 @@ def _fix_and_solve(problem, backend, lp, x, layout, clock, stats):  # type: igno
     if not len(split):
         return best_j, None
     # accounts whose alternatives are cheapest (in reduced cost) are freed first
-    rc = _pair_rc(problem, layout, lp.row_dual)
+    rc = pair_reduced_costs(problem, pi, pj, rule_duals(problem, layout, lp.row_dual))
     alt = np.full(problem.n, np.inf)
     other = pj != best_j[pi]
     np.minimum.at(alt, pi[other], rc[other])
@@ -330,7 +324,7 @@ def _fix_and_solve(problem, backend, lp, x, layout, clock, stats):  # type: igno
         return _whole_mip(problem, backend, pi, pj, clock, infeasible=status == "infeasible")
     # 2. neighbourhoods around them, warm-started from the plan so far, growing while the plan is
     #    not yet within half the target gap of the bound
-    cost = float(problem.pair_costs(np.arange(problem.n), assign).sum()) / problem.cost_scale
+    cost = problem.plan_cost(assign) / problem.cost_scale
     more = min(len(order), max(2 * extra, NEIGHBOURHOOD_MIN, NEIGHBOURHOOD_PER_SPLIT * len(split)))
     certified = (1 + s.gap) * lp.objective
     for rounds in range(NEIGHBOURHOOD_ROUNDS):
@@ -342,9 +336,9 @@ def _fix_and_solve(problem, backend, lp, x, layout, clock, stats):  # type: igno
         free[order[:more]] = True
         better, _ = place(free, assign, start=True, share=REPAIR_TIME_SHARE)
         if better is not None:
-            better_cost = float(problem.pair_costs(np.arange(problem.n), better).sum())
-            if better_cost / problem.cost_scale < cost:
-                assign, cost = better, better_cost / problem.cost_scale
+            better_cost = problem.plan_cost(better) / problem.cost_scale
+            if better_cost < cost:
+                assign, cost = better, better_cost
         extra, more = more, min(len(order), 2 * more)
     stats["repair_free_accounts"] = int(len(split) + extra)
     return assign, None
@@ -372,9 +366,10 @@ def _improve(problem, backend, lp, layout, assign, objective, bound, clock, stat
     s = problem.scenario.settings.solver
     cs = problem.cost_scale
     delta = (objective - bound) / cs + 1e-9
+    duals = rule_duals(problem, layout, lp.row_dual)
     keep_i, keep_j = [], []
     for rows in problem.iter_chunks():
-        rc = reduced_costs(problem, rows, lp.row_dual, layout)
+        rc = reduced_costs(problem, rows, duals)
         ii, jj = np.nonzero(rc <= delta)
         keep_i.append(rows[ii])
         keep_j.append(jj.astype(np.int64))
@@ -395,8 +390,8 @@ def _improve(problem, backend, lp, layout, assign, objective, bound, clock, stat
         chosen = res.x[: sub.n_pair_cols] > 0.5
         cand = np.full(problem.n, -1, dtype=np.int64)
         cand[sub.pi[chosen]] = sub.pj[chosen]
-        value = float(problem.pair_costs(idx, cand).sum())
-        if (cand >= 0).all() and value < objective:
+        value = problem.plan_cost(cand) if (cand >= 0).all() else math.inf
+        if value < objective:
             assign, objective = cand, value
     if math.isfinite(res.bound):
         # solutions outside the kept pairs cost more than the old incumbent
