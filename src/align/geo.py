@@ -33,6 +33,14 @@ def planar(x1: ArrayLike, y1: ArrayLike, x2: ArrayLike, y2: ArrayLike) -> FloatA
     )
 
 
+def point_distance(kind: str, p: FloatArray, q: FloatArray) -> FloatArray:
+    """Distance between points of p and q given as (..., 2) arrays (broadcasting): haversine km
+    for ``kind == "latlon"`` (lat, lon), planar units otherwise (x, y)."""
+    if kind == "latlon":
+        return haversine_km(p[..., 0], p[..., 1], q[..., 0], q[..., 1])
+    return planar(p[..., 0], p[..., 1], q[..., 0], q[..., 1])
+
+
 def _unit_xyz(lat: FloatArray, lon: FloatArray) -> FloatArray:
     la, lo = np.radians(lat), np.radians(lon)
     return np.column_stack((np.cos(la) * np.cos(lo), np.cos(la) * np.sin(lo), np.sin(la)))
@@ -69,20 +77,14 @@ class Geometry:
         if self.matrix is not None:
             return np.asarray(self.matrix[i, j], dtype=float)
         assert self.acc is not None and self.ter is not None
-        a, t = self.acc[i], self.ter[j]
-        if self.kind == "latlon":
-            return haversine_km(a[:, 0], a[:, 1], t[:, 0], t[:, 1])
-        return planar(a[:, 0], a[:, 1], t[:, 0], t[:, 1])
+        return point_distance(self.kind, self.acc[i], self.ter[j])
 
     def rows(self, i: NDArray[np.int64]) -> FloatArray:
         """Dense distances of accounts ``i`` to every territory, shape (len(i), m)."""
         if self.matrix is not None:
             return np.asarray(self.matrix[i], dtype=float)
         assert self.acc is not None and self.ter is not None
-        a, t = self.acc[i], self.ter
-        if self.kind == "latlon":
-            return haversine_km(a[:, :1], a[:, 1:2], t[None, :, 0], t[None, :, 1])
-        return planar(a[:, :1], a[:, 1:2], t[None, :, 0], t[None, :, 1])
+        return point_distance(self.kind, self.acc[i][:, None, :], self.ter[None, :, :])
 
     def nearest(self, k: int) -> NDArray[np.int64]:
         """Indices of the k nearest territories of every account, shape (n, k)."""

@@ -44,7 +44,7 @@ from sklearn.base import BaseEstimator, ClusterMixin
 from sklearn.cluster import DBSCAN
 
 from .errors import RunError, ScenarioError
-from .geo import EARTH_RADIUS_KM, haversine_km, planar
+from .geo import EARTH_RADIUS_KM, point_distance
 from .runs import Run
 from .scenario import Scenario
 from .settings import PocketSettings
@@ -295,13 +295,6 @@ def _coords(scenario: Scenario) -> tuple[str, FloatArray, str]:
     return kind, scenario.accounts[cols].to_numpy(dtype=float), metric
 
 
-def _dist(kind: str, p: FloatArray, q: FloatArray) -> FloatArray:
-    """Distance between rows of p and q (broadcasting), km or planar units."""
-    if kind == "latlon":
-        return haversine_km(p[..., 0], p[..., 1], q[..., 0], q[..., 1])
-    return planar(p[..., 0], p[..., 1], q[..., 0], q[..., 1])
-
-
 def _owners(scenario: Scenario, run: Run | None) -> IntArray:
     """Territory index of each account's owner: the run's plan, else today's (-1 = none)."""
     if run is None:
@@ -345,7 +338,7 @@ def _pocket_table(
         w = ws[idx]
         total = float(w.sum())
         c = _centroid(pts[idx], w, metric)
-        d = _dist(kind, pts[idx], c[None, :])
+        d = point_distance(kind, pts[idx], c[None, :])
         order = np.argsort(d, kind="stable")
         cum = np.cumsum(w[order])
         r80 = float(d[order][np.searchsorted(cum, 0.8 * total - 1e-9 * max(total, 1.0))])
@@ -369,7 +362,7 @@ def _pocket_table(
                 row["dominant_segment"] = str(top.index[0])
                 row["dominant_segment_share"] = float(top.iloc[0] / total) if total else np.nan
         if home is not None and len(home):
-            dh = _dist(kind, home, c[None, :])
+            dh = point_distance(kind, home, c[None, :])
             j = int(np.argmin(dh))
             row["nearest_territory"] = str(ter["territory_id"].iloc[j])
             row["nearest_distance_km"] = float(dh[j])
@@ -377,7 +370,7 @@ def _pocket_table(
             far = np.ones(len(idx), dtype=bool)
             ok = own >= 0
             if ok.any():
-                dist_own = _dist(kind, pts[idx][ok], home[own[ok]])
+                dist_own = point_distance(kind, pts[idx][ok], home[own[ok]])
                 far[ok] = dist_own > r80 + reach
             row["far_owner_share"] = float(w[far].sum() / total) if total else np.nan
         else:
@@ -591,7 +584,7 @@ def suggest_territories(
             homes = sc.territories[tcols].to_numpy(dtype=float)
             ok = j >= 0
             near = np.zeros(len(j), dtype=bool)
-            near[ok] = _dist(kind, acc_pts[ok], homes[j[ok]]) <= reach
+            near[ok] = point_distance(kind, acc_pts[ok], homes[j[ok]]) <= reach
             rec["whitespace_within_reach"] = float(ws[near].sum() / total_ws) if total_ws else 0.0
         out.append(rec)
     df = pd.DataFrame(out)
