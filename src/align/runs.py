@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import hashlib
 import math
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from .errors import InfeasibleError, NoSolutionError
+from .errors import InfeasibleError, NoSolutionError, ScenarioError
 from .io import read_run_folder, write_run_folder
+from .scenario import Scenario
+from .validation import suggest
 
 STATUSES = ("optimal", "feasible", "infeasible", "no_solution")
 
@@ -35,6 +39,7 @@ class Run:
     input_hash: str = ""
     version: str = ""
     scenario: str = ""
+    scenario_path: str = ""
     reasons: list[str] = field(default_factory=list)
     message: str = ""
     stats: dict[str, Any] = field(default_factory=dict)
@@ -73,6 +78,7 @@ class Run:
             "input_hash": self.input_hash,
             "version": self.version,
             "scenario": self.scenario,
+            "scenario_path": self.scenario_path,
             "reasons": self.reasons,
             "message": self.message,
             "stats": self.stats,
@@ -128,3 +134,80 @@ def moved_between(a: Run, b: Run) -> pd.DataFrame:
     both = left.merge(right, on="account_id", how="outer")
     diff = both["from"].fillna("") != both["to"].fillna("")
     return both.loc[diff].reset_index(drop=True)
+
+
+@dataclass(eq=False)
+class Continuation:
+    """A scenario re-based on an earlier run, and what changed between the two.
+
+    ``scenario`` has each account's ``current_territory`` set to where ``run`` put it (the
+    disruption baseline and the anchor of locks); ``unseen`` are accounts the run did not know
+    (the solver places them), ``vanished`` accounts of the run the scenario no longer has, and
+    ``moved`` the accounts moved by hand and locked to their new territory.
+    """
+
+    scenario: Scenario
+    parent: Run
+    unseen: list[str] = field(default_factory=list)
+    vanished: list[str] = field(default_factory=list)
+    moved: list[str] = field(default_factory=list)
+
+
+def continue_from(
+    scenario: Scenario, run: Run, *, moves: Mapping[str, str] | None = None
+) -> Continuation:
+    """Take ``run``'s alignment as today's for ``scenario``; optionally move accounts by hand.
+
+    Locked accounts stay locked (now to the run's territory), accounts new since the run are
+    placed by the solver, and every account of ``moves`` is locked to its new territory.
+
+    Raises
+    ------
+    ScenarioError
+        When the run holds no plan, names territories the scenario does not have, or a move
+        names an unknown account or territory.
+    """
+    label = f"run {run.path or run.scenario}"
+    if not run.has_plan or run.assignments is None:
+        raise ScenarioError(f"{label}: status {run.status}, it holds no plan")
+    tids = [str(t) for t in scenario.territory_ids]
+    acc = scenario.accounts.copy()
+    plan = run.assignments.set_index(run.assignments["account_id"].astype(str))["territory_id"]
+    plan = plan.astype(str)
+    problems = [
+        f"{label}: territory '{t}' is not in the scenario's "
+        f"territories.csv{suggest(t, tids)}"
+        for t in sorted(set(plan) - set(tids))
+    ]
+    ids = acc["account_id"].astype(str)
+    known = ids.isin(plan.index).to_numpy()
+    vanished = sorted(set(plan.index) - set(ids))
+    moves = dict(moves or {})
+    id_list = list(ids)
+    for a, t in moves.items():
+        if a not in set(id_list):
+            problems.append(f"move {a}={t}: '{a}' is not an account_id{suggest(a, id_list)}")
+        if t not in tids:
+            problems.append(f"move {a}={t}: '{t}' is not a territory_id{suggest(t, tids)}")
+    if problems:
+        raise ScenarioError(problems)
+    current = acc["current_territory"] if "current_territory" in acc else pd.Series(None, acc.index)
+    current = current.astype(object).where(~known, ids.map(plan).to_numpy())
+    locked = acc["locked"].to_numpy(dtype=bool).copy()
+    if moves:
+        hand = ids.isin(list(moves)).to_numpy()
+        current = current.where(~hand, ids.map(moves).to_numpy())
+        locked |= hand
+    acc["current_territory"] = current.to_numpy()
+    acc["locked"] = locked
+    digest = hashlib.sha256(
+        f"{scenario.input_hash}|{run.input_hash}|{sorted(moves.items())}".encode()
+    ).hexdigest()[:16]
+    rebased = replace(scenario, accounts=acc, input_hash=digest)
+    return Continuation(
+        scenario=rebased,
+        parent=run,
+        unseen=list(ids[~known]),
+        vanished=vanished,
+        moved=list(moves),
+    )

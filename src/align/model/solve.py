@@ -437,6 +437,7 @@ def _make_run(
         input_hash=scenario.input_hash,
         version=__version__,
         scenario=scenario.name,
+        scenario_path=str(scenario.source.resolve()) if scenario.source else "",
         reasons=reasons or [],
         message=message,
         stats=stats,
