@@ -23,6 +23,9 @@ STATUSES = ("optimal", "feasible", "infeasible", "no_solution")
 class Run:
     """The outcome of one solve. ``status`` is always set; a plan exists when :attr:`has_plan`.
 
+    ``scenario_path`` is the scenario folder it was solved from (when it came from a folder) and
+    ``parent`` the run folder it continued from (``align solve --from``, ``align adjust``).
+
     ``objective`` is the plan's cost in raw units (TRAVEL x travel + MOVED x disruption),
     ``bound`` a proven lower bound on the best possible cost and ``gap`` their relative distance.
     """
@@ -40,6 +43,7 @@ class Run:
     version: str = ""
     scenario: str = ""
     scenario_path: str = ""
+    parent: str = ""
     reasons: list[str] = field(default_factory=list)
     message: str = ""
     stats: dict[str, Any] = field(default_factory=dict)
@@ -79,6 +83,7 @@ class Run:
             "version": self.version,
             "scenario": self.scenario,
             "scenario_path": self.scenario_path,
+            "parent": self.parent,
             "reasons": self.reasons,
             "message": self.message,
             "stats": self.stats,
