@@ -80,15 +80,37 @@ def test_missing_accounts_csv_is_named_with_its_folder(write_scenario) -> None:
 
 def test_missing_territories_csv_is_required(write_scenario) -> None:
     assert problems_of(write_scenario(territories=None)) == [
-        "territories.csv is required: one row per territory (territory_id, lat, lon)"
+        "territories.csv is required: one row per territory (territory_id, lat, lon), "
+        "or set territories.count for a greenfield design"
     ]
 
 
-def test_greenfield_without_territories_csv_is_not_available_yet(write_scenario) -> None:
-    folder = write_scenario(territories=None, toml="[territories]\ncount = 3\n")
+def test_greenfield_needs_a_fresh_start(write_scenario, base_accounts) -> None:
+    base_accounts[0]["locked"] = "true"
+    folder = write_scenario(
+        territories=None,
+        accounts=base_accounts,
+        toml="[territories]\ncount = 3\n[objective]\ndisruption = 1.0\n",
+    )
+    why = "greenfield design (the engine choosing the centres) "
     assert problems_of(folder) == [
-        "territories.csv is missing and territories.count is set: greenfield design (the engine "
-        "choosing centres) is not available in this version; give territories.csv with home bases"
+        f"{why}starts from scratch: objective.disruption must be 0 and constraints.max_moved_share "
+        "1 (give territories.csv with home bases to measure moves)",
+        f"accounts.csv: {why}cannot keep locked accounts; unlock them or give home bases",
+    ]
+
+
+def test_greenfield_count_must_match_territories_without_home_bases(
+    write_scenario, base_accounts
+) -> None:
+    folder = write_scenario(
+        accounts=[{**r, "locked": "false"} for r in base_accounts],
+        territories=[{"territory_id": "T1"}, {"territory_id": "T2"}],
+        toml="[territories]\ncount = 3\n",
+    )
+    assert problems_of(folder) == [
+        "settings key 'territories.count' is 3 but territories.csv has 2 territories without "
+        "home bases; make them agree (or drop territories.count)"
     ]
 
 
@@ -353,10 +375,12 @@ def test_account_with_empty_location_names_the_row(write_scenario, base_accounts
     ]
 
 
-def test_territories_without_home_bases(write_scenario, base_territories) -> None:
+def test_territories_without_home_bases_mean_greenfield(write_scenario, base_territories) -> None:
     folder = write_scenario(territories=drop_column(base_territories, "lat", "lon"))
     assert problems_of(folder) == [
-        "territories.csv: no home bases: give lat/lon columns, or distances.csv"
+        "accounts.csv: territories.csv has no home bases (lat/lon or x/y), so this is a greenfield "
+        "design (the engine choosing the centres), which cannot keep locked accounts; unlock them "
+        "or give home bases"
     ]
 
 
@@ -492,10 +516,10 @@ def test_extra_numeric_column_can_be_balanced_and_weighted(write_scenario, base_
     assert sc.column("calls").tolist() == [1.0, 2.0, 3.0, 4.0]
 
 
-def test_contiguity_is_refused_until_it_is_available(write_scenario) -> None:
+def test_contiguity_needs_adjacency(write_scenario) -> None:
     assert problems_of(write_scenario(), overrides=["constraints.contiguity=true"]) == [
-        "settings key 'constraints.contiguity': contiguous territories are not available in this "
-        "version; set it to false"
+        "settings key 'constraints.contiguity' is true but the scenario has no adjacency: give "
+        "adjacency.csv (account_id, neighbor_id) or polygon geometry, or set it to false"
     ]
 
 

@@ -105,6 +105,8 @@ def territory_table(scenario: Scenario, assign: IntArray) -> pd.DataFrame:
         if a in ter and b in ter:
             out[f"centre_{a}"] = ter[a].to_numpy()
             out[f"centre_{b}"] = ter[b].to_numpy()
+    if "centre_account" in ter:  # greenfield: the account chosen as the territory's centre
+        out["centre_account"] = ter["centre_account"].to_numpy()
     d = distances_of(scenario, assign)
     sums = np.bincount(assign[ok], weights=d[ok], minlength=m)
     with np.errstate(divide="ignore", invalid="ignore"):

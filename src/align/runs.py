@@ -180,8 +180,7 @@ def continue_from(
     plan = run.assignments.set_index(run.assignments["account_id"].astype(str))["territory_id"]
     plan = plan.astype(str)
     problems = [
-        f"{label}: territory '{t}' is not in the scenario's "
-        f"territories.csv{suggest(t, tids)}"
+        f"{label}: territory '{t}' is not in the scenario's territories.csv{suggest(t, tids)}"
         for t in sorted(set(plan) - set(tids))
     ]
     ids = acc["account_id"].astype(str)

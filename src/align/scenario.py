@@ -62,6 +62,12 @@ class Scenario:
             return np.full(self.n_accounts, -1, dtype=np.int64)
         return self.territory_index(self.accounts["current_territory"])
 
+    @property
+    def greenfield(self) -> bool:
+        """Territories without home bases: the engine chooses the centres among the accounts."""
+        located = any(c in self.territories for c in ("lat", "lon", "x", "y"))
+        return not located and self.distances is None
+
     @cached_property
     def coord_kind(self) -> str | None:
         for kind, cols in (("latlon", ("lat", "lon")), ("xy", ("x", "y"))):

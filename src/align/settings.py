@@ -30,6 +30,9 @@ class BalanceRule(_Strict):
 
 class TerritoriesSettings(_Strict):
     count: int | None = Field(default=None, ge=1, description="greenfield: territories to create")
+    regions: int | None = Field(
+        default=None, ge=1, description="greenfield: group the territories into this many regions"
+    )
 
 
 class ObjectiveSettings(_Strict):
@@ -78,6 +81,7 @@ class Settings(_Strict):
     model: str | None = None
     territories: TerritoriesSettings = TerritoriesSettings()
     balance: dict[str, BalanceRule] = {}
+    balance_regions: dict[str, BalanceRule] = {}
     objective: ObjectiveSettings = ObjectiveSettings()
     constraints: ConstraintSettings = ConstraintSettings()
     solver: SolverSettings = SolverSettings()
@@ -134,8 +138,8 @@ def _known_keys(model: type[BaseModel], prefix: str = "") -> list[str]:
         ann = field.annotation
         if isinstance(ann, type) and issubclass(ann, BaseModel):
             keys += _known_keys(ann, f"{prefix}{name}.")
-        elif name == "balance":
-            keys.append(f"{prefix}balance.<column>.tolerance")
+        elif name in ("balance", "balance_regions"):
+            keys.append(f"{prefix}{name}.<column>.tolerance")
         else:
             keys.append(f"{prefix}{name}")
     return keys
@@ -175,7 +179,7 @@ def _check_keys(raw: Mapping[str, Any], source: str, flagged: set[str] | None = 
             if isinstance(ann, type) and issubclass(ann, BaseModel):
                 if isinstance(value, Mapping):
                     walk(ann, value, f"{dotted}.")
-            elif key == "balance" and isinstance(value, Mapping):
+            elif key in ("balance", "balance_regions") and isinstance(value, Mapping):
                 for column, rule in value.items():
                     if isinstance(rule, Mapping):
                         walk(BalanceRule, rule, f"{dotted}.{column}.")

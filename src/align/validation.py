@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -235,6 +236,51 @@ def suggest(name: str, options: list[str]) -> str:
     return f" (did you mean '{hint[0]}'?)" if hint else ""
 
 
+def check_greenfield(
+    p: Problems,
+    A: Table,
+    acc: pd.DataFrame,
+    ter: pd.DataFrame,
+    settings: Settings,
+    kind: str | None,
+    *,
+    from_file: bool,
+) -> None:
+    """Greenfield (the engine chooses the centres among the accounts): what it needs."""
+    why = "greenfield design (the engine choosing the centres) "
+    if from_file:
+        why = (
+            "territories.csv has no home bases (lat/lon or x/y), so this is a greenfield "
+            "design (the engine choosing the centres), which "
+        )
+    if kind is None:
+        p.add(f"{A.label}: {why}needs lat/lon (or x/y) for every account")
+    else:
+        cols = ["lat", "lon"] if kind == "latlon" else ["x", "y"]
+        p.rows(A, acc[cols].isna().any(axis=1).to_numpy(), lambda i: f"{why}needs a location")
+    if "candidate" in A.frame:
+        cand = check_bool(p, A, "candidate")
+        acc["candidate"] = cand
+        if int(np.sum(cand)) < len(ter):
+            p.add(
+                f"{A.label}: {int(np.sum(cand))} accounts are marked candidate but {len(ter)} "
+                "territories need a centre each; mark more candidates"
+            )
+    o, c = settings.objective, settings.constraints
+    if o.disruption > 0 or c.max_moved_share < 1:
+        p.add(
+            f"{why}starts from scratch: objective.disruption must be 0 and "
+            "constraints.max_moved_share 1 (give territories.csv with home bases to measure moves)"
+        )
+    if "locked" in A.frame and bool(np.any(acc["locked"].to_numpy(dtype=bool))):
+        p.add(f"{A.label}: {why}cannot keep locked accounts; unlock them or give home bases")
+    for col in ("capacity", "segments", "target_share"):
+        if col in ter and ter[col].notna().any() and col != "target_share":
+            p.add(f"territories.csv: {why}does not support '{col}' yet; drop the column")
+    if "target_share" in ter and ter["target_share"].nunique() > 1:
+        p.add(f"territories.csv: {why}needs equal target_share (the centres are not known yet)")
+
+
 def build(
     accounts: Table,
     territories: Table | None,
@@ -266,16 +312,24 @@ def build(
     acc["locked"] = check_bool(p, A, "locked") if "locked" in acc else False
 
     # --- territories
+    count = settings.territories.count
+    greenfield = False
     if territories is None:
-        if settings.territories.count:
-            p.add(
-                "territories.csv is missing and territories.count is set: greenfield design "
-                "(the engine choosing centres) is not available in this version; give "
-                "territories.csv with home bases"
+        if count:
+            greenfield = True
+            width = len(str(count))
+            ter = pd.DataFrame(
+                {
+                    "territory_id": pd.Series([f"T{k:0{width}d}" for k in range(1, count + 1)]),
+                    "target_share": 1.0,
+                }
             )
         else:
-            p.add("territories.csv is required: one row per territory (territory_id, lat, lon)")
-        ter = pd.DataFrame({"territory_id": pd.Series([], dtype=object)})
+            p.add(
+                "territories.csv is required: one row per territory (territory_id, lat, lon), "
+                "or set territories.count for a greenfield design"
+            )
+            ter = pd.DataFrame({"territory_id": pd.Series([], dtype=object)})
         ter_kind = None
         ter_partial = False
     else:
@@ -299,6 +353,14 @@ def build(
             ter["segments"] = _ids(ter["segments"])
         if len(ter) == 0:
             p.add(f"{T.label}: no territories (one row per territory is required)")
+        greenfield = ter_kind is None and not ter_partial and distances is None and len(ter) > 0
+        if greenfield and count and count != len(ter):
+            p.add(
+                f"settings key 'territories.count' is {count} but {T.label} has {len(ter)} "
+                "territories without home bases; make them agree (or drop territories.count)"
+            )
+    if greenfield:
+        check_greenfield(p, A, acc, ter, settings, acc_kind, from_file=territories is not None)
     ter_ids = set(ter["territory_id"].dropna()) if "territory_id" in ter else set()
     acc_ids = acc["account_id"] if "account_id" in acc else pd.Series([], dtype=object)
 
@@ -380,7 +442,7 @@ def build(
 
     # --- locations: every (account, territory) pair needs a distance
     n_ter = len(ter_ids)
-    if a_ok and territories is not None and n_ter and not acc_partial:
+    if a_ok and territories is not None and n_ter and not acc_partial and not greenfield:
         kind = acc_kind or ter_kind or "latlon"
         cols = ("lat", "lon") if kind == "latlon" else ("x", "y")
         names = {"latlon": "lat/lon", "xy": "x/y"}
@@ -471,16 +533,40 @@ def build(
         and not pd.api.types.is_bool_dtype(acc[c].dtype)
     ]
     lacking = {"account_id", "potential"} - set(A.frame.columns)  # reported above
-    for col in settings.balance:
-        if col in lacking:
-            continue
-        if col not in acc:
+    sections: tuple[tuple[str, dict[str, Any]], ...] = (
+        ("balance", settings.balance),
+        ("balance_regions", settings.balance_regions),
+    )
+    for section, rules in sections:
+        for col in rules:
+            if col in lacking:
+                continue
+            if col not in acc:
+                p.add(
+                    f"settings key '{section}.{col}': accounts.csv has no column '{col}'"
+                    f"{suggest(col, numeric_cols)}"
+                )
+            elif col not in ACCOUNT_NUMERIC and col not in ("lat", "lon", "x", "y"):
+                acc[col] = check_numeric(p, A, col)
+    if settings.balance_regions and not greenfield:
+        region = ter["region"] if "region" in ter else None
+        if region is None:
             p.add(
-                f"settings key 'balance.{col}': accounts.csv has no column '{col}'"
-                f"{suggest(col, numeric_cols)}"
+                "settings key 'balance_regions' needs a 'region' column in territories.csv "
+                "(the region of every territory)"
             )
-        elif col not in ACCOUNT_NUMERIC and col not in ("lat", "lon", "x", "y"):
-            acc[col] = check_numeric(p, A, col)
+        elif territories is not None:
+            ter["region"] = _ids(region)
+            p.rows(
+                territories,
+                ter["region"].isna().to_numpy(),
+                lambda i: "region is empty; balance_regions needs the region of every territory",
+            )
+    if greenfield and settings.territories.regions and settings.territories.regions > len(ter):
+        p.add(
+            f"settings key 'territories.regions' is {settings.territories.regions}, more than "
+            f"the {len(ter)} territories to group"
+        )
     for key, col, extra in (
         ("objective.travel_weight", settings.objective.travel_weight, "none"),
         ("objective.disruption_measure", settings.objective.disruption_measure, "accounts"),
@@ -494,10 +580,10 @@ def build(
             )
         elif col not in ACCOUNT_NUMERIC and col not in settings.balance:
             acc[col] = check_numeric(p, A, col)
-    if settings.constraints.contiguity:
+    if settings.constraints.contiguity and adj is None:
         p.add(
-            "settings key 'constraints.contiguity': contiguous territories are not available in "
-            "this version; set it to false"
+            "settings key 'constraints.contiguity' is true but the scenario has no adjacency: "
+            "give adjacency.csv (account_id, neighbor_id) or polygon geometry, or set it to false"
         )
     p.raise_if_any()
     acc = acc.reset_index(drop=True)

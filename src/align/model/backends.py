@@ -45,6 +45,7 @@ class Backend(Protocol):
         start: FloatArray | None = None,
         abs_gap: float = 0.0,
         stop_at: float | None = None,
+        on_solution: Callable[[FloatArray], bool] | None = None,
     ) -> BackendResult: ...
 
 
@@ -161,12 +162,30 @@ class HighsBackend:
         start: FloatArray | None = None,
         abs_gap: float = 0.0,
         stop_at: float | None = None,
+        on_solution: Callable[[FloatArray], bool] | None = None,
     ) -> BackendResult:
-        """Solve; a MIP stops early once its incumbent is at or below ``stop_at``."""
+        """Solve; a MIP stops early once its incumbent is at or below ``stop_at``.
+
+        ``on_solution(x)`` sees every improving MIP solution; returning True stops the solve.
+        """
         h = self._load(model, time_limit=time_limit, gap=gap, seed=seed, threads=threads)
         if abs_gap > 0:
             h.setOptionValue("mip_abs_gap", float(abs_gap))
         is_mip = bool(model.integer.any())
+        stop = [False]
+        if is_mip and on_solution is not None:
+            seen = on_solution
+
+            def improving(e) -> None:  # type: ignore[no-untyped-def]
+                if seen(np.asarray(e.data_out.mip_solution, dtype=float)):
+                    stop[0] = True
+
+            def interrupt(e) -> None:  # type: ignore[no-untyped-def]
+                if stop[0]:
+                    e.interrupt()
+
+            h.cbMipImprovingSolution.subscribe(improving)
+            h.cbMipInterrupt.subscribe(interrupt)
         if is_mip and stop_at is not None:
             target = float(stop_at)
 
@@ -195,6 +214,7 @@ class HighsBackend:
                     threads=threads,
                     abs_gap=abs_gap,
                     stop_at=stop_at,
+                    on_solution=on_solution,
                 )
         return res
 
@@ -292,6 +312,7 @@ class PulpBackend:
         start: FloatArray | None = None,
         abs_gap: float = 0.0,
         stop_at: float | None = None,
+        on_solution: Callable[[FloatArray], bool] | None = None,  # not offered through PuLP
     ) -> BackendResult:
         import pulp
 

@@ -54,6 +54,8 @@ def quick_checks(problem: Problem) -> list[str]:
             )
     elig_code = table if table is not None else np.ones((codes.max() + 1, problem.m), bool)
     for r in problem.resources:
+        if r.group is not None:
+            continue  # region bands: the elastic re-solve names them
         load = np.bincount(fixed[held], weights=r.values[held], minlength=problem.m)
         for j in np.flatnonzero(load > r.hi * (1 + 1e-9) + 1e-12):
             reasons.append(
@@ -149,9 +151,12 @@ def elastic_reasons(
             limit = r.hi[j] * r.scale + amount
             need = limit / r.target[j] - 1
             side = f"over its upper limit {_fmt(r.hi[j] * r.scale)} by {_fmt(amount)}"
+        where, key = f"territory {tids[j]}", "balance"
+        if r.group is not None and r.labels is not None:
+            where, key = f"region {r.labels[j]}", "balance_regions"
         reasons.append(
-            f"territory {tids[j]}: {r.name} is {side} in the closest plan; "
-            f"balance.{r.name}.tolerance would have to be at least {need:.2%} "
+            f"{where}: {r.name} is {side} in the closest plan; "
+            f"{key}.{r.name}.tolerance would have to be at least {need:.2%} "
             f"(it is {r.tolerance:.2%})"
         )
     if not reasons:

@@ -19,6 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+import pandas as pd
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
@@ -40,6 +41,16 @@ class Resource:
     scale: float  # raw = scaled * scale
     target: FloatArray  # (m,) raw target (balance) or capacity (raw)
     tolerance: float = 0.0
+    group: IntArray | None = None  # kind "region": band of each territory (lo/hi/target per band)
+    labels: list[str] | None = None  # kind "region": the band names
+
+    def load(self, assign: IntArray, m: int, rows: IntArray | None = None) -> FloatArray:
+        """Scaled total of every band (territory, or region) under a plan of ``rows`` (all)."""
+        v = self.values if rows is None else self.values[rows]
+        per: FloatArray = np.bincount(assign, weights=v, minlength=m).astype(np.float64)
+        if self.group is None:
+            return per
+        return np.bincount(self.group, per, len(self.lo)).astype(np.float64)
 
 
 @dataclass
@@ -156,6 +167,12 @@ def build_problem(scenario: Scenario) -> Problem:
     resources: list[Resource] = []
     for name, rule in s.balance.items():
         resources.append(balance_rows(scenario.column(name), share, name, rule.tolerance))
+    for name, rule in s.balance_regions.items():
+        region = scenario.territories["region"].astype(str)
+        codes, labels = pd.factorize(region)
+        resources.append(
+            region_rows(scenario.column(name), share, codes, list(labels), name, rule.tolerance)
+        )
     if "capacity" in scenario.territories:
         cap = scenario.territories["capacity"].to_numpy(dtype=float)
         if np.isfinite(cap).any():
@@ -186,17 +203,38 @@ def build_problem(scenario: Scenario) -> Problem:
 
 def balance_rows(values: FloatArray, share: FloatArray, name: str, tol: float) -> Resource:
     """Band ``target_j * (1 +- tol)`` with ``target_j = share_j * total``."""
-    target = share * values.sum()
+    return _band(values, share * values.sum(), name, tol)
+
+
+def region_rows(
+    values: FloatArray, share: FloatArray, codes: IntArray, labels: list[str], name: str, tol: float
+) -> Resource:
+    """Band ``target_g * (1 +- tol)`` on every region g (the sum of its territories' targets)."""
+    target = np.bincount(codes, weights=share, minlength=len(labels)) * values.sum()
+    return _band(values, target, name, tol, group=np.asarray(codes, np.int64), labels=labels)
+
+
+def _band(
+    values: FloatArray,
+    target: FloatArray,
+    name: str,
+    tol: float,
+    *,
+    group: IntArray | None = None,
+    labels: list[str] | None = None,
+) -> Resource:
     scale = float(target.mean()) or 1.0
     return Resource(
         name=name,
-        kind="balance",
+        kind="balance" if group is None else "region",
         values=values / scale,
         lo=target * (1 - tol) / scale,
         hi=target * (1 + tol) / scale,
         scale=scale,
         target=target,
         tolerance=tol,
+        group=group,
+        labels=labels,
     )
 
 
@@ -302,16 +340,18 @@ def build_model(
     lo_parts = [np.ones(n_rows)]
     hi_parts = [np.ones(n_rows)]
     resource_rows: list[IntArray] = []
+    band_rows: list[IntArray] = []
     for r in problem.resources:
         active = np.isfinite(r.lo) | np.isfinite(r.hi)
-        idx = np.full(m, -1, dtype=np.int64)
-        idx[active] = n_rows + np.arange(int(active.sum()))
+        band = np.full(len(r.lo), -1, dtype=np.int64)
+        band[active] = n_rows + np.arange(int(active.sum()))
+        idx = band if r.group is None else band[r.group]
         lo, hi = r.lo[active].copy(), r.hi[active].copy()
         if fixed_assign is not None:
-            held = ~free_mask
-            load = np.bincount(fixed_assign[held], weights=r.values[held], minlength=m)[active]
-            lo -= load
-            hi -= load
+            held = np.flatnonzero(~free_mask)
+            load = r.load(fixed_assign[held], m, held)
+            lo -= load[active]
+            hi -= load[active]
         use = idx[pj] >= 0
         rows.append(idx[pj][use])
         cols.append(np.flatnonzero(use))
@@ -319,6 +359,7 @@ def build_model(
         lo_parts.append(lo)
         hi_parts.append(hi)
         resource_rows.append(idx)
+        band_rows.append(band)
         n_rows += int(active.sum())
     moved_index = -1
     if problem.moved_min_kept is not None:
@@ -344,10 +385,10 @@ def build_model(
             c = np.zeros(npair)
         unit = 1.0 if elastic else float(slack_cost)  # type: ignore[arg-type]
         extra_c: list[float] = []
-        for k, idx in enumerate(resource_rows):
-            for j in np.flatnonzero(idx >= 0):
+        for k, band in enumerate(band_rows):
+            for j in np.flatnonzero(band >= 0):  # j: the band (territory, or region)
                 for sign, kind in ((1.0, "under"), (-1.0, "over")):
-                    rows.append(np.array([idx[j]]))
+                    rows.append(np.array([band[j]]))
                     cols.append(np.array([n_cols]))
                     vals.append(np.array([sign]))
                     extra_c.append(unit)

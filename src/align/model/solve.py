@@ -61,6 +61,14 @@ def solve(scenario: Scenario, *, progress: Progress | None = None) -> Run:
     Returns a :class:`Run` whose status is ``optimal``, ``feasible`` (a plan, gap above the
     target), ``infeasible`` (with ``reasons``) or ``no_solution`` (no plan within the limits).
     """
+    if scenario.greenfield:
+        from .greenfield import solve_greenfield
+
+        return solve_greenfield(scenario, progress=progress)
+    if scenario.settings.constraints.contiguity:
+        from .districts import solve_contiguous
+
+        return solve_contiguous(scenario, progress=progress)
     s = scenario.settings
     clock = Clock(s.solver.time_limit_s)
     say = progress or (lambda phase, info: None)
@@ -483,7 +491,7 @@ def band_violation(problem: Problem, assign: np.ndarray) -> float:
     """Largest relative violation of a band or capacity by a plan (0 when all hold)."""
     worst = 0.0
     for r in problem.resources:
-        load = np.bincount(assign, weights=r.values, minlength=problem.m)
+        load = r.load(assign, problem.m)
         over = np.where(np.isfinite(r.hi), load - r.hi, 0.0)
         under = np.where(np.isfinite(r.lo), r.lo - load, 0.0)
         worst = max(worst, float(np.max(over)), float(np.max(under)))

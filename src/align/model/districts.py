@@ -1,0 +1,405 @@
+"""Greenfield design (the engine chooses the centres) and contiguous territories.
+
+Greenfield is the balanced p-median of Hess et al. (1965): a variable ``x[i, c]`` for every unit
+i and candidate centre c, ``x[c, c]`` opens the centre, exactly N centres open, every unit in one
+open centre's territory, each open territory's balanced totals within their bands, cost
+``travel * w_i * d(i, c)^p`` (p = 1: balanced p-median; p = 2: moment of inertia). The whole MIP
+is solved, so the bound and gap are proven.
+
+Contiguity (greenfield or fixed territories) adds the rows of :mod:`.contiguity` in a loop:
+solve, find the pieces cut off from their territory, add their separator rows, solve again
+(HiGHS has no lazy-constraint callback, so the loop re-solves; every contiguous plan met on the
+way is kept as the incumbent and handed to the next round as a start). The model of every round
+is a relaxation of the contiguous problem, so its bound is a valid bound throughout.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import scipy.sparse as sp
+from numpy.typing import NDArray
+
+from ..runs import Run
+from ..scenario import Scenario
+from ..settings import SolverSettings
+from .backends import Backend, get_backend
+from .contiguity import Cut, Graph, account_graph, find_cuts
+from .diagnose import quick_checks
+from .formulation import MatrixModel, Problem, build_model, build_problem
+
+IntArray = NDArray[np.int64]
+FloatArray = NDArray[np.float64]
+Say = Callable[[str, dict[str, object]], None]
+
+
+@dataclass
+class PairModel:
+    """A MIP whose first columns are unit-territory pairs ``(pi[p], pj[p])``."""
+
+    model: MatrixModel
+    pi: IntArray
+    pj: IntArray
+    n: int
+    m: int
+    roots: IntArray | None = None  # greenfield: the unit that is territory t's centre
+    _key: IntArray = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        key = self.pi * self.m + self.pj
+        self._order = np.argsort(key, kind="stable")
+        self._key = key[self._order]
+
+    def columns(self, units: IntArray, t: int) -> IntArray:
+        """Columns of pairs (u, t) for the given units (-1 where the pair does not exist)."""
+        key = np.asarray(units, dtype=np.int64) * self.m + t
+        pos = np.searchsorted(self._key, key)
+        pos = np.minimum(pos, len(self._key) - 1)
+        found = self._key[pos] == key
+        return np.where(found, self._order[pos], -1)
+
+    def assignment(self, x: FloatArray) -> IntArray:
+        """The territory of every unit in an integer solution."""
+        on = x[: len(self.pi)] > 0.5
+        out = np.full(self.n, -1, dtype=np.int64)
+        out[self.pi[on]] = self.pj[on]
+        return out
+
+    def vector(self, assign: IntArray, ncol: int) -> FloatArray:
+        """The 0/1 column vector of a plan (all other columns 0)."""
+        x = np.zeros(ncol)
+        cols = np.empty(self.n, dtype=np.int64)
+        for t in range(self.m):
+            units = np.flatnonzero(assign == t)
+            cols[units] = self.columns(units, t)
+        x[cols[cols >= 0]] = 1.0
+        return x
+
+    def add_rows(self, A: sp.spmatrix, lo: FloatArray, hi: FloatArray) -> None:
+        mm = self.model
+        self.model = MatrixModel(
+            c=mm.c,
+            A=sp.vstack([mm.A, A]).tocsc(),
+            row_lo=np.r_[mm.row_lo, lo],
+            row_hi=np.r_[mm.row_hi, hi],
+            col_lo=mm.col_lo,
+            col_hi=mm.col_hi,
+            integer=mm.integer,
+            offset=mm.offset,
+        )
+
+
+def cut_rows(pm: PairModel, cuts: list[Cut]) -> tuple[sp.csr_matrix, FloatArray, FloatArray]:
+    """The rows of separator cuts: ``x[a,t] (+ x[b,t]) - sum_S x[s,t] <= 1 (0 with a root)``."""
+    rows, cols, vals, hi = [], [], [], []
+    for r, cut in enumerate(cuts):
+        lhs = [pm.columns(np.array([cut.a]), cut.t)]
+        coef = [np.ones(1)]
+        if cut.b >= 0:
+            lhs.append(pm.columns(np.array([cut.b]), cut.t))
+            coef.append(np.ones(1))
+        lhs.append(pm.columns(cut.separator, cut.t))
+        coef.append(-np.ones(len(cut.separator)))
+        c = np.concatenate(lhs)
+        v = np.concatenate(coef)
+        ok = c >= 0
+        rows.append(np.full(int(ok.sum()), r))
+        cols.append(c[ok])
+        vals.append(v[ok])
+        hi.append(1.0 if cut.b >= 0 else 0.0)
+    ncol = pm.model.shape[1]
+    A = sp.csr_matrix(
+        (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
+        shape=(len(cuts), ncol),
+    )
+    return A, np.full(len(cuts), -np.inf), np.array(hi)
+
+
+def neighbour_rows(
+    pm: PairModel, graph: Graph, *, skip_roots: bool
+) -> tuple[sp.csr_matrix, FloatArray, FloatArray]:
+    """``x[i,t] <= sum_{s in N(i)} x[s,t]``: a unit that shares its territory has a neighbour in it.
+
+    Valid for a unit that is not its territory's centre (greenfield) or when no territory can be
+    a single unit; callers decide.
+    """
+    A = graph.A.tocsr()
+    deg = np.diff(A.indptr)
+    pi, pj = pm.pi, pm.pj
+    keep = np.ones(len(pi), dtype=bool)
+    if skip_roots and pm.roots is not None:
+        keep &= pi != pm.roots[pj]  # -1 (no root) never equals a unit
+    p = np.flatnonzero(keep)
+    r = np.arange(len(p))
+    # neighbours of each pair's unit, paired with the same territory
+    counts = deg[pi[p]]
+    rep_rows = np.repeat(r, counts)
+    starts = A.indptr[pi[p]]
+    offs = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
+    nb = A.indices[np.repeat(starts, counts) + offs]
+    nb_cols = _columns_many(pm, nb, np.repeat(pj[p], counts))
+    ok = nb_cols >= 0
+    rows = np.r_[r, rep_rows[ok]]
+    cols = np.r_[p, nb_cols[ok]]
+    vals = np.r_[np.ones(len(p)), -np.ones(int(ok.sum()))]
+    M = sp.csr_matrix((vals, (rows, cols)), shape=(len(p), pm.model.shape[1]))
+    return M, np.full(len(p), -np.inf), np.zeros(len(p))
+
+
+def _columns_many(pm: PairModel, units: IntArray, ts: IntArray) -> IntArray:
+    key = units.astype(np.int64) * pm.m + ts
+    pos = np.minimum(np.searchsorted(pm._key, key), len(pm._key) - 1)
+    return np.where(pm._key[pos] == key, pm._order[pos], -1)
+
+
+@dataclass
+class LoopResult:
+    status: str  # optimal | feasible | infeasible | no_solution
+    assign: IntArray | None
+    objective: float  # scaled model units
+    bound: float  # scaled, -inf when unknown
+    rounds: int
+    cuts: int
+    message: str = ""
+
+
+def solve_with_cuts(
+    pm: PairModel,
+    backend: Backend,
+    graph: Graph | None,
+    *,
+    time_left: Callable[[], float],
+    solver: SolverSettings,
+    weight: FloatArray | None = None,
+    start: IntArray | None = None,
+    say: Say | None = None,
+) -> LoopResult:
+    """Solve the pair MIP; with a graph, add separator rows until the plan is contiguous."""
+    say = say or (lambda phase, info: None)
+    best: IntArray | None = None
+    best_obj = math.inf
+    if start is not None:
+        best = start
+        best_obj = float(pm.model.c @ pm.vector(start, pm.model.shape[1]))
+    bound = -math.inf
+    rounds = n_cuts = 0
+    pending: list[Cut] = []
+    keys: set[tuple[int, int, int]] = set()
+
+    def seen(x: FloatArray) -> bool:
+        """Every improving plan of the round: keep it if contiguous, else collect its cuts."""
+        nonlocal best, best_obj
+        plan = pm.assignment(x)
+        if (plan < 0).any():
+            return False
+        cuts = find_cuts(graph, plan, pm.m, roots=pm.roots, weight=weight) if graph else []
+        if not cuts:
+            value = float(pm.model.c @ x)
+            if value < best_obj - 1e-9:
+                best, best_obj = plan, value
+            return False
+        for c in cuts:
+            key = (c.t, c.a, c.b)
+            if key not in keys:
+                keys.add(key)
+                pending.append(c)
+        return False
+
+    while True:
+        rounds += 1
+        left = time_left()
+        if left <= 0.05:
+            break
+        x0 = pm.vector(best, pm.model.shape[1]) if best is not None else None
+        pending.clear()
+        keys.clear()
+        res = backend.solve(
+            pm.model,
+            time_limit=left,
+            gap=solver.gap,
+            seed=solver.seed,
+            threads=solver.threads,
+            start=x0,
+            on_solution=seen if graph is not None else None,
+        )
+        if res.status == "infeasible":
+            if best is None:
+                return LoopResult("infeasible", None, math.inf, math.inf, rounds, n_cuts)
+            break  # cannot happen with a contiguous incumbent; keep it
+        if res.x is not None:
+            seen(res.x)
+        say("contiguity", {"round": rounds, "cuts": len(pending), "objective": res.objective})
+        if not pending:
+            if res.status == "optimal" and best is not None:
+                bound = max(bound, min(res.bound, best_obj))
+                return LoopResult("optimal", best, best_obj, bound, rounds, n_cuts)
+            if math.isfinite(res.bound):
+                bound = max(bound, res.bound)
+            break  # time limit
+        if math.isfinite(res.bound):
+            bound = max(bound, res.bound)  # any round's model relaxes the contiguous problem
+        n_cuts += len(pending)
+        pm.add_rows(*cut_rows(pm, pending))
+    if best is None:
+        return LoopResult("no_solution", None, math.inf, bound, rounds, n_cuts, "time limit")
+    return LoopResult("feasible", best, best_obj, min(bound, best_obj), rounds, n_cuts)
+
+
+# ---------------------------------------------------------------------------------------------
+# greenfield
+
+
+@dataclass
+class Band:
+    """One balanced column: values per unit and the band of every open territory (raw units)."""
+
+    values: FloatArray
+    lo: float
+    hi: float
+
+
+def hess_model(
+    cost: FloatArray,
+    bands: list[Band],
+    count: int,
+    cand: IntArray,
+) -> PairModel:
+    """The balanced p-median over all pairs: ``cost`` is (n, k) unit-to-candidate cost.
+
+    Columns ``i * k + c`` (unit-major). Rows: assignment (n), open count (1), linking
+    ``x[i,c] <= x[cand[c],c]`` (n*k - k), and per band two rows per candidate.
+    """
+    n, k = cost.shape
+    pi = np.repeat(np.arange(n), k)
+    pj = np.tile(np.arange(k), n)
+    ncol = n * k
+    centre_col = cand * k + np.arange(k)
+    rows_l, cols_l, vals_l, lo_l, hi_l = [], [], [], [], []
+    r0 = 0
+    # assignment
+    rows_l.append(pi)
+    cols_l.append(np.arange(ncol))
+    vals_l.append(np.ones(ncol))
+    lo_l.append(np.ones(n))
+    hi_l.append(np.ones(n))
+    r0 += n
+    # open count
+    rows_l.append(np.full(k, r0))
+    cols_l.append(centre_col)
+    vals_l.append(np.ones(k))
+    lo_l.append(np.array([float(count)]))
+    hi_l.append(np.array([float(count)]))
+    r0 += 1
+    # linking
+    off = np.flatnonzero(pi != cand[pj])
+    nl = len(off)
+    rows_l += [r0 + np.arange(nl), r0 + np.arange(nl)]
+    cols_l += [off, centre_col[pj[off]]]
+    vals_l += [np.ones(nl), -np.ones(nl)]
+    lo_l.append(np.full(nl, -np.inf))
+    hi_l.append(np.zeros(nl))
+    r0 += nl
+    # bands: sum_i v_i x_ic - lo * x_cc >= 0 and sum_i v_i x_ic - hi * x_cc <= 0
+    for b in bands:
+        scale = max(abs(b.hi), 1e-12)
+        v = b.values / scale
+        for bound, is_lo in ((b.lo / scale, True), (b.hi / scale, False)):
+            rows_l += [r0 + pj, r0 + np.arange(k)]
+            cols_l += [np.arange(ncol), centre_col]
+            vals_l += [v[pi], np.full(k, -bound)]
+            lo_l.append(np.zeros(k) if is_lo else np.full(k, -np.inf))
+            hi_l.append(np.full(k, np.inf) if is_lo else np.zeros(k))
+            r0 += k
+    total = ncol
+    A = sp.csc_matrix(
+        (np.concatenate(vals_l), (np.concatenate(rows_l), np.concatenate(cols_l))),
+        shape=(r0, total),
+    )
+    A.sum_duplicates()
+    model = MatrixModel(
+        c=cost.ravel(),
+        A=A,
+        row_lo=np.concatenate(lo_l),
+        row_hi=np.concatenate(hi_l),
+        col_lo=np.zeros(total),
+        col_hi=np.ones(total),
+        integer=np.ones(total, dtype=bool),
+    )
+    return PairModel(model, pi, pj, n, k, roots=cand.astype(np.int64))
+
+
+# ---------------------------------------------------------------------------------------------
+# fixed territories, contiguous
+
+
+def solve_contiguous(scenario: Scenario, *, progress: Say | None = None) -> Run:
+    """Fixed territories (home bases given) with every territory one connected piece.
+
+    The whole MIP over every eligible pair, the neighbour rows where they are valid, and
+    separator rows added until the plan is connected. A locked account roots its territory.
+    """
+    from .solve import Clock, _make_run
+
+    s = scenario.settings
+    clock = Clock(s.solver.time_limit_s)
+    backend = get_backend(s.solver.name)
+    problem = build_problem(scenario)
+    stats: dict[str, object] = {"accounts": problem.n, "territories": problem.m}
+    reasons = quick_checks(problem)
+    if reasons:
+        return _make_run(
+            scenario, problem, backend, clock, stats, "infeasible", None, reasons=reasons
+        )
+    graph = account_graph(scenario.adjacency, scenario.accounts["account_id"])
+    assert graph is not None, "validation requires adjacency with contiguity"
+    pi, pj = problem.all_pairs()
+    model, _ = build_model(problem, pi, pj, integer=True)
+    # a locked account is always in its territory: it roots the territory's connectivity rows
+    roots = np.full(problem.m, -1, dtype=np.int64)
+    held = np.flatnonzero(problem.fixed >= 0)
+    roots[problem.fixed[held][::-1]] = held[::-1]
+    pm = PairModel(model, pi, pj, problem.n, problem.m, roots=roots)
+    if _no_single_unit_territory(problem):
+        pm.add_rows(*neighbour_rows(pm, graph, skip_roots=True))
+    elif (roots >= 0).any():
+        A, lo, hi = neighbour_rows(pm, graph, skip_roots=True)
+        rooted = roots[pm.pj[pm.pi != roots[pm.pj]]] >= 0
+        pm.add_rows(A[rooted], lo[rooted], hi[rooted])
+    weight = problem.resources[0].values if problem.resources else None
+    res = solve_with_cuts(
+        pm, backend, graph, time_left=clock.left, solver=s.solver, weight=weight, say=progress
+    )
+    stats.update(contiguity_rounds=res.rounds, contiguity_cuts=res.cuts, candidate_pairs=len(pi))
+    why = []
+    if res.status == "infeasible":
+        why = [
+            "no plan keeps every territory one connected piece within the bands; widen a "
+            "tolerance, add adjacency, or turn constraints.contiguity off"
+        ]
+    bound = res.bound * problem.cost_scale if math.isfinite(res.bound) else -math.inf
+    plan = res.assign is not None
+    run = _make_run(
+        scenario,
+        problem,
+        backend,
+        clock,
+        stats,
+        res.status,
+        res.assign,
+        objective=problem.plan_cost(res.assign) if res.assign is not None else None,
+        bound=bound if plan or math.isfinite(bound) else None,
+        reasons=why,
+        message=res.message,
+    )
+    return run
+
+
+def _no_single_unit_territory(problem: Problem) -> bool:
+    """True when no account alone reaches a territory's lower band (so each has 2+ accounts)."""
+    for r in problem.resources:
+        if r.kind == "balance" and float(r.values.max(initial=0.0)) < float(r.lo.min()) - 1e-12:
+            return True
+    return False

@@ -1,0 +1,248 @@
+"""Greenfield: choose the territory centres among the accounts, then assign every account.
+
+Small and mid-size problems (up to :data:`EXACT_PAIRS` unit-candidate pairs) are solved exactly
+with the balanced p-median of :mod:`.districts` (contiguity by separator rows), warm-started
+from the heuristic below when contiguity is off. Larger ones get that heuristic alone: seeded
+k-means++ on the locations weighted by the first balanced column, each centre moved to the
+nearest candidate account, an exact fixed-centre alignment, then alternating "best centre of each
+territory" and re-alignment while it improves. Its plan carries no bound (status ``feasible``).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..geo import point_distance
+from ..runs import Run
+from ..scenario import Scenario
+from .backends import get_backend
+from .contiguity import account_graph
+from .districts import Band, hess_model, neighbour_rows, solve_with_cuts
+from .formulation import build_problem
+
+EXACT_PAIRS = 250_000  # unit x candidate pairs the exact model takes on
+RECENTRE_ROUNDS = 6
+HEURISTIC_SHARE = 0.3  # of the time limit, for the starting plan of the exact model
+
+
+def _coords(scenario: Scenario) -> tuple[str, np.ndarray]:
+    kind = scenario.coord_kind or "xy"
+    cols = ["lat", "lon"] if kind == "latlon" else ["x", "y"]
+    return kind, scenario.accounts[cols].to_numpy(dtype=float)
+
+
+def _unit_costs(
+    scenario: Scenario, pts: np.ndarray, kind: str, rows: np.ndarray, cols: np.ndarray
+) -> np.ndarray:
+    """(len(rows), len(cols)) cost of serving account rows[i] from a centre at account cols[c]."""
+    o = scenario.settings.objective
+    d = point_distance(kind, pts[rows][:, None, :], pts[cols][None, :, :])
+    w = scenario.column(o.travel_weight)[rows]
+    return o.travel * w[:, None] * (d if o.distance_power == 1 else d * d)
+
+
+def centred_scenario(scenario: Scenario, centres: np.ndarray) -> Scenario:
+    """The scenario with territory i's home base at account ``centres[i]`` (a fixed-centre one)."""
+    kind, pts = _coords(scenario)
+    cols = ["lat", "lon"] if kind == "latlon" else ["x", "y"]
+    ter = scenario.territories.copy()
+    ter[cols[0]] = pts[centres, 0]
+    ter[cols[1]] = pts[centres, 1]
+    ter["centre_account"] = scenario.account_ids[centres]
+    return replace(scenario, territories=ter)
+
+
+def anchored(scenario: Scenario) -> Scenario:
+    """A centred scenario whose centre accounts are locked to their own territory."""
+    acc = scenario.accounts.copy()
+    centres = pd.Index(acc["account_id"]).get_indexer(scenario.territories["centre_account"])
+    acc["current_territory"] = None
+    acc.loc[centres, "current_territory"] = scenario.territories["territory_id"].to_numpy()
+    locked = np.zeros(len(acc), dtype=bool)
+    locked[centres] = True
+    acc["locked"] = locked
+    return replace(scenario, accounts=acc)
+
+
+def _order(centres: np.ndarray, pts: np.ndarray) -> np.ndarray:
+    """Centres numbered north to south, then west to east (stable names between runs)."""
+    return centres[np.lexsort((pts[centres, 1], -pts[centres, 0]))]
+
+
+def heuristic(
+    scenario: Scenario, cand: np.ndarray, budget: float, say: Any
+) -> tuple[Run | None, np.ndarray]:
+    """k-means++ centres, fixed-centre alignment, alternating recentring: the best run found
+    within ``budget`` seconds (None when no fixed-centre plan was found), and its centres."""
+    from sklearn.cluster import KMeans
+
+    from .solve import Clock
+    from .solve import solve as solve_fixed
+
+    clock = Clock(budget)
+    s = scenario.settings
+    kind, pts = _coords(scenario)
+    m = scenario.n_territories
+    plane = pts.copy()
+    if kind == "latlon":  # equirectangular km about the mean latitude: fine for seeding
+        plane = np.column_stack(
+            (pts[:, 1] * 111.32 * math.cos(math.radians(pts[:, 0].mean())), pts[:, 0] * 110.57)
+        )
+    first = next(iter(s.balance), None)
+    weight = scenario.column(first) if first else np.ones(scenario.n_accounts)
+    km = KMeans(n_clusters=m, init="k-means++", n_init=4, random_state=s.solver.seed)
+    km.fit(plane, sample_weight=np.maximum(weight, 1e-9))
+    centres = np.empty(m, dtype=np.int64)
+    free = np.ones(len(cand), dtype=bool)
+    for t, c in enumerate(km.cluster_centers_):
+        d = np.hypot(*(plane[cand] - c).T)
+        d[~free] = np.inf
+        k = int(np.argmin(d))
+        centres[t], free[k] = cand[k], False
+    best: Run | None = None
+    best_centres = centres
+    cand_set = np.zeros(scenario.n_accounts, dtype=bool)
+    cand_set[cand] = True
+    for r in range(RECENTRE_ROUNDS):
+        left = clock.left()
+        if left < 0.5:
+            break
+        centres = _order(centres, pts)
+        fixed = anchored(centred_scenario(scenario, centres))
+        fixed.settings = s.model_copy(
+            update={"solver": s.solver.model_copy(update={"time_limit_s": left})}
+        )
+        run = solve_fixed(fixed)
+        say("greenfield", {"round": r + 1, "objective": run.objective, "elapsed": clock.elapsed()})
+        if not run.has_plan or run.objective is None:
+            break
+        if best is not None and best.objective is not None and run.objective >= best.objective:
+            break
+        best, best_centres = run, centres
+        # each territory's best centre among its candidate members
+        assert run.assignments is not None
+        assign = fixed.territory_index(run.assignments["territory_id"])
+        moved = False
+        for t in range(m):
+            members = np.flatnonzero(assign == t)
+            options = members[cand_set[members]]
+            if len(options) == 0:
+                continue
+            k = int(np.argmin(_unit_costs(scenario, pts, kind, members, options).sum(axis=0)))
+            if options[k] != centres[t]:
+                centres = centres.copy()
+                centres[t] = options[k]
+                moved = True
+        if not moved:
+            break
+    return best, best_centres
+
+
+def solve_greenfield(scenario: Scenario, *, progress: Any = None) -> Run:
+    """Choose the centres and the alignment; see the module docstring."""
+    from .solve import Clock, _make_run
+
+    s = scenario.settings
+    say = progress or (lambda phase, info: None)
+    clock = Clock(s.solver.time_limit_s)
+    backend = get_backend(s.solver.name)
+    n, m = scenario.n_accounts, scenario.n_territories
+    kind, pts = _coords(scenario)
+    acc = scenario.accounts
+    cand = (
+        np.flatnonzero(acc["candidate"].to_numpy(dtype=bool))
+        if "candidate" in acc
+        else np.arange(n)
+    )
+    graph = (
+        account_graph(scenario.adjacency, acc["account_id"]) if s.constraints.contiguity else None
+    )
+    stats: dict[str, Any] = {"accounts": n, "territories": m, "candidates": len(cand)}
+    exact = n * len(cand) <= EXACT_PAIRS
+    if graph is not None and not exact:
+        return Run(
+            status="no_solution",
+            message=(
+                f"contiguous greenfield on {n:,} accounts x {len(cand):,} candidates is above "
+                f"the exact model's size ({EXACT_PAIRS:,} pairs); mark fewer candidate accounts"
+            ),
+            settings=s.model_dump(),
+            scenario=scenario.name,
+        )
+    budget = s.solver.time_limit_s * (HEURISTIC_SHARE if exact else 1.0)
+    start_run, centres0 = heuristic(scenario, cand, budget, say)
+    start_assign = None
+    if start_run is not None and start_run.assignments is not None:
+        stats["heuristic_objective"] = start_run.objective
+        stats["heuristic_seconds"] = round(clock.elapsed(), 3)
+        if not exact:
+            start_run.stats.update(stats, method="k-means++ centres, alternating re-alignment")
+            start_run.bound, start_run.gap, start_run.status = None, None, "feasible"
+            start_run.message = (
+                f"greenfield on {n:,} accounts x {len(cand):,} candidate centres is above the "
+                f"exact model's size ({EXACT_PAIRS:,} pairs): heuristic plan, no bound"
+            )
+            start_run.wall_seconds = clock.elapsed()
+            return start_run
+        pos = pd.Index(cand).get_indexer(centres0)
+        plan = centred_scenario(scenario, centres0).territory_index(
+            start_run.assignments["territory_id"]
+        )
+        start_assign = pos[plan]
+    elif not exact:
+        return Run(
+            status="no_solution",
+            message="no plan was found within the time limit",
+            settings=s.model_dump(),
+            scenario=scenario.name,
+            wall_seconds=clock.elapsed(),
+        )
+    cost = _unit_costs(scenario, pts, kind, np.arange(n), cand)
+    scale = float(np.median(cost[cost > 0])) if (cost > 0).any() else 1.0
+    bands = []
+    for name, rule in s.balance.items():
+        v = scenario.column(name)
+        target = v.sum() / m
+        bands.append(Band(v, target * (1 - rule.tolerance), target * (1 + rule.tolerance)))
+    pm = hess_model(cost / scale, bands, m, cand)
+    if graph is not None:
+        pm.add_rows(*neighbour_rows(pm, graph, skip_roots=True))
+    res = solve_with_cuts(
+        pm, backend, graph, time_left=clock.left, solver=s.solver, start=start_assign, say=say
+    )
+    stats.update(contiguity_rounds=res.rounds, contiguity_cuts=res.cuts)
+    if res.assign is None:
+        status = res.status
+        reasons = []
+        if status == "infeasible":
+            reasons = [
+                f"no plan of {m} territories{' that are contiguous' if graph else ''} keeps every "
+                "balanced column within its band; widen a tolerance"
+                + (" or turn contiguity off" if graph else "")
+            ]
+        bound = res.bound * scale if math.isfinite(res.bound) else None
+        return Run(
+            status=status,
+            bound=bound,
+            reasons=reasons,
+            message=res.message,
+            settings=s.model_dump(),
+            scenario=scenario.name,
+            stats=stats,
+            wall_seconds=clock.elapsed(),
+        )
+    centres = _order(cand[np.unique(res.assign)], pts)
+    fixed = centred_scenario(scenario, centres)
+    where = {int(c): t for t, c in enumerate(centres)}
+    assign = np.array([where[int(cand[c])] for c in res.assign], dtype=np.int64)
+    problem = build_problem(fixed)
+    objective = problem.plan_cost(assign)
+    bound = res.bound * scale if math.isfinite(res.bound) else -math.inf
+    return _make_run(
+        fixed, problem, backend, clock, stats, res.status, assign, objective=objective, bound=bound
+    )
