@@ -4,6 +4,7 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
+from .continuity import solve_from  # noqa: E402
 from .errors import (  # noqa: E402
     AlignError,
     InfeasibleError,
@@ -42,4 +43,5 @@ __all__ = [
     "load_scenario",
     "make_scenario",
     "solve",
+    "solve_from",
 ]

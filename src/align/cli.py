@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from . import __version__
+from .continuity import lineage, solve_from
 from .errors import AlignError
 from .io import load_scenario
 from .model import solve as solve_scenario
@@ -92,6 +93,14 @@ def solve(
     out_dir: Annotated[Path, typer.Option("--out", "-o", help="run folder to write")],
     set_: SetOption = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="print nothing but errors")] = False,
+    from_run: Annotated[
+        Path | None,
+        typer.Option(
+            "--from",
+            help="run folder whose plan is today's alignment (last quarter's plan); "
+            "continuity.mode keep (default) moves as little as the rules allow",
+        ),
+    ] = None,
 ) -> None:
     """Solve a scenario and write the run folder."""
     sc = load_scenario(scenario, overrides=set_)
@@ -102,7 +111,10 @@ def solve(
             bits = ", ".join(f"{k} {_fmt(v)}" for k, v in info.items())
             err.print(f"{phase}: {bits}", style="dim")
 
-    run = solve_scenario(sc, progress=progress)
+    if from_run is None:
+        run = solve_scenario(sc, progress=progress)
+    else:
+        run = solve_from(sc, load_run(from_run), progress=progress)
     run.write(out_dir)
     if run.status == "infeasible":
         err.print(f"infeasible: the rules admit no plan ({out_dir}/run.json)", style="bold red")
@@ -119,7 +131,23 @@ def solve(
         f"gap {run.gap:.4%}, {run.wall_seconds:.2f} s with {run.solver}"
     )
     out.print(_kpi_table(run))
+    if from_run is not None:
+        c = run.stats["continuation"]
+        gone = ", ".join(c["vanished"][:10]) + (" ..." if len(c["vanished"]) > 10 else "")
+        out.print(
+            f"from {from_run} ({c['mode']}): {c['kept']:,} accounts kept their territory, "
+            f"{c['moved']:,} moved, {len(c['unseen']):,} new placed, "
+            f"{len(c['vanished']):,} vanished{': ' + gone if gone else ''}"
+        )
     out.print(f"wrote {out_dir}/ (assignments.csv, territories.csv, run.json)")
+
+
+def _short(path: Path) -> str:
+    """A path relative to the working folder when it lies under it."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
 
 
 @app.command()
@@ -138,6 +166,10 @@ def compare(
     for key, row in df.iterrows():
         table.add_row(str(key), *[_fmt(v) for v in row.tolist()])
     out.print(table)
+    for path in runs:
+        chain = lineage(path)
+        if len(chain) > 1:
+            out.print("chain: " + " <- ".join(_short(p) for p in chain))
     for a, b, na, nb in zip(loaded, loaded[1:], names, names[1:], strict=False):
         diff = moved_between(a, b)
         out.print(f"{len(diff):,} accounts differ between {na} and {nb}")
