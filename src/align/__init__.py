@@ -21,6 +21,7 @@ from .pockets import WhitespacePockets, find_pockets  # noqa: E402
 from .runs import Run, compare_runs, load_run  # noqa: E402
 from .scenario import Scenario  # noqa: E402
 from .settings import Settings, list_presets  # noqa: E402
+from .tracking import Tracking, track  # noqa: E402
 
 __all__ = [
     "AlignError",
@@ -33,6 +34,7 @@ __all__ = [
     "Settings",
     "SettingsError",
     "SolverError",
+    "Tracking",
     "WhitespacePockets",
     "__version__",
     "alignment_kpis",
@@ -44,4 +46,5 @@ __all__ = [
     "make_scenario",
     "solve",
     "solve_from",
+    "track",
 ]

@@ -19,6 +19,8 @@ from .model import solve as solve_scenario
 from .pockets import SUGGEST_TIME_LIMIT_S, find_pockets, suggest_territories
 from .runs import Run, compare_runs, load_run, moved_between
 from .settings import list_presets, load_preset
+from .tracking import MIN_COVERAGE, PACE_THRESHOLD
+from .tracking import track as track_progress
 
 app = typer.Typer(
     name="align",
@@ -266,6 +268,79 @@ def presets() -> None:
 def version() -> None:
     """Print the engine version."""
     out.print(__version__)
+
+
+# --- planning cycle: trend review and progress tracking -------------------------------------
+
+
+def _share(v: float) -> str:
+    return f"{v:.1%}" if math.isfinite(v) else "-"
+
+
+@app.command()
+def track(
+    proposal: Annotated[
+        Path, typer.Argument(help="quota proposal folder (quotas.csv, proposal.json)")
+    ],
+    actuals: Annotated[Path, typer.Option("--actuals", help="bookings: account_id, date, amount")],
+    as_of: Annotated[
+        str, typer.Option("--as-of", help="count bookings up to this date, YYYY-MM-DD")
+    ],
+    pipeline: Annotated[
+        Path | None,
+        typer.Option("--pipeline", help="open deals: account_id, stage, amount, close_date"),
+    ] = None,
+    year_start: Annotated[
+        str | None,
+        typer.Option("--year-start", help="first day of the plan year (default: Jan 1 of --as-of)"),
+    ] = None,
+    out_dir: Annotated[
+        Path | None,
+        typer.Option("--out", "-o", help="folder to write (default PROPOSAL/tracking-AS_OF)"),
+    ] = None,
+    pace_threshold: Annotated[
+        float, typer.Option(help="at risk below this pace (bookings / expected to date)")
+    ] = PACE_THRESHOLD,
+    min_coverage: Annotated[
+        float, typer.Option(help="... and pipeline below this multiple of the remaining quota")
+    ] = MIN_COVERAGE,
+) -> None:
+    """Track bookings against a quota proposal: attainment, pace, gap, pipeline, risk."""
+    result = track_progress(
+        proposal,
+        actuals,
+        as_of=as_of,
+        pipeline=pipeline,
+        year_start=year_start,
+        pace_threshold=pace_threshold,
+        min_coverage=min_coverage,
+    )
+    folder = out_dir or proposal / f"tracking-{result.as_of:%Y-%m-%d}"
+    files = result.write(folder)
+    total = result.regions.iloc[-1]
+    out.print(
+        f"as of {result.as_of:%Y-%m-%d}: bookings {_fmt(total['bookings'])} of quota "
+        f"{_fmt(total['quota'])} ({_share(total['attainment'])}), pace {_share(total['pace'])}, "
+        f"projected {_fmt(total['projected'])}; {int(total['at_risk'])} of "
+        f"{int(total['territories'])} territories at risk"
+    )
+    for r in result.regions.to_dict("records"):
+        cover = f" ({r['coverage']:.2f}x)" if math.isfinite(r.get("coverage", math.nan)) else ""
+        pipe = f", pipeline {_fmt(r['pipeline'])}{cover}" if "pipeline" in r else ""
+        out.print(
+            f"{r['region']}: {r['territories']} territories, quota {_fmt(r['quota'])}, bookings "
+            f"{_fmt(r['bookings'])} ({_share(r['attainment'])}), pace {_share(r['pace'])}, "
+            f"projected {_fmt(r['projected'])}, gap {_fmt(r['gap'])}{pipe}, {r['at_risk']} at risk"
+        )
+    for row in result.at_risk.itertuples(index=False):
+        out.print(f"at risk: {row.territory_id} ({row.region}): {row.risk}")
+    for row in result.unknown.itertuples(index=False):
+        out.print(
+            f"not in the plan: {row.account_id} ({row.source}): {row.rows} rows, {_fmt(row.amount)}"
+        )
+    for label, info in result.ignored.items():
+        out.print(f"not counted: {label}: {int(info['rows'])} rows, {_fmt(info['amount'])}")
+    out.print(f"wrote {folder}/ ({', '.join(p.name for p in files)})")
 
 
 def main() -> None:

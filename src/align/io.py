@@ -39,6 +39,9 @@ EXPECTED_COLUMNS = {
     "territories.csv": "territory_id, lat, lon",
     "distances.csv": "from_id, to_id, distance",
     "adjacency.csv": "account_id, neighbor_id",
+    "history.csv": "account_id, period, amount",
+    "actuals.csv": "account_id, date, amount",
+    "pipeline.csv": "account_id, stage, amount, close_date",
 }
 SAVE_AS = "save it as CSV UTF-8 (comma-separated)"
 
@@ -55,6 +58,17 @@ def _read_table(path: Path) -> Table:
         raise
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError) as e:
         raise ScenarioError(f"{label}: cannot be read ({str(e).strip()})") from None
+
+
+def read_table(path: str | Path) -> Table:
+    """One input table (CSV, Parquet or geometry) with the scenario's reading rules.
+
+    Raises ScenarioError naming the file when it is missing or cannot be read.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ScenarioError(f"{path}: no such file")
+    return _read_table(path)
 
 
 def _read_csv(path: Path) -> Table:

@@ -113,6 +113,27 @@ def check_ids(p: Problems, t: Table, col: str) -> pd.Series:
     return ids
 
 
+def check_refs(p: Problems, t: Table, col: str) -> pd.Series:
+    """Required, non-empty ids that may repeat (references, e.g. account_id of a booking)."""
+    ids = _ids(t.frame[col])
+    p.rows(t, ids.isna().to_numpy(), lambda i: f"{col} is empty")
+    return ids
+
+
+def check_dates(p: Problems, t: Table, col: str) -> pd.Series:
+    """Required calendar dates (YYYY-MM-DD, or ISO 8601 with a time); returns days (datetime64)."""
+    raw = t.frame[col]
+    text = raw.astype(object).map(lambda v: v.strip() if isinstance(v, str) else v)
+    dates = pd.to_datetime(
+        text.astype(str).where(text.notna(), None), format="ISO8601", errors="coerce"
+    )
+    missing = _is_blank(raw)
+    p.rows(t, missing, lambda i: f"{col} is missing")
+    bad = dates.isna().to_numpy() & ~missing
+    p.rows(t, bad, lambda i: f"{col} must be a date such as 2027-02-15 (got {_show(raw.iloc[i])})")
+    return dates.dt.normalize()
+
+
 def check_numeric(
     p: Problems,
     t: Table,
