@@ -18,6 +18,7 @@ from .io import load_scenario, make_scenario  # noqa: E402
 from .metrics import alignment_kpis  # noqa: E402
 from .model import solve  # noqa: E402
 from .pockets import WhitespacePockets, find_pockets  # noqa: E402
+from .review import Review, review  # noqa: E402
 from .runs import Run, compare_runs, load_run  # noqa: E402
 from .scenario import Scenario  # noqa: E402
 from .settings import Settings, list_presets  # noqa: E402
@@ -27,6 +28,7 @@ __all__ = [
     "AlignError",
     "InfeasibleError",
     "NoSolutionError",
+    "Review",
     "Run",
     "RunError",
     "Scenario",
@@ -44,6 +46,7 @@ __all__ = [
     "load_run",
     "load_scenario",
     "make_scenario",
+    "review",
     "solve",
     "solve_from",
     "track",

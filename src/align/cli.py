@@ -17,6 +17,7 @@ from .errors import AlignError
 from .io import load_scenario
 from .model import solve as solve_scenario
 from .pockets import SUGGEST_TIME_LIMIT_S, find_pockets, suggest_territories
+from .review import review as review_trends
 from .runs import Run, compare_runs, load_run, moved_between
 from .settings import list_presets, load_preset
 from .tracking import MIN_COVERAGE, PACE_THRESHOLD
@@ -271,6 +272,23 @@ def version() -> None:
 
 
 # --- planning cycle: trend review and progress tracking -------------------------------------
+
+
+@app.command()
+def review(
+    scenario: Annotated[Path, typer.Argument(help="scenario folder with revenue history")],
+    out_dir: Annotated[Path, typer.Option("--out", "-o", help="folder to write")],
+    top_share: Annotated[
+        float, typer.Option(help="share of accounts counted as top customers")
+    ] = 0.10,
+    set_: SetOption = None,
+) -> None:
+    """Review revenue trends: growth, concentration, top customers, whitespace."""
+    sc = load_scenario(scenario, overrides=set_)
+    result = review_trends(sc, top_share=top_share)
+    files = result.write(out_dir)
+    out.print(result.markdown().split("\n## ")[0].strip())
+    out.print(f"wrote {out_dir}/ ({', '.join(p.name for p in files)})")
 
 
 def _share(v: float) -> str:
