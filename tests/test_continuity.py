@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 
 import align
@@ -92,29 +92,35 @@ def test_continuity_moves_as_few_accounts_as_the_rules_force(
 
 
 def test_solve_from_on_the_command_line_records_the_parent_and_compare_shows_the_chain(
-    q1: align.Run, write_scenario: Callable[..., Path], tmp_path: Path
+    q1: align.Run,
+    write_scenario: Callable[..., Path],
+    tmp_path: Path,
+    run_align: Callable[..., tuple[int, str, str]],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     accounts = ACCOUNTS[:4] + [{"account_id": "A7", "x": 9, "y": 0, "potential": 10}]
     folder = write_scenario(accounts=accounts, territories=TERRITORIES, toml=TOML.format(tol=0.5))
-
-    def cli(*args: str) -> subprocess.CompletedProcess[str]:
-        cmd = [sys.executable, "-m", "align.cli", *args]
-        return subprocess.run(cmd, capture_output=True, text=True, timeout=120, cwd=tmp_path)
-
-    res = cli("solve", str(folder), "--from", "q1", "--out", "q2")
-    assert res.returncode == 0, res.stderr
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run_align("solve", str(folder), "--from", "q1", "--out", "q2")
+    assert code == 0, err
     assert (
         "from q1 (keep): 4 accounts kept their territory, 0 moved, 1 new placed, "
-        "1 vanished: A5" in res.stdout
+        "1 vanished: A5" in out
     )
     summary = json.loads((tmp_path / "q2" / "run.json").read_text())
     assert summary["parent"] == str((tmp_path / "q1").resolve())
-    res = cli("solve", str(folder), "--from", "q2", "--out", "q3", "-q")
-    assert res.returncode == 0 and res.stdout == "", res.stderr
-    res = cli("compare", "q1", "q3")
-    assert res.returncode == 0, res.stderr
-    assert "chain: q3 <- q2 <- q1" in res.stdout
+    code, out, err = run_align("solve", str(folder), "--from", "q2", "--out", "q3", "-q")
+    assert (code, out) == (0, ""), err
+    code, out, err = run_align("compare", "q1", "q3")
+    assert code == 0, err
+    assert "chain: q3 <- q2 <- q1" in out
     assert lineage(tmp_path / "q2") == [tmp_path / "q2", tmp_path / "q1"]
+    code, out, err = run_align("solve", str(folder), "--from", "gone", "--out", "q4")
+    assert code == 2
+    assert (
+        err
+        == "error: gone: not a run folder (run.json, assignments.csv, territories.csv missing)\n"
+    )
 
 
 def test_lineage_shows_a_parent_that_is_gone_and_stops_there(q1: align.Run, tmp_path: Path) -> None:
@@ -132,3 +138,52 @@ def test_solve_from_a_run_without_a_plan_is_an_input_error(
     folder = write_scenario(accounts=ACCOUNTS, territories=TERRITORIES, toml=TOML.format(tol=0.1))
     with pytest.raises(align.ScenarioError, match="status infeasible, it holds no plan"):
         solve_from(align.load_scenario(folder), q1)
+
+
+def test_continuity_keeps_a_larger_plan_whole_when_it_still_fits_the_rules(
+    write_scenario: Callable[..., Path], tmp_path: Path
+) -> None:
+    rng = np.random.default_rng(3)
+    n = 80
+    accounts = pd.DataFrame(
+        {
+            "account_id": [f"A{i:03d}" for i in range(n)],
+            "x": rng.uniform(0, 100, n).round(1),
+            "y": rng.uniform(0, 100, n).round(1),
+            "potential": rng.integers(50, 150, n),
+        }
+    )
+    territories = pd.DataFrame(
+        {"territory_id": ["T1", "T2", "T3", "T4"], "x": [25, 75, 25, 75], "y": [25, 25, 75, 75]}
+    )
+    toml = "[balance.potential]\ntolerance = {tol}\n[solver]\ngap = 0.0\n"
+    q1_folder = write_scenario(
+        accounts=accounts.to_dict("records"),
+        territories=territories.to_dict("records"),
+        toml=toml.format(tol=0.02),
+    )
+    q1 = align.solve(align.load_scenario(q1_folder)).raise_for_status()
+    q1.write(tmp_path / "q1")
+    # next quarter: three small new accounts, a wider band (+-10%)
+    new = pd.DataFrame(
+        {"account_id": ["N1", "N2", "N3"], "x": [10, 50, 90], "y": [50, 50, 50], "potential": 5}
+    )
+    q2_accounts = pd.concat([accounts, new], ignore_index=True)
+    q2_folder = write_scenario(
+        accounts=q2_accounts.to_dict("records"),
+        territories=territories.to_dict("records"),
+        toml=toml.format(tol=0.10),
+    )
+    # the old plan still fits: every territory within +-10% even with all new accounts in it
+    old = q1.assignments.set_index("account_id")["territory_id"]  # type: ignore[union-attr]
+    totals = accounts.groupby(accounts["account_id"].map(old))["potential"].sum()
+    target = q2_accounts["potential"].sum() / 4
+    assert (totals >= 0.9 * target).all() and (totals + 15 <= 1.1 * target).all()
+    run = solve_from(align.load_scenario(q2_folder), align.load_run(tmp_path / "q1"))
+    plan = plan_of(run.raise_for_status())
+    assert {a: plan[a] for a in accounts["account_id"]} == old.to_dict()
+    assert run.stats["continuation"]["kept"] == n
+    # with the scenario's own objective (travel weighted by potential) accounts do move
+    own = align.load_scenario(q2_folder, overrides=["continuity.mode=objective"])
+    moved = solve_from(own, align.load_run(tmp_path / "q1")).stats["continuation"]["moved"]
+    assert moved > 0

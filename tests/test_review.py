@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import math
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -193,36 +191,31 @@ def test_invalid_history_is_listed_row_by_row(
 
 
 def test_review_without_history_is_a_clear_message(
-    write_scenario: Callable[..., Path], tmp_path: Path
+    write_scenario: Callable[..., Path],
+    tmp_path: Path,
+    run_align: Callable[..., tuple[int, str, str]],
 ) -> None:
     folder = write_scenario()
     with pytest.raises(align.ScenarioError) as e:
         review(align.load_scenario(folder))
     assert e.value.problems == [NO_HISTORY]
-    res = subprocess.run(
-        [sys.executable, "-m", "align.cli", "review", str(folder), "--out", str(tmp_path / "r")],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert res.returncode == 2
-    assert res.stderr == f"error: 1 problem in the scenario:\n- {NO_HISTORY}\n"
+    code, _, err = run_align("review", str(folder), "--out", str(tmp_path / "r"))
+    assert code == 2
+    assert err == f"error: 1 problem in the scenario:\n- {NO_HISTORY}\n"
 
 
 def test_review_on_the_command_line_writes_tables_charts_and_summary(
-    folder: Path, accounts: pd.DataFrame, tmp_path: Path
+    folder: Path,
+    accounts: pd.DataFrame,
+    tmp_path: Path,
+    run_align: Callable[..., tuple[int, str, str]],
 ) -> None:
     out = tmp_path / "review"
-    res = subprocess.run(
-        [sys.executable, "-m", "align.cli", "review", str(folder), "--out", str(out)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert res.returncode == 0, res.stderr
+    code, stdout, err = run_align("review", str(folder), "--out", str(out))
+    assert code == 0, err
     total = accounts["revenue_2026"].sum()
     growth = total / accounts["revenue_2025"].sum() - 1
-    assert f"Revenue {total:,.0f} in 2026, {growth:+.1%} on 2025" in res.stdout
+    assert f"Revenue {total:,.0f} in 2026, {growth:+.1%} on 2025" in stdout
     names = {p.name for p in out.iterdir()}
     assert names == {
         "by_segment.csv", "by_region.csv", "by_territory.csv", "concentration.csv",

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
+import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -209,19 +209,46 @@ def test_invalid_actuals_are_listed_row_by_row(tmp_path: Path) -> None:
         track(proposal, good, as_of="2027-02-30")
 
 
-def test_track_on_the_command_line(files: dict[str, Path], tmp_path: Path) -> None:
-    def cli(*args: str) -> subprocess.CompletedProcess[str]:
-        cmd = [sys.executable, "-m", "align.cli", "track", *args]
-        return subprocess.run(cmd, capture_output=True, text=True, timeout=120)
-
+def test_track_on_the_command_line(
+    files: dict[str, Path], tmp_path: Path, run_align: Callable[..., tuple[int, str, str]]
+) -> None:
     out = tmp_path / "tracked"
-    res = cli(str(files["proposal"]), "--actuals", str(files["actuals"]), "--pipeline",
-              str(files["pipeline"]), "--as-of", AS_OF, "--out", str(out))  # fmt: skip
-    assert res.returncode == 0, res.stderr
-    assert "1 of 3 territories at risk" in res.stdout
-    assert "not in the plan: X9 (actuals): 2 rows, 75" in res.stdout
-    assert "not counted: bookings dated after 2027-02-15: 2 rows, 505" in res.stdout
+    code, stdout, err = run_align(
+        "track", str(files["proposal"]), "--actuals", str(files["actuals"]), "--pipeline",
+        str(files["pipeline"]), "--as-of", AS_OF, "--out", str(out),
+    )  # fmt: skip
+    assert code == 0, err
+    assert "1 of 3 territories at risk" in stdout
+    assert "at risk: T2 (East): pace 52% < 90%, pipeline covers 0.48x of the gap < 1x" in stdout
+    assert "not in the plan: X9 (actuals): 2 rows, 75" in stdout
+    assert "not counted: bookings dated after 2027-02-15: 2 rows, 505" in stdout
     assert pd.read_csv(out / "tracking.csv")["at_risk"].tolist() == [False, True, False]
-    res = cli(str(files["proposal"]), "--actuals", str(tmp_path / "nope.csv"), "--as-of", AS_OF)
-    assert res.returncode == 2
-    assert f"- {tmp_path / 'nope.csv'}: no such file" in res.stderr
+    nope = tmp_path / "nope.csv"
+    code, stdout, err = run_align(
+        "track", str(files["proposal"]), "--actuals", str(nope), "--as-of", AS_OF
+    )
+    assert code == 2
+    assert err == f"error: 1 problem in the scenario:\n- {nope}: no such file\n"
+
+
+def test_the_bundled_example_tracks_as_computed_by_hand() -> None:
+    ex = Path("data/examples/cycle")
+    t = track(ex / "proposal", ex / "actuals.csv", pipeline=ex / "pipeline.csv", as_of=AS_OF)
+    t2 = t.territories.set_index("territory_id").loc["T2"]
+    # T2 (after the plan moved A10 in): A05 6 + A07 11 booked; A07's 25 on Feb 20 is later
+    assert t2["bookings"] == 17
+    assert t2["pace"] == pytest.approx(17 / (64 * Q1))
+    assert t2["coverage"] == pytest.approx((15 + 60 + 10) / (320 - 17))
+    assert t.at_risk["territory_id"].tolist() == ["T2"]
+    assert t.unknown["account_id"].tolist() == ["A99"]
+
+
+def test_bookings_of_a_territory_without_a_quota_are_shown_not_lost(tmp_path: Path) -> None:
+    proposal = make_proposal(tmp_path, QUOTAS[:2])
+    t = track(proposal, pd.DataFrame(ACTUALS[1:], columns=ACTUALS[0]), as_of=AS_OF)
+    t3 = t.territories.set_index("territory_id").loc["T3"]
+    assert (t3["bookings"], t3["region"], bool(t3["at_risk"])) == (200, "", False)
+    assert math.isnan(t3["quota"])
+    regions = t.regions.set_index("region")
+    assert regions.loc["(none)", "bookings"] == 200
+    assert regions.loc["(all)", "bookings"] == 310
