@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -143,3 +144,25 @@ def write_scenario(tmp_path: Path) -> Callable[..., Path]:
 def make_scenario_writer() -> Callable[[Path], Callable[..., Path]]:
     """:func:`scenario_writer` itself, for fixtures wider than one test."""
     return scenario_writer
+
+
+@pytest.fixture
+def run_align(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> Callable[..., tuple[int, str, str]]:
+    """``run_align("solve", ...) -> (exit code, stdout, stderr)``: the command in this process,
+    through the same entry point as the console script (quicker than a subprocess)."""
+    from align.cli import main
+
+    def run(*args: str) -> tuple[int, str, str]:
+        capsys.readouterr()
+        monkeypatch.setattr(sys, "argv", ["align", *args])
+        try:
+            main()
+            code = 0
+        except SystemExit as e:
+            code = e.code if isinstance(e.code, int) else 1
+        captured = capsys.readouterr()
+        return code, captured.out, captured.err
+
+    return run

@@ -75,8 +75,9 @@ def test_known_keys_are_the_design_keys_plus_pockets() -> None:
         "solver.candidates",
         "territories.regions",
         "balance_regions.<column>.tolerance",
+        "continuity.mode",
     }
-    assert all(k.startswith("pockets.") for k in extra - beyond)
+    assert all(k.startswith(("pockets.", "quota.")) for k in extra - beyond)
 
 
 def test_the_design_example_is_a_valid_scenario_toml() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
+from .continuity import solve_from  # noqa: E402
 from .errors import (  # noqa: E402
     AlignError,
     InfeasibleError,
@@ -17,14 +18,17 @@ from .io import load_scenario, make_scenario  # noqa: E402
 from .metrics import alignment_kpis  # noqa: E402
 from .model import solve  # noqa: E402
 from .pockets import WhitespacePockets, find_pockets  # noqa: E402
+from .review import Review, review  # noqa: E402
 from .runs import Run, compare_runs, load_run  # noqa: E402
 from .scenario import Scenario  # noqa: E402
 from .settings import Settings, list_presets  # noqa: E402
+from .tracking import Tracking, track  # noqa: E402
 
 __all__ = [
     "AlignError",
     "InfeasibleError",
     "NoSolutionError",
+    "Review",
     "Run",
     "RunError",
     "Scenario",
@@ -32,6 +36,7 @@ __all__ = [
     "Settings",
     "SettingsError",
     "SolverError",
+    "Tracking",
     "WhitespacePockets",
     "__version__",
     "alignment_kpis",
@@ -41,5 +46,8 @@ __all__ = [
     "load_run",
     "load_scenario",
     "make_scenario",
+    "review",
     "solve",
+    "solve_from",
+    "track",
 ]

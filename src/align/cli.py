@@ -12,12 +12,16 @@ from rich.console import Console
 from rich.table import Table
 
 from . import __version__
+from .continuity import lineage, solve_from
 from .errors import AlignError
 from .io import load_scenario
 from .model import solve as solve_scenario
 from .pockets import SUGGEST_TIME_LIMIT_S, find_pockets, suggest_territories
+from .review import review as review_trends
 from .runs import Run, compare_runs, load_run, moved_between
 from .settings import list_presets, load_preset
+from .tracking import MIN_COVERAGE, PACE_THRESHOLD
+from .tracking import track as track_progress
 
 app = typer.Typer(
     name="align",
@@ -92,6 +96,14 @@ def solve(
     out_dir: Annotated[Path, typer.Option("--out", "-o", help="run folder to write")],
     set_: SetOption = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="print nothing but errors")] = False,
+    from_run: Annotated[
+        Path | None,
+        typer.Option(
+            "--from",
+            help="run folder whose plan is today's alignment (last quarter's plan); "
+            "continuity.mode keep (default) moves as little as the rules allow",
+        ),
+    ] = None,
 ) -> None:
     """Solve a scenario and write the run folder."""
     sc = load_scenario(scenario, overrides=set_)
@@ -102,7 +114,10 @@ def solve(
             bits = ", ".join(f"{k} {_fmt(v)}" for k, v in info.items())
             err.print(f"{phase}: {bits}", style="dim")
 
-    run = solve_scenario(sc, progress=progress)
+    if from_run is None:
+        run = solve_scenario(sc, progress=progress)
+    else:
+        run = solve_from(sc, load_run(from_run), progress=progress)
     run.write(out_dir)
     if run.status == "infeasible":
         err.print(f"infeasible: the rules admit no plan ({out_dir}/run.json)", style="bold red")
@@ -119,7 +134,23 @@ def solve(
         f"gap {run.gap:.4%}, {run.wall_seconds:.2f} s with {run.solver}"
     )
     out.print(_kpi_table(run))
+    if from_run is not None:
+        c = run.stats["continuation"]
+        gone = ", ".join(c["vanished"][:10]) + (" ..." if len(c["vanished"]) > 10 else "")
+        out.print(
+            f"from {from_run} ({c['mode']}): {c['kept']:,} accounts kept their territory, "
+            f"{c['moved']:,} moved, {len(c['unseen']):,} new placed, "
+            f"{len(c['vanished']):,} vanished{': ' + gone if gone else ''}"
+        )
     out.print(f"wrote {out_dir}/ (assignments.csv, territories.csv, run.json)")
+
+
+def _short(path: Path) -> str:
+    """A path relative to the working folder when it lies under it."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
 
 
 @app.command()
@@ -138,6 +169,10 @@ def compare(
     for key, row in df.iterrows():
         table.add_row(str(key), *[_fmt(v) for v in row.tolist()])
     out.print(table)
+    for path in runs:
+        chain = lineage(path)
+        if len(chain) > 1:
+            out.print("chain: " + " <- ".join(_short(p) for p in chain))
     for a, b, na, nb in zip(loaded, loaded[1:], names, names[1:], strict=False):
         diff = moved_between(a, b)
         out.print(f"{len(diff):,} accounts differ between {na} and {nb}")
@@ -234,6 +269,96 @@ def presets() -> None:
 def version() -> None:
     """Print the engine version."""
     out.print(__version__)
+
+
+# --- planning cycle: trend review and progress tracking -------------------------------------
+
+
+@app.command()
+def review(
+    scenario: Annotated[Path, typer.Argument(help="scenario folder with revenue history")],
+    out_dir: Annotated[Path, typer.Option("--out", "-o", help="folder to write")],
+    top_share: Annotated[
+        float, typer.Option(help="share of accounts counted as top customers")
+    ] = 0.10,
+    set_: SetOption = None,
+) -> None:
+    """Review revenue trends: growth, concentration, top customers, whitespace."""
+    sc = load_scenario(scenario, overrides=set_)
+    result = review_trends(sc, top_share=top_share)
+    files = result.write(out_dir)
+    out.print(result.markdown().split("\n## ")[0].strip())
+    out.print(f"wrote {out_dir}/ ({', '.join(p.name for p in files)})")
+
+
+def _share(v: float) -> str:
+    return f"{v:.1%}" if math.isfinite(v) else "-"
+
+
+@app.command()
+def track(
+    proposal: Annotated[
+        Path, typer.Argument(help="quota proposal folder (quotas.csv, proposal.json)")
+    ],
+    actuals: Annotated[Path, typer.Option("--actuals", help="bookings: account_id, date, amount")],
+    as_of: Annotated[
+        str, typer.Option("--as-of", help="count bookings up to this date, YYYY-MM-DD")
+    ],
+    pipeline: Annotated[
+        Path | None,
+        typer.Option("--pipeline", help="open deals: account_id, stage, amount, close_date"),
+    ] = None,
+    year_start: Annotated[
+        str | None,
+        typer.Option("--year-start", help="first day of the plan year (default: Jan 1 of --as-of)"),
+    ] = None,
+    out_dir: Annotated[
+        Path | None,
+        typer.Option("--out", "-o", help="folder to write (default PROPOSAL/tracking-AS_OF)"),
+    ] = None,
+    pace_threshold: Annotated[
+        float, typer.Option(help="at risk below this pace (bookings / expected to date)")
+    ] = PACE_THRESHOLD,
+    min_coverage: Annotated[
+        float, typer.Option(help="... and pipeline below this multiple of the remaining quota")
+    ] = MIN_COVERAGE,
+) -> None:
+    """Track bookings against a quota proposal: attainment, pace, gap, pipeline, risk."""
+    result = track_progress(
+        proposal,
+        actuals,
+        as_of=as_of,
+        pipeline=pipeline,
+        year_start=year_start,
+        pace_threshold=pace_threshold,
+        min_coverage=min_coverage,
+    )
+    folder = out_dir or proposal / f"tracking-{result.as_of:%Y-%m-%d}"
+    files = result.write(folder)
+    total = result.regions.iloc[-1]
+    out.print(
+        f"as of {result.as_of:%Y-%m-%d}: bookings {_fmt(total['bookings'])} of quota "
+        f"{_fmt(total['quota'])} ({_share(total['attainment'])}), pace {_share(total['pace'])}, "
+        f"projected {_fmt(total['projected'])}; {int(total['at_risk'])} of "
+        f"{int(total['territories'])} territories at risk"
+    )
+    for r in result.regions.to_dict("records"):
+        cover = f" ({r['coverage']:.2f}x)" if math.isfinite(r.get("coverage", math.nan)) else ""
+        pipe = f", pipeline {_fmt(r['pipeline'])}{cover}" if "pipeline" in r else ""
+        out.print(
+            f"{r['region']}: {r['territories']} territories, quota {_fmt(r['quota'])}, bookings "
+            f"{_fmt(r['bookings'])} ({_share(r['attainment'])}), pace {_share(r['pace'])}, "
+            f"projected {_fmt(r['projected'])}, gap {_fmt(r['gap'])}{pipe}, {r['at_risk']} at risk"
+        )
+    for row in result.at_risk.itertuples(index=False):
+        out.print(f"at risk: {row.territory_id} ({row.region}): {row.risk}")
+    for row in result.unknown.itertuples(index=False):
+        out.print(
+            f"not in the plan: {row.account_id} ({row.source}): {row.rows} rows, {_fmt(row.amount)}"
+        )
+    for label, info in result.ignored.items():
+        out.print(f"not counted: {label}: {int(info['rows'])} rows, {_fmt(info['amount'])}")
+    out.print(f"wrote {folder}/ ({', '.join(p.name for p in files)})")
 
 
 def main() -> None:

@@ -16,7 +16,7 @@ import pandas as pd
 from .errors import RunError, ScenarioError
 from .scenario import Scenario
 from .settings import Settings, read_toml, resolve_settings
-from .validation import Table, build
+from .validation import Table, build, build_history
 
 ID_COLUMNS = {
     "account_id": str,
@@ -39,6 +39,9 @@ EXPECTED_COLUMNS = {
     "territories.csv": "territory_id, lat, lon",
     "distances.csv": "from_id, to_id, distance",
     "adjacency.csv": "account_id, neighbor_id",
+    "history.csv": "account_id, period, amount",
+    "actuals.csv": "account_id, date, amount",
+    "pipeline.csv": "account_id, stage, amount, close_date",
 }
 SAVE_AS = "save it as CSV UTF-8 (comma-separated)"
 
@@ -55,6 +58,17 @@ def _read_table(path: Path) -> Table:
         raise
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError) as e:
         raise ScenarioError(f"{label}: cannot be read ({str(e).strip()})") from None
+
+
+def read_table(path: str | Path) -> Table:
+    """One input table (CSV, Parquet or geometry) with the scenario's reading rules.
+
+    Raises ScenarioError naming the file when it is missing or cannot be read.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ScenarioError(f"{path}: no such file")
+    return _read_table(path)
 
 
 def _read_csv(path: Path) -> Table:
@@ -237,7 +251,9 @@ def load_scenario(
     # Read every table even when something is already wrong: the user sees all problems at once.
     # A file that cannot be read stops the checks of the data, but not of the other files.
     paths: dict[str, Path | None] = {"accounts": acc_path}
-    paths.update({k: folder / f"{k}.csv" for k in ("territories", "distances", "adjacency")})
+    paths.update(
+        {k: folder / f"{k}.csv" for k in ("territories", "distances", "adjacency", "history")}
+    )
     tables: dict[str, Table | None] = {}
     unreadable = False
     for key, p in paths.items():
@@ -264,7 +280,9 @@ def load_scenario(
             adjacency=tables["adjacency"],
         )
     except ScenarioError as e:
-        raise ScenarioError(problems + e.problems) from None
+        problems += e.problems
+    history, history_problems = build_history(accounts_table, tables["history"])
+    problems += history_problems
     if problems or settings is None:
         raise ScenarioError(problems)
     return Scenario(
@@ -273,6 +291,7 @@ def load_scenario(
         settings=settings,
         distances=distances,
         adjacency=adjacency,
+        history=history,
         name=folder.resolve().name,
         source=folder,
         input_hash=_hash_files(used, settings),
@@ -289,8 +308,12 @@ def make_scenario(
     adjacency: pd.DataFrame | None = None,
     overrides: list[str] | dict[str, Any] | None = None,
     name: str = "scenario",
+    history: pd.DataFrame | None = None,
 ) -> Scenario:
-    """Build and validate a scenario from DataFrames (same columns as the folder's files)."""
+    """Build and validate a scenario from DataFrames (same columns as the folder's files).
+
+    ``history`` (account_id, period, amount) is the revenue history, as history.csv.
+    """
     raw = settings.model_dump(exclude_defaults=True) if isinstance(settings, Settings) else settings
     problems: list[str] = []
     resolved: Settings | None = None
@@ -311,11 +334,15 @@ def make_scenario(
             adjacency=table("adjacency.csv", adjacency),
         )
     except ScenarioError as e:
-        raise ScenarioError(problems + e.problems) from None
+        problems += e.problems
+    acc_table = table("accounts.csv", accounts)
+    assert acc_table is not None
+    hist, history_problems = build_history(acc_table, table("history.csv", history))
+    problems += history_problems
     if problems or resolved is None:
         raise ScenarioError(problems)
     h = hashlib.sha256()
-    for frame in (acc, ter, dist, adj):
+    for frame in (acc, ter, dist, adj, hist):
         if frame is not None:
             h.update(
                 pd.util.hash_pandas_object(frame.astype(str), index=False).to_numpy().tobytes()
@@ -327,6 +354,7 @@ def make_scenario(
         settings=resolved,
         distances=dist,
         adjacency=adj,
+        history=hist,
         name=name,
         input_hash=h.hexdigest()[:16],
         raw_settings=dict(raw or {}),

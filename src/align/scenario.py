@@ -21,7 +21,9 @@ class Scenario:
     ``accounts`` has at least account_id, potential, workload, locked, and, where given, revenue,
     segment, current_territory, lat/lon or x/y, and any further numeric columns. ``territories``
     has territory_id, target_share and, where given, lat/lon or x/y, name, rep, region, capacity,
-    segments. Build one with :func:`align.load_scenario` or :func:`align.make_scenario`.
+    segments. ``history`` is the revenue history (account_id, period, amount) from accounts'
+    ``revenue_<period>`` columns and history.csv, None without one. Build one with
+    :func:`align.load_scenario` or :func:`align.make_scenario`.
     """
 
     accounts: pd.DataFrame
@@ -29,6 +31,7 @@ class Scenario:
     settings: Settings
     distances: pd.DataFrame | None = None
     adjacency: pd.DataFrame | None = None
+    history: pd.DataFrame | None = None  # revenue history: account_id, period, amount
     name: str = "scenario"
     source: Path | None = None
     input_hash: str = ""

@@ -75,6 +75,20 @@ class PocketSettings(_Strict):
     )
 
 
+# --- planning cycle: continuity between quarters (``align solve --from``) ---------------------
+
+
+class ContinuitySettings(_Strict):
+    """How ``align solve --from RUN`` treats last quarter's plan.
+
+    ``keep`` (default): move as little as the rules allow (the disruption measure, moved against
+    RUN's plan), and among the plans that move that little, the shortest travel. ``objective``:
+    the scenario's own objective, which may move accounts for balance or travel.
+    """
+
+    mode: Literal["keep", "objective"] = "keep"
+
+
 class Settings(_Strict):
     """All settings of a scenario, as resolved."""
 
@@ -86,6 +100,7 @@ class Settings(_Strict):
     constraints: ConstraintSettings = ConstraintSettings()
     solver: SolverSettings = SolverSettings()
     pockets: PocketSettings = PocketSettings()
+    continuity: ContinuitySettings = ContinuitySettings()
 
 
 # ---------------------------------------------------------------------------------------------
