@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -21,7 +22,9 @@ class Scenario:
     ``accounts`` has at least account_id, potential, workload, locked, and, where given, revenue,
     segment, current_territory, lat/lon or x/y, and any further numeric columns. ``territories``
     has territory_id, target_share and, where given, lat/lon or x/y, name, rep, region, capacity,
-    segments. Build one with :func:`align.load_scenario` or :func:`align.make_scenario`.
+    segments. ``shapes`` holds the accounts' polygons (a GeoSeries aligned with ``accounts``,
+    in the CRS they were given in) when accounts.geojson / accounts.gpkg gave polygons. Build
+    one with :func:`align.load_scenario` or :func:`align.make_scenario`.
     """
 
     accounts: pd.DataFrame
@@ -29,6 +32,7 @@ class Scenario:
     settings: Settings
     distances: pd.DataFrame | None = None
     adjacency: pd.DataFrame | None = None
+    shapes: Any = None
     name: str = "scenario"
     source: Path | None = None
     input_hash: str = ""

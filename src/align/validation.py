@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -50,6 +51,8 @@ class Table:
     frame: pd.DataFrame
     header_rows: int = 1  # CSV: data row 0 is line 2
     lines: np.ndarray | None = None  # file line of each row, when blank lines were dropped
+    shapes: Any = None  # accounts: a GeoSeries of polygons aligned with the rows, when given
+    derived: bool = False  # adjacency: derived from the polygons, not read from adjacency.csv
 
     def row(self, pos: int) -> int:
         if self.lines is not None:
@@ -233,6 +236,51 @@ def missing_columns(p: Problems, t: Table, required: tuple[str, ...]) -> bool:
 def suggest(name: str, options: list[str]) -> str:
     hint = difflib.get_close_matches(name, options, n=1)
     return f" (did you mean '{hint[0]}'?)" if hint else ""
+
+
+def check_islands(
+    p: Problems,
+    A: Table,
+    acc_ids: pd.Series,
+    adjacency: Table | None,
+    adj: pd.DataFrame | None,
+) -> None:
+    """Contiguity needs adjacency, and every unit needs a neighbour.
+
+    An island (a unit with no neighbour) can only be a territory on its own: it cannot share a
+    connected territory with anything. The fix is a link (a bridge, a ferry) or no contiguity.
+    """
+    off = "or set constraints.contiguity = false"
+    if adjacency is None:
+        p.add(
+            "settings key 'constraints.contiguity': contiguous territories need to know which "
+            "units are neighbours; give adjacency.csv (account_id, neighbor_id: one row per "
+            f"shared border) or polygons in accounts.geojson / accounts.gpkg, {off}"
+        )
+        return
+    if adj is None or len(acc_ids) == 0:
+        return  # adjacency.csv lacks its columns: reported above
+    seen = set(adj["account_id"].dropna()) | set(adj["neighbor_id"].dropna())
+    lonely = acc_ids.notna().to_numpy() & ~acc_ids.isin(seen).to_numpy()
+    if len(acc_ids) < 2 or not lonely.any():
+        return
+    if adjacency.derived:
+        where = "shares no border with any other unit"
+        fix = (
+            "give adjacency.csv with its links (`align adjacency SCENARIO --out "
+            "SCENARIO/adjacency.csv` writes the borders found, to extend)"
+        )
+    else:
+        where = f"has no neighbour in {adjacency.label}"
+        fix = f"add a row to {adjacency.label} linking it to a unit it is reached from"
+    p.rows(
+        A,
+        lonely,
+        lambda i: (
+            f"account {acc_ids.iloc[i]!r} {where} (an island): with constraints.contiguity = "
+            f"true it can only be a territory on its own; {fix} (a bridge, a ferry), {off}"
+        ),
+    )
 
 
 def build(
@@ -495,10 +543,7 @@ def build(
         elif col not in ACCOUNT_NUMERIC and col not in settings.balance:
             acc[col] = check_numeric(p, A, col)
     if settings.constraints.contiguity:
-        p.add(
-            "settings key 'constraints.contiguity': contiguous territories are not available in "
-            "this version; set it to false"
-        )
+        check_islands(p, A, acc_ids, adjacency, adj)
     p.raise_if_any()
     acc = acc.reset_index(drop=True)
     ter = ter.reset_index(drop=True)
