@@ -20,7 +20,7 @@ from pyproj import CRS
 from shapely.geometry import Point, Polygon, box
 
 import align
-from align.shapes import adjacency_pairs, metric_crs
+from align.shapes import adjacency_pairs, dissolve, metric_crs
 
 
 def centre_latlon(units: gpd.GeoDataFrame, account_id: str) -> tuple[float, float]:
@@ -115,6 +115,15 @@ def test_overlapping_units_are_neighbours_and_a_gap_separates(tmp_path: Path) ->
     assert pairs(queen) == {("a", "b"), ("c", "d")}
 
 
+def test_dissolve_is_exact_for_tilings_overlaps_and_gaps() -> None:
+    tiles = np.array([box(0, 0, 10, 10), box(10, 0, 15, 10)])
+    overlap = np.array([box(0, 0, 10, 10), box(5, 0, 15, 10)])
+    gap = np.array([box(0, 0, 10, 10), box(12, 0, 15, 10)])
+    assert dissolve(tiles).equals(box(0, 0, 15, 10))
+    assert dissolve(overlap).equals(box(0, 0, 15, 10))
+    assert dissolve(gap).geom_type == "MultiPolygon" and dissolve(gap).area == 130.0
+
+
 def test_metric_crs_is_utm_for_degrees_and_web_mercator_but_keeps_metric_projections() -> None:
     units = grid_units(2, 2)
     assert metric_crs(units.geometry).to_epsg() == UTM14
@@ -196,18 +205,22 @@ def with_island(nx: int = 3, ny: int = 3) -> gpd.GeoDataFrame:
     return gpd.GeoDataFrame(pd.concat([units, island], ignore_index=True), crs=UTM14)
 
 
+def contiguous(tmp_path: Path, units: gpd.GeoDataFrame) -> Path:
+    """A polygon scenario folder with constraints.contiguity = true."""
+    toml = "[constraints]\ncontiguity = true\n"
+    return write_polygon_scenario(tmp_path / "g", units, home_bases(units, TWO), toml=toml)
+
+
 def test_an_island_is_reported_with_what_fixes_it(tmp_path: Path) -> None:
     units = with_island()
-    folder = write_polygon_scenario(
-        tmp_path / "g", units, home_bases(units, TWO), toml="[constraints]\ncontiguity = true\n"
-    )
+    folder = contiguous(tmp_path, units)
     with pytest.raises(align.ScenarioError) as e:
         align.load_scenario(folder)
     assert e.value.problems == [
         "accounts.gpkg row 10: account 'isle' shares no border with any other unit (an island): "
-        "with constraints.contiguity = true it can only be a territory on its own; give "
-        "adjacency.csv with its links (`align adjacency SCENARIO --out SCENARIO/adjacency.csv` "
-        "writes the borders found, to extend) (a bridge, a ferry), or set "
+        "with constraints.contiguity = true it can only be a territory on its own; link it to a "
+        "unit it is reached from (a bridge, a ferry) in adjacency.csv (`align adjacency SCENARIO "
+        "--out SCENARIO/adjacency.csv` writes the borders found; add the link there), or set "
         "constraints.contiguity = false"
     ]
     # without contiguity the island is a unit like any other
@@ -217,9 +230,7 @@ def test_an_island_is_reported_with_what_fixes_it(tmp_path: Path) -> None:
 
 def test_a_ferry_link_in_adjacency_csv_joins_the_island(tmp_path: Path) -> None:
     units = with_island()
-    folder = write_polygon_scenario(
-        tmp_path / "g", units, home_bases(units, TWO), toml="[constraints]\ncontiguity = true\n"
-    )
+    folder = contiguous(tmp_path, units)
     derived = adjacency_pairs(units.geometry, units["account_id"])
     ferry = pd.DataFrame({"account_id": ["r1c2"], "neighbor_id": ["isle"]})
     pd.concat([derived, ferry]).to_csv(folder / "adjacency.csv", index=False)
@@ -242,10 +253,7 @@ def test_an_account_missing_from_adjacency_csv_is_an_island(write_scenario) -> N
 
 
 def test_contiguity_with_polygons_and_no_island_is_valid(tmp_path: Path) -> None:
-    units = grid_units(3, 3)
-    folder = write_polygon_scenario(
-        tmp_path / "g", units, home_bases(units, TWO), toml="[constraints]\ncontiguity = true\n"
-    )
+    folder = contiguous(tmp_path, grid_units(3, 3))
     sc = align.load_scenario(folder)
     assert sc.settings.constraints.contiguity
     assert sc.adjacency is not None and pairs(sc.adjacency) == by_hand(3, 3, queen=False)

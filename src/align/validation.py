@@ -267,18 +267,22 @@ def check_islands(
     if adjacency.derived:
         where = "shares no border with any other unit"
         fix = (
-            "give adjacency.csv with its links (`align adjacency SCENARIO --out "
-            "SCENARIO/adjacency.csv` writes the borders found, to extend)"
+            "link it to a unit it is reached from (a bridge, a ferry) in adjacency.csv "
+            "(`align adjacency SCENARIO --out SCENARIO/adjacency.csv` writes the borders found; "
+            "add the link there)"
         )
     else:
         where = f"has no neighbour in {adjacency.label}"
-        fix = f"add a row to {adjacency.label} linking it to a unit it is reached from"
+        fix = (
+            f"add a row to {adjacency.label} linking it to a unit it is reached from (a bridge, "
+            "a ferry)"
+        )
     p.rows(
         A,
         lonely,
         lambda i: (
             f"account {acc_ids.iloc[i]!r} {where} (an island): with constraints.contiguity = "
-            f"true it can only be a territory on its own; {fix} (a bridge, a ferry), {off}"
+            f"true it can only be a territory on its own; {fix}, {off}"
         ),
     )
 
