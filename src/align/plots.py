@@ -222,7 +222,7 @@ def plot_map(run: Run, *, ax: Axes | None = None, scenario: Scenario | None = No
                 unit_shapes = None
         if unit_shapes is not None:
             ax.add_collection(_unit_borders(unit_shapes))
-        label_at = geoms[drawn].representative_point()
+        label_at = _label_points(geoms[drawn])
         for k, p in zip(np.flatnonzero(drawn).tolist(), label_at, strict=True):
             ax.text(p.x, p.y, tids[k], **_halo(font))
         if "centre_lat" in territories and "centre_lon" in territories:
@@ -390,6 +390,20 @@ def _map_title(run: Run, m: int) -> str:
         if dev is not None:
             bits.append(f"{measure} within ±{dev:.1%}")
     return ", ".join(bits)
+
+
+def _label_points(geoms: Any) -> Any:
+    """A point inside the largest piece (by area, in metres) of each territory."""
+    import shapely
+
+    from .shapes import metric_crs
+
+    arr = geoms.to_numpy()
+    parts, owner = shapely.get_parts(arr, return_index=True)
+    area = shapely.area(type(geoms)(parts, crs=geoms.crs).to_crs(metric_crs(geoms)).to_numpy())
+    order = np.lexsort((-area, owner))  # by territory, largest piece first
+    first = order[np.r_[True, np.diff(owner[order]) != 0]]
+    return shapely.point_on_surface(parts[first])
 
 
 def _touching(geoms: Any) -> np.ndarray:
