@@ -446,6 +446,8 @@ def plot_balance(run: Run, measure: str | None = None, *, ax: Axes | None = None
     green box; bars outside the band are red. Without: the relative deviation from target of every
     balanced measure, side by side, with each band as dashed lines.
     """
+    from matplotlib.ticker import FuncFormatter
+
     _, territories = _plan(run)
     if ax is None:
         ax = _figure(BALANCE_SIZE).add_subplot()
@@ -488,6 +490,7 @@ def plot_balance(run: Run, measure: str | None = None, *, ax: Axes | None = None
             target, x - 0.45, x + 0.45, colors="black", linewidth=1.5, zorder=3, label="target"
         )
         ax.set_ylabel(measure)
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
         ax.set_title(f"{run.scenario or 'run'}: {measure} per territory against its band")
     else:
         measures = list(balance) or ["potential"]
