@@ -25,11 +25,6 @@ POLYGONAL = ("Polygon", "MultiPolygon")
 REPAIR = 'repair it (e.g. shapely.make_valid, or "Fix geometries" in QGIS)'
 
 
-def is_geo(frame: object) -> bool:
-    """True for a GeoDataFrame (accounts given with geometry)."""
-    return isinstance(frame, gpd.GeoDataFrame)
-
-
 def read_geo(path: Any) -> tuple[pd.DataFrame, gpd.GeoSeries | None]:
     """Read accounts.geojson / accounts.gpkg: attributes with lat/lon, and polygons if given.
 
