@@ -210,3 +210,26 @@ def test_import_align_does_not_import_matplotlib() -> None:
     code = "import sys, align; print('matplotlib' in sys.modules)"
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert res.stdout.strip() == "False", res.stderr
+
+
+def test_a_point_map_of_an_in_memory_scenario_needs_the_scenario(
+    point_run: tuple[align.Scenario, align.Run],
+) -> None:
+    _, run = point_run
+    assert run.scenario_path == ""
+    with pytest.raises(align.RunError) as e:
+        run.plot_map()
+    assert str(e.value) == "run: the run does not name its scenario folder; pass scenario="
+
+
+def test_a_polygon_run_without_territories_geojson_is_drawn_from_its_scenario(
+    polygon_run: align.Run, tmp_path: Path
+) -> None:
+    import shutil
+
+    assert polygon_run.path is not None
+    copy = Path(shutil.copytree(polygon_run.path, tmp_path / "old"))
+    (copy / "territories.geojson").unlink()
+    ax = align.load_run(copy).plot_map()
+    fills = [c for c in ax.collections if isinstance(c, PatchCollection)]
+    assert [c.get_gid() for c in fills] == ["NW", "NE", "SW", "SE"]

@@ -59,7 +59,7 @@ def _palette() -> np.ndarray:
 
 
 def territory_colours(m: int, pairs: np.ndarray) -> np.ndarray:
-    """An RGB colour per territory: distinct while the palette lasts (about 60 colours), and
+    """An RGB colour per territory: distinct while the palette lasts (56 colours), and
     neighbours (``pairs``, an (k, 2) array of territory indices) clearly different.
 
     Greedy, most connected first: each territory takes the first unused colour (strong colours
@@ -193,10 +193,15 @@ def plot_map(run: Run, *, ax: Axes | None = None, scenario: Scenario | None = No
     marked: tuple[np.ndarray, np.ndarray] | None = None  # home bases to label beside
     home: Any = None  # legend entry of the home bases
     shapes = run.territory_shapes()
-    if shapes is None and scenario is not None and scenario.shapes is not None:
-        from .shapes import territory_shapes
+    unit_shapes = run.account_shapes
+    sc: Scenario | None = scenario
+    if shapes is None:  # points, or polygons of a run written without territories.geojson
+        sc = _scenario_of(run, scenario)
+        unit_shapes = sc.shapes
+        if unit_shapes is not None:
+            from .shapes import territory_shapes
 
-        shapes = territory_shapes(scenario.shapes, assignments["territory_id"], territories)
+            shapes = territory_shapes(unit_shapes, assignments["territory_id"], territories)
     font = 11.0 if m <= 10 else 9.0 if m <= 30 else 7.0
     if shapes is not None:
         geoms = shapes.set_index(shapes["territory_id"].astype(str)).geometry.reindex(tids)
@@ -214,10 +219,9 @@ def plot_map(run: Run, *, ax: Axes | None = None, scenario: Scenario | None = No
             )
             coll.set_gid(t)
             ax.add_collection(coll)
-        unit_shapes = run.account_shapes
         if unit_shapes is None:
             try:
-                unit_shapes = _scenario_of(run, scenario).shapes
+                unit_shapes = _scenario_of(run, sc).shapes
             except RunError:  # the map stands without the units' borders
                 unit_shapes = None
         if unit_shapes is not None:
@@ -240,7 +244,7 @@ def plot_map(run: Run, *, ax: Axes | None = None, scenario: Scenario | None = No
         ax.autoscale_view()
         kind = "latlon"
     else:
-        sc = _scenario_of(run, scenario)
+        assert sc is not None
         if sc.coord_kind is None:
             raise RunError(f"{run.path or 'run'}: the accounts have no coordinates to map")
         kind = sc.coord_kind
