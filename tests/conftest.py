@@ -166,3 +166,47 @@ def run_align(
         return code, captured.out, captured.err
 
     return run
+
+
+# --- polygon scenarios: a grid of square "counties" whose adjacency is known by hand
+UTM14 = 32614  # UTM zone 14N (metres), around lon -99
+
+
+def grid_units(nx: int, ny: int, *, size: float = 10_000.0) -> Any:
+    """A GeoDataFrame of nx x ny squares (``size`` metres) in UTM 14N, row by row from the
+    south-west: account_id ``r{row}c{col}``, potential 1, workload 1."""
+    import geopandas as gpd
+    from shapely.geometry import box
+
+    x0, y0 = 500_000.0, 4_200_000.0  # about lat 37.9, lon -99
+    cells = [(r, c) for r in range(ny) for c in range(nx)]
+    return gpd.GeoDataFrame(
+        {
+            "account_id": [f"r{r}c{c}" for r, c in cells],
+            "potential": 1.0,
+            "workload": 1.0,
+        },
+        geometry=[
+            box(x0 + c * size, y0 + r * size, x0 + (c + 1) * size, y0 + (r + 1) * size)
+            for r, c in cells
+        ],
+        crs=UTM14,
+    )
+
+
+def write_polygon_scenario(
+    folder: Path,
+    units: Any,
+    territories: list[dict[str, Any]],
+    *,
+    file: str = "accounts.gpkg",
+    toml: str | None = None,
+) -> Path:
+    """Write ``units`` (a GeoDataFrame) as ``file`` and the territories as territories.csv."""
+    folder.mkdir(parents=True, exist_ok=True)
+    driver = "GPKG" if file.endswith(".gpkg") else "GeoJSON"
+    units.to_file(folder / file, driver=driver)
+    write_csv(folder / "territories.csv", territories)
+    if toml is not None:
+        (folder / "scenario.toml").write_text(toml)
+    return folder

@@ -76,6 +76,7 @@ def test_known_keys_are_the_design_keys_plus_pockets() -> None:
         "territories.regions",
         "balance_regions.<column>.tolerance",
         "continuity.mode",
+        "constraints.corner_adjacency",
     }
     assert all(k.startswith(("pockets.", "quota.")) for k in extra - beyond)
 

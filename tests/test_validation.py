@@ -516,10 +516,11 @@ def test_extra_numeric_column_can_be_balanced_and_weighted(write_scenario, base_
     assert sc.column("calls").tolist() == [1.0, 2.0, 3.0, 4.0]
 
 
-def test_contiguity_needs_adjacency(write_scenario) -> None:
+def test_contiguity_without_adjacency_says_what_to_give(write_scenario) -> None:
     assert problems_of(write_scenario(), overrides=["constraints.contiguity=true"]) == [
-        "settings key 'constraints.contiguity' is true but the scenario has no adjacency: give "
-        "adjacency.csv (account_id, neighbor_id) or polygon geometry, or set it to false"
+        "settings key 'constraints.contiguity': contiguous territories need to know which units "
+        "are neighbours; give adjacency.csv (account_id, neighbor_id: one row per shared border) "
+        "or polygons in accounts.geojson / accounts.gpkg, or set constraints.contiguity = false"
     ]
 
 

@@ -361,6 +361,54 @@ def track(
     out.print(f"wrote {folder}/ ({', '.join(p.name for p in files)})")
 
 
+# --- maps and adjacency -----------------------------------------------------------------------
+
+
+@app.command("map")
+def map_(
+    run: Annotated[Path, typer.Argument(help="run folder")],
+    out_file: Annotated[
+        Path | None, typer.Option("--out", "-o", help="PNG to write (default RUN/map.png)")
+    ] = None,
+    scenario: Annotated[
+        Path | None,
+        typer.Option("--scenario", help="scenario folder (default: the one the run names)"),
+    ] = None,
+    balance: Annotated[
+        Path | None, typer.Option("--balance", help="also write the balance chart to this PNG")
+    ] = None,
+) -> None:
+    """Draw the run's territories on a map (PNG): coloured, labelled, with a legend."""
+    from .plots import plot_balance, plot_map, save
+
+    loaded = load_run(run)
+    sc = load_scenario(scenario, overrides=["constraints.contiguity=false"]) if scenario else None
+    path = save(plot_map(loaded, scenario=sc), out_file or run / "map.png")
+    written = [path]
+    if balance is not None:
+        written.append(save(plot_balance(loaded), balance))
+    out.print(f"wrote {', '.join(str(p) for p in written)}")
+
+
+@app.command()
+def adjacency(
+    scenario: Annotated[Path, typer.Argument(help="scenario folder")],
+    out_file: Annotated[Path, typer.Option("--out", "-o", help="CSV to write")],
+    set_: SetOption = None,
+) -> None:
+    """Write the scenario's adjacency (account_id, neighbor_id) as CSV, e.g. to add links."""
+    sc = load_scenario(scenario, overrides=[*(set_ or []), "constraints.contiguity=false"])
+    if sc.adjacency is None:
+        err.print(
+            f"{scenario}: no adjacency: the accounts have no polygons and there is no "
+            "adjacency.csv",
+            style="bold red",
+        )
+        raise typer.Exit(2)
+    sc.adjacency.to_csv(out_file, index=False)
+    out.print(f"wrote {out_file} ({len(sc.adjacency):,} pairs of neighbours)")
+
+
 def main() -> None:
     """Entry point: AlignError becomes a message and its exit code, never a traceback.
 

@@ -53,7 +53,7 @@ def _read_table(path: Path) -> Table:
             return _read_csv(path)
         if path.suffix == ".parquet":
             return Table(label, pd.read_parquet(path), header_rows=0)
-        return Table(label, _read_geo(path), header_rows=0)
+        return _read_geo(path)
     except ScenarioError:
         raise
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError) as e:
@@ -175,30 +175,21 @@ def _check_extra_cells(path: Path, n_columns: int) -> None:
                 )
 
 
-def _read_geo(path: Path) -> pd.DataFrame:
-    try:
-        import geopandas as gpd
-    except ImportError:  # pragma: no cover - geopandas is a dependency
-        raise ScenarioError(f"{path.name}: reading geometry needs geopandas") from None
-    try:
-        gdf = gpd.read_file(path)
-    except Exception as e:  # pyogrio raises its own DataSourceError family
-        raise ScenarioError(f"{path.name}: cannot be read ({e})") from None
-    if gdf.crs is None:
-        raise ScenarioError(
-            f"{path.name}: the geometry has no coordinate reference system; set one "
-            "(e.g. EPSG:4326 for lat/lon degrees)"
-        )
-    bad = ~gdf.geometry.is_valid | gdf.geometry.is_empty
-    if bad.any():
-        rows = ", ".join(str(i + 1) for i in np.flatnonzero(bad.to_numpy())[:5])
-        raise ScenarioError(f"{path.name}: invalid or empty geometry in features {rows}")
-    points = gdf.geometry.representative_point().to_crs(4326)
-    # ids stay as read: validation turns them into text (1005 and 1005.0 both become '1005')
-    frame = pd.DataFrame(gdf.drop(columns=gdf.geometry.name))
-    frame["lat"] = points.y.to_numpy()
-    frame["lon"] = points.x.to_numpy()
-    return frame
+def _read_geo(path: Path) -> Table:
+    from .shapes import read_geo
+
+    frame, shapes = read_geo(path)
+    return Table(path.name, frame, header_rows=0, shapes=shapes)
+
+
+def _adjacency_of(accounts: Table, given: Table | None, settings: Settings | None) -> Table | None:
+    """adjacency.csv when given (it wins), else the shared borders of the accounts' polygons."""
+    if given is not None or accounts.shapes is None:
+        return given
+    from .shapes import derived_adjacency
+
+    corners = settings.constraints.corner_adjacency if settings is not None else False
+    return derived_adjacency(accounts, corners=corners)
 
 
 def _hash_files(paths: list[Path], settings: Settings) -> str:
@@ -277,7 +268,7 @@ def load_scenario(
             tables["territories"],
             settings or Settings(),  # defaults only to find the data's own problems
             distances=tables["distances"],
-            adjacency=tables["adjacency"],
+            adjacency=_adjacency_of(accounts_table, tables["adjacency"], settings),
         )
     except ScenarioError as e:
         problems += e.problems
@@ -292,6 +283,7 @@ def load_scenario(
         distances=distances,
         adjacency=adjacency,
         history=history,
+        shapes=accounts_table.shapes,
         name=folder.resolve().name,
         source=folder,
         input_hash=_hash_files(used, settings),
@@ -313,6 +305,8 @@ def make_scenario(
     """Build and validate a scenario from DataFrames (same columns as the folder's files).
 
     ``history`` (account_id, period, amount) is the revenue history, as history.csv.
+    ``accounts`` may be a GeoDataFrame (points or polygons, with a CRS): polygons give the
+    adjacency when ``adjacency`` is not given, ``territories.geojson`` and maps.
     """
     raw = settings.model_dump(exclude_defaults=True) if isinstance(settings, Settings) else settings
     problems: list[str] = []
@@ -325,13 +319,23 @@ def make_scenario(
     def table(label: str, frame: pd.DataFrame | None) -> Table | None:
         return None if frame is None else Table(label, frame.reset_index(drop=True), header_rows=1)
 
+    acc_table = table("accounts.csv", accounts)
     try:
+        if acc_table is not None and type(accounts).__name__ == "GeoDataFrame":
+            from .shapes import split_geo
+
+            frame, shapes = split_geo(accounts, label="accounts.csv", header_rows=1)
+            acc_table = Table("accounts.csv", frame, header_rows=1, shapes=shapes)
         acc, ter, dist, adj = build(
-            table("accounts.csv", accounts),  # type: ignore[arg-type]
+            acc_table,  # type: ignore[arg-type]
             table("territories.csv", territories),
             resolved or Settings(),
             distances=table("distances.csv", distances),
-            adjacency=table("adjacency.csv", adjacency),
+            adjacency=_adjacency_of(
+                acc_table,  # type: ignore[arg-type]
+                table("adjacency.csv", adjacency),
+                resolved,
+            ),
         )
     except ScenarioError as e:
         problems += e.problems
@@ -355,6 +359,7 @@ def make_scenario(
         distances=dist,
         adjacency=adj,
         history=hist,
+        shapes=acc_table.shapes if acc_table is not None else None,
         name=name,
         input_hash=h.hexdigest()[:16],
         raw_settings=dict(raw or {}),

@@ -26,6 +26,10 @@ class Run:
     ``scenario_path`` is the scenario folder it was solved from (when it came from a folder) and
     ``parent`` the run folder it continued from (``align solve --from``, ``align adjust``).
 
+    ``account_shapes`` are the polygons of the accounts (aligned with ``assignments``) when the
+    scenario gave polygons; :meth:`territory_shapes` dissolves them into one shape per territory,
+    written as ``territories.geojson``.
+
     ``objective`` is the plan's cost in raw units (TRAVEL x travel + MOVED x disruption),
     ``bound`` a proven lower bound on the best possible cost and ``gap`` their relative distance.
     """
@@ -50,6 +54,8 @@ class Run:
     assignments: pd.DataFrame | None = None
     territories: pd.DataFrame | None = None
     path: Path | None = None
+    account_shapes: Any = None
+    _territory_shapes: Any = field(default=None, repr=False)
 
     @property
     def has_plan(self) -> bool:
@@ -90,7 +96,8 @@ class Run:
         }
 
     def write(self, folder: str | Path) -> Path:
-        """Write the run folder (run.json, and assignments.csv and territories.csv with a plan)."""
+        """Write the run folder: run.json, and with a plan assignments.csv, territories.csv and,
+        when the scenario gave polygons, territories.geojson."""
         folder = Path(folder)
         frames: dict[str, pd.DataFrame] = {}
         if self.has_plan:
@@ -99,15 +106,57 @@ class Run:
         else:
             for stale in ("assignments.csv", "territories.csv"):
                 (folder / stale).unlink(missing_ok=True)
+        shapes = self.territory_shapes() if self.has_plan else None
+        if shapes is None:
+            (folder / "territories.geojson").unlink(missing_ok=True)
         write_run_folder(folder, self.summary(), frames)
+        if shapes is not None:
+            tmp = folder / ".territories.geojson.tmp"
+            shapes.to_file(tmp, driver="GeoJSON")
+            tmp.replace(folder / "territories.geojson")
         self.path = folder
         return folder
+
+    def territory_shapes(self) -> Any:
+        """One dissolved (multi)polygon per territory with the columns of ``territories``, in
+        WGS84 (a GeoDataFrame), or None when the scenario gave no polygons.
+
+        Dissolved from :attr:`account_shapes`, or read from the run folder's territories.geojson.
+        """
+        if self._territory_shapes is None and self.has_plan:
+            if self.account_shapes is not None:
+                from .shapes import territory_shapes
+
+                assert self.assignments is not None and self.territories is not None
+                self._territory_shapes = territory_shapes(
+                    self.account_shapes, self.assignments["territory_id"], self.territories
+                )
+            elif self.path is not None and (self.path / "territories.geojson").is_file():
+                import geopandas as gpd
+
+                gdf = gpd.read_file(self.path / "territories.geojson")
+                gdf["territory_id"] = gdf["territory_id"].astype(str)
+                self._territory_shapes = gdf
+        return self._territory_shapes
+
+    def plot_map(self, *, ax: Any = None, scenario: Scenario | None = None) -> Any:
+        """A map of the territories; see :func:`align.plots.plot_map`."""
+        from .plots import plot_map
+
+        return plot_map(self, ax=ax, scenario=scenario)
+
+    def plot_balance(self, measure: str | None = None, *, ax: Any = None) -> Any:
+        """Each territory's balanced measures against their bands; see
+        :func:`align.plots.plot_balance`."""
+        from .plots import plot_balance
+
+        return plot_balance(self, measure, ax=ax)
 
 
 def load_run(path: str | Path) -> Run:
     """Read a run folder written by :meth:`Run.write` (or ``align solve --out``)."""
     summary, assignments, territories = read_run_folder(path)
-    keys = set(Run.__dataclass_fields__) - {"assignments", "territories", "path"}
+    keys = set(Run.__dataclass_fields__) - {"assignments", "territories", "path", "account_shapes"}
     run = Run(**{k: v for k, v in summary.items() if k in keys})
     run.assignments, run.territories, run.path = assignments, territories, Path(path)
     return run

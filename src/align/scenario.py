@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -22,7 +23,9 @@ class Scenario:
     segment, current_territory, lat/lon or x/y, and any further numeric columns. ``territories``
     has territory_id, target_share and, where given, lat/lon or x/y, name, rep, region, capacity,
     segments. ``history`` is the revenue history (account_id, period, amount) from accounts'
-    ``revenue_<period>`` columns and history.csv, None without one. Build one with
+    ``revenue_<period>`` columns and history.csv, None without one. ``shapes`` holds the
+    accounts' polygons (a GeoSeries aligned with ``accounts``, in the CRS they were given in)
+    when accounts.geojson / accounts.gpkg gave polygons. Build one with
     :func:`align.load_scenario` or :func:`align.make_scenario`.
     """
 
@@ -32,6 +35,7 @@ class Scenario:
     distances: pd.DataFrame | None = None
     adjacency: pd.DataFrame | None = None
     history: pd.DataFrame | None = None  # revenue history: account_id, period, amount
+    shapes: Any = None
     name: str = "scenario"
     source: Path | None = None
     input_hash: str = ""

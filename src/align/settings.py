@@ -45,6 +45,9 @@ class ObjectiveSettings(_Strict):
 
 class ConstraintSettings(_Strict):
     contiguity: bool = False
+    corner_adjacency: bool = Field(
+        default=False, description="polygons touching only at a corner are neighbours (queen)"
+    )
     max_moved_share: float = Field(default=1.0, ge=0, le=1)
 
 

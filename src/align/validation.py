@@ -52,6 +52,8 @@ class Table:
     frame: pd.DataFrame
     header_rows: int = 1  # CSV: data row 0 is line 2
     lines: np.ndarray | None = None  # file line of each row, when blank lines were dropped
+    shapes: Any = None  # accounts: a GeoSeries of polygons aligned with the rows, when given
+    derived: bool = False  # adjacency: derived from the polygons, not read from adjacency.csv
 
     def row(self, pos: int) -> int:
         if self.lines is not None:
@@ -301,6 +303,55 @@ def check_greenfield(
             p.add(f"territories.csv: {why}does not support '{col}' yet; drop the column")
     if "target_share" in ter and ter["target_share"].nunique() > 1:
         p.add(f"territories.csv: {why}needs equal target_share (the centres are not known yet)")
+
+
+def check_islands(
+    p: Problems,
+    A: Table,
+    acc_ids: pd.Series,
+    adjacency: Table | None,
+    adj: pd.DataFrame | None,
+) -> None:
+    """Contiguity needs adjacency, and every unit needs a neighbour.
+
+    An island (a unit with no neighbour) can only be a territory on its own: it cannot share a
+    connected territory with anything. The fix is a link (a bridge, a ferry) or no contiguity.
+    """
+    off = "or set constraints.contiguity = false"
+    if adjacency is None:
+        p.add(
+            "settings key 'constraints.contiguity': contiguous territories need to know which "
+            "units are neighbours; give adjacency.csv (account_id, neighbor_id: one row per "
+            f"shared border) or polygons in accounts.geojson / accounts.gpkg, {off}"
+        )
+        return
+    if adj is None or len(acc_ids) == 0:
+        return  # adjacency.csv lacks its columns: reported above
+    seen = set(adj["account_id"].dropna()) | set(adj["neighbor_id"].dropna())
+    lonely = acc_ids.notna().to_numpy() & ~acc_ids.isin(seen).to_numpy()
+    if len(acc_ids) < 2 or not lonely.any():
+        return
+    if adjacency.derived:
+        where = "shares no border with any other unit"
+        fix = (
+            "link it to a unit it is reached from (a bridge, a ferry) in adjacency.csv "
+            "(`align adjacency SCENARIO --out SCENARIO/adjacency.csv` writes the borders found; "
+            "add the link there)"
+        )
+    else:
+        where = f"has no neighbour in {adjacency.label}"
+        fix = (
+            f"add a row to {adjacency.label} linking it to a unit it is reached from (a bridge, "
+            "a ferry)"
+        )
+    p.rows(
+        A,
+        lonely,
+        lambda i: (
+            f"account {acc_ids.iloc[i]!r} {where} (an island): with constraints.contiguity = "
+            f"true it can only be a territory on its own; {fix}, {off}"
+        ),
+    )
 
 
 def build(
@@ -602,11 +653,8 @@ def build(
             )
         elif col not in ACCOUNT_NUMERIC and col not in settings.balance:
             acc[col] = check_numeric(p, A, col)
-    if settings.constraints.contiguity and adj is None:
-        p.add(
-            "settings key 'constraints.contiguity' is true but the scenario has no adjacency: "
-            "give adjacency.csv (account_id, neighbor_id) or polygon geometry, or set it to false"
-        )
+    if settings.constraints.contiguity:
+        check_islands(p, A, acc_ids, adjacency, adj)
     p.raise_if_any()
     acc = acc.reset_index(drop=True)
     ter = ter.reset_index(drop=True)

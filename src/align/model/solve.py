@@ -464,6 +464,7 @@ def _make_run(
         run.terms = {"TRAVEL": after["travel"], "MOVED": after["disruption"]}
         run.assignments = assignment_table(scenario, assign)
         run.territories = territory_table(scenario, assign)
+        run.account_shapes = scenario.shapes
         stats["max_band_violation"] = band_violation(problem, assign)
     elif bound is not None and math.isfinite(bound):
         run.bound = bound
