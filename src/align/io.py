@@ -339,7 +339,6 @@ def make_scenario(
         )
     except ScenarioError as e:
         problems += e.problems
-    acc_table = table("accounts.csv", accounts)
     assert acc_table is not None
     hist, history_problems = build_history(acc_table, table("history.csv", history))
     problems += history_problems
