@@ -489,11 +489,11 @@ def markdown(results: list[dict], args: argparse.Namespace, header: str) -> str:
             ]
             if any(r is x for x in ok) and r["moi"] <= min(feas) * (1 + 1e-9):
                 wins += 1
-        gm = math.exp(np.mean([math.log(r["moi_ratio"]) for r in ok])) if ok else float("nan")
+        gm = math.exp(np.mean([math.log(r["moi_ratio"]) for r in ok])) if ok else None
         lines.append(
             f"| {method} | {sum(r['balanced'] for r in done)}/{len(rows)} "
             f"| {sum(r['contiguous'] for r in done)}/{len(rows)} | {len(ok)}/{len(rows)} "
-            f"| {gm:.3f} | {wins}/{len(rows)} | {wall:.1f} |"
+            f"| {'n/a' if gm is None else f'{gm:.3f}'} | {wins}/{len(rows)} | {wall:.1f} |"
         )
     return "\n".join(lines) + "\n"
 
