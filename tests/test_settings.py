@@ -70,7 +70,10 @@ def test_known_keys_are_the_design_keys_plus_pockets() -> None:
     names = ("min_whitespace", "radius_km", "segment", "seed", "reach_km")
     pockets = {f"pockets.{k}" for k in names}
     assert pockets <= extra
-    assert all(k.startswith("pockets.") for k in extra - {"solver.threads", "solver.candidates"})
+    quota = {"quota.unit", "quota.max_growth", "quota.blend.potential", "quota.components.goals"}
+    assert quota <= extra
+    rest = extra - {"solver.threads", "solver.candidates"}
+    assert all(k.startswith(("pockets.", "quota.")) for k in rest)
 
 
 def test_the_design_example_is_a_valid_scenario_toml() -> None:
