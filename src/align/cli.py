@@ -268,16 +268,16 @@ def _print_proposal(proposal: Proposal, folder: Path, top: int) -> None:
     assert proposal.quotas is not None and proposal.regions is not None
     cols = ["territory_id", "region", "fair_share", "quota", "growth", "binding", "min_quota",
             "max_quota"]  # fmt: skip
-    table = Table(title=f"Quotas, version {proposal.version}", title_justify="left")
-    for c in cols:
-        table.add_column(
-            c, justify="left" if c in ("territory_id", "region", "binding") else "right"
-        )
-    for row in proposal.quotas.head(top)[cols].itertuples(index=False):
-        table.add_row(*[_fmt(v) for v in row])
-    out.print(table)
-    if len(proposal.quotas) > top:
-        out.print(f"... and {len(proposal.quotas) - top:,} more")
+    if top > 0:
+        table = Table(title=f"Quotas, version {proposal.version}", title_justify="left")
+        for c in cols:
+            left = c in ("territory_id", "region", "binding")
+            table.add_column(c, justify="left" if left else "right")
+        for row in proposal.quotas.head(top)[cols].itertuples(index=False):
+            table.add_row(*[_fmt(v) for v in row])
+        out.print(table)
+        if len(proposal.quotas) > top:
+            out.print(f"... and {len(proposal.quotas) - top:,} more")
     regions = Table(title="Regions", title_justify="left")
     rcols = ["region", "territories", "quota", "goal", "growth", "quota_to_potential"]
     for c in rcols:
