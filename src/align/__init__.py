@@ -17,6 +17,14 @@ from .io import load_scenario, make_scenario  # noqa: E402
 from .metrics import alignment_kpis  # noqa: E402
 from .model import solve  # noqa: E402
 from .pockets import WhitespacePockets, find_pockets  # noqa: E402
+from .quotas import (  # noqa: E402
+    Proposal,
+    adjust_run,
+    carry_proposal,
+    load_proposal,
+    override_quotas,
+    propose_quotas,
+)
 from .runs import Run, compare_runs, load_run  # noqa: E402
 from .scenario import Scenario  # noqa: E402
 from .settings import Settings, list_presets  # noqa: E402
@@ -25,6 +33,7 @@ __all__ = [
     "AlignError",
     "InfeasibleError",
     "NoSolutionError",
+    "Proposal",
     "Run",
     "RunError",
     "Scenario",
@@ -34,12 +43,17 @@ __all__ = [
     "SolverError",
     "WhitespacePockets",
     "__version__",
+    "adjust_run",
     "alignment_kpis",
+    "carry_proposal",
     "compare_runs",
     "find_pockets",
     "list_presets",
+    "load_proposal",
     "load_run",
     "load_scenario",
     "make_scenario",
+    "override_quotas",
+    "propose_quotas",
     "solve",
 ]

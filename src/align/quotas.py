@@ -255,6 +255,7 @@ class _Model:
     pj: NDArray[np.int64]  # component pairs
     pc: NDArray[np.int64]
     n_struct: int  # x and y columns (what ranging needs)
+    comp_goals: FloatArray | None = None  # in units
 
 
 def _build(
@@ -337,7 +338,7 @@ def _build(
         col_hi=col_hi,
         integer=integer,
     )
-    return _Model(matrix, m, f, lo, hi, pj, pc, m + npair)
+    return _Model(matrix, m, f, lo, hi, pj, pc, m + npair, comp_goals)
 
 
 def _ties(potential: FloatArray) -> FloatArray:
@@ -591,8 +592,8 @@ def load_proposal(path: str | Path) -> Proposal:
         p = folder / name
         if not p.is_file():
             return None
-        frame = pd.read_csv(p, dtype={"territory_id": str, "region": str}, keep_default_na=False,
-                            na_values=[""])  # fmt: skip
+        text = {"territory_id": str, "region": str, "reason": str, "binding": str}
+        frame = pd.read_csv(p, dtype=text, keep_default_na=False, na_values=[""])  # type: ignore[arg-type]
         if "reason" in frame:
             frame["reason"] = frame["reason"].fillna("").astype(str)
         if "binding" in frame:
@@ -1010,13 +1011,13 @@ def _finish(
             "growth": growth,
             "quota_to_potential": q2p,
             "binding": binding,
-            "min_quota": np.ceil(low - _EPS) * unit,
-            "max_quota": np.floor(high + _EPS) * unit,
+            "min_quota": np.ceil(low - _EPS) * unit + 0.0,  # + 0.0: no -0.0
+            "max_quota": np.floor(high + _EPS) * unit + 0.0,
             "reason": [reasons.get(t, "") for t in inp.ids],
         }
     )
     if inp.comp_names:
-        q = pd.concat([q, _components(inp, model, sol, unit)], axis=1)
+        q = pd.concat([q, _components(inp, model, x, unit)], axis=1)
     if inp.period_labels:
         q = pd.concat([q, _periods(inp, x, qs, unit)], axis=1)
     base.status = "optimal"
@@ -1027,12 +1028,56 @@ def _finish(
     return base
 
 
-def _components(inp: _Inputs, model: _Model, sol: FloatArray, unit: float) -> pd.DataFrame:
-    """The component part of the MIP's solution as one column per component."""
-    m = model.m
-    y = np.round(sol[m : model.n_struct])
-    table = np.zeros((m, len(inp.comp_names)))
-    np.add.at(table, (model.pj, model.pc), y)
+def _components(inp: _Inputs, model: _Model, x: FloatArray, unit: float) -> pd.DataFrame:
+    """Split the quotas into components: proportional to each component's potential in the
+    territory, scaled so that rows sum to the quotas and columns to the component goals
+    (iterative proportional fitting), then the nearest split in whole units (a transportation
+    problem: its LP has integral vertices, solved as a MIP all the same)."""
+    assert inp.comp_potential is not None
+    m, pj, pc = model.m, model.pj, model.pc
+    C = len(inp.comp_names)
+    assert model.comp_goals is not None
+    goals = model.comp_goals
+    cp = inp.comp_potential
+    seed = np.where(cp[pj, pc] > 0, cp[pj, pc], goals[pc] / max(goals.sum(), 1e-12))
+    y = seed.astype(float)
+    for _ in range(1000):
+        rows = np.bincount(pj, weights=y, minlength=m)
+        y *= np.where(rows > 0, x / np.where(rows > 0, rows, 1.0), 0.0)[pj]
+        cols = np.bincount(pc, weights=y, minlength=C)
+        y *= np.where(cols > 0, goals / np.where(cols > 0, cols, 1.0), 0.0)[pc]
+        if np.abs(np.bincount(pj, weights=y, minlength=m) - x).max() < 1e-9:
+            break
+    n = len(pj)
+    k = np.arange(n)
+    A = sp.vstack(
+        [
+            sp.csr_matrix((np.ones(n), (pj, k)), (m, 3 * n)),
+            sp.csr_matrix((np.ones(n), (pc, k)), (C, 3 * n)),
+            sp.csr_matrix(
+                (
+                    np.r_[np.ones(n), -np.ones(n), np.ones(n)],
+                    (np.r_[k, k, k], np.r_[k, n + k, 2 * n + k]),
+                ),
+                (n, 3 * n),
+            ),
+        ],
+        format="csc",
+    )
+    split = MatrixModel(
+        c=np.r_[np.zeros(n), np.ones(2 * n)],
+        A=A,
+        row_lo=np.r_[x, goals, y],
+        row_hi=np.r_[x, goals, y],
+        col_lo=np.zeros(3 * n),
+        col_hi=np.full(3 * n, np.inf),
+        integer=np.r_[np.ones(n, dtype=bool), np.zeros(2 * n, dtype=bool)],
+    )
+    res = HighsBackend().solve(split, time_limit=60.0, gap=0.0, abs_gap=1e-9)
+    if res.x is None:  # pragma: no cover - the quota model held these rows
+        raise NoSolutionError("the component split of the quotas could not be found")
+    table = np.zeros((m, C))
+    np.add.at(table, (pj, pc), np.round(res.x[:n]))
     return pd.DataFrame(table * unit, columns=[f"component_{c}" for c in inp.comp_names])
 
 
