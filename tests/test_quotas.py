@@ -125,6 +125,39 @@ def test_equal_territories_get_equal_quotas_and_more_potential_never_less(seed: 
     assert (q[:, None] >= q[None, :])[more].all()  # more potential never gets less quota
 
 
+@pytest.mark.parametrize("seed", [3, 4])
+def test_negotiation_ranges_are_what_the_other_territories_can_absorb(seed: int) -> None:
+    # without components the LP ranges have a closed form: within a region with goal G_r,
+    # q_j >= G_r - sum of the others' maxima and q_j <= G_r - sum of the others' minima
+    rng = np.random.default_rng(seed)
+    m = 8
+    revenue = rng.integers(50, 150, size=m) * 1000.0
+    regions = ["N"] * 4 + ["S"] * 4
+    run, sc = make_case(list(rng.integers(50, 300, size=m).astype(float)), list(revenue),
+                        regions=regions)  # fmt: skip
+    settings = {"min_growth": -0.1, "max_growth": 0.3}
+    lo = np.ceil(revenue * 0.9 / UNIT) * UNIT
+    hi = np.floor(revenue * 1.3 / UNIT) * UNIT
+    goals = {r: float(np.round((lo + hi)[4 * k : 4 * k + 4].sum() / 2 / UNIT) * UNIT)
+             for k, r in enumerate(["N", "S"])}  # fmt: skip
+    hold = {"T2": float(lo[1] + hi[1]) // 2 // UNIT * UNIT}
+    p = propose_quotas(run, goal=sum(goals.values()), settings=settings, region_goals=goals,
+                       overrides=hold, scenario=sc)  # fmt: skip
+    q = p.quotas.set_index("territory_id")  # type: ignore[union-attr]
+    assert q.loc["T2", "quota"] == hold["T2"]
+    for j in range(m):
+        block = np.arange(4) + (4 if j >= 4 else 0)
+        others = [i for i in block if i != j]
+        # the other overrides stay fixed; a territory's own override is released
+        olo = np.array([hold["T2"] if i == 1 else lo[i] for i in others])
+        ohi = np.array([hold["T2"] if i == 1 else hi[i] for i in others])
+        g = goals[regions[j]]
+        tid = f"T{j + 1}"
+        assert q.loc[tid, "min_quota"] == max(lo[j], g - ohi.sum()), tid
+        assert q.loc[tid, "max_quota"] == min(hi[j], g - olo.sum()), tid
+        assert q.loc[tid, "min_quota"] <= q.loc[tid, "quota"] <= q.loc[tid, "max_quota"]
+
+
 def test_an_odd_unit_goes_to_the_territory_listed_first() -> None:
     run, sc = make_case([100, 100])
     p = propose_quotas(run, goal=201_000, settings=only_potential(), scenario=sc)
@@ -242,6 +275,20 @@ def test_components_split_every_quota_and_meet_their_goals() -> None:
         y *= np.array([300_000, 100_000]) / y.sum(axis=0)
     assert np.abs(parts.to_numpy() - y).max() <= UNIT
     assert not np.allclose(y, [[200_000, 0], [100_000, 100_000]])  # not a corner of the L1
+
+
+def test_component_goals_the_caps_cannot_meet_are_refused() -> None:
+    # only T2 holds new-customer potential, and it may reach 120k; the new goal is 150k
+    run, sc = make_case([100, 100], [100_000, 100_000], per_territory=2)
+    sc.accounts["revenue"] = [50_000.0, 50_000.0, 100_000.0, 0.0]
+    settings = {"max_growth": 0.2, "components": {"goals": {"existing": 50_000, "new": 150_000}}}
+    p = propose_quotas(run, goal=200_000, settings=settings, scenario=sc)
+    assert p.status == "infeasible"
+    assert p.reasons == [
+        "the component goals (existing 50,000, new 150,000) cannot be met within the caps: a "
+        "component can only be placed in territories holding its potential; move goal between "
+        "components or loosen quota.max_growth / quota.ceiling"
+    ]
 
 
 def test_periods_follow_the_territorys_own_profile_or_the_companys_and_sum_exactly() -> None:

@@ -34,10 +34,15 @@ equal territories differ by one unit. The unit goes to the territory with more p
 between equal potentials to the one listed first in territories.csv (a tie-breaking cost of at
 most 1e-6 per unit, far below any real difference of the objective).
 
-Components (``[quota.components]``) are integer variables too: each component of a territory
-follows the share of that component's potential in the territory (an absolute deviation
-``|q_jc - s_jc q_j|`` with a small weight, so components never outweigh the territory's fairness
-unless their goals require it).
+Components (``[quota.components]``) are integer variables of the same MIP (``q_jc``, one per
+territory and component holding potential there), so the quotas it chooses can always be split
+with every component meeting its goal. The split itself follows the potential: the component
+potentials of each territory are scaled to the quotas (rows) and the component goals (columns) by
+iterative proportional fitting, and the nearest split in whole units is a small transportation
+problem, whose LP has integral vertices.
+
+The continuous QP that centres the MIP's window holds the goal rows and the bounds; components are
+left to the MIP (a window edge that binds is widened, so they never cut the optimum off).
 
 Negotiation range: ``min_quota`` and ``max_quota`` of a territory are the least and the most its
 quota can be while every other rule holds and the goal (and region and component goals) is met,
@@ -80,7 +85,6 @@ QUOTA_COLUMNS = [
 ]  # fmt: skip
 DIFF_COLUMNS = ["territory_id", "previous_quota", "quota", "change", "reason"]
 DEFAULT_REGION = "all"
-COMPONENT_WEIGHT = 1e-3  # per unit of |q_jc - s_jc q_j|, against ~2 * relative deviation per unit
 TIE_WEIGHT = 1e-6
 _EPS = 1e-7
 _MONTHS = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"]
@@ -245,16 +249,19 @@ def _read_region_goals(
 
 @dataclass
 class _Model:
-    """The quota model in units of ``U``: columns x (m), y (pairs), dp, dn (pairs)."""
+    """The quota rules in units of ``U``: columns x (one per territory) and, with components,
+    y (one per territory and component holding potential there); rows: the goal of each group
+    (the regions, or everything), and with components ``sum_c y_jc = x_j`` and
+    ``sum_j y_jc = G_c``. The objective is added by the MIP."""
 
-    matrix: MatrixModel  # without the epigraph; objective = components + ties
+    matrix: MatrixModel
     m: int
     f: FloatArray  # fair share in units (floored above 0)
     lo: FloatArray  # bounds in units from the rules (before overrides)
     hi: FloatArray
     pj: NDArray[np.int64]  # component pairs
     pc: NDArray[np.int64]
-    n_struct: int  # x and y columns (what ranging needs)
+    n_groups: int  # the first rows: one goal row per group
     comp_goals: FloatArray | None = None  # in units
 
 
@@ -268,77 +275,44 @@ def _build(
     comp_goals: FloatArray | None,
 ) -> _Model:
     m = len(f)
-    rows: list[sp.csr_matrix] = []
-    rlo: list[FloatArray] = []
-    rhi: list[FloatArray] = []
     if comp_goals is not None and inputs.comp_potential is not None:
-        cp = inputs.comp_potential
-        has = cp > 0
-        empty = ~has.any(axis=1)
-        has[empty] = True  # a territory without component potential takes any component
+        has = inputs.comp_potential > 0
+        has[~has.any(axis=1)] = True  # a territory without component potential takes any
         pj, pc = np.nonzero(has)
-        tot = cp.sum(axis=1, keepdims=True)
-        share_all = comp_goals / max(comp_goals.sum(), 1e-12)
-        share = np.where(tot > 0, cp / np.where(tot > 0, tot, 1.0), share_all[None, :])
-        s_pair = share[pj, pc]
     else:
         pj = pc = np.zeros(0, dtype=np.int64)
-        s_pair = np.zeros(0)
     npair = len(pj)
-    ncol = m + 3 * npair
-    ix, iy, idp, idn = 0, m, m + npair, m + 2 * npair
-    # goal rows: one per group (the regions, or everything)
-    for members, goal in groups:
-        r = sp.csr_matrix((np.ones(len(members)), (np.zeros(len(members)), members)), (1, ncol))
-        rows.append(r)
-        rlo.append(np.array([goal]))
-        rhi.append(np.array([goal]))
+    ncol = m + npair
+    members = np.concatenate([g for g, _ in groups])
+    gid = np.repeat(np.arange(len(groups)), [len(g) for g, _ in groups])
+    blocks = [sp.csr_matrix((np.ones(len(members)), (gid, members)), (len(groups), ncol))]
+    rhs = [np.array([goal for _, goal in groups], dtype=float)]
     if npair:
-        k = np.arange(npair)
-        # link: sum_c y_jc - x_j = 0
-        link = sp.csr_matrix(
-            (
-                np.r_[np.ones(npair), -np.ones(m)],
-                (np.r_[pj, np.arange(m)], np.r_[iy + k, ix + np.arange(m)]),
-            ),
-            (m, ncol),
-        )
-        rows.append(link)
-        rlo.append(np.zeros(m))
-        rhi.append(np.zeros(m))
         assert comp_goals is not None
-        C = len(comp_goals)
-        cg = sp.csr_matrix((np.ones(npair), (pc, iy + k)), (C, ncol))
-        rows.append(cg)
-        rlo.append(comp_goals)
-        rhi.append(comp_goals)
-        # deviation: y_jc - s_jc x_j - dp + dn = 0
-        dev = sp.csr_matrix(
-            (
-                np.r_[np.ones(npair), -s_pair, -np.ones(npair), np.ones(npair)],
-                (np.r_[k, k, k, k], np.r_[iy + k, ix + pj, idp + k, idn + k]),
-            ),
-            (npair, ncol),
+        k = np.arange(npair)
+        blocks.append(  # link: sum_c y_jc - x_j = 0
+            sp.csr_matrix(
+                (
+                    np.r_[np.ones(npair), -np.ones(m)],
+                    (np.r_[pj, np.arange(m)], np.r_[m + k, np.arange(m)]),
+                ),
+                (m, ncol),
+            )
         )
-        rows.append(dev)
-        rlo.append(np.zeros(npair))
-        rhi.append(np.zeros(npair))
-    A = sp.vstack(rows, format="csc")
-    c = np.zeros(ncol)
-    c[idp:] = COMPONENT_WEIGHT
-    col_lo = np.r_[lo, np.zeros(3 * npair)]
-    col_hi = np.r_[hi, np.full(npair, np.inf), np.full(2 * npair, np.inf)]
-    integer = np.r_[np.ones(m + npair, dtype=bool), np.zeros(2 * npair, dtype=bool)]
+        rhs.append(np.zeros(m))
+        blocks.append(sp.csr_matrix((np.ones(npair), (pc, m + k)), (len(comp_goals), ncol)))
+        rhs.append(comp_goals)
+    b = np.concatenate(rhs)
     matrix = MatrixModel(
-        c=c,
-        A=A,
-        row_lo=np.concatenate(rlo),
-        row_hi=np.concatenate(rhi),
-        col_lo=col_lo,
-        col_hi=col_hi,
-        integer=integer,
+        c=np.zeros(ncol),
+        A=sp.vstack(blocks, format="csc"),
+        row_lo=b,
+        row_hi=b.copy(),
+        col_lo=np.r_[lo, np.zeros(npair)],
+        col_hi=np.r_[hi, np.full(npair, np.inf)],
+        integer=np.ones(ncol, dtype=bool),
     )
-    return _Model(matrix, m, f, lo, hi, pj, pc, m + npair, comp_goals)
+    return _Model(matrix, m, f, lo, hi, pj, pc, len(groups), comp_goals)
 
 
 def _ties(potential: FloatArray) -> FloatArray:
@@ -351,25 +325,25 @@ def _ties(potential: FloatArray) -> FloatArray:
 
 
 def _solve_qp(backend: HighsBackend, model: _Model, lo: FloatArray, hi: FloatArray, ties):  # type: ignore[no-untyped-def]
-    """The continuous optimum (HiGHS QP): objective sum (x - f)^2 / f + linear terms."""
+    """The continuous optimum of sum (x - f)^2 / f over the goal rows and bounds (HiGHS QP):
+    the centre of the MIP's window (components are left to the MIP)."""
     mm = model.matrix
     m = model.m
-    c = mm.c.copy()
-    c[:m] = -2.0 + ties
-    qp = dataclasses.replace(
-        mm,
-        c=c,
-        col_lo=np.r_[lo, mm.col_lo[m:]],
-        col_hi=np.r_[hi, mm.col_hi[m:]],
-        integer=np.zeros_like(mm.integer),
+    qp = MatrixModel(
+        c=-2.0 + ties,
+        A=mm.A[: model.n_groups, :m].tocsc(),
+        row_lo=mm.row_lo[: model.n_groups],
+        row_hi=mm.row_hi[: model.n_groups],
+        col_lo=lo,
+        col_hi=hi,
+        integer=np.zeros(m, dtype=bool),
         offset=float(model.f.sum()),
     )
     h = backend._load(qp, time_limit=60.0, gap=0.0, seed=0, threads=None)
-    ncol = qp.shape[1]
-    start = np.r_[np.arange(m + 1), np.full(ncol - m, m)].astype(np.int32)
+    start = np.arange(m + 1, dtype=np.int32)
     hs = backend._hs
     h.passHessian(
-        ncol, m, hs.HessianFormat.kTriangular, start, np.arange(m, dtype=np.int32), 2.0 / model.f
+        m, m, hs.HessianFormat.kTriangular, start, np.arange(m, dtype=np.int32), 2.0 / model.f
     )
     h.run()
     return backend._result(h, False)
@@ -411,22 +385,24 @@ def _epigraph(model: _Model, wlo: FloatArray, whi: FloatArray, ties: FloatArray)
 
 def _ranges(
     backend: HighsBackend, model: _Model, lo: FloatArray, hi: FloatArray, fixed: NDArray[np.bool_]
-) -> tuple[FloatArray, FloatArray]:
-    """Least and most of each x_j over the LP relaxation (warm-started re-solves)."""
+) -> tuple[FloatArray, FloatArray] | None:
+    """Least and most of each x_j over the LP relaxation (warm-started re-solves); None when
+    the relaxation is infeasible."""
     mm = model.matrix
     m = model.m
-    n = model.n_struct
-    keep = np.arange(n)
-    lp = MatrixModel(
-        c=np.zeros(n),
-        A=mm.A[:, keep][: mm.shape[0] - len(model.pj)],  # drop the deviation rows
-        row_lo=mm.row_lo[: mm.shape[0] - len(model.pj)],
-        row_hi=mm.row_hi[: mm.shape[0] - len(model.pj)],
-        col_lo=np.r_[lo, mm.col_lo[m:n]],
-        col_hi=np.r_[hi, mm.col_hi[m:n]],
-        integer=np.zeros(n, dtype=bool),
+    lp = dataclasses.replace(
+        mm,
+        col_lo=np.r_[lo, mm.col_lo[m:]],
+        col_hi=np.r_[hi, mm.col_hi[m:]],
+        integer=np.zeros_like(mm.integer),
     )
     h = backend._load(lp, time_limit=60.0, gap=0.0, seed=0, threads=None)
+    h.run()  # a first basis; the re-solves below start from the last one (no presolve)
+    if h.getModelStatus() != backend._hs.HighsModelStatus.kOptimal:
+        return None
+    h.setOptionValue("presolve", "off")
+    h.setOptionValue("simplex_strategy", 4)  # primal: a new cost keeps the basis primal feasible
+    optimal = backend._hs.HighsModelStatus.kOptimal
     low = np.empty(m)
     high = np.empty(m)
     free_lo, free_hi = model.lo, model.hi
@@ -436,8 +412,8 @@ def _ranges(
         for sense, out in ((1.0, low), (-1.0, high)):
             h.changeColCost(j, sense)
             h.run()
-            res = backend._result(h, False)
-            out[j] = sense * res.objective if res.status == "optimal" else np.nan
+            ok = h.getModelStatus() == optimal
+            out[j] = sense * h.getInfo().objective_function_value if ok else np.nan
         h.changeColCost(j, 0.0)
         if fixed[j]:
             h.changeColBounds(j, float(lo[j]), float(hi[j]))
@@ -847,18 +823,23 @@ def propose_quotas(
     )
     backend = HighsBackend()
     ties = _ties(inp.potential)
-    qp = _solve_qp(backend, model, xlo, xhi, ties)
-    if qp.status != "optimal" or qp.x is None:
+    ranges = _ranges(backend, model, xlo, xhi, fixed)
+    if ranges is None:  # the LP relaxation is infeasible: so is the MIP
         base.reasons = [_component_reason(inp, comp_goals, unit)]
         return base
-    sol = _solve_mip(
-        backend, model, qp.x[:m], xlo, xhi, ties, scenario.settings.solver.time_limit_s
-    )
+    low, high = ranges
+    qp = _solve_qp(backend, model, xlo, xhi, ties)
+    sol = None
+    if qp.x is not None:
+        limit = scenario.settings.solver.time_limit_s
+        sol = _solve_mip(backend, model, qp.x[:m], xlo, xhi, ties, limit)
     if sol is None:
         base.status = "no_solution"
-        base.message = "the quota MIP found no solution within solver.time_limit_s"
+        base.message = (
+            "the quota MIP found no solution within solver.time_limit_s and its window "
+            f"(QP status {qp.status}); raise solver.time_limit_s"
+        )
         return base
-    low, high = _ranges(backend, model, xlo, xhi, fixed)
     return _finish(base, inp, model, sol, fair, low, high, xlo, xhi, lo_rule, hi_rule, fixed, qs)
 
 
