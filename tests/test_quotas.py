@@ -183,6 +183,20 @@ def test_region_goals_are_met_and_rolled_up_with_a_total_line() -> None:
     assert (q.loc["T3", "min_quota"], q.loc["T3", "max_quota"]) == (0, 400_000)
 
 
+def test_region_goals_come_from_the_file_the_settings_name(tmp_path: Path) -> None:
+    run, sc = make_case([100, 300, 200, 200], regions=["East", "East", "West", "West"])
+    (tmp_path / "region_goals.csv").write_text("region,goal\nWest,300000\nEast,700000\n")
+    sc.source = tmp_path
+    settings = only_potential(region_goals="region_goals.csv")
+    p = propose_quotas(run, goal=1_000_000, settings=settings, scenario=sc)
+    assert quotas_of(p) == {"T1": 175_000, "T2": 525_000, "T3": 150_000, "T4": 150_000}
+    assert p.region_goals == {"West": 300_000, "East": 700_000}
+    (tmp_path / "bad.csv").write_text("region,goal\nWest,lots\n")
+    with pytest.raises(ScenarioError) as e:
+        propose_quotas(run, goal=1_000_000, region_goals=tmp_path / "bad.csv", scenario=sc)
+    assert e.value.problems == ["bad.csv row 2: goal must be a number (got 'lots')"]
+
+
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [

@@ -414,7 +414,7 @@ def adjust(
     changed = moved_between(run, new)
     others = changed.loc[~changed["account_id"].isin(list(moves))]
     out.print(
-        f"{new.status}: {len(moves)} accounts moved by hand, {len(others)} others moved to keep "
+        f"{new.status}: {len(moves)} moved by hand, {len(others)} other accounts moved to keep "
         f"the rules ({', '.join(others['account_id'].head(10)) or 'none'})"
     )
     out.print(f"wrote {out_dir}/ (assignments.csv, territories.csv, run.json)")

@@ -807,8 +807,9 @@ def propose_quotas(
     if problems:
         base.reasons = problems
         return base
-    problems = _capacity_problems(inp, qs, groups, xlo, xhi, lo_rule, hi_rule, fixed, goal, unit,
-                                  bool(rg))  # fmt: skip
+    problems = _capacity_problems(
+        inp, qs, groups, xlo, xhi, lo_rule, hi_rule, fixed, unit, bool(rg)
+    )
     if problems:
         base.reasons = problems
         return base
@@ -861,7 +862,6 @@ def _capacity_problems(
     lo_rule: NDArray[np.object_],
     hi_rule: NDArray[np.object_],
     fixed: NDArray[np.bool_],
-    goal: float,
     unit: float,
     regional: bool,
 ) -> list[str]:
@@ -872,14 +872,12 @@ def _capacity_problems(
         most, least = xhi[members].sum() * unit, xlo[members].sum() * unit
         if g > most + 1e-6:
             free = members[~fixed[members]]
-            caps = sorted({_rule_name(r, qs).split(" (")[0] for r in hi_rule[free]})
-            fix = " or ".join(
-                {"max_growth": f"raise quota.max_growth (now {_pct(qs.max_growth or 0.0)})",
-                 "ceiling": "raise quota.ceiling" + (
-                     f" (now {_money(qs.ceiling)})" if qs.ceiling is not None else "")}[
-                    "max_growth" if "maximum growth" in c else "ceiling"]
-                for c in caps
-            ) or "release an override"  # fmt: skip
+            fixes = []
+            if (hi_rule[free] == "max_growth").any():
+                fixes.append(f"raise quota.max_growth (now {_pct(qs.max_growth or 0.0)})")
+            if (hi_rule[free] == "ceiling").any() and qs.ceiling is not None:
+                fixes.append(f"raise quota.ceiling (now {_money(qs.ceiling)})")
+            fix = " or ".join(fixes) or "release an override"
             names = [inp.ids[j] for j in free]
             held = (
                 f"all {len(names)} territories" if len(names) == len(inp.ids) and len(names) > 5
@@ -901,7 +899,6 @@ def _capacity_problems(
                 + (f" (now {_pct(qs.min_growth)})" if qs.min_growth is not None else "")
                 + f" or quota.floor (now {_money(qs.floor)})"
             )
-    del goal
     return out
 
 
