@@ -359,7 +359,11 @@ def test_the_proposal_folder_contract_and_the_workbook(tmp_path: Path) -> None:
     assert not (tmp_path / "p" / "diff.csv").exists()
     back = load_proposal(tmp_path / "p")
     assert quotas_of(back) == quotas_of(p) and back.settings == p.settings
-    assert back.to_dict()["quotas"][2]["binding"] == "capped at +20% growth"
+    data = json.loads(json.dumps(back.to_dict()))  # JSON-able, as the service sends it
+    assert data["quotas"][2]["binding"] == "capped at +20% growth"
+    assert data["quotas"][0]["reason"] == "" and data["regions"][-1]["region"] == "total"
+    again = align.Proposal.from_dict(data)
+    assert quotas_of(again) == quotas_of(p) and again.kpis == back.kpis
 
     from openpyxl import load_workbook
 

@@ -489,6 +489,40 @@ class Proposal:
             out[key] = None if frame is None else _records(frame)
         return out
 
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Proposal:
+        """The proposal of :meth:`to_dict` (tables as records or DataFrames) or proposal.json."""
+
+        def frame(value: Any) -> pd.DataFrame | None:
+            if value is None or isinstance(value, pd.DataFrame):
+                return value
+            out = pd.DataFrame.from_records(value)
+            for col in ("reason", "binding"):
+                if col in out:
+                    out[col] = out[col].fillna("").astype(str)
+            return out
+
+        goals = data.get("region_goals") or {}
+        return cls(
+            status=data["status"],
+            goal=float(data["goal"]),
+            settings=QuotaSettings.model_validate(data.get("settings") or {}),
+            run=data.get("run"),
+            version=int(data.get("version", 1)),
+            parent=data.get("parent"),
+            quotas=frame(data.get("quotas")),
+            regions=frame(data.get("regions")),
+            diff=frame(data.get("diff")),
+            kpis=dict(data.get("kpis") or {}),
+            overrides=list(data.get("overrides") or []),
+            region_goals={str(k): float(v) for k, v in goals.items()},
+            periods=list(data.get("periods") or []),
+            components=list(data.get("components") or []),
+            objective=data.get("objective"),
+            reasons=list(data.get("reasons") or []),
+            message=data.get("message") or "",
+        )
+
     def write(self, folder: str | Path) -> Path:
         """Write the proposal folder: quotas.csv, regions.csv, proposal.json, diff.csv (from
         version 2) and proposal.xlsx. The folder of the previous version is never written over.
@@ -576,26 +610,10 @@ def load_proposal(path: str | Path) -> Proposal:
             frame["binding"] = frame["binding"].fillna("").astype(str)
         return frame
 
-    return Proposal(
-        status=data["status"],
-        goal=float(data["goal"]),
-        settings=QuotaSettings.model_validate(data.get("settings") or {}),
-        run=data.get("run"),
-        version=int(data.get("version", 1)),
-        parent=data.get("parent"),
-        quotas=table("quotas.csv"),
-        regions=table("regions.csv"),
-        diff=table("diff.csv"),
-        kpis=data.get("kpis") or {},
-        overrides=list(data.get("overrides") or []),
-        region_goals={str(k): float(v) for k, v in (data.get("region_goals") or {}).items()},
-        periods=list(data.get("periods") or []),
-        components=list(data.get("components") or []),
-        objective=data.get("objective"),
-        reasons=list(data.get("reasons") or []),
-        message=data.get("message") or "",
-        path=folder,
-    )
+    tables = {key: table(f"{key}.csv") for key in ("quotas", "regions", "diff")}
+    proposal = Proposal.from_dict({**data, **tables})
+    proposal.path = folder
+    return proposal
 
 
 # ---------------------------------------------------------------------------------------------
