@@ -70,7 +70,7 @@ from numpy.typing import NDArray
 
 from .errors import InfeasibleError, NoSolutionError, ScenarioError
 from .io import load_scenario
-from .model.backends import HighsBackend
+from .model.backends import BackendResult, HighsBackend
 from .model.formulation import MatrixModel
 from .runs import Run, continue_from, load_run
 from .scenario import Scenario
@@ -324,7 +324,9 @@ def _ties(potential: FloatArray) -> FloatArray:
     return TIE_WEIGHT * (rank + 1) / (m + 1)
 
 
-def _solve_qp(backend: HighsBackend, model: _Model, lo: FloatArray, hi: FloatArray, ties):  # type: ignore[no-untyped-def]
+def _solve_qp(
+    backend: HighsBackend, model: _Model, lo: FloatArray, hi: FloatArray, ties: FloatArray
+) -> BackendResult:
     """The continuous optimum of sum (x - f)^2 / f over the goal rows and bounds (HiGHS QP):
     the centre of the MIP's window (components are left to the MIP)."""
     mm = model.matrix
@@ -758,40 +760,8 @@ def propose_quotas(
         groups = [(np.flatnonzero(inp.region == r), rg[r]) for r in regions]
     else:
         groups = [(np.arange(m), goal)]
-    fair = np.zeros(m)
-    w = np.array([qs.blend.potential, qs.blend.history, qs.blend.even], dtype=float)
-    if w.sum() <= 0:
-        raise ScenarioError(
-            "settings keys 'quota.blend.*': the weights are all 0; give potential, history or "
-            "even a positive weight"
-        )
-    for members, g in groups:
-        P, R = inp.potential[members], inp.revenue[members]
-        wp, wh, we = w / w.sum()
-        if R.sum() <= 0:
-            wp, wh = wp + wh, 0.0
-        if P.sum() <= 0:
-            we, wp = we + wp, 0.0
-        share = we / len(members) + (wp * P / P.sum() if wp else 0.0)
-        share = share + (wh * R / R.sum() if wh else 0.0)
-        fair[members] = g * share
-    # bounds from the rules, raw and in units
-    lo_raw = np.full(m, qs.floor)
-    hi_raw = np.full(m, qs.ceiling if qs.ceiling is not None else np.inf)
-    lo_rule = np.array(["floor"] * m, dtype=object)
-    hi_rule = np.array(["ceiling"] * m, dtype=object)
-    has_rev = inp.revenue > 0
-    if qs.min_growth is not None:
-        g_lo = inp.revenue * (1 + qs.min_growth)
-        use = has_rev & (g_lo > lo_raw)
-        lo_raw[use], lo_rule[use] = g_lo[use], "min_growth"
-    if qs.max_growth is not None:
-        g_hi = inp.revenue * (1 + qs.max_growth)
-        use = has_rev & (g_hi < hi_raw)
-        hi_raw[use], hi_rule[use] = g_hi[use], "max_growth"
-    lo = np.ceil(lo_raw / unit - 1e-9)
-    hi = np.floor(np.where(np.isfinite(hi_raw), hi_raw / unit + 1e-9, goal / unit))
-    hi = np.minimum(hi, goal / unit)
+    fair = _fair_shares(inp, qs, groups)
+    lo, hi, lo_rule, hi_rule = _rule_bounds(inp, qs, goal)
     problems = []
     for j in map(int, np.flatnonzero(lo > hi)):
         problems.append(
@@ -860,6 +830,53 @@ def propose_quotas(
         )
         return base
     return _finish(base, inp, model, sol, fair, low, high, xlo, xhi, lo_rule, hi_rule, fixed, qs)
+
+
+def _fair_shares(
+    inp: _Inputs, qs: QuotaSettings, groups: list[tuple[NDArray[np.int64], float]]
+) -> FloatArray:
+    """Each group's goal split by the blend of potential, history and even shares."""
+    fair = np.zeros(len(inp.ids))
+    w = np.array([qs.blend.potential, qs.blend.history, qs.blend.even], dtype=float)
+    if w.sum() <= 0:
+        raise ScenarioError(
+            "settings keys 'quota.blend.*': the weights are all 0; give potential, history or "
+            "even a positive weight"
+        )
+    for members, g in groups:
+        P, R = inp.potential[members], inp.revenue[members]
+        wp, wh, we = w / w.sum()
+        if R.sum() <= 0:
+            wp, wh = wp + wh, 0.0
+        if P.sum() <= 0:
+            we, wp = we + wp, 0.0
+        share = we / len(members) + (wp * P / P.sum() if wp else 0.0)
+        share = share + (wh * R / R.sum() if wh else 0.0)
+        fair[members] = g * share
+    return fair
+
+
+def _rule_bounds(
+    inp: _Inputs, qs: QuotaSettings, goal: float
+) -> tuple[FloatArray, FloatArray, NDArray[np.object_], NDArray[np.object_]]:
+    """Least and most quota of each territory in units, and the rule that sets each."""
+    m, unit = len(inp.ids), qs.unit
+    lo_raw = np.full(m, qs.floor)
+    hi_raw = np.full(m, qs.ceiling if qs.ceiling is not None else np.inf)
+    lo_rule = np.array(["floor"] * m, dtype=object)
+    hi_rule = np.array(["ceiling"] * m, dtype=object)
+    has_rev = inp.revenue > 0  # territories without revenue have no growth caps
+    if qs.min_growth is not None:
+        g_lo = inp.revenue * (1 + qs.min_growth)
+        use = has_rev & (g_lo > lo_raw)
+        lo_raw[use], lo_rule[use] = g_lo[use], "min_growth"
+    if qs.max_growth is not None:
+        g_hi = inp.revenue * (1 + qs.max_growth)
+        use = has_rev & (g_hi < hi_raw)
+        hi_raw[use], hi_rule[use] = g_hi[use], "max_growth"
+    lo = np.ceil(lo_raw / unit - 1e-9)
+    hi = np.floor(np.where(np.isfinite(hi_raw), hi_raw / unit + 1e-9, goal / unit))
+    return lo, np.minimum(hi, goal / unit), lo_rule, hi_rule
 
 
 def _rule_name(rule: str, qs: QuotaSettings) -> str:
