@@ -463,3 +463,28 @@ def test_cli_proposes_overrides_and_exits_2_or_3_on_bad_goals(
     )  # fmt: skip
     assert code == 3
     assert "goal 60,000 is above the most the caps allow (40,000)" in err
+
+
+def test_cli_adjust_moves_what_the_bands_force_and_refuses_what_they_cannot_absorb(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run = align.solve(align.load_scenario("data/examples/two-reps")).raise_for_status()
+    run.write(tmp_path / "run")  # West A1, A2 (15 each), East A3, A4, A5 (10 each); bands 27..33
+    # A1 to East: East must then hold exactly A1 and A2 (the only way into 27..33)
+    code, out, err = align_cli(
+        capsys, "adjust", str(tmp_path / "run"), "--move", "A1=T2", "--out", str(tmp_path / "a")
+    )
+    assert code == 0, err
+    assert "1 moved by hand, 4 other accounts moved to keep the rules" in out
+    new = align.load_run(tmp_path / "a")
+    assert new.parent == str((tmp_path / "run").resolve())
+    plan = dict(zip(new.assignments["account_id"], new.assignments["territory_id"], strict=True))
+    assert plan == {"A1": "T2", "A2": "T2", "A3": "T1", "A4": "T1", "A5": "T1"}
+    moves = ["--move", "A1=T2", "--move", "A2=T2", "--move", "A3=T2"]  # East 40 > 33
+    code, out, err = align_cli(capsys, "adjust", str(tmp_path / "run"), *moves, "--out",
+                               str(tmp_path / "b"))  # fmt: skip
+    assert code == 3 and "infeasible: the moves admit no plan" in err
+    code, out, err = align_cli(
+        capsys, "adjust", str(tmp_path / "run"), "--move", "A9=T2", "--out", str(tmp_path / "c")
+    )
+    assert code == 2 and "move A9=T2: 'A9' is not an account_id" in err
