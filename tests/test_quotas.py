@@ -254,8 +254,12 @@ def test_override_holds_the_quota_rebalances_the_rest_and_keeps_the_reason(
         {"territory_id": "T2", "previous_quota": 110_000, "quota": 116_000, "change": 6_000,
          "reason": ""},
     ]  # fmt: skip
-    # a second override keeps the first
+    # a second override keeps the first; the leaders' file shows the changes
     v2.write(tmp_path / "p-v2")
+    changes = pd.read_excel(tmp_path / "p-v2" / "proposal.xlsx", sheet_name="Changes")
+    assert changes.columns.tolist() == ["Territory", "Previous quota", "Quota", "Change",
+                                        "Override reason"]  # fmt: skip
+    assert changes["Change"].tolist() == [-6_000, 6_000]
     v3 = override_quotas(v2, {"T2": 120_000}, reason="key account", run=run, scenario=sc)
     assert quotas_of(v3) == {"T1": 104_000, "T2": 120_000, "T3": 176_000}
     assert [o["territory_id"] for o in v3.overrides] == ["T1", "T2"]
@@ -383,6 +387,7 @@ def test_the_proposal_folder_contract_and_the_workbook(tmp_path: Path) -> None:
     regions = pd.read_excel(tmp_path / "p" / "proposal.xlsx", sheet_name="Regions")
     assert regions["Region"].tolist() == ["E", "W", "total"]
     assert regions["Quota"].tolist() == [220_000, 180_000, 400_000]
+    assert regions["Goal"].tolist()[-1] == 400_000  # the company's goal on the total line
     summary = pd.read_excel(tmp_path / "p" / "proposal.xlsx", sheet_name="Summary")
     assert summary.set_index("Item").loc["Goal", "Value"] == 400_000
     with pytest.raises(ScenarioError, match="previous version"):

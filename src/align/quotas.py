@@ -745,7 +745,9 @@ def propose_quotas(
         cg = qs.components.goals
         comp_goals = np.array([cg[c] for c in inp.comp_names], dtype=float)
         for c in inp.comp_names:
-            if not _unit_multiple(cg[c], unit):
+            if cg[c] < 0:
+                problems.append(f"component goal {c} must be >= 0 (got {_money(cg[c])})")
+            elif not _unit_multiple(cg[c], unit):
                 problems.append(_not_multiple(f"component goal {c}", cg[c], unit))
         if abs(comp_goals.sum() - goal) > 1e-6 * max(goal, 1.0):
             problems.append(
@@ -1035,7 +1037,7 @@ def _finish(
         q = pd.concat([q, _periods(inp, x, qs, unit)], axis=1)
     base.status = "optimal"
     base.quotas = q
-    base.regions = region_rollup(q, base.region_goals)
+    base.regions = region_rollup(q, base.region_goals, goal=base.goal)
     base.kpis = fairness_kpis(q, alert=qs.potential_alert)
     base.objective = float(np.sum((quota - fair) ** 2 / np.maximum(fair, unit / 2)))
     return base
@@ -1117,10 +1119,15 @@ def _periods(inp: _Inputs, x: FloatArray, qs: QuotaSettings, unit: float) -> pd.
     return pd.DataFrame(units * unit, columns=[f"period_{lab}" for lab in inp.period_labels])
 
 
-def region_rollup(quotas: pd.DataFrame, region_goals: Mapping[str, float] | None = None
-                  ) -> pd.DataFrame:  # fmt: skip
+def region_rollup(
+    quotas: pd.DataFrame,
+    region_goals: Mapping[str, float] | None = None,
+    *,
+    goal: float | None = None,
+) -> pd.DataFrame:
     """One row per region and a ``total`` line: territories, potential, revenue, fair share,
-    quota, goal, growth, quota/potential and the summed negotiation range."""
+    quota, goal (the region's, and the company's on the total line), growth, quota/potential
+    and the component and period columns summed."""
     sums = ["potential", "revenue", "fair_share", "quota"]
     extra = [c for c in quotas.columns if c.startswith(("component_", "period_"))]
     g = quotas.groupby("region", sort=True)
@@ -1131,7 +1138,9 @@ def region_rollup(quotas: pd.DataFrame, region_goals: Mapping[str, float] | None
     out.index.name = "region"
     out = out.reset_index()
     goals = dict(region_goals or {})
-    out.insert(6, "goal", [goals.get(r, np.nan) if r != "total" else np.nan for r in out["region"]])
+    if goal is not None:
+        goals["total"] = goal
+    out.insert(6, "goal", [goals.get(r, np.nan) for r in out["region"]])
     with np.errstate(divide="ignore", invalid="ignore"):
         out.insert(
             7, "growth", np.where(out["revenue"] > 0, out["quota"] / out["revenue"] - 1, np.nan)

@@ -1,11 +1,11 @@
 """The leaders' file: a quota proposal as an XLSX workbook (openpyxl), formatted for people.
 
 Sheets: ``Territories`` (one row per territory: rationale, quota, negotiation range, reasons,
-components and periods), ``Regions`` (the roll-up with its total line) and ``Summary`` (goal,
-version, status, overrides and the fairness KPIs). Currency cells carry a currency format, shares
-a percent format, every sheet has a bold frozen header, an auto filter and widths fitted to the
-content.
-"""
+components and periods), ``Regions`` (the roll-up with its total line), from version 2
+``Changes`` (who moved how much against the previous version, with the reasons) and ``Summary``
+(goal, version, status, overrides and the fairness KPIs). Currency cells carry a currency
+format, shares a percent format; every table has a bold frozen header, an auto filter and
+widths fitted to the content."""
 
 from __future__ import annotations
 
@@ -41,8 +41,11 @@ _HEADERS = {
     "min_quota": "Range: min",
     "max_quota": "Range: max",
     "reason": "Override reason",
+    "previous_quota": "Previous quota",
+    "change": "Change",
 }
 SHEETS = ("Territories", "Regions", "Summary")
+CHANGES = "Changes"  # from version 2: the diff against the previous version, before Summary
 
 
 def _header(column: str) -> str:
@@ -120,6 +123,8 @@ def write_workbook(proposal: Proposal, path: str | Path) -> Path:
     ws.title = SHEETS[0]
     _table_sheet(ws, proposal.quotas)
     _table_sheet(wb.create_sheet(SHEETS[1]), proposal.regions, bold_last=True)
+    if proposal.diff is not None:
+        _table_sheet(wb.create_sheet(CHANGES), proposal.diff)
     ws = wb.create_sheet(SHEETS[2])
     ws.append(["Item", "Value"])
     rows: list[tuple[str, Any, str | None]] = [
