@@ -70,6 +70,8 @@ def test_known_keys_are_the_design_keys_plus_pockets() -> None:
     names = ("min_whitespace", "radius_km", "segment", "seed", "reach_km")
     pockets = {f"pockets.{k}" for k in names}
     assert pockets <= extra
+    quota = {"quota.unit", "quota.max_growth", "quota.blend.potential", "quota.components.goals"}
+    assert quota <= extra
     beyond = {
         "solver.threads",
         "solver.candidates",

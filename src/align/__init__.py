@@ -18,6 +18,14 @@ from .io import load_scenario, make_scenario  # noqa: E402
 from .metrics import alignment_kpis  # noqa: E402
 from .model import solve  # noqa: E402
 from .pockets import WhitespacePockets, find_pockets  # noqa: E402
+from .quotas import (  # noqa: E402
+    Proposal,
+    adjust_run,
+    carry_proposal,
+    load_proposal,
+    override_quotas,
+    propose_quotas,
+)
 from .review import Review, review  # noqa: E402
 from .runs import Run, compare_runs, load_run  # noqa: E402
 from .scenario import Scenario  # noqa: E402
@@ -28,6 +36,7 @@ __all__ = [
     "AlignError",
     "InfeasibleError",
     "NoSolutionError",
+    "Proposal",
     "Review",
     "Run",
     "RunError",
@@ -39,13 +48,18 @@ __all__ = [
     "Tracking",
     "WhitespacePockets",
     "__version__",
+    "adjust_run",
     "alignment_kpis",
+    "carry_proposal",
     "compare_runs",
     "find_pockets",
     "list_presets",
+    "load_proposal",
     "load_run",
     "load_scenario",
     "make_scenario",
+    "override_quotas",
+    "propose_quotas",
     "review",
     "solve",
     "solve_from",

@@ -92,6 +92,55 @@ class ContinuitySettings(_Strict):
     mode: Literal["keep", "objective"] = "keep"
 
 
+# --- quota proposals (align quotas) -----------------------------------------------------------
+
+
+class QuotaBlend(_Strict):
+    """Weights of the fair share: potential share, history (revenue) share and even share."""
+
+    potential: float = Field(default=0.5, ge=0, description="weight of the potential share")
+    history: float = Field(default=0.5, ge=0, description="weight of the revenue share")
+    even: float = Field(default=0.0, ge=0, description="weight of an equal split")
+
+
+class QuotaComponents(_Strict):
+    """Component goals: each quota split into components, each summing to its goal.
+
+    ``by = "history"`` makes two components, ``existing`` (accounts with revenue > 0) and ``new``
+    (accounts without); ``by = "segment"`` (or any text column of accounts.csv) one component per
+    value. ``goals`` maps each component to its goal (they must sum to the goal); no goals, no
+    components.
+    """
+
+    by: str = Field(default="history", description='"history", "segment" or an account column')
+    goals: dict[str, float] = {}
+
+
+class QuotaSettings(_Strict):
+    """Quota proposals (``align quotas``): fair share, caps and rounding."""
+
+    blend: QuotaBlend = QuotaBlend()
+    min_growth: float | None = Field(
+        default=None, ge=-1, description="least growth over last period's revenue, -0.1 = -10%"
+    )
+    max_growth: float | None = Field(
+        default=None, ge=-1, description="most growth over last period's revenue, 0.25 = +25%"
+    )
+    floor: float = Field(default=0.0, ge=0, description="least quota of any territory")
+    ceiling: float | None = Field(default=None, gt=0, description="most quota of any territory")
+    unit: float = Field(default=1000.0, gt=0, description="quotas are whole multiples of this")
+    region_goals: str | None = Field(
+        default=None, description="CSV (region, goal), relative to the scenario folder"
+    )
+    potential_alert: float = Field(
+        default=0.8, gt=0, description="KPI: count territories whose quota exceeds this x potential"
+    )
+    season_min_accounts: int = Field(
+        default=5, ge=1, description="accounts with period history a territory's own profile needs"
+    )
+    components: QuotaComponents = QuotaComponents()
+
+
 class Settings(_Strict):
     """All settings of a scenario, as resolved."""
 
@@ -104,6 +153,7 @@ class Settings(_Strict):
     solver: SolverSettings = SolverSettings()
     pockets: PocketSettings = PocketSettings()
     continuity: ContinuitySettings = ContinuitySettings()
+    quota: QuotaSettings = QuotaSettings()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -380,6 +430,9 @@ _HINTS = {
     "min_whitespace": "dollars, e.g. 500000",
     "radius_km": "kilometres, e.g. 50",
     "reach_km": "kilometres, e.g. 25; 0 = only the pocket's own radius",
+    "min_growth": "a share of last period's revenue, e.g. -0.1 for at most 10% less",
+    "max_growth": "a share of last period's revenue, e.g. 0.25 for at most +25%",
+    "unit": "dollars, e.g. 1000: quotas are whole thousands",
 }
 
 
