@@ -14,13 +14,14 @@ the plan returned is exactly optimal among contiguous plans (no repair afterward
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 from numpy.typing import NDArray
-from scipy.sparse.csgraph import connected_components
+from scipy.sparse.csgraph import breadth_first_order, connected_components, maximum_flow
 
 IntArray = NDArray[np.int64]
 
@@ -103,8 +104,13 @@ def find_cuts(
     *,
     roots: IntArray | None = None,
     weight: NDArray[np.float64] | None = None,
+    centre_of: IntArray | None = None,
 ) -> list[Cut]:
     """Rows violated by ``assign``: one per unit of every piece cut off from its territory's root.
+
+    ``centre_of[u]`` (greenfield) is the territory whose root unit u would be, -1 for none: the
+    rows are then also written for every other member of the territory as the root, since the
+    same split pieces are just as disconnected around any other centre of the same members.
 
     ``roots[t]`` (when >= 0) is a unit that is always in territory t (a greenfield centre, a
     locked account); the cut then takes the ``b = -1`` form, ``x[a,t] <= sum_S x[s,t]``.
@@ -136,9 +142,70 @@ def find_cuts(
             sep = graph.separator(piece, root)
             for a in piece:
                 cuts.append(Cut(t, int(a), -1 if rooted else root, sep))
+            if centre_of is None:
+                continue
+            for r in units[labels != lab]:
+                if r == root or centre_of[r] < 0:
+                    continue
+                sep_r = graph.separator(piece, int(r))
+                cuts += [Cut(int(centre_of[r]), int(a), -1, sep_r) for a in piece]
     return cuts
 
 
 def is_contiguous(graph: Graph, assign: IntArray, m: int) -> list[bool]:
     """Whether each territory's units form one connected piece (an empty territory counts)."""
     return [graph.pieces(assign == t)[0] <= 1 for t in range(m)]
+
+
+FLOW_SCALE = 1_000_000  # capacities of the max-flow separation (scipy wants integers)
+
+
+def fractional_cuts(
+    graph: Graph,
+    x_of: Callable[[int], NDArray[np.float64]],
+    pairs: list[tuple[int, int]],
+    roots: IntArray,
+    *,
+    tol: float = 0.05,
+) -> list[Cut]:
+    """Separator rows violated by a fractional solution (rooted form, ``x[a,t] <= sum_S x[s,t]``).
+
+    ``x_of(t)`` gives the (n,) values ``x[., t]``. For every ``(a, t)`` of ``pairs``, the vertex
+    set separating a from the root of t (``roots[t]``) of least weight under ``x[., t]`` is found
+    by a max-flow on the split graph (each unit an in->out arc of capacity ``x[s, t]``); a row is
+    returned when that weight is below ``x[a, t] - tol``.
+    """
+    n = graph.n
+    A = graph.A.tocoo()
+    tail, head = A.row.astype(np.int64), A.col.astype(np.int64)
+    big = min(n * FLOW_SCALE, 2**31 - 1)
+    # node s_in = s, s_out = n + s; arcs s_in -> s_out (capacity x[s, t]), u_out -> v_in (big)
+    rows = np.r_[np.arange(n), n + tail]
+    cols = np.r_[n + np.arange(n), head]
+    cuts: list[Cut] = []
+    by_t: dict[int, list[int]] = {}
+    for a, t in pairs:
+        by_t.setdefault(t, []).append(a)
+    for t, units in by_t.items():
+        root = int(roots[t])
+        x = x_of(t)
+        caps = np.r_[np.floor(np.clip(x, 0, 1) * FLOW_SCALE), np.full(len(tail), big)]
+        caps[root] = big
+        for a in units:
+            c = caps.copy()
+            c[a] = big
+            C = sp.csr_matrix((c.astype(np.int32), (rows, cols)), shape=(2 * n, 2 * n))
+            res = maximum_flow(C, n + a, root, method="dinic")
+            if res.flow_value >= (x[a] - tol) * FLOW_SCALE:
+                continue
+            resid = (C - res.flow).tocsr()
+            resid.data = np.maximum(resid.data, 0)
+            resid.eliminate_zeros()
+            reach = np.zeros(2 * n, dtype=bool)
+            reach[breadth_first_order(resid, n + a, directed=True, return_predecessors=False)] = (
+                True
+            )
+            sep = np.flatnonzero(reach[:n] & ~reach[n:])
+            sep = sep[(sep != a) & (sep != root)]
+            cuts.append(Cut(t, int(a), -1, sep.astype(np.int64)))
+    return cuts

@@ -27,7 +27,7 @@ from ..runs import Run
 from ..scenario import Scenario
 from ..settings import SolverSettings
 from .backends import Backend, get_backend
-from .contiguity import Cut, Graph, account_graph, find_cuts
+from .contiguity import Cut, Graph, account_graph, find_cuts, fractional_cuts
 from .diagnose import quick_checks
 from .formulation import MatrixModel, Problem, build_model, build_problem
 
@@ -45,7 +45,8 @@ class PairModel:
     pj: IntArray
     n: int
     m: int
-    roots: IntArray | None = None  # greenfield: the unit that is territory t's centre
+    roots: IntArray | None = None  # the unit always in territory t (-1: none)
+    centre_of: IntArray | None = None  # greenfield: unit -> the territory it is the centre of
     _key: IntArray = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -186,6 +187,8 @@ def solve_with_cuts(
         best_obj = float(pm.model.c @ pm.vector(start, pm.model.shape[1]))
     bound = -math.inf
     rounds = n_cuts = 0
+    if graph is not None and pm.roots is not None and (pm.roots >= 0).all():
+        n_cuts += separate_root(pm, backend, graph, time_left, solver, say)
     pending: list[Cut] = []
     keys: set[tuple[int, int, int]] = set()
 
@@ -195,7 +198,11 @@ def solve_with_cuts(
         plan = pm.assignment(x)
         if (plan < 0).any():
             return False
-        cuts = find_cuts(graph, plan, pm.m, roots=pm.roots, weight=weight) if graph else []
+        cuts = (
+            find_cuts(graph, plan, pm.m, roots=pm.roots, weight=weight, centre_of=pm.centre_of)
+            if graph
+            else []
+        )
         if not cuts:
             value = float(pm.model.c @ x)
             if value < best_obj - 1e-9:
@@ -206,7 +213,7 @@ def solve_with_cuts(
             if key not in keys:
                 keys.add(key)
                 pending.append(c)
-        return False
+        return True  # stop the round: a cut plan need not be proven optimal
 
     while True:
         rounds += 1
@@ -246,6 +253,61 @@ def solve_with_cuts(
     if best is None:
         return LoopResult("no_solution", None, math.inf, bound, rounds, n_cuts, "time limit")
     return LoopResult("feasible", best, best_obj, min(bound, best_obj), rounds, n_cuts)
+
+
+ROOT_ROUNDS = 20  # cutting rounds on the LP relaxation before the MIP
+ROOT_SHARE = 0.2  # of the time left, at most
+
+
+def separate_root(
+    pm: PairModel,
+    backend: Backend,
+    graph: Graph,
+    time_left: Callable[[], float],
+    solver: SolverSettings,
+    say: Say,
+) -> int:
+    """Tighten the LP relaxation with separator rows its fractional solutions violate.
+
+    Every territory needs a root (a unit always in it). Returns the number of rows added.
+    """
+    assert pm.roots is not None
+    deadline = time_left() * (1 - ROOT_SHARE)
+    added = 0
+    npair = len(pm.pi)
+    units = np.arange(pm.n)
+    for rnd in range(ROOT_ROUNDS):
+        if time_left() <= deadline:
+            break
+        mm = pm.model
+        lp = MatrixModel(
+            mm.c,
+            mm.A,
+            mm.row_lo,
+            mm.row_hi,
+            mm.col_lo,
+            mm.col_hi,
+            np.zeros_like(mm.integer),
+            mm.offset,
+        )
+        res = backend.solve(lp, time_limit=time_left() - deadline, gap=0.0, seed=solver.seed)
+        if res.x is None:
+            break
+        x = res.x[:npair]
+        on = (x > 1e-3) & (pm.pi != pm.roots[pm.pj])
+        pairs = list(zip(pm.pi[on].tolist(), pm.pj[on].tolist(), strict=True))
+
+        def x_of(t: int, x: FloatArray = x) -> FloatArray:
+            cols = pm.columns(units, t)
+            return np.where(cols >= 0, x[np.maximum(cols, 0)], 0.0)
+
+        cuts = fractional_cuts(graph, x_of, pairs, pm.roots)
+        say("contiguity", {"lp_round": rnd + 1, "cuts": len(cuts), "bound": res.objective})
+        if not cuts:
+            break
+        pm.add_rows(*cut_rows(pm, cuts))
+        added += len(cuts)
+    return added
 
 
 # ---------------------------------------------------------------------------------------------
@@ -328,7 +390,9 @@ def hess_model(
         col_hi=np.ones(total),
         integer=np.ones(total, dtype=bool),
     )
-    return PairModel(model, pi, pj, n, k, roots=cand.astype(np.int64))
+    centre_of = np.full(n, -1, dtype=np.int64)
+    centre_of[cand] = np.arange(k)
+    return PairModel(model, pi, pj, n, k, roots=cand.astype(np.int64), centre_of=centre_of)
 
 
 # ---------------------------------------------------------------------------------------------
