@@ -10,13 +10,10 @@ past ``solver.time_limit_s`` is stopped.
 
 from __future__ import annotations
 
-import ctypes
 import io
 import logging
 import multiprocessing as mp
 import os
-import signal
-import sys
 import tempfile
 import threading
 import time
@@ -33,7 +30,7 @@ from ..errors import ScenarioError
 from ..io import load_scenario
 from ..model import solve
 from ..runs import Run
-from .store import CANCELLED, FAILED, RUNNING, SUCCEEDED, Claim, Store
+from .store import FAILED, RUNNING, SUCCEEDED, Claim, Store
 
 log = logging.getLogger("align.service")
 
@@ -66,27 +63,26 @@ def frame_bytes(frame: pd.DataFrame) -> bytes:
     return buf.getvalue().encode()
 
 
-def _die_with_parent() -> None:
-    """On Linux, end this process when its parent (the fork server) ends."""
-    if sys.platform.startswith("linux"):
-        try:
-            libc = ctypes.CDLL("libc.so.6", use_errno=True)
-            libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-        except OSError:  # pragma: no cover - no glibc
-            pass
-    parent = os.getppid()
+def _die_with_server() -> None:
+    """End this process when the web process that started it ends (crash or kill).
+
+    A forkserver child keeps the fork server alive, so the server's own sentinel is watched
+    (:func:`multiprocessing.parent_process` is the process that called ``start``).
+    """
+    parent = mp.parent_process()
+    if parent is None:  # pragma: no cover - always started by a WorkerPool
+        return
 
     def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(1.0)
+        parent.join()
         os._exit(1)
 
-    threading.Thread(target=watch, daemon=True).start()
+    threading.Thread(target=watch, name="align-watch-server", daemon=True).start()
 
 
 def execute(database_url: str, claim: Claim) -> None:
     """Solve one claimed run and record its outcome (the body of a solver process)."""
-    _die_with_parent()
+    _die_with_server()
     store = Store(database_url, pooled=False)
     try:
         _execute(store, claim)
@@ -108,7 +104,8 @@ def _execute(store: Store, claim: Claim) -> None:
         t = time.monotonic()
         if t - last[0] >= PROGRESS_EVERY_S or phase != "lp":
             last[0], last[1] = t, figure
-            store.set_progress(claim, round(figure, 4), phase)
+            if not store.set_progress(claim, round(figure, 4), phase):
+                os._exit(0)  # cancelled or re-queued: the run is no longer this process's
 
     report("loading", {})
     request = row.request
@@ -204,6 +201,10 @@ class WorkerPool:
         self.jobs.clear()
 
     def _loop(self) -> None:
+        if self._ctx.get_start_method() == "forkserver":  # start it (and preload) before a run
+            from multiprocessing import forkserver
+
+            forkserver.ensure_running()
         while not self._stop.is_set():
             try:
                 self.tick()
@@ -260,6 +261,3 @@ def _terminate(process: BaseProcess, *, wait_s: float = 5.0) -> None:
         if process.is_alive():
             process.kill()
             process.join(wait_s)
-
-
-__all__ = ["CANCELLED", "WorkerPool", "execute", "record"]
