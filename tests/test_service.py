@@ -27,9 +27,9 @@ from servers import (
     Server,
     alive,
     create_postgres_database,
-    solver_processes,
     drop_postgres_database,
     slow_scenario,
+    solver_processes,
     upload,
     wait_for,
 )
@@ -99,8 +99,11 @@ def test_worked_example_through_the_api_moves_a3_and_proves_it_optimal(
 def test_json_scenario_equals_the_uploaded_files(client: httpx.Client) -> None:
     accounts = pd.read_csv(TWO_REPS / "accounts.csv").to_dict(orient="records")
     territories = pd.read_csv(TWO_REPS / "territories.csv").to_dict(orient="records")
-    settings = {"balance": {"potential": {"tolerance": 0.1}}, "objective": {"travel_weight": "none"},
-                "solver": {"gap": 0.0}}  # fmt: skip
+    settings = {
+        "balance": {"potential": {"tolerance": 0.1}},
+        "objective": {"travel_weight": "none"},
+        "solver": {"gap": 0.0},
+    }
     body = {"name": "two reps (json)", "accounts": accounts, "territories": territories,
             "settings": settings}  # fmt: skip
     r = client.post("/scenarios", json=body)
