@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -351,3 +352,19 @@ def test_a_crash_mid_run_leaves_every_run_intact_and_the_run_finishes_after_rest
         srv.stop()
     assert failed["status"] == "failed"
     assert failed["reason"].startswith("infeasible: the rules admit no plan: ")
+
+
+def test_a_solver_process_that_dies_fails_its_run_with_the_reason(
+    server: Server, client: httpx.Client
+) -> None:
+    sid = client.post("/scenarios", json=slow_scenario(120)).json()["id"]
+    run_id = client.post(f"/scenarios/{sid}/runs", json={}).json()["id"]
+    wait_until(lambda: client.get(f"/runs/{run_id}").json()["phase"] not in ("queued", "starting"))
+    assert server.process is not None
+    (solver,) = solver_processes(server.process.pid)
+    os.kill(solver, signal.SIGKILL)  # as the kernel's out-of-memory killer would
+    run = wait_for(client, run_id)
+    assert (run["status"], run["reason"]) == (
+        "failed",
+        "the solver process stopped unexpectedly (exit code -9); it may have run out of memory",
+    )
