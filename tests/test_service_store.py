@@ -216,3 +216,21 @@ def test_runs_list_by_owner_scenario_and_status(store: Store) -> None:
     assert ids(scenario_id=a, status=None) == [r1.id]
     assert ids(scenario_id=None, status="cancelled") == [r2.id]
     assert store.run(r3.id, "o1") is None and store.run(r3.id, "o2") is not None
+
+
+def test_nothing_but_the_service_imports_fastapi() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, pkgutil, importlib, align, align.model\n"
+        "for pkg in (align, align.model):\n"
+        "    for m in pkgutil.iter_modules(pkg.__path__, pkg.__name__ + '.'):\n"
+        "        if m.name != 'align.service':\n"
+        "            importlib.import_module(m.name)\n"
+        "assert 'align.cli' in sys.modules and 'align.model.solve' in sys.modules\n"
+        "print(sorted(k for k in sys.modules if k.split('.')[0] in ('fastapi', 'starlette', "
+        "'uvicorn', 'sqlalchemy', 'alembic')))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

@@ -119,11 +119,10 @@ class BodyLimit:
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.limit:
-                    raise TooLarge(
-                        "the request body (bytes so far)",
-                        seen,
-                        self.limit,
-                        "ALIGN_MAX_REQUEST_BYTES",
+                    raise HTTPException(
+                        413,
+                        f"the request body is over {self.limit:,} bytes, the limit "
+                        "(ALIGN_MAX_REQUEST_BYTES); send less or raise it",
                     )
             return message
 
