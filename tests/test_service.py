@@ -36,6 +36,7 @@ from servers import (
 )
 
 import align
+from align.service.store import Store
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="uses /proc")
 
@@ -348,6 +349,17 @@ def test_a_crash_mid_run_leaves_every_run_intact_and_the_run_finishes_after_rest
                 assert after["reason"].startswith("no plan was found within the limits")
             assert {p: c.get(p).json() for p in before} == before
             assert c.get(f"/runs/{done['id']}/assignments").json() == plan
+            # a graceful stop (SIGTERM) gives a run in flight back to the queue, uncounted
+            again = c.post(f"/scenarios/{slow}/runs", json={}).json()["id"]
+            wait_until(
+                lambda: c.get(f"/runs/{again}").json()["phase"] not in ("queued", "starting")
+            )
+        srv.stop()
+        store = Store(srv.database_url)
+        row = store.run(again)
+        store.dispose()
+        assert row is not None
+        assert (row.status, row.attempts, row.phase) == ("queued", 0, "re-queued at shutdown")
     finally:
         srv.stop()
     assert failed["status"] == "failed"

@@ -357,6 +357,8 @@ def _routes(app: FastAPI) -> None:  # noqa: C901 - one place that lists every ro
         offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
     ) -> RunList:
         """Your runs, oldest first; of one scenario and in one status when asked."""
+        if scenario is not None and not ID.fullmatch(scenario):
+            return RunList(runs=[])  # no scenario has such an id
         rows = store.runs(owner, scenario_id=scenario, status=status, limit=limit, offset=offset)
         return RunList(runs=[_run_out(r) for r in rows])
 
