@@ -8,6 +8,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -172,6 +174,24 @@ NO_POSTGRES = (
     f"PostgreSQL tests need {POSTGRES_ENV}=postgresql://user:password@127.0.0.1:5432/postgres "
     "(a role that may create databases); .ci/run sets it up, the README says how to locally"
 )
+
+
+@contextmanager
+def database(kind: str, work: Path) -> Iterator[str]:
+    """A fresh database's URL: an SQLite file in ``work``, or a new PostgreSQL database
+    (skipped without ALIGN_TEST_POSTGRES_URL), dropped afterwards."""
+    import pytest
+
+    if kind == "sqlite":
+        yield f"sqlite:///{work / 'align.db'}"
+        return
+    if not os.environ.get(POSTGRES_ENV):
+        pytest.skip(NO_POSTGRES)
+    url = create_postgres_database()
+    try:
+        yield url
+    finally:
+        drop_postgres_database(url)
 
 
 def create_postgres_database() -> str:

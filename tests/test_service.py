@@ -17,18 +17,15 @@ import httpx
 import pandas as pd
 import pytest
 from servers import (
-    NO_POSTGRES,
     PFIZER,
     PFIZER_FILES,
     PFIZER_OPTIMA,
     PFIZER_SET,
-    POSTGRES_ENV,
     TWO_REPS,
     TWO_REPS_FILES,
     Server,
     alive,
-    create_postgres_database,
-    drop_postgres_database,
+    database,
     slow_scenario,
     solver_processes,
     upload,
@@ -47,17 +44,10 @@ def server(
 ) -> Iterator[Server]:
     """One server per database kind for the module (SQLite file; PostgreSQL when configured)."""
     work = tmp_path_factory.mktemp(f"serve-{request.param}")
-    if request.param == "postgresql":
-        if not os.environ.get(POSTGRES_ENV):
-            pytest.skip(NO_POSTGRES)
-        url = create_postgres_database()
-    else:
-        url = f"sqlite:///{work / 'align.db'}"
-    srv = Server(url, work).start()
-    yield srv
-    srv.stop()
-    if request.param == "postgresql":
-        drop_postgres_database(url)
+    with database(request.param, work) as url:
+        srv = Server(url, work).start()
+        yield srv
+        srv.stop()
 
 
 @pytest.fixture

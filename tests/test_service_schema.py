@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Iterator
 from typing import Any
@@ -11,16 +10,7 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error
-from servers import (
-    NO_POSTGRES,
-    POSTGRES_ENV,
-    TWO_REPS,
-    TWO_REPS_FILES,
-    Server,
-    create_postgres_database,
-    drop_postgres_database,
-    upload,
-)
+from servers import TWO_REPS, TWO_REPS_FILES, Server, database, upload
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="uses /proc")
 
@@ -30,19 +20,12 @@ def live(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Server]:
     work = tmp_path_factory.mktemp(f"serve-schema-{request.param}")
-    if request.param == "postgresql":
-        if not os.environ.get(POSTGRES_ENV):
-            pytest.skip(NO_POSTGRES)
-        url = create_postgres_database()
-    else:
-        url = f"sqlite:///{work / 'align.db'}"
-    srv = Server(url, work).start(workers=1)
-    with srv.client() as c:  # something to find: a scenario (ids are random, so mostly 404s)
-        upload(c, TWO_REPS, TWO_REPS_FILES, "two reps")
-    yield srv
-    srv.stop()
-    if request.param == "postgresql":
-        drop_postgres_database(url)
+    with database(request.param, work) as url:
+        srv = Server(url, work).start(workers=1)
+        with srv.client() as c:  # something to find: a scenario (ids are random: mostly 404s)
+            upload(c, TWO_REPS, TWO_REPS_FILES, "two reps")
+        yield srv
+        srv.stop()
 
 
 def test_no_operation_answers_500(live: Server) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -11,7 +10,7 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from servers import NO_POSTGRES, POSTGRES_ENV, create_postgres_database, drop_postgres_database
+from servers import database
 from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 
@@ -28,22 +27,16 @@ T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def database(
+def database_url(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
-    if request.param == "postgresql":
-        if not os.environ.get(POSTGRES_ENV):
-            pytest.skip(NO_POSTGRES)
-        url = create_postgres_database()
+    with database(request.param, tmp_path_factory.mktemp("store")) as url:
         yield url
-        drop_postgres_database(url)
-    else:
-        yield f"sqlite:///{tmp_path_factory.mktemp('store') / 'align.db'}"
 
 
 @pytest.fixture
-def store(database: str) -> Iterator[Store]:
-    s = Store(database)
+def store(database_url: str) -> Iterator[Store]:
+    s = Store(database_url)
     s.migrate()
     yield s
     with s.tx() as tx:
