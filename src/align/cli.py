@@ -247,13 +247,13 @@ def serve(
     ),
     port: Annotated[int, typer.Option(help="port to listen on")] = 8000,
     workers: Annotated[
-        int | None, typer.Option(help="solver processes at once [env: ALIGN_WORKERS, default 2]")
+        int | None, typer.Option(help="solver processes at once (env ALIGN_WORKERS, default 2)")
     ] = None,
     database_url: Annotated[
         str | None,
         typer.Option(
             help="sqlite:///align.db (default) or postgresql://user:pw@host/db "
-            "[env: ALIGN_DATABASE_URL]"
+            "(env ALIGN_DATABASE_URL)"
         ),
     ] = None,
     log_level: Annotated[str, typer.Option(help="uvicorn log level")] = "info",

@@ -23,6 +23,13 @@ ENV_KEYS = {
 }
 
 
+class ServiceConfigError(SettingsError):
+    """An ``ALIGN_*`` variable or an ``align serve`` option is invalid."""
+
+    def __str__(self) -> str:
+        return "invalid service settings:\n" + "\n".join(f"- {p}" for p in self.problems)
+
+
 class ServiceConfig(BaseModel):
     """What the service needs to run; every field has an ``ALIGN_*`` variable (see ENV_KEYS)."""
 
@@ -61,16 +68,17 @@ class ServiceConfig(BaseModel):
                 raw[field] = tuple(p.strip() for p in text.split(",") if p.strip())
             else:
                 raw[field] = text
-        raw.update({k: v for k, v in overrides.items() if v is not None})
+        given = {k: v for k, v in overrides.items() if v is not None}
+        raw.update(given)
         try:
             return cls.model_validate(raw)
         except ValidationError as e:
             problems = []
             for err in e.errors():
                 field = str(err["loc"][0]) if err["loc"] else "?"
-                source = ENV_KEYS.get(field, field) if field not in overrides else f"--{field}"
-                problems.append(f"{source}: {err['msg']} (got {err.get('input')!r})")
-            raise SettingsError(problems) from None
+                source = f"--{field.replace('_', '-')}" if field in given else ENV_KEYS[field]
+                problems.append(f"{source}: {err['msg'].lower()} (got {err.get('input')!r})")
+            raise ServiceConfigError(problems) from None
 
     @property
     def sqlite_path(self) -> Path | None:
