@@ -250,7 +250,13 @@ class WorkerPool:
                 name=f"align-run-{claim.run_id[:8]}",
                 daemon=True,
             )
-            process.start()
+            try:
+                process.start()
+            except Exception as e:  # noqa: BLE001 - the run must not stay claimed forever
+                log.error("run %s: cannot start\n%s", claim.run_id, traceback.format_exc())
+                reason = f"no solver process could be started ({type(e).__name__}: {e})"
+                self.store.finish(claim, status=FAILED, reason=reason)
+                continue
             self.jobs[claim.run_id] = _Job(claim, process)
 
 
