@@ -602,6 +602,49 @@ def adjacency(
         raise typer.Exit(2)
     sc.adjacency.to_csv(out_file, index=False)
     out.print(f"wrote {out_file} ({len(sc.adjacency):,} pairs of neighbours)")
+# ---------------------------------------------------------------------------------------------
+# align serve: the HTTP service (FastAPI is imported only here, when the command runs)
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="address to listen on (loopback by default)")] = (
+        "127.0.0.1"
+    ),
+    port: Annotated[int, typer.Option(help="port to listen on")] = 8000,
+    workers: Annotated[
+        int | None, typer.Option(help="solver processes at once (env ALIGN_WORKERS, default 2)")
+    ] = None,
+    database_url: Annotated[
+        str | None,
+        typer.Option(
+            help="sqlite:///align.db (default) or postgresql://user:pw@host/db "
+            "(env ALIGN_DATABASE_URL)"
+        ),
+    ] = None,
+    log_level: Annotated[str, typer.Option(help="uvicorn log level")] = "info",
+) -> None:
+    """Serve scenarios and solve runs over HTTP (OpenAPI docs at /docs)."""
+    import uvicorn
+
+    from .service import ServiceConfig, create_app
+
+    config = ServiceConfig.from_env(workers=workers, database_url=database_url)
+    keys = f"{len(config.api_keys)} API keys" if config.api_keys else "no API keys (open)"
+    err.print(
+        f"align serve: http://{host}:{port} (docs at /docs), {config.workers} solver processes, "
+        f"database {_redact(config.database_url)}, {keys}"
+    )
+    uvicorn.run(create_app(config), host=host, port=port, log_level=log_level)
+
+
+def _redact(url: str) -> str:
+    """A database URL without its password."""
+    head, at, tail = url.rpartition("@")
+    if not at:
+        return url
+    scheme, sep, user = head.partition("://")
+    return f"{scheme}{sep}{user.split(':')[0]}:***@{tail}" if ":" in user else url
 
 
 def main() -> None:

@@ -1,0 +1,638 @@
+"""The FastAPI app: scenarios and solve runs over HTTP, persisted, optionally keyed.
+
+``create_app(config)`` builds the app; ``align serve`` runs it under uvicorn. The database
+schema is migrated on start, runs left ``running`` by a stopped server are re-queued (or failed
+with the reason), and a :class:`WorkerPool` solves queued runs in their own processes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import io
+import json
+import logging
+import re
+import tempfile
+from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import pandas as pd
+from fastapi import Depends, FastAPI, HTTPException, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse, Response
+from fastapi.security import APIKeyHeader
+from pydantic import ValidationError
+from sqlalchemy import text
+from starlette.concurrency import run_in_threadpool
+
+from .. import __version__
+from ..errors import AlignError, ScenarioError
+from ..io import load_scenario
+from ..pockets import find_pockets
+from ..runs import Run, compare_runs, moved_between
+from ..scenario import Scenario
+from ..settings import _parse_overrides, deep_merge, list_presets, load_preset
+from . import formats
+from .config import ServiceConfig
+from .formats import TooLarge
+from .schemas import (
+    Comparison,
+    Health,
+    MovedBetween,
+    PocketsIn,
+    PocketsOut,
+    Preset,
+    Presets,
+    Problem,
+    RunCreated,
+    RunIn,
+    RunList,
+    RunOut,
+    ScenarioIn,
+    ScenarioList,
+    ScenarioOut,
+)
+from .store import ACTIVE, QUEUED, SUCCEEDED, RunRow, ScenarioRow, Store, new_id, now, utc
+from .worker import WorkerPool, materialise
+
+log = logging.getLogger("align.service")
+
+SCENARIO_FILES = (
+    "accounts.csv",
+    "accounts.parquet",
+    "accounts.geojson",
+    "accounts.gpkg",
+    "territories.csv",
+    "distances.csv",
+    "adjacency.csv",
+    "scenario.toml",
+)
+ID = re.compile(r"[0-9a-f]{32}")
+RUN_SETTINGS = "run settings"
+
+# ---------------------------------------------------------------------------------------------
+# limits, keys, errors
+
+
+class BodyLimit:
+    """Reject request bodies over ``limit`` bytes with 413, declared or streamed."""
+
+    def __init__(self, app: Callable[..., Awaitable[None]], limit: int):
+        self.app = app
+        self.limit = limit
+
+    async def __call__(
+        self,
+        scope: MutableMapping[str, Any],
+        receive: Callable[[], Awaitable[MutableMapping[str, Any]]],
+        send: Callable[[MutableMapping[str, Any]], Awaitable[None]],
+    ) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.limit:
+            body = json.dumps(
+                {
+                    "detail": f"the request body is {int(declared):,} bytes; the limit is "
+                    f"{self.limit:,} bytes (ALIGN_MAX_REQUEST_BYTES); send less or raise it"
+                }
+            ).encode()
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 413,
+                    "headers": [(b"content-type", b"application/json")],
+                }
+            )
+            await send({"type": "http.response.body", "body": body})
+            return
+        seen = 0
+
+        async def counted() -> MutableMapping[str, Any]:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.limit:
+                    raise HTTPException(
+                        413,
+                        f"the request body is over {self.limit:,} bytes, the limit "
+                        "(ALIGN_MAX_REQUEST_BYTES); send less or raise it",
+                    )
+            return message
+
+        await self.app(scope, counted, send)
+
+
+api_key = APIKeyHeader(name="X-API-Key", auto_error=False, description="one of ALIGN_API_KEYS")
+
+
+def owner_of(request: Request, key: Annotated[str | None, Depends(api_key)]) -> str:
+    """The owner of what this request creates or reads: a digest of its API key."""
+    config: ServiceConfig = request.app.state.config
+    if not config.api_keys:
+        return ""
+    if not key:
+        raise HTTPException(
+            401,
+            "an API key is required: send it in the X-API-Key header",
+            headers={"WWW-Authenticate": "APIKey"},
+        )
+    given = key.encode()
+    if not any(hmac.compare_digest(given, k.encode()) for k in config.api_keys):
+        raise HTTPException(403, "the API key is not valid")
+    return hashlib.sha256(given).hexdigest()[:32]
+
+
+Owner = Annotated[str, Depends(owner_of)]
+
+
+def store_of(request: Request) -> Store:
+    store: Store = request.app.state.store
+    return store
+
+
+StoreDep = Annotated[Store, Depends(store_of)]
+Format = Annotated[
+    Literal["json", "csv", "geojson"], Query(description="json rows, csv text or geojson")
+]
+
+
+def problem(status: int, detail: str, problems: list[str] | None = None) -> JSONResponse:
+    return JSONResponse({"detail": detail, "problems": problems or []}, status_code=status)
+
+
+def not_found(kind: str, ident: str) -> HTTPException:
+    shown = ident if ID.fullmatch(ident) else "that id"
+    return HTTPException(404, f"no {kind} {shown}")
+
+
+# ---------------------------------------------------------------------------------------------
+# the app
+
+
+def create_app(config: ServiceConfig | None = None, *, run_workers: bool = True) -> FastAPI:
+    """Build the service. ``config`` defaults to the ``ALIGN_*`` environment variables."""
+    config = config or ServiceConfig.from_env()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        store = Store(config.database_url)
+        store.migrate()
+        requeued, failed = store.recover(max_attempts=config.max_attempts)
+        if requeued or failed:
+            log.warning("recovered runs: %d re-queued, %d failed", len(requeued), len(failed))
+        pool = WorkerPool(store, config.database_url, size=config.workers)
+        app.state.store, app.state.pool = store, pool
+        if run_workers:
+            pool.start()
+        try:
+            yield
+        finally:
+            if run_workers:
+                pool.stop()
+            store.dispose()
+
+    app = FastAPI(
+        title="align",
+        version=__version__,
+        summary="Exact, balanced territory alignment: scenarios and solve runs over HTTP.",
+        lifespan=lifespan,
+        responses={401: {"model": Problem}, 403: {"model": Problem}, 413: {"model": Problem}},
+    )
+    app.state.config = config
+    app.add_middleware(BodyLimit, limit=config.max_request_bytes)
+    if config.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(config.cors_origins),
+            allow_methods=["GET", "POST", "DELETE"],
+            allow_headers=["X-API-Key", "Content-Type"],
+        )
+
+    @app.exception_handler(AlignError)
+    async def align_error(_: Request, e: AlignError) -> JSONResponse:
+        if isinstance(e, ScenarioError):
+            n = len(e.problems)
+            return problem(422, f"{n} problem{'s' if n != 1 else ''} in the input", e.problems)
+        return problem(422, str(e))
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, e: Exception) -> JSONResponse:
+        log.exception("%s %s failed", request.method, request.url.path)
+        return problem(500, "internal error; the server log has the details")
+
+    _routes(app)
+    return app
+
+
+def _routes(app: FastAPI) -> None:  # noqa: C901 - one place that lists every route
+    @app.get("/healthz", tags=["service"])
+    def healthz(store: StoreDep) -> Health:
+        """Liveness and the database's reachability (no key needed)."""
+        with store.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        return Health(status="ok", version=__version__, database=store.engine.dialect.name)
+
+    @app.get("/models", tags=["service"])
+    def models(_: Owner) -> Presets:
+        """The optimisation presets (models/), usable as a run's ``preset``."""
+        return Presets(models=[Preset(name=n, settings=load_preset(n)) for n in list_presets()])
+
+    # --- scenarios --------------------------------------------------------------------------
+
+    multipart_schema = {
+        "type": "object",
+        "properties": {
+            "name": {"type": "string"},
+            "files": {"type": "array", "items": {"type": "string", "format": "binary"}},
+        },
+        "required": ["files"],
+    }
+
+    @app.post(
+        "/scenarios",
+        status_code=201,
+        tags=["scenarios"],
+        responses={422: {"model": Problem}},
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/json": {"schema": ScenarioIn.model_json_schema()},
+                    "multipart/form-data": {"schema": multipart_schema},
+                },
+            }
+        },
+    )
+    async def create_scenario(request: Request, owner: Owner) -> JSONResponse:
+        """Store a validated scenario: its tables as JSON, or its files uploaded (multipart,
+        field ``files``, named as in a scenario folder). Invalid input is 422 with every problem,
+        worded as by ``align validate``."""
+        config: ServiceConfig = request.app.state.config
+        kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if kind == "multipart/form-data":
+            name, files = await _read_upload(request)
+        elif kind in ("application/json", ""):
+            try:
+                body = ScenarioIn.model_validate_json(await request.body())
+            except ValidationError as e:
+                raise RequestValidationError(e.errors(include_url=False)) from None
+            name, files = body.name, formats.scenario_files(body, config.max_accounts)
+        else:
+            raise HTTPException(415, "send application/json or multipart/form-data")
+        row = await run_in_threadpool(_add_scenario, store_of(request), owner, name, files, config)
+        out = _scenario_out(row, list(files))
+        return JSONResponse(out.model_dump(mode="json"), 201, headers={"Location": out.url})
+
+    @app.get("/scenarios", tags=["scenarios"])
+    def list_scenarios(
+        store: StoreDep,
+        owner: Owner,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+        offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
+    ) -> ScenarioList:
+        """Your scenarios, oldest first."""
+        rows = store.scenarios(owner, limit=limit, offset=offset)
+        return ScenarioList(scenarios=[_scenario_out(r) for r in rows])
+
+    @app.get("/scenarios/{scenario_id}", tags=["scenarios"], responses={404: {"model": Problem}})
+    def get_scenario(scenario_id: str, store: StoreDep, owner: Owner) -> ScenarioOut:
+        """One scenario: sizes, settings as resolved, its files."""
+        row = _scenario(store, scenario_id, owner)
+        return _scenario_out(row, sorted(store.scenario_files(row.id)))
+
+    @app.post(
+        "/scenarios/{scenario_id}/runs",
+        status_code=202,
+        tags=["runs"],
+        responses={404: {"model": Problem}, 422: {"model": Problem}},
+    )
+    def create_run(
+        scenario_id: str, body: RunIn, request: Request, store: StoreDep, owner: Owner
+    ) -> JSONResponse:
+        """Queue a solve of the scenario; 202 with the run's id and URL. Settings are checked
+        now (422 with every problem); the solve happens in a worker process."""
+        row = _scenario(store, scenario_id, owner)
+        effective, problems = _run_overrides(body)
+        try:
+            scenario = _load(store, row, effective, label=RUN_SETTINGS)
+        except ScenarioError as e:
+            raise ScenarioError(problems + e.problems) from None
+        if problems:
+            raise ScenarioError(problems)
+        run = store.add_run(
+            RunRow(
+                id=new_id(),
+                scenario_id=row.id,
+                owner=owner,
+                status=QUEUED,
+                progress=0.0,
+                phase="queued",
+                request={**body.model_dump(), "effective": effective},
+                time_limit_s=scenario.settings.solver.time_limit_s,
+                attempts=0,
+                created_at=now(),
+            )
+        )
+        request.app.state.pool.wake()
+        url = f"/runs/{run.id}"
+        created = RunCreated(id=run.id, status=run.status, url=url)
+        return JSONResponse(created.model_dump(), 202, headers={"Location": url})
+
+    # --- runs -------------------------------------------------------------------------------
+
+    @app.get("/runs", tags=["runs"])
+    def list_runs(
+        store: StoreDep,
+        owner: Owner,
+        scenario: Annotated[str | None, Query(description="a scenario id")] = None,
+        status: Literal["queued", "running", "succeeded", "failed", "cancelled"] | None = None,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+        offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
+    ) -> RunList:
+        """Your runs, oldest first; of one scenario and in one status when asked."""
+        if scenario is not None and not ID.fullmatch(scenario):
+            return RunList(runs=[])  # no scenario has such an id
+        rows = store.runs(owner, scenario_id=scenario, status=status, limit=limit, offset=offset)
+        return RunList(runs=[_run_out(r) for r in rows])
+
+    @app.get("/runs/{run_id}", tags=["runs"], responses={404: {"model": Problem}})
+    def get_run(run_id: str, store: StoreDep, owner: Owner) -> RunOut:
+        """Status, progress, and when solved: objective, bound, gap and KPIs."""
+        return _run_out(_run(store, run_id, owner))
+
+    @app.delete(
+        "/runs/{run_id}",
+        tags=["runs"],
+        responses={404: {"model": Problem}, 409: {"model": Problem}},
+    )
+    def cancel_run(run_id: str, request: Request, store: StoreDep, owner: Owner) -> RunOut:
+        """Cancel a queued or running run (its solver process is stopped)."""
+        row = _run(store, run_id, owner)
+        if not store.cancel(row.id):
+            row = _run(store, run_id, owner)
+            raise HTTPException(
+                409, f"run {row.id} has already {row.status}; only queued or running runs cancel"
+            )
+        request.app.state.pool.wake()
+        return _run_out(_run(store, run_id, owner))
+
+    @app.get(
+        "/runs/{run_id}/assignments",
+        tags=["results"],
+        responses={404: {"model": Problem}, 409: {"model": Problem}},
+    )
+    def assignments(
+        run_id: str, store: StoreDep, owner: Owner, format: Format = "json"
+    ) -> Response:
+        """The plan: account_id, territory_id, previous_territory, moved, distance."""
+        row, frame = _result(store, run_id, owner, "assignments")
+        return formats.respond(frame, format, lambda: _points(store, row), "accounts")
+
+    @app.get(
+        "/runs/{run_id}/territories",
+        tags=["results"],
+        responses={404: {"model": Problem}, 409: {"model": Problem}},
+    )
+    def territories(
+        run_id: str, store: StoreDep, owner: Owner, format: Format = "json"
+    ) -> Response:
+        """One row per territory: totals, targets, deviations, mean distance. In GeoJSON each
+        territory is the convex hull of its accounts (lat/lon scenarios)."""
+        row, frame = _result(store, run_id, owner, "territories")
+
+        def hulls() -> dict[str, Any] | None:
+            _, plan = _result(store, run_id, owner, "assignments")
+            return formats.hulls(plan, _points(store, row))
+
+        return formats.respond(frame, format, hulls, "territories")
+
+    @app.get(
+        "/compare",
+        tags=["results"],
+        responses={404: {"model": Problem}, 409: {"model": Problem}, 422: {"model": Problem}},
+    )
+    def compare(
+        store: StoreDep,
+        owner: Owner,
+        runs: Annotated[str, Query(description="two or more run ids, comma-separated")],
+        moved: Annotated[int, Query(ge=0, le=100_000, description="moved accounts to list")] = 100,
+    ) -> Comparison:
+        """KPIs side by side (one column per run) and the accounts moved between each pair."""
+        ids = [r.strip() for r in runs.split(",") if r.strip()]
+        if len(ids) < 2:
+            raise HTTPException(422, "give two or more run ids: /compare?runs=ID1,ID2")
+        loaded = [_as_run(store, i, owner) for i in ids]
+        table = compare_runs(loaded, names=ids)
+        kpis = {
+            str(k): {i: formats.plain(v) for i, v in row.items()} for k, row in table.iterrows()
+        }
+        pairs = []
+        for a, b, ia, ib in zip(loaded, loaded[1:], ids, ids[1:], strict=False):
+            diff = moved_between(a, b)
+            pairs.append(
+                MovedBetween(
+                    a=ia,
+                    b=ib,
+                    count=len(diff),
+                    accounts=formats.records(diff.head(moved)),  # type: ignore[arg-type]
+                )
+            )
+        return Comparison(runs=ids, kpis=kpis, moved=pairs)
+
+    # --- pockets ----------------------------------------------------------------------------
+
+    @app.post(
+        "/scenarios/{scenario_id}/pockets",
+        tags=["scenarios"],
+        responses={404: {"model": Problem}, 409: {"model": Problem}, 422: {"model": Problem}},
+    )
+    def pockets(scenario_id: str, body: PocketsIn, store: StoreDep, owner: Owner) -> PocketsOut:
+        """Opportunity pockets: dense clusters of whitespace (as ``align pockets``)."""
+        row = _scenario(store, scenario_id, owner)
+        plan = _as_run(store, body.run, owner) if body.run is not None else None
+        if body.run is not None and _run(store, body.run, owner).scenario_id != row.id:
+            raise HTTPException(422, f"run {body.run} is a run of another scenario")
+        scenario = _load(store, row, None, label="scenario")
+        result = find_pockets(
+            scenario, run=plan, settings=body.settings, by_segment=body.by_segment
+        )
+        return PocketsOut(
+            settings=result.settings.model_dump(),
+            pockets=formats.records(result.pockets),
+            members=formats.records(result.members),
+            by_segment=None if result.by_segment is None else formats.records(result.by_segment),
+        )
+
+
+# ---------------------------------------------------------------------------------------------
+# helpers of the routes
+
+
+async def _read_upload(request: Request) -> tuple[str, dict[str, bytes]]:
+    form = await request.form()
+    files: dict[str, bytes] = {}
+    problems: list[str] = []
+    name = form.get("name")
+    for key, value in form.multi_items():
+        if isinstance(value, str):
+            if key != "name":
+                problems.append(f"form field {key!r}: expected a file upload or 'name'")
+            continue
+        filename = Path(value.filename or key).name
+        if filename not in SCENARIO_FILES:
+            problems.append(
+                f"upload {filename!r}: not a scenario file; send {', '.join(SCENARIO_FILES)}"
+            )
+            continue
+        if filename in files:
+            problems.append(f"upload {filename!r}: sent twice")
+            continue
+        files[filename] = await value.read()
+    await form.close()
+    if not files and not problems:
+        problems.append("no files uploaded; send accounts.csv and territories.csv as 'files'")
+    if problems:
+        raise ScenarioError(problems)
+    label = name if isinstance(name, str) and name.strip() else "scenario"
+    return formats.clean_name(label), files
+
+
+def _add_scenario(
+    store: Store, owner: str, name: str, files: dict[str, bytes], config: ServiceConfig
+) -> ScenarioRow:
+    formats.check_account_lines(files, config.max_accounts)
+    with tempfile.TemporaryDirectory(prefix="align-scenario-") as tmp:
+        scenario = load_scenario(materialise(files, Path(tmp) / "scenario"))
+    if scenario.n_accounts > config.max_accounts:
+        raise TooLarge(
+            "the number of accounts", scenario.n_accounts, config.max_accounts, "ALIGN_MAX_ACCOUNTS"
+        )
+    row = ScenarioRow(
+        id=new_id(),
+        owner=owner,
+        name=name,
+        created_at=now(),
+        n_accounts=scenario.n_accounts,
+        n_territories=scenario.n_territories,
+        coord_kind=scenario.coord_kind,
+        input_hash=scenario.input_hash,
+        settings=formats.plain_tree(scenario.settings.model_dump()),
+        points=formats.points_of(scenario),
+    )
+    return store.add_scenario(row, files)
+
+
+def _scenario(store: Store, scenario_id: str, owner: str) -> ScenarioRow:
+    row = store.scenario(scenario_id, owner) if ID.fullmatch(scenario_id) else None
+    if row is None:
+        raise not_found("scenario", scenario_id)
+    return row
+
+
+def _run(store: Store, run_id: str, owner: str) -> RunRow:
+    row = store.run(run_id, owner) if ID.fullmatch(run_id) else None
+    if row is None:
+        raise not_found("run", run_id)
+    return row
+
+
+def _load(
+    store: Store, row: ScenarioRow, overrides: dict[str, Any] | None, *, label: str
+) -> Scenario:
+    """The stored scenario, validated again with ``overrides``; '--set' problems renamed."""
+    with tempfile.TemporaryDirectory(prefix="align-scenario-") as tmp:
+        folder = materialise(store.scenario_files(row.id), Path(tmp) / "scenario")
+        try:
+            return load_scenario(folder, overrides=overrides)
+        except ScenarioError as e:
+            raise ScenarioError(
+                [f"{label}{p[len('--set') :]}" if p.startswith("--set") else p for p in e.problems]
+            ) from None
+
+
+def _run_overrides(body: RunIn) -> tuple[dict[str, Any], list[str]]:
+    """preset, then settings, then the dotted overrides, as one nested dict; and the problems
+    of the overrides that do not parse."""
+    merged: dict[str, Any] = dict(body.settings or {})
+    if body.preset is not None:
+        merged["model"] = body.preset
+    dotted, problems = _parse_overrides(body.overrides)
+    problems = [p.replace("--set ", f"{RUN_SETTINGS}: override ", 1) for p in problems]
+    return deep_merge(merged, dotted), problems
+
+
+def _scenario_out(row: ScenarioRow, files: list[str] | None = None) -> ScenarioOut:
+    return ScenarioOut(
+        id=row.id,
+        name=row.name,
+        created_at=utc(row.created_at),
+        accounts=row.n_accounts,
+        territories=row.n_territories,
+        coordinates=row.coord_kind,
+        input_hash=row.input_hash,
+        files=files or [],
+        settings=row.settings,
+        url=f"/scenarios/{row.id}",
+    )
+
+
+def _run_out(row: RunRow) -> RunOut:
+    s = row.summary or {}
+    return RunOut(
+        id=row.id,
+        scenario_id=row.scenario_id,
+        status=row.status,  # type: ignore[arg-type]
+        progress=row.progress,
+        phase=row.phase,
+        reason=row.reason,
+        solver_status=row.solver_status,
+        objective=s.get("objective"),
+        bound=s.get("bound"),
+        gap=s.get("gap"),
+        kpis=s.get("kpis"),
+        terms=s.get("terms"),
+        wall_seconds=s.get("wall_seconds"),
+        reasons=s.get("reasons") or [],
+        request={k: v for k, v in row.request.items() if k != "effective"},
+        attempts=row.attempts,
+        created_at=utc(row.created_at),
+        started_at=utc(row.started_at),
+        finished_at=utc(row.finished_at),
+        url=f"/runs/{row.id}",
+    )
+
+
+def _result(store: Store, run_id: str, owner: str, table: str) -> tuple[RunRow, pd.DataFrame]:
+    row = _run(store, run_id, owner)
+    result = store.result(row.id) if row.status == SUCCEEDED else None
+    if result is None:
+        when = "once it has succeeded" if row.status in ACTIVE else "only for succeeded runs"
+        raise HTTPException(409, f"run {row.id} is {row.status}; results exist {when}")
+    content = result.assignments if table == "assignments" else result.territories
+    dtypes = {c: str for c in ("account_id", "territory_id", "previous_territory")}
+    return row, pd.read_csv(io.BytesIO(content), dtype=dtypes)  # type: ignore[arg-type]
+
+
+def _as_run(store: Store, run_id: str, owner: str) -> Run:
+    """A stored, succeeded run as a :class:`Run` (for comparisons and pockets)."""
+    row, assignments = _result(store, run_id, owner, "assignments")
+    _, territories = _result(store, run_id, owner, "territories")
+    keys = set(Run.__dataclass_fields__) - {"assignments", "territories", "path"}
+    run = Run(**{k: v for k, v in (row.summary or {}).items() if k in keys})
+    run.assignments, run.territories = assignments, territories
+    return run
+
+
+def _points(store: Store, row: RunRow) -> pd.DataFrame | None:
+    """account_id, lat, lon of the run's scenario, when it has lat/lon coordinates."""
+    content = store.points(row.scenario_id)
+    if content is None:
+        return None
+    return pd.read_csv(io.BytesIO(content), dtype={"account_id": str})

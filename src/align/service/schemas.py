@@ -1,0 +1,146 @@
+"""Request and response bodies of the service (pydantic)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Row = dict[str, Any]
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ScenarioIn(_In):
+    """A scenario as JSON: each table a list of rows (objects keyed by column, as in the CSV
+    files). Problems are reported as for the files: the first row of a table is row 2."""
+
+    name: str = Field(default="scenario", min_length=1, max_length=200)
+    accounts: list[Row] = Field(description="accounts.csv rows: account_id, potential, ...")
+    territories: list[Row] | None = Field(default=None, description="territories.csv rows")
+    distances: list[Row] | None = Field(default=None, description="from_id, to_id, distance")
+    adjacency: list[Row] | None = Field(default=None, description="account_id, neighbor_id")
+    settings: dict[str, Any] | None = Field(
+        default=None, description="scenario.toml as an object, e.g. {'model': 'balanced'}"
+    )
+
+
+class ScenarioOut(BaseModel):
+    id: str
+    name: str
+    created_at: datetime
+    accounts: int
+    territories: int
+    coordinates: str | None = Field(description="latlon, xy or none (given distances only)")
+    input_hash: str
+    files: list[str] = []
+    settings: dict[str, Any] = Field(description="the scenario's settings, as resolved")
+    url: str
+
+
+class ScenarioList(BaseModel):
+    scenarios: list[ScenarioOut]
+
+
+class RunIn(_In):
+    """How to solve: a preset, settings merged over the scenario's, then dotted overrides."""
+
+    preset: str | None = Field(default=None, description="a preset from GET /models")
+    settings: dict[str, Any] | None = Field(
+        default=None, description="nested settings, e.g. {'solver': {'time_limit_s': 10}}"
+    )
+    overrides: list[str] = Field(
+        default=[], description="dotted key=value items, as align solve --set"
+    )
+
+
+class RunCreated(BaseModel):
+    id: str
+    status: str
+    url: str
+
+
+class RunOut(BaseModel):
+    id: str
+    scenario_id: str
+    status: Literal["queued", "running", "succeeded", "failed", "cancelled"]
+    progress: float = Field(description="0 to 1")
+    phase: str | None
+    reason: str | None = Field(description="why the run failed or was cancelled")
+    solver_status: str | None = Field(description="optimal, feasible, infeasible, no_solution")
+    objective: float | None
+    bound: float | None
+    gap: float | None
+    kpis: dict[str, Any] | None
+    terms: dict[str, Any] | None
+    wall_seconds: float | None
+    reasons: list[str] = []
+    request: dict[str, Any]
+    attempts: int
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    url: str
+
+
+class RunList(BaseModel):
+    runs: list[RunOut]
+
+
+class Moved(BaseModel):
+    account_id: str
+    from_: str | None = Field(alias="from")
+    to: str | None
+
+    model_config = ConfigDict(populate_by_name=True)
+
+
+class MovedBetween(BaseModel):
+    a: str
+    b: str
+    count: int
+    accounts: list[Moved]
+
+
+class Comparison(BaseModel):
+    runs: list[str]
+    kpis: dict[str, dict[str, Any]] = Field(description="kpi -> run id -> value")
+    moved: list[MovedBetween]
+
+
+class PocketsIn(_In):
+    run: str | None = Field(default=None, description="a run whose plan gives the owners")
+    settings: dict[str, Any] | None = Field(
+        default=None, description="pockets settings, e.g. {'radius_km': 40}"
+    )
+    by_segment: bool = False
+
+
+class PocketsOut(BaseModel):
+    settings: dict[str, Any]
+    pockets: list[Row]
+    members: list[Row]
+    by_segment: list[Row] | None = None
+
+
+class Preset(BaseModel):
+    name: str
+    settings: dict[str, Any]
+
+
+class Presets(BaseModel):
+    models: list[Preset]
+
+
+class Health(BaseModel):
+    status: str
+    version: str
+    database: str
+
+
+class Problem(BaseModel):
+    detail: str
+    problems: list[str] = []
