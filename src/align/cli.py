@@ -602,6 +602,8 @@ def adjacency(
         raise typer.Exit(2)
     sc.adjacency.to_csv(out_file, index=False)
     out.print(f"wrote {out_file} ({len(sc.adjacency):,} pairs of neighbours)")
+
+
 # ---------------------------------------------------------------------------------------------
 # align serve: the HTTP service (FastAPI is imported only here, when the command runs)
 

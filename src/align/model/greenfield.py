@@ -54,7 +54,9 @@ def centred_scenario(scenario: Scenario, centres: np.ndarray) -> Scenario:
     ter[cols[0]] = pts[centres, 0]
     ter[cols[1]] = pts[centres, 1]
     ter["centre_account"] = scenario.account_ids[centres]
-    return replace(scenario, territories=ter)
+    # region bands belong to the second step (group_regions): the territories have no region yet
+    settings = scenario.settings.model_copy(update={"balance_regions": {}})
+    return replace(scenario, territories=ter, settings=settings)
 
 
 def anchored(scenario: Scenario) -> Scenario:
@@ -114,7 +116,7 @@ def heuristic(
             break
         centres = _order(centres, pts)
         fixed = anchored(centred_scenario(scenario, centres))
-        fixed.settings = s.model_copy(
+        fixed.settings = fixed.settings.model_copy(
             update={"solver": s.solver.model_copy(update={"time_limit_s": left})}
         )
         run = solve_fixed(fixed)
@@ -188,7 +190,7 @@ def solve_greenfield(scenario: Scenario, *, progress: Any = None) -> Run:
                 f"exact model's size ({EXACT_PAIRS:,} pairs): heuristic plan, no bound"
             )
             start_run.wall_seconds = clock.elapsed()
-            return start_run
+            return group_regions(start_run, scenario, clock.left())
         pos = pd.Index(cand).get_indexer(centres0)
         plan = centred_scenario(scenario, centres0).territory_index(
             start_run.assignments["territory_id"]
@@ -243,6 +245,65 @@ def solve_greenfield(scenario: Scenario, *, progress: Any = None) -> Run:
     problem = build_problem(fixed)
     objective = problem.plan_cost(assign)
     bound = res.bound * scale if math.isfinite(res.bound) else -math.inf
-    return _make_run(
+    run = _make_run(
         fixed, problem, backend, clock, stats, res.status, assign, objective=objective, bound=bound
     )
+    return group_regions(run, scenario, clock.left())
+
+
+REGION_TIME_S = 10.0  # at most, for grouping the territories into regions
+
+
+def group_regions(run: Run, scenario: Scenario, left: float) -> Run:
+    """Second step of a greenfield design: group the territories into ``territories.regions``.
+
+    The territories become the units of a small greenfield problem of their own (located at
+    their centres, carrying their balanced totals), banded by ``balance_regions`` (or, without
+    it, by the territory bands), travel weighted by the first balanced column. Adds ``region``
+    to the run's territories table and ``stats["regions"]``.
+    """
+    from ..io import make_scenario
+
+    s = scenario.settings
+    count = s.territories.regions
+    if not count or not run.has_plan or run.territories is None:
+        return run
+    ter = run.territories
+    kind = scenario.coord_kind or "xy"
+    a, b = ("lat", "lon") if kind == "latlon" else ("x", "y")
+    rules = s.balance_regions or s.balance
+    cols = [c for c in rules if c in ter]
+    units = pd.DataFrame(
+        {
+            "account_id": ter["territory_id"].astype(str),
+            a: ter[f"centre_{a}"].to_numpy(),
+            b: ter[f"centre_{b}"].to_numpy(),
+        }
+    )
+    for c in cols:
+        units[c] = ter[c].to_numpy()
+    if "potential" not in units:
+        units["potential"] = units[cols[0]] if cols else 1.0
+    settings = {
+        "territories": {"count": count},
+        "balance": {c: {"tolerance": rules[c].tolerance} for c in cols},
+        "objective": {
+            "travel_weight": cols[0] if cols else "none",
+            "distance_power": s.objective.distance_power,
+        },
+        "solver": {"time_limit_s": max(min(REGION_TIME_S, left), 1.0), "gap": s.solver.gap},
+    }
+    grouped = solve_greenfield(make_scenario(units, None, settings=settings))
+    run.stats["regions"] = {"status": grouped.status, "gap": grouped.gap}
+    if grouped.has_plan and grouped.assignments is not None:
+        owner = grouped.assignments.set_index("account_id")["territory_id"]
+        labels = {t: f"R{k + 1}" for k, t in enumerate(sorted(owner.unique()))}
+        run.territories = ter.assign(
+            region=ter["territory_id"].astype(str).map(owner).map(labels).to_numpy()
+        )
+    else:
+        run.message = (run.message + "; " if run.message else "") + (
+            f"the territories could not be grouped into {count} regions within the bands "
+            f"({grouped.status})"
+        )
+    return run
