@@ -213,7 +213,9 @@ def solve_with_cuts(
             if key not in keys:
                 keys.add(key)
                 pending.append(c)
-        return True  # stop the round: a cut plan need not be proven optimal
+        # without a contiguous plan yet, stop the round: a cut plan need not be proven optimal;
+        # with one, let the round run on and raise the bound
+        return best is None
 
     while True:
         rounds += 1
