@@ -604,6 +604,113 @@ def adjacency(
     out.print(f"wrote {out_file} ({len(sc.adjacency):,} pairs of neighbours)")
 
 
+# --- sweeps -----------------------------------------------------------------------------------
+
+
+def _executor_spec(option: str | None) -> str:
+    """--executor, else ALIGN_DASK_ADDRESS (read here, at the edge), else the local pool."""
+    import os
+
+    spec = option or os.environ.get("ALIGN_DASK_ADDRESS", "").strip() or "local"
+    if spec != "local" and "://" not in spec:
+        spec = "dask://" + spec  # a bare host:port
+    return spec
+
+
+@app.command()
+def sweep(
+    scenario: Annotated[Path, typer.Argument(help="scenario folder")],
+    vary: Annotated[
+        list[str],
+        typer.Option(
+            "--vary", help="a setting and its values, e.g. --vary objective.disruption=0,0.5,2"
+        ),
+    ],
+    out_dir: Annotated[Path, typer.Option("--out", "-o", help="sweep folder to write")],
+    set_: SetOption = None,
+    executor: Annotated[
+        str | None,
+        typer.Option(
+            "--executor",
+            help="local (default) or dask://HOST:PORT; default from ALIGN_DASK_ADDRESS",
+        ),
+    ] = None,
+    workers: Annotated[
+        int | None, typer.Option("--workers", min=1, help="local worker processes (CPUs)")
+    ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="print nothing but errors")] = False,
+) -> None:
+    """Solve every combination of the varied settings and find the Pareto frontier.
+
+    Writes SWEEP/runs/<point>/ (ordinary run folders), sweep.csv, frontier.csv, frontier.png and
+    sweep.json. Exit 0 when some point has a plan, 3 when every point is infeasible, 4 when no
+    point found a plan otherwise, 130 when interrupted (finished points are written).
+    """
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    from .sweep import parse_vary
+    from .sweep import sweep as run_sweep
+
+    grid = parse_vary(vary)
+    live = not quiet and sys.stderr.isatty()
+    bar = Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        disable=not live,
+    )
+    with bar:
+        task = bar.add_task("solving", total=math.prod(len(v) for v in grid.values()))
+
+        def progress(done: int, total: int, row: dict[str, object]) -> None:
+            bar.update(task, completed=done, description=f"{row['point']}: {row['status']}")
+
+        result = run_sweep(
+            scenario,
+            grid,
+            executor=_executor_spec(executor),
+            workers=workers,
+            out=out_dir,
+            progress=progress,
+            overrides=set_,
+        )
+    t = result.table
+    plans = int(t["status"].isin(["optimal", "feasible"]).sum())
+    if not quiet:
+        table = Table(title="Sweep: one row per point (* on the Pareto frontier)")
+        for col in ("point", "status", "objective", "balance", "disruption", "travel", "reason"):
+            table.add_column(
+                col,
+                justify="left" if col in ("point", "status", "reason") else "right",
+                no_wrap=col == "point",
+            )
+        for _, row in t.iterrows():
+            mark = "* " if row["frontier"] else "  "
+            table.add_row(
+                mark + str(row["point"]),
+                str(row["status"]),
+                *(_fmt(row[c]) for c in ("objective", "balance", "disruption", "travel")),
+                str(row["reason"])[:80],
+            )
+        out.print(table)
+        out.print(
+            f"{plans} of {len(t)} points with a plan, {int(t['frontier'].sum())} on the frontier; "
+            f"wrote {out_dir}/ (runs/, sweep.csv, frontier.csv, frontier.png, sweep.json)"
+        )
+    if result.interrupted:
+        err.print(f"interrupted: finished points are written to {out_dir}/", style="bold red")
+        raise typer.Exit(130)
+    if plans == 0:
+        infeasible = bool((t["status"] == "infeasible").all())
+        err.print(
+            "no point has a plan" + (": the rules admit none" if infeasible else ""),
+            style="bold red",
+        )
+        raise typer.Exit(3 if infeasible else 4)
+
+
 def main() -> None:
     """Entry point: AlignError becomes a message and its exit code, never a traceback.
 
