@@ -12,6 +12,7 @@ the handle and their small arguments.
 from __future__ import annotations
 
 import concurrent.futures as cf
+import multiprocessing as mp
 import os
 import signal
 import socket
@@ -148,7 +149,10 @@ class LocalExecutor(Executor):
     def submit(self, fn: Callable[..., Any], *args: Any) -> cf.Future[Any]:
         if self._pool is None:
             self._pool = cf.ProcessPoolExecutor(
-                self.workers, initializer=_install, initargs=(self._shared,)
+                self.workers,
+                mp_context=_context(),
+                initializer=_install,
+                initargs=(self._shared,),
             )
         return self._pool.submit(_call, fn, args)
 
@@ -173,6 +177,19 @@ class LocalExecutor(Executor):
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
+
+
+def _context() -> Any:
+    """Worker processes start from a clean server process, not by forking this one.
+
+    Forking a process that runs threads (a Dask client, a web service, HiGHS) can deadlock the
+    child; the fork server is started once, imports align once, and forks the workers.
+    """
+    if "forkserver" not in mp.get_all_start_methods():
+        return mp.get_context("spawn")
+    ctx = mp.get_context("forkserver")
+    ctx.set_forkserver_preload(["align.sweep"])
+    return ctx
 
 
 class DaskExecutor(Executor):
