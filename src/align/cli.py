@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
@@ -679,22 +680,32 @@ def sweep(
     t = result.table
     plans = int(t["status"].isin(["optimal", "feasible"]).sum())
     if not quiet:
-        table = Table(title="Sweep: one row per point (* on the Pareto frontier)")
-        for col in ("point", "status", "objective", "balance", "disruption", "travel", "reason"):
+        table = Table(
+            title="Sweep: one row per point (* on the Pareto frontier)",
+            title_justify="left",
+            box=box.SIMPLE_HEAD,
+            pad_edge=False,
+            collapse_padding=True,
+        )
+        cols = ["point", *grid, "status", "objective", "balance", "disruption", "travel"]
+        for col in cols:
+            header = col.split(".")[-1] if col in grid else col
+            numeric = col in ("objective", "balance", "disruption", "travel")
+            header = {"disruption": "moved"}.get(header, header)
             table.add_column(
-                col,
-                justify="left" if col in ("point", "status", "reason") else "right",
-                no_wrap=col == "point",
+                header,
+                justify="right" if numeric else "left",
+                no_wrap=True,
+                min_width={"status": 10, "moved": 6}.get(header, min(len(header), 10)),
             )
         for _, row in t.iterrows():
-            mark = "* " if row["frontier"] else "  "
-            table.add_row(
-                mark + str(row["point"]),
-                str(row["status"]),
-                *(_fmt(row[c]) for c in ("objective", "balance", "disruption", "travel")),
-                str(row["reason"])[:80],
-            )
+            cells = [("* " if row["frontier"] else "  ") + str(row["point"]).split("_", 1)[0]]
+            cells += [str(row[k]) for k in grid] + [str(row["status"])]
+            cells += [_fmt(row[c]) for c in ("objective", "balance", "disruption", "travel")]
+            table.add_row(*cells)
         out.print(table)
+        for _, row in t[t["reason"].astype(bool)].iterrows():
+            out.print(f"{str(row['point']).split('_', 1)[0]} {row['status']}: {row['reason']}")
         out.print(
             f"{plans} of {len(t)} points with a plan, {int(t['frontier'].sum())} on the frontier; "
             f"wrote {out_dir}/ (runs/, sweep.csv, frontier.csv, frontier.png, sweep.json)"
