@@ -647,7 +647,13 @@ def sweep(
     sweep.json. Exit 0 when some point has a plan, 3 when every point is infeasible, 4 when no
     point found a plan otherwise, 130 when interrupted (finished points are written).
     """
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
 
     from .sweep import parse_vary
     from .sweep import sweep as run_sweep
@@ -655,7 +661,7 @@ def sweep(
     grid = parse_vary(vary)
     live = not quiet and sys.stderr.isatty()
     bar = Progress(
-        "[progress.description]{task.description}",
+        TextColumn("{task.description}", markup=False),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
