@@ -15,7 +15,7 @@ import pytest
 
 import align
 from align.executors import DaskExecutor, LocalExecutor, get_executor
-from align.sweep import pareto_mask, parse_vary
+from align.sweep import pareto_mask, parse_vary, point_settings
 
 PFIZER = "tests/data/pfizer-22x4"
 TWO_REPS = "data/examples/two-reps"
@@ -136,6 +136,29 @@ def test_local_executor_makes_shared_data_once_per_process(tmp_path: Path) -> No
     loads = log.read_text().split()
     assert len(loads) == len(set(loads))  # no process made it twice
     assert {str(r[0]) for r in results} <= set(loads)
+
+
+def test_executor_map_keeps_the_order() -> None:
+    with LocalExecutor(2) as ex:
+        handle = ex.scatter("data")
+        assert [r[1:] for r in ex.map(_read_shared, [handle] * 3, [5, 6, 7])] == [
+            ("data", 5),
+            ("data", 6),
+            ("data", 7),
+        ]
+
+
+def test_set_overrides_lie_under_the_varied_keys() -> None:
+    loaded = align.load_scenario(TWO_REPS, overrides=["objective.travel=2", "solver.gap=0.01"])
+    points = point_settings(loaded, {"objective.travel": [0, 1]})
+    # a scenario loaded with overrides keeps them; the varied key wins over them
+    assert [(s.objective.travel, s.solver.gap) for _, s in points] == [(0, 0.01), (1, 0.01)]
+    # a preset may be varied: its rules come in under scenario.toml
+    plain = align.load_scenario(TWO_REPS)
+    (_, balanced), (_, minimal) = point_settings(plain, {"model": ["balanced", "min-disruption"]})
+    assert balanced.balance["potential"].tolerance == 0.10  # scenario.toml over the preset
+    assert balanced.balance["workload"].tolerance == 0.15  # from models/balanced.toml
+    assert minimal.constraints.max_moved_share == 0.25  # from models/min-disruption.toml
 
 
 def test_dask_local_cluster_gives_the_local_results(

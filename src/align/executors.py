@@ -105,6 +105,11 @@ class Executor:
         """The futures in the order they finish."""
         raise NotImplementedError
 
+    def map(self, fn: Callable[..., Any], *iterables: Iterable[Any]) -> list[Any]:
+        """``[fn(*args) for args in zip(*iterables)]``, run on the workers; results in order."""
+        futures = [self.submit(fn, *args) for args in zip(*iterables, strict=True)]
+        return [f.result() for f in futures]
+
     def cancel(self, futures: Iterable[Any]) -> None:
         """Cancel the futures that have not finished; running local tasks are stopped."""
         raise NotImplementedError
