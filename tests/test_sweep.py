@@ -102,7 +102,9 @@ def test_sweep_folder_holds_ordinary_runs_and_the_tables(local_sweep: align.Swee
     assert info["grid"] == GRID
     assert info["executor"] == {"name": "local", "workers": 2}
     assert info["frontier"] == list(local_sweep.frontier["point"])
-    assert info["threads_per_solve"] == max(1, (os.cpu_count() or 1) // 2)
+    threads = max(1, (os.cpu_count() or 1) // 2)
+    assert info["threads_per_solve"] == threads
+    assert {r.settings["solver"]["threads"] for r in local_sweep.runs.values()} == {threads}
 
 
 def test_local_workers_load_the_scenario_once_each(local_sweep: align.Sweep) -> None:
