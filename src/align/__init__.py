@@ -7,6 +7,7 @@ __version__ = "0.1.0"
 from .continuity import solve_from  # noqa: E402
 from .errors import (  # noqa: E402
     AlignError,
+    ExecutorError,
     InfeasibleError,
     NoSolutionError,
     RunError,
@@ -30,10 +31,12 @@ from .review import Review, review  # noqa: E402
 from .runs import Run, compare_runs, load_run  # noqa: E402
 from .scenario import Scenario  # noqa: E402
 from .settings import Settings, list_presets  # noqa: E402
+from .sweep import Sweep, sweep  # noqa: E402
 from .tracking import Tracking, track  # noqa: E402
 
 __all__ = [
     "AlignError",
+    "ExecutorError",
     "InfeasibleError",
     "NoSolutionError",
     "Proposal",
@@ -45,6 +48,7 @@ __all__ = [
     "Settings",
     "SettingsError",
     "SolverError",
+    "Sweep",
     "Tracking",
     "WhitespacePockets",
     "__version__",
@@ -63,5 +67,6 @@ __all__ = [
     "review",
     "solve",
     "solve_from",
+    "sweep",
     "track",
 ]

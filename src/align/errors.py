@@ -58,3 +58,9 @@ class RunError(AlignError, ValueError):
     """A run folder is missing or unreadable."""
 
     exit_code = 2
+
+
+class ExecutorError(AlignError, ValueError):
+    """An executor is misconfigured or unreachable (a wrong Dask address, no workers)."""
+
+    exit_code = 2
