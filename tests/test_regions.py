@@ -7,10 +7,9 @@ import itertools
 import numpy as np
 import pandas as pd
 import pytest
+from test_greenfield import grid
 
 import align
-
-from test_greenfield import grid
 
 
 def line_scenario() -> tuple[pd.DataFrame, pd.DataFrame]:
