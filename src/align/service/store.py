@@ -453,7 +453,9 @@ class Store:
         """A proposal of ``owner``; with ``tables``, its quotas, regions and diff loaded too."""
         q = select(ProposalRow).where(ProposalRow.id == proposal_id, ProposalRow.owner == owner)
         if tables:
-            q = q.options(undefer(ProposalRow.quotas, ProposalRow.regions, ProposalRow.diff))
+            q = q.options(
+                *(undefer(c) for c in (ProposalRow.quotas, ProposalRow.regions, ProposalRow.diff))
+            )
         with self.tx() as s:
             return s.scalars(q).first()
 
