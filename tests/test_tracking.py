@@ -143,6 +143,12 @@ def test_a_proposal_given_as_frames_tracks_as_its_folder(files: dict[str, Path])
     assert by_frames.territories["bookings"].sum() > 0
 
 
+def test_a_date_whose_plan_year_ends_past_the_calendar_is_refused(files: dict[str, Path]) -> None:
+    with pytest.raises(align.ScenarioError) as e:
+        track(files["proposal"], files["actuals"], as_of="9999-12-31")
+    assert e.value.problems == ["as_of: '9999-12-31' is too late; use a date before 9999-01-01"]
+
+
 def test_unknown_accounts_and_ignored_rows_are_reported_not_dropped(
     files: dict[str, Path], tmp_path: Path
 ) -> None:

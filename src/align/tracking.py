@@ -392,6 +392,8 @@ def _date(value: object, name: str) -> pd.Timestamp:
         day = pd.NaT
     if day is pd.NaT or pd.isna(day):
         raise ScenarioError(f"{name}: {value!r} is not a date; use YYYY-MM-DD, e.g. 2027-02-15")
+    if day.year > 9998:  # its plan year would end past the calendar's last year
+        raise ScenarioError(f"{name}: {value!r} is too late; use a date before 9999-01-01")
     return day.normalize()
 
 
