@@ -282,11 +282,23 @@ def test_an_override_gives_the_next_version_with_its_diff(
                          "change": held - q["1"]["quota"], "reason": "new hire ramp"}  # fmt: skip
     assert sum(d["change"] for d in v2["diff"]) == 0
     # a third version keeps the second's override
+    held2 = v2["quotas"][1]["min_quota"]
+    odd = client.post(
+        f"/proposals/{v2['id']}/overrides",
+        json={"quotas": {"2": held2}, "reason": {"2": "key account", "4": "?"}},
+    )
+    assert (odd.status_code, odd.json()["problems"]) == (422, [
+        "reason given for 4: not among the quotas held; give one reason for all, or one per "
+        "territory of quotas"
+    ])  # fmt: skip
     v3 = client.post(
-        f"/proposals/{v2['id']}/overrides", json={"quotas": {"2": v2["quotas"][1]["min_quota"]}}
+        f"/proposals/{v2['id']}/overrides",
+        json={"quotas": {"2": held2}, "reason": {"2": "key account"}},
     ).json()
     assert (v3["version"], v3["parent_id"]) == (3, v2["id"])
-    assert [o["territory_id"] for o in v3["overrides"]] == ["1", "2"]
+    assert [(o["territory_id"], o["reason"]) for o in v3["overrides"]] == [
+        ("1", "new hire ramp"), ("2", "key account")
+    ]  # fmt: skip
     # the leaders' workbook, with the changes
     x = client.get(f"/proposals/{v2['id']}/xlsx")
     assert x.status_code == 200

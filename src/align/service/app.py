@@ -572,7 +572,7 @@ def _routes(app: FastAPI) -> None:  # noqa: C901 - one place that lists every ro
             odd = sorted(set(body.reason) - set(body.quotas))
             if odd:
                 raise ScenarioError(
-                    f"reason given for {', '.join(odd)}, which hold no quota here; give one "
+                    f"reason given for {', '.join(odd)}: not among the quotas held; give one "
                     "reason for all, or one per territory of quotas"
                 )
         row = _run(store, previous.run_id, owner)
