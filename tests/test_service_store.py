@@ -71,7 +71,7 @@ def test_migrations_build_exactly_the_models(store: Store) -> None:
     store.migrate()  # a second time: nothing to do
     with store.engine.connect() as conn:
         context = MigrationContext.configure(conn)
-        assert context.get_current_revision() == "0001"
+        assert context.get_current_revision() == "0002"
         assert compare_metadata(context, Base.metadata) == []
 
 

@@ -13,7 +13,7 @@ import pytest
 from conftest import write_csv
 
 import align
-from align.tracking import plan_calendar, track
+from align.tracking import plan_calendar, proposal_of, track
 
 AS_OF = "2027-02-15"  # 46 of Q1's 90 days elapsed (31 in January, 15 in February)
 Q1 = 46 / 90
@@ -123,6 +123,30 @@ def test_attainment_pace_gap_and_coverage_match_a_hand_computation(files: dict[s
     total = regions.loc["(all)"]
     assert (total["territories"], total["bookings"], total["pipeline"]) == (3, 310, 2400)
     assert total["projected"] == pytest.approx(310 / (625 * Q1) * 2500)
+
+
+def test_a_proposal_given_as_frames_tracks_as_its_folder(files: dict[str, Path]) -> None:
+    plan = pd.DataFrame({"account_id": list(PLAN), "territory_id": list(PLAN.values())})
+    frames = proposal_of(
+        pd.DataFrame(QUOTAS), plan, periods=["q1", "q2", "q3", "q4"], year_start="2026-12-01"
+    )
+    by_frames = track(frames, files["actuals"], pipeline=files["pipeline"], as_of=AS_OF)
+    fiscal = files["proposal"].parent / "fiscal"
+    fiscal.mkdir()
+    folder = make_proposal(fiscal, year_start="2026-12-01")
+    by_folder = track(folder, files["actuals"], pipeline=files["pipeline"], as_of=AS_OF)
+    assert f"{by_frames.year_start:%Y-%m-%d}" == "2026-12-01"
+    for name in ("territories", "regions", "unknown"):
+        pd.testing.assert_frame_equal(getattr(by_frames, name), getattr(by_folder, name))
+    assert by_frames.ignored == by_folder.ignored
+    assert by_frames.markdown() == by_folder.markdown()
+    assert by_frames.territories["bookings"].sum() > 0
+
+
+def test_a_date_whose_plan_year_ends_past_the_calendar_is_refused(files: dict[str, Path]) -> None:
+    with pytest.raises(align.ScenarioError) as e:
+        track(files["proposal"], files["actuals"], as_of="9999-12-31")
+    assert e.value.problems == ["as_of: '9999-12-31' is too late; use a date before 9999-01-01"]
 
 
 def test_unknown_accounts_and_ignored_rows_are_reported_not_dropped(

@@ -112,6 +112,25 @@ def read_proposal(path: str | Path) -> Proposal:
     return Proposal(folder, q, periods, plan[["account_id", "territory_id"]], meta)
 
 
+def proposal_of(
+    quotas: pd.DataFrame,
+    plan: pd.DataFrame,
+    *,
+    periods: list[str] | None = None,
+    label: str = "proposal",
+    year_start: str | None = None,
+) -> Proposal:
+    """What :func:`track` reads of a proposal, from frames already in memory (a quota table
+    with territory_id, region, quota and the ``period_<label>`` columns of ``periods``, and the
+    plan's account_id, territory_id) instead of a folder."""
+    q = quotas.copy()
+    q["territory_id"] = q["territory_id"].astype(str)
+    q["region"] = q["region"].astype(object).where(q["region"].notna(), "") if "region" in q else ""
+    plan = plan[["account_id", "territory_id"]].astype(str)
+    meta = {"year_start": year_start} if year_start is not None else {}
+    return Proposal(Path(label), q, [str(x) for x in periods or []], plan, meta)
+
+
 def read_bookings(source: str | Path | pd.DataFrame, *, kind: str = "actuals") -> pd.DataFrame:
     """Validate actuals (account_id, date, amount) or a pipeline (account_id, stage, amount,
     close_date); returns the frame with ids as text, dates as days, amounts as floats."""
@@ -244,7 +263,7 @@ class Tracking:
 
 
 def track(
-    proposal: str | Path,
+    proposal: str | Path | Proposal,
     actuals: str | Path | pd.DataFrame,
     *,
     as_of: str | pd.Timestamp,
@@ -258,7 +277,8 @@ def track(
     Parameters
     ----------
     proposal
-        Quota proposal folder (quotas.csv, proposal.json naming the run).
+        Quota proposal folder (quotas.csv, proposal.json naming the run), or what
+        :func:`read_proposal` or :func:`proposal_of` gives.
     actuals
         Bookings: account_id, date, amount (a CSV file or a DataFrame).
     as_of
@@ -275,7 +295,7 @@ def track(
         For a missing or invalid file, date or option (every problem listed).
     """
     day = _date(as_of, "as_of")
-    prop = read_proposal(proposal)
+    prop = proposal if isinstance(proposal, Proposal) else read_proposal(proposal)
     start_text = year_start if year_start is not None else prop.meta.get("year_start")
     start = (
         _date(start_text, "year_start") if start_text is not None else pd.Timestamp(day.year, 1, 1)
@@ -372,6 +392,8 @@ def _date(value: object, name: str) -> pd.Timestamp:
         day = pd.NaT
     if day is pd.NaT or pd.isna(day):
         raise ScenarioError(f"{name}: {value!r} is not a date; use YYYY-MM-DD, e.g. 2027-02-15")
+    if day.year > 9998:  # its plan year would end past the calendar's last year
+        raise ScenarioError(f"{name}: {value!r} is too late; use a date before 9999-01-01")
     return day.normalize()
 
 

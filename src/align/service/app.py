@@ -33,9 +33,12 @@ from .. import __version__
 from ..errors import AlignError, ScenarioError
 from ..io import load_scenario
 from ..pockets import find_pockets
+from ..quotas import DIFF_COLUMNS, Proposal, override_quotas, propose_quotas
 from ..runs import Run, compare_runs, moved_between
 from ..scenario import Scenario
 from ..settings import _parse_overrides, deep_merge, list_presets, load_preset
+from ..tracking import proposal_of, track
+from ..workbook import write_workbook
 from . import formats
 from .config import ServiceConfig
 from .formats import TooLarge
@@ -43,11 +46,16 @@ from .schemas import (
     Comparison,
     Health,
     MovedBetween,
+    OverridesIn,
     PocketsIn,
     PocketsOut,
     Preset,
     Presets,
     Problem,
+    ProposalInfo,
+    ProposalList,
+    ProposalOut,
+    QuotasIn,
     RunCreated,
     RunIn,
     RunList,
@@ -55,8 +63,22 @@ from .schemas import (
     ScenarioIn,
     ScenarioList,
     ScenarioOut,
+    TrackingIn,
+    TrackingOut,
 )
-from .store import ACTIVE, QUEUED, SUCCEEDED, RunRow, ScenarioRow, Store, new_id, now, utc
+from .store import (
+    ACTIVE,
+    QUEUED,
+    SUCCEEDED,
+    ProposalRow,
+    RunRow,
+    ScenarioRow,
+    Store,
+    clean_json,
+    new_id,
+    now,
+    utc,
+)
 from .worker import WorkerPool, materialise
 
 log = logging.getLogger("align.service")
@@ -73,6 +95,8 @@ SCENARIO_FILES = (
 )
 ID = re.compile(r"[0-9a-f]{32}")
 RUN_SETTINGS = "run settings"
+QUOTA_SETTINGS = "quota settings"
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 # ---------------------------------------------------------------------------------------------
 # limits, keys, errors
@@ -161,6 +185,7 @@ StoreDep = Annotated[Store, Depends(store_of)]
 Format = Annotated[
     Literal["json", "csv", "geojson"], Query(description="json rows, csv text or geojson")
 ]
+TableFormat = Annotated[Literal["json", "csv"], Query(description="json rows or csv text")]
 
 
 def problem(status: int, detail: str, problems: list[str] | None = None) -> JSONResponse:
@@ -320,12 +345,7 @@ def _routes(app: FastAPI) -> None:  # noqa: C901 - one place that lists every ro
         now (422 with every problem); the solve happens in a worker process."""
         row = _scenario(store, scenario_id, owner)
         effective, problems = _run_overrides(body)
-        try:
-            scenario = _load(store, row, effective, label=RUN_SETTINGS)
-        except ScenarioError as e:
-            raise ScenarioError(problems + e.problems) from None
-        if problems:
-            raise ScenarioError(problems)
+        scenario = _load(store, row, effective, label=RUN_SETTINGS, problems=problems)
         run = store.add_run(
             RunRow(
                 id=new_id(),
@@ -470,6 +490,167 @@ def _routes(app: FastAPI) -> None:  # noqa: C901 - one place that lists every ro
             by_segment=None if result.by_segment is None else formats.records(result.by_segment),
         )
 
+    # --- quota proposals --------------------------------------------------------------------
+
+    @app.post(
+        "/runs/{run_id}/quotas",
+        status_code=201,
+        tags=["quotas"],
+        responses={404: {"model": Problem}, 409: {"model": Problem}, 422: {"model": Problem}},
+    )
+    def propose(run_id: str, body: QuotasIn, store: StoreDep, owner: Owner) -> JSONResponse:
+        """Propose quotas on a succeeded run's plan (as ``align quotas RUN --goal``), solved
+        now; 201 with the proposal, version 1. Its status is ``optimal`` with the quotas, or
+        ``infeasible`` with the reasons (an impossible goal, say)."""
+        row = _run(store, run_id, owner)
+        _plan_or_409(row)
+        dotted, problems = _parse_overrides(body.overrides)
+        problems = [p.replace("--set ", f"{QUOTA_SETTINGS}: override ", 1) for p in problems]
+        given = {"quota": body.settings} if body.settings is not None else {}
+        effective = deep_merge(deep_merge(row.request.get("effective") or {}, given), dotted)
+        scenario = _quota_scenario(store, row, effective, problems)
+        if scenario.settings.quota.region_goals and body.region_goals is None:
+            raise ScenarioError(
+                f"{QUOTA_SETTINGS}: quota.region_goals names a file "
+                f"({scenario.settings.quota.region_goals!r}), which the service does not hold; "
+                "send the goals as region_goals in the request body"
+            )
+        proposal = propose_quotas(
+            _as_run(store, row.id, owner),
+            goal=body.goal,
+            region_goals=body.region_goals,
+            scenario=scenario,
+        )
+        request = {**body.model_dump(), "effective": effective}
+        return _created(store, _new_proposal(proposal, owner, row.id, None, request))
+
+    @app.get("/proposals", tags=["quotas"])
+    def list_proposals(
+        store: StoreDep,
+        owner: Owner,
+        run: Annotated[str | None, Query(description="a run id")] = None,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+        offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
+    ) -> ProposalList:
+        """Your proposals (every version), oldest first; of one run when asked."""
+        if run is not None and not ID.fullmatch(run):
+            return ProposalList(proposals=[])
+        rows = store.proposals(owner, run_id=run, limit=limit, offset=offset)
+        return ProposalList(proposals=[_proposal_info(r) for r in rows])
+
+    @app.get("/proposals/{proposal_id}", tags=["quotas"], responses={404: {"model": Problem}})
+    def get_proposal(proposal_id: str, store: StoreDep, owner: Owner) -> ProposalOut:
+        """One version: status, goal, settings, overrides, KPIs, the quotas (with rationale
+        and negotiation range), the region roll-up and, from version 2, the diff."""
+        row = _proposal_row(store, proposal_id, owner)
+        return ProposalOut(
+            **_proposal_info(row).model_dump(), quotas=row.quotas, regions=row.regions,
+            diff=row.diff,
+        )  # fmt: skip
+
+    for table in ("quotas", "regions", "diff"):
+        _proposal_table(app, table)
+
+    @app.post(
+        "/proposals/{proposal_id}/overrides",
+        status_code=201,
+        tags=["quotas"],
+        responses={404: {"model": Problem}, 409: {"model": Problem}, 422: {"model": Problem}},
+    )
+    def override(
+        proposal_id: str, body: OverridesIn, store: StoreDep, owner: Owner
+    ) -> JSONResponse:
+        """Hold quotas and rebalance the rest (as ``align quotas PROPOSAL --override``): 201
+        with the next version and its diff. Each quota must lie in its negotiation range."""
+        previous = _proposal_row(store, proposal_id, owner)
+        _quotas_or_409(previous)
+        if not body.quotas:
+            raise ScenarioError(
+                'give at least one quota to hold, e.g. {"quotas": {"T07": 1250000}}'
+            )
+        if isinstance(body.reason, dict):
+            odd = sorted(set(body.reason) - set(body.quotas))
+            if odd:
+                raise ScenarioError(
+                    f"reason given for {', '.join(odd)}: not among the quotas held; give one "
+                    "reason for all, or one per territory of quotas"
+                )
+        row = _run(store, previous.run_id, owner)
+        effective = dict(previous.request.get("effective") or {})
+        scenario = _quota_scenario(store, row, effective, [])
+        proposal = override_quotas(
+            _library_proposal(previous),
+            body.quotas,
+            reason=body.reason,
+            run=_as_run(store, row.id, owner),
+            scenario=scenario,
+        )
+        request = {**body.model_dump(), "effective": effective}
+        return _created(store, _new_proposal(proposal, owner, row.id, previous.id, request))
+
+    @app.get(
+        "/proposals/{proposal_id}/xlsx",
+        tags=["quotas"],
+        response_class=Response,
+        responses={
+            200: {"content": {XLSX: {}}, "description": "proposal.xlsx"},
+            404: {"model": Problem},
+            409: {"model": Problem},
+        },
+    )
+    def workbook(proposal_id: str, store: StoreDep, owner: Owner) -> Response:
+        """The leaders' workbook (proposal.xlsx): Territories, Regions, Changes, Summary."""
+        row = _proposal_row(store, proposal_id, owner)
+        _quotas_or_409(row)
+        with tempfile.TemporaryDirectory(prefix="align-xlsx-") as tmp:
+            content = write_workbook(_library_proposal(row), Path(tmp) / "proposal.xlsx")
+            data = content.read_bytes()
+        name = f"proposal-{row.id[:8]}-v{row.version}.xlsx"
+        return Response(
+            data, media_type=XLSX, headers={"Content-Disposition": f'attachment; filename="{name}"'}
+        )
+
+    @app.post(
+        "/proposals/{proposal_id}/tracking",
+        tags=["quotas"],
+        responses={404: {"model": Problem}, 409: {"model": Problem}, 422: {"model": Problem}},
+    )
+    def tracking(proposal_id: str, body: TrackingIn, store: StoreDep, owner: Owner) -> TrackingOut:
+        """Progress against the proposal's quotas (as ``align track``): bookings to date, pace,
+        projection, gap, pipeline coverage and risk per territory and region, the accounts the
+        plan does not know, and a Markdown summary. Nothing is stored."""
+        row = _proposal_row(store, proposal_id, owner)
+        _quotas_or_409(row)
+        _, plan = _result(store, row.run_id, owner, "assignments")
+        quotas = pd.DataFrame.from_records(row.quotas or [])
+        prop = proposal_of(
+            quotas, plan, periods=row.detail.get("periods") or [], label=f"proposal {row.id}"
+        )
+        with tempfile.TemporaryDirectory(prefix="align-tracking-") as tmp:
+            pipeline = body.pipeline
+            result = track(
+                prop,
+                _rows_file(Path(tmp), "actuals.csv", body.actuals),
+                pipeline=None
+                if pipeline is None
+                else _rows_file(Path(tmp), "pipeline.csv", pipeline),
+                as_of=body.as_of,
+                year_start=body.year_start,
+                pace_threshold=body.pace_threshold,
+                min_coverage=body.min_coverage,
+            )
+        return TrackingOut(
+            as_of=f"{result.as_of:%Y-%m-%d}",
+            year_start=f"{result.year_start:%Y-%m-%d}",
+            year_end=f"{result.year_end:%Y-%m-%d}",
+            territories=formats.records(result.territories),
+            regions=formats.records(result.regions),
+            unknown=formats.records(result.unknown),
+            ignored=result.ignored,
+            at_risk=[str(t) for t in result.at_risk["territory_id"]],
+            markdown=result.markdown(),
+        )
+
 
 # ---------------------------------------------------------------------------------------------
 # helpers of the routes
@@ -544,17 +725,177 @@ def _run(store: Store, run_id: str, owner: str) -> RunRow:
 
 
 def _load(
-    store: Store, row: ScenarioRow, overrides: dict[str, Any] | None, *, label: str
+    store: Store,
+    row: ScenarioRow,
+    overrides: dict[str, Any] | None,
+    *,
+    label: str,
+    problems: list[str] | None = None,
 ) -> Scenario:
-    """The stored scenario, validated again with ``overrides``; '--set' problems renamed."""
+    """The stored scenario, validated again with ``overrides``; '--set' problems renamed and
+    listed after ``problems`` (those found before), which are raised in any case."""
+    found = list(problems or [])
     with tempfile.TemporaryDirectory(prefix="align-scenario-") as tmp:
         folder = materialise(store.scenario_files(row.id), Path(tmp) / "scenario")
         try:
-            return load_scenario(folder, overrides=overrides)
+            scenario = load_scenario(folder, overrides=overrides)
         except ScenarioError as e:
-            raise ScenarioError(
-                [f"{label}{p[len('--set') :]}" if p.startswith("--set") else p for p in e.problems]
-            ) from None
+            found += [
+                f"{label}{p[len('--set') :]}" if p.startswith("--set") else p for p in e.problems
+            ]
+            raise ScenarioError(found) from None
+    if found:
+        raise ScenarioError(found)
+    return scenario
+
+
+def _plan_or_409(row: RunRow) -> None:
+    if row.status == SUCCEEDED:
+        return
+    if row.status in ACTIVE:
+        raise HTTPException(
+            409, f"run {row.id} is {row.status}; propose quotas once it has succeeded"
+        )
+    why = f" ({row.reason})" if row.reason else ""
+    raise HTTPException(
+        409, f"run {row.id} has {row.status}{why}; quotas are proposed on a succeeded run's plan"
+    )
+
+
+def _quota_scenario(
+    store: Store, row: RunRow, effective: dict[str, Any], problems: list[str]
+) -> Scenario:
+    """The run's scenario with the run's settings and the proposal's (422 with every problem
+    of both)."""
+    scenario_row = store.scenario(row.scenario_id, row.owner)
+    assert scenario_row is not None  # a run's scenario is never deleted
+    return _load(store, scenario_row, effective, label=QUOTA_SETTINGS, problems=problems)
+
+
+def _rows_file(folder: Path, name: str, rows: list[dict[str, Any]]) -> Path:
+    """Rows of a table as the CSV file ``align track`` reads (no rows: an empty file)."""
+    path = folder / name
+    path.write_bytes(formats.rows_csv(name, rows) if rows else b"")
+    return path
+
+
+def _proposal_row(store: Store, proposal_id: str, owner: str) -> ProposalRow:
+    row = store.proposal(proposal_id, owner, tables=True) if ID.fullmatch(proposal_id) else None
+    if row is None:
+        raise not_found("proposal", proposal_id)
+    return row
+
+
+def _quotas_or_409(row: ProposalRow) -> None:
+    if row.status != "optimal":
+        raise HTTPException(
+            409,
+            f"proposal {row.id} is {row.status}; it holds no quotas (see its reasons); propose "
+            "again with another goal or settings",
+        )
+
+
+def _new_proposal(
+    proposal: Proposal, owner: str, run_id: str, parent_id: str | None, request: dict[str, Any]
+) -> ProposalRow:
+    data = clean_json(proposal.to_dict())
+    detail = ("periods", "components", "objective", "reasons", "message")
+    return ProposalRow(
+        id=new_id(),
+        owner=owner,
+        run_id=run_id,
+        parent_id=parent_id,
+        version=proposal.version,
+        status=proposal.status,
+        goal=proposal.goal,
+        request=clean_json(request),
+        settings=data["settings"],
+        region_goals=data["region_goals"],
+        overrides=data["overrides"],
+        kpis=data["kpis"],
+        quotas=data["quotas"],
+        regions=data["regions"],
+        diff=data["diff"],
+        detail={k: data[k] for k in detail},
+        created_at=now(),
+    )
+
+
+def _created(store: Store, row: ProposalRow) -> JSONResponse:
+    store.add_proposal(row)
+    out = ProposalOut(
+        **_proposal_info(row).model_dump(), quotas=row.quotas, regions=row.regions, diff=row.diff
+    )
+    return JSONResponse(out.model_dump(mode="json"), 201, headers={"Location": out.url})
+
+
+def _proposal_info(row: ProposalRow) -> ProposalInfo:
+    d = row.detail
+    return ProposalInfo(
+        id=row.id,
+        run_id=row.run_id,
+        parent_id=row.parent_id,
+        version=row.version,
+        status=row.status,
+        goal=row.goal,
+        settings=row.settings,
+        region_goals=row.region_goals,
+        overrides=row.overrides,
+        kpis=row.kpis,
+        periods=d.get("periods") or [],
+        components=d.get("components") or [],
+        reasons=d.get("reasons") or [],
+        message=d.get("message") or "",
+        created_at=utc(row.created_at),
+        url=f"/proposals/{row.id}",
+    )
+
+
+def _library_proposal(row: ProposalRow) -> Proposal:
+    """A stored version as the library's :class:`Proposal` (run and parent: the service ids)."""
+    data = {
+        **row.detail,
+        "status": row.status,
+        "goal": row.goal,
+        "settings": row.settings,
+        "region_goals": row.region_goals,
+        "overrides": row.overrides,
+        "kpis": row.kpis,
+        "version": row.version,
+        "run": row.run_id,
+        "parent": row.parent_id,
+        "quotas": row.quotas,
+        "regions": row.regions,
+        "diff": row.diff,
+    }
+    return Proposal.from_dict(data)
+
+
+def _proposal_table(app: FastAPI, table: str) -> None:
+    what = {
+        "quotas": "one row per territory (quotas.csv)",
+        "regions": "the region roll-up with a total line (regions.csv)",
+        "diff": "changes against the previous version (diff.csv; empty for version 1)",
+    }[table]
+
+    def read(
+        proposal_id: str, store: StoreDep, owner: Owner, format: TableFormat = "json"
+    ) -> Response:
+        row = _proposal_row(store, proposal_id, owner)
+        _quotas_or_409(row)
+        frame = getattr(_library_proposal(row), table)
+        if frame is None:
+            frame = pd.DataFrame(columns=DIFF_COLUMNS)
+        return formats.respond(frame, format, lambda: None, table)
+
+    read.__doc__ = f"The proposal's {what}: ``?format=json`` (rows) or ``csv``."
+    app.get(
+        f"/proposals/{{proposal_id}}/{table}",
+        tags=["quotas"],
+        name=f"proposal_{table}",
+        operation_id=f"proposal_{table}",
+        responses={404: {"model": Problem}, 409: {"model": Problem}},
+    )(read)
 
 
 def _run_overrides(body: RunIn) -> tuple[dict[str, Any], list[str]]:

@@ -126,6 +126,92 @@ class PocketsOut(BaseModel):
     by_segment: list[Row] | None = None
 
 
+class QuotasIn(_In):
+    """A quota proposal on a run's plan: the company goal, ``[quota]`` settings (an object, then
+    dotted overrides as ``align quotas --set``) and optional region goals."""
+
+    goal: float = Field(description="the company goal, a multiple of quota.unit", examples=[4e6])
+    settings: dict[str, Any] | None = Field(
+        default=None, description="[quota] settings, e.g. {'max_growth': 0.25, 'unit': 1000}"
+    )
+    overrides: list[str] = Field(
+        default=[], description="dotted key=value items, as align quotas --set, e.g. "
+        "quota.max_growth=0.25"
+    )  # fmt: skip
+    region_goals: dict[str, float] | None = Field(
+        default=None, description="region -> goal (regions of territories.csv; they sum to goal)"
+    )
+
+
+class OverridesIn(_In):
+    """Quotas to hold (the others are rebalanced under the same rules): the next version."""
+
+    quotas: dict[str, float] = Field(
+        description="territory_id -> quota held, within its negotiation range",
+        examples=[{"T07": 1250000}],
+    )
+    reason: str | dict[str, str] = Field(
+        default="", description="why: one reason for all, or territory_id -> reason"
+    )
+
+
+class ProposalInfo(BaseModel):
+    id: str
+    run_id: str
+    parent_id: str | None = Field(description="the previous version (from version 2)")
+    version: int
+    status: str = Field(description="optimal (quotas set), infeasible (reasons), no_solution")
+    goal: float
+    settings: dict[str, Any] = Field(description="the [quota] settings used")
+    region_goals: dict[str, float]
+    overrides: list[Row] = Field(description="quotas held: territory_id, quota, reason")
+    kpis: dict[str, float | None]
+    periods: list[str]
+    components: list[str]
+    reasons: list[str] = Field(description="why the rules admit no proposal")
+    message: str
+    created_at: datetime
+    url: str
+
+
+class ProposalOut(ProposalInfo):
+    quotas: list[Row] | None = Field(description="one row per territory (quotas.csv)")
+    regions: list[Row] | None = Field(description="the region roll-up and a total line")
+    diff: list[Row] | None = Field(description="changes against the previous version")
+
+
+class ProposalList(BaseModel):
+    proposals: list[ProposalInfo]
+
+
+class TrackingIn(_In):
+    """Bookings (and open pipeline) against a proposal's quotas, as ``align track``. Problems
+    are reported as for the files: the first row of a table is row 2."""
+
+    actuals: list[Row] = Field(description="actuals.csv rows: account_id, date, amount")
+    pipeline: list[Row] | None = Field(
+        default=None, description="pipeline.csv rows: account_id, stage, amount, close_date"
+    )
+    as_of: str = Field(description="count bookings to this day (YYYY-MM-DD), inclusive")
+    year_start: str | None = Field(
+        default=None, description="first day of the plan year; default January 1 of as_of's"
+    )
+    pace_threshold: float = Field(default=0.9, description="at risk below this pace")
+    min_coverage: float = Field(default=1.0, description="... and pipeline coverage below this")
+
+
+class TrackingOut(BaseModel):
+    as_of: str
+    year_start: str
+    year_end: str = Field(description="the day after the plan year's last day")
+    territories: list[Row] = Field(description="quota, expected, bookings, pace, gap, risk ...")
+    regions: list[Row] = Field(description="per region and (all)")
+    unknown: list[Row] = Field(description="accounts of the actuals or pipeline the plan lacks")
+    ignored: dict[str, dict[str, float]] = Field(description="rows not counted, and why")
+    at_risk: list[str]
+    markdown: str
+
+
 class Preset(BaseModel):
     name: str
     settings: dict[str, Any]

@@ -1,4 +1,4 @@
-"""The service's store: scenarios, their files, runs and results (SQLAlchemy 2).
+"""The service's store: scenarios, their files, runs, results and quota proposals (SQLAlchemy 2).
 
 SQLite (a file, the default) or PostgreSQL. The database is the source of truth for every run's
 status; each state change is one transaction, and a run's result is written together with its
@@ -35,7 +35,14 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+from sqlalchemy.orm import (
+    DeclarativeBase,
+    Mapped,
+    Session,
+    mapped_column,
+    sessionmaker,
+    undefer,
+)
 from sqlalchemy.pool import NullPool
 
 QUEUED, RUNNING, SUCCEEDED, FAILED, CANCELLED = (
@@ -123,6 +130,34 @@ class RunResultRow(Base):
     run_id: Mapped[str] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True)
     assignments: Mapped[bytes] = mapped_column(LargeBinary)
     territories: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class ProposalRow(Base):
+    """A quota proposal of a run: one version, its tables as JSON records (see
+    :meth:`align.quotas.Proposal.to_dict`). Versions from 2 name their parent."""
+
+    __tablename__ = "proposals"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    owner: Mapped[str] = mapped_column(String(64), index=True)
+    run_id: Mapped[str] = mapped_column(ForeignKey("runs.id"), index=True)
+    parent_id: Mapped[str | None] = mapped_column(
+        ForeignKey("proposals.id"), nullable=True, index=True
+    )
+    version: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16))
+    goal: Mapped[float] = mapped_column(Float)
+    request: Mapped[dict[str, Any]] = mapped_column(JSON)
+    settings: Mapped[dict[str, Any]] = mapped_column(JSON)
+    region_goals: Mapped[dict[str, Any]] = mapped_column(JSON)
+    overrides: Mapped[list[Any]] = mapped_column(JSON)
+    kpis: Mapped[dict[str, Any]] = mapped_column(JSON)
+    quotas: Mapped[list[Any] | None] = mapped_column(JSON, nullable=True, deferred=True)
+    regions: Mapped[list[Any] | None] = mapped_column(JSON, nullable=True, deferred=True)
+    diff: Mapped[list[Any] | None] = mapped_column(JSON, nullable=True, deferred=True)
+    # periods, components, objective, reasons, message
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
 
 
 @dataclass(frozen=True)
@@ -405,6 +440,34 @@ class Store:
         )
         with self.tx() as s:
             s.execute(q)
+
+    # --- proposals --------------------------------------------------------------------------
+
+    def add_proposal(self, row: ProposalRow) -> ProposalRow:
+        """Store a proposal (its tables with it): one transaction."""
+        with self.tx() as s:
+            s.add(row)
+        return row
+
+    def proposal(self, proposal_id: str, owner: str, *, tables: bool = False) -> ProposalRow | None:
+        """A proposal of ``owner``; with ``tables``, its quotas, regions and diff loaded too."""
+        q = select(ProposalRow).where(ProposalRow.id == proposal_id, ProposalRow.owner == owner)
+        if tables:
+            q = q.options(
+                *(undefer(c) for c in (ProposalRow.quotas, ProposalRow.regions, ProposalRow.diff))
+            )
+        with self.tx() as s:
+            return s.scalars(q).first()
+
+    def proposals(
+        self, owner: str, *, run_id: str | None, limit: int, offset: int
+    ) -> Sequence[ProposalRow]:
+        q = select(ProposalRow).where(ProposalRow.owner == owner)
+        if run_id is not None:
+            q = q.where(ProposalRow.run_id == run_id)
+        q = q.order_by(ProposalRow.created_at, ProposalRow.id).limit(limit).offset(offset)
+        with self.tx() as s:
+            return s.scalars(q).all()
 
     def status_of(self, run_ids: Sequence[str]) -> dict[str, tuple[str, str | None]]:
         if not run_ids:
