@@ -26,14 +26,16 @@ from .quotas import (  # noqa: E402
     override_quotas,
     propose_quotas,
 )
+from .report import write_report  # noqa: E402
 from .review import Review, review  # noqa: E402
-from .runs import Run, compare_runs, load_run  # noqa: E402
+from .runs import Comparison, Run, compare_runs, load_run  # noqa: E402
 from .scenario import Scenario  # noqa: E402
 from .settings import Settings, list_presets  # noqa: E402
 from .tracking import Tracking, track  # noqa: E402
 
 __all__ = [
     "AlignError",
+    "Comparison",
     "InfeasibleError",
     "NoSolutionError",
     "Proposal",
@@ -64,4 +66,5 @@ __all__ = [
     "solve",
     "solve_from",
     "track",
+    "write_report",
 ]
