@@ -646,6 +646,7 @@ def report(
 
 DEMO_GOAL = 110_000_000
 DEMO_QUOTA = {"max_growth": 0.25, "min_growth": 0.0}
+DEMO_POCKETS = {"radius_km": 40.0, "min_whitespace": 1_500_000}
 DEMO_SUGGEST_S = 10.0  # time limit of each re-solve with a new territory in the demo
 
 
@@ -682,7 +683,7 @@ def demo(
         f"{int(after.get('moved_accounts', 0)):,} accounts move; wrote {plan_dir}/"
     )
     out.print("2/4 pockets of whitespace, and a new territory at the best one")
-    found = find_pockets(sc, run=run)
+    found = find_pockets(sc, run=run, settings=DEMO_POCKETS)
     pockets_dir = out_dir / "pockets"
     found.write(pockets_dir)
     if found.n_pockets:
