@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
 
@@ -655,9 +656,9 @@ def demo(
     out_dir: Annotated[Path, typer.Option("--out", "-o", help="folder to write")] = Path(
         "runs/demo"
     ),
-    scenario: Annotated[
-        Path, typer.Option("--scenario", help="scenario folder")
-    ] = Path("data/samples"),
+    scenario: Annotated[Path, typer.Option("--scenario", help="scenario folder")] = Path(
+        "data/samples"
+    ),
     goal: Annotated[float, typer.Option("--goal", help="company quota goal")] = DEMO_GOAL,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no live progress")] = False,
 ) -> None:
@@ -682,22 +683,28 @@ def demo(
         f"deviation {before.get(dev, math.nan):.1%} today -> {after.get(dev, math.nan):.1%}, "
         f"{int(after.get('moved_accounts', 0)):,} accounts move; wrote {plan_dir}/"
     )
-    out.print("2/4 pockets of whitespace, and a new territory at the best one")
+    out.print("2/4 pockets of whitespace, and a new territory where nobody is near")
     found = find_pockets(sc, run=run, settings=DEMO_POCKETS)
     pockets_dir = out_dir / "pockets"
     found.write(pockets_dir)
     if found.n_pockets:
+        # the pocket with the most whitespace whose owner is far: where a new seat pays
+        table = found.pockets
+        far = table.assign(_far=table["whitespace"] * table["far_owner_share"])
+        far = far.sort_values("_far", ascending=False, kind="stable").drop(columns="_far")
         with steps(err, 2, "re-solving", enabled=live) as step:
             sugg = suggest_territories(
-                sc, found, 1, time_limit_s=DEMO_SUGGEST_S, progress=step
+                sc, replace(found, pockets=far), 1, time_limit_s=DEMO_SUGGEST_S, progress=step
             )
         sugg.to_csv(pockets_dir / "suggestions.csv", index=False)
-        top = found.pockets.iloc[0]
+        top = far.iloc[0]
         reach = sugg["whitespace_within_reach.change"].iloc[-1]
         out.print(
-            f"    {found.n_pockets} pockets; the largest, {top['pocket_id']} near "
-            f"{top['nearest_territory']}, holds {_fmt(top['whitespace'])} of whitespace; a rep "
-            f"there brings {reach:+.1%} of all whitespace within reach; wrote {pockets_dir}/"
+            f"    {found.n_pockets} pockets; {top['pocket_id']} holds "
+            f"{_fmt(top['whitespace'])} of whitespace, {top['far_owner_share']:.0%} of it far "
+            f"from its owner (nearest rep {top['nearest_territory']}, "
+            f"{top['nearest_distance_km']:.0f} km); a new territory there brings "
+            f"{reach:+.1%} of all whitespace within reach; wrote {pockets_dir}/"
         )
     out.print(f"3/4 quotas for a goal of {_fmt(goal)} (growth 0% to +25% over last revenue)")
     proposal = propose_quotas(run, goal=goal, settings=DEMO_QUOTA, scenario=sc)

@@ -79,7 +79,8 @@ p.lead { color: var(--muted); margin: 0 0 14px; }
 table { border-collapse: collapse; width: 100%; font-size: 13.5px; margin: 6px 0 8px; }
 th, td { padding: 6px 8px; border-bottom: 1px solid var(--line); text-align: right;
          white-space: nowrap; }
-th { background: var(--band); font-weight: 600; position: sticky; top: 0; }
+th { background: var(--band); font-weight: 600; }
+.scroll th { position: sticky; top: 0; z-index: 1; }
 th.l, td.l { text-align: left; white-space: normal; }
 tr:hover td { background: #fafcff; }
 .scroll { max-height: 460px; overflow: auto; border: 1px solid var(--line); border-radius: 6px; }
@@ -110,7 +111,7 @@ footer { color: var(--muted); font-size: 12px; text-align: center; padding: 10px
   main { padding: 0; max-width: none; }
   section { box-shadow: none; border-radius: 0; padding: 8px 0; }
   .scroll { max-height: none; overflow: visible; border: 0; }
-  th { position: static; }
+  .scroll th { position: static; }
   figure, table, .cards { break-inside: avoid; }
 }
 """
