@@ -211,3 +211,15 @@ def test_demo_walks_the_whole_cycle_and_says_where_the_report_is(tmp_path: Path)
     assert q["quota"].sum() == 25_000_000
     assert (q["growth"] <= 0.25 + 1e-9).all() and (q["growth"] >= -1e-9).all()
     assert res.stderr == ""  # not a terminal: no progress
+
+
+def test_report_takes_pockets_found_in_python(cycle: dict[str, Path], tmp_path: Path) -> None:
+    sc = align.load_scenario(cycle["scenario"])
+    run = align.load_run(cycle["run"])
+    found = align.find_pockets(sc, run=run)
+    path = align.write_report(run, pockets=found, scenario=sc, out=tmp_path / "r.html")
+    html = path.read_text()
+    assert [r[0] for r in rows(html, "pockets")] == found.pockets["pocket_id"].head(15).tolist()
+    assert '<figure id="pockets-map"><img src="data:image/png;base64,' in html
+    assert 'id="quotas"' not in html and "suggestions" not in html
+    assert "Quota</div>" not in html  # no proposal: no quota on the plans

@@ -148,8 +148,7 @@ def live_progress(console: Console, *, enabled: bool, label: str = "solving") ->
         if enabled
         else nullcontext()
     )
-    with display, watching(Watch(on_mip=progress.mip)) as watch:
-        progress.watch = watch  # type: ignore[attr-defined]
+    with display, watching(Watch(on_mip=progress.mip)):
         try:
             yield progress
         finally:

@@ -100,9 +100,6 @@ figcaption { color: var(--muted); font-size: 13px; margin-top: 4px; }
 .plan .fact { background: var(--band); border-radius: 8px; padding: 8px 12px; }
 .plan .fact .label { color: var(--muted); font-size: 12px; }
 .plan .fact .value { font-size: 19px; font-weight: 650; }
-.bar { position: relative; height: 10px; background: #e6ebf1; border-radius: 5px; min-width: 90px; }
-.bar span { position: absolute; top: 0; bottom: 0; left: 0; background: var(--accent);
-            border-radius: 5px; }
 footer { color: var(--muted); font-size: 12px; text-align: center; padding: 10px 0 30px; }
 @media print {
   body { background: #fff; font-size: 11pt; }
@@ -163,7 +160,7 @@ def _table(
     scroll: bool = False,
 ) -> str:
     """An HTML table of ``frame``: columns as (column, header, kind); kind 'text' is left-aligned,
-    'num', 'money', 'pct', 'spct' (signed percent), 'dist', 'bar' (a share drawn as a bar)."""
+    'num' (whole numbers), 'pct', 'spct' (signed percent) and 'dist' (one decimal) right."""
     head = "".join(
         f'<th class="l">{_esc(h)}</th>' if k == "text" else f"<th>{_esc(h)}</th>"
         for _, h, k in columns
@@ -182,13 +179,6 @@ def _table(
                 cells.append(f"<td>{_pct(v, sign=True)}</td>")
             elif kind == "dist":
                 cells.append(f"<td>{_num(v, 1)}</td>")
-            elif kind == "bar":
-                share = 0.0 if v is None or not math.isfinite(float(v)) else float(v)
-                width = max(0.0, min(share, 1.0)) * 100
-                cells.append(
-                    f'<td><div class="bar" title="{_pct(share)}"><span style="width:{width:.1f}%">'
-                    "</span></div></td>"
-                )
             else:
                 cells.append(f"<td>{_num(v)}</td>")
         rows.append("<tr>" + "".join(cells) + "</tr>")
