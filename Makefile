@@ -1,4 +1,4 @@
-# make demo: set up .venv and run the whole pipeline on the bundled sample.
+# make demo: set up .venv and run the whole planning cycle on the bundled sample (runs/demo/).
 # make test: set up .venv and run the test suite.
 PYTHON ?= python3
 VENV ?= .venv
@@ -16,9 +16,7 @@ $(STAMP): pyproject.toml
 
 demo: $(STAMP)
 	$(BIN)/align validate data/samples
-	$(BIN)/align solve data/samples --out runs/demo-balanced
-	$(BIN)/align solve data/samples --set model=min-disruption --out runs/demo-min-disruption
-	$(BIN)/align compare runs/demo-balanced runs/demo-min-disruption --moved 10
+	$(BIN)/align demo --out runs/demo
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 -q

@@ -52,3 +52,52 @@ def test_continue_from_names_unknown_accounts_and_territories() -> None:
         "move A1x=T1: 'A1x' is not an account_id (did you mean 'A1'?)",
         "move A1=T1x: 'T1x' is not a territory_id (did you mean 'T1'?)",
     ]
+
+
+def test_compare_runs_is_one_row_per_run_with_the_settings_that_differ() -> None:
+    a = align.solve(align.load_scenario(EXAMPLE)).raise_for_status()
+    b = align.solve(
+        align.load_scenario(EXAMPLE, overrides=["balance.potential.tolerance=0.2"])
+    ).raise_for_status()
+    df = align.compare_runs([a, b], names=["tight", "loose"])
+    assert isinstance(df, align.Comparison)
+    assert list(df.index) == ["tight", "loose"] and df.index.name == "run"
+    assert list(df.columns[:5]) == ["status", "objective", "bound", "gap", "wall_seconds"]
+    assert df["objective"].tolist() == [15.0, 15.0]
+    assert df["moved_accounts"].tolist() == [1.0, 1.0]
+    differ = [c for c in df.columns if c.startswith("settings.")]
+    assert differ == ["settings.balance.potential.tolerance"]
+    assert df[differ[0]].tolist() == [0.1, 0.2]
+    assert isinstance(df.loc[["tight"]], align.Comparison)  # slices keep plot_tradeoff
+
+
+def test_plot_tradeoff_labels_each_run_and_names_unknown_columns() -> None:
+    a = align.solve(align.load_scenario(EXAMPLE)).raise_for_status()
+    b = align.solve(
+        align.load_scenario(EXAMPLE, overrides=["objective.disruption=100"])
+    ).raise_for_status()
+    df = align.compare_runs([a, b], names=["balanced", "sticky"])
+    ax = df.plot_tradeoff("moved_accounts", "potential.max_abs_deviation")
+    assert [t.get_text() for t in ax.texts] == ["balanced", "sticky"]
+    assert (ax.get_xlabel(), ax.get_ylabel()) == ("moved_accounts", "potential.max_abs_deviation")
+    with pytest.raises(align.RunError) as e:
+        df.plot_tradeoff("moved_acounts", "gap")
+    assert str(e.value).startswith(
+        "plot_tradeoff: no column 'moved_acounts' in the comparison (did you mean "
+        "'moved_accounts'?)"
+    )
+
+
+def test_load_run_by_id_needs_the_run_store(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("ALIGN_DATABASE_URL", raising=False)
+    with pytest.raises(align.RunError) as e:
+        align.load_run("run-42")
+    assert str(e.value) == (
+        "run 'run-42': no such folder; run ids need ALIGN_DATABASE_URL set to the run store "
+        "(e.g. sqlite:///runs.db), or give a run folder (align solve --out RUN)"
+    )
+    monkeypatch.setenv("ALIGN_DATABASE_URL", "sqlite:///runs.db")
+    with pytest.raises(align.RunError, match="not available in this version"):
+        align.load_run("run-42")
+    with pytest.raises(align.RunError, match="not a run folder"):
+        align.load_run("runs/nowhere")

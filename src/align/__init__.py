@@ -27,8 +27,9 @@ from .quotas import (  # noqa: E402
     override_quotas,
     propose_quotas,
 )
+from .report import write_report  # noqa: E402
 from .review import Review, review  # noqa: E402
-from .runs import Run, compare_runs, load_run  # noqa: E402
+from .runs import Comparison, Run, compare_runs, load_run  # noqa: E402
 from .scenario import Scenario  # noqa: E402
 from .settings import Settings, list_presets  # noqa: E402
 from .sweep import Sweep, sweep  # noqa: E402
@@ -36,6 +37,7 @@ from .tracking import Tracking, track  # noqa: E402
 
 __all__ = [
     "AlignError",
+    "Comparison",
     "ExecutorError",
     "InfeasibleError",
     "NoSolutionError",
@@ -69,4 +71,5 @@ __all__ = [
     "solve_from",
     "sweep",
     "track",
+    "write_report",
 ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
 
@@ -18,6 +19,7 @@ from .errors import AlignError, ScenarioError
 from .io import load_scenario
 from .model import solve as solve_scenario
 from .pockets import SUGGEST_TIME_LIMIT_S, find_pockets, suggest_territories
+from .progress import live_progress, steps, stop_on_ctrl_c
 from .quotas import (
     Proposal,
     adjust_run,
@@ -118,17 +120,22 @@ def solve(
     """Solve a scenario and write the run folder."""
     sc = load_scenario(scenario, overrides=set_)
     live = not quiet and sys.stderr.isatty()
-
-    def progress(phase: str, info: dict[str, object]) -> None:
-        if live:
-            bits = ", ".join(f"{k} {_fmt(v)}" for k, v in info.items())
-            err.print(f"{phase}: {bits}", style="dim")
-
-    if from_run is None:
-        run = solve_scenario(sc, progress=progress)
-    else:
-        run = solve_from(sc, load_run(from_run), progress=progress)
+    with live_progress(err, enabled=live) as progress, stop_on_ctrl_c(progress) as stopped:
+        if from_run is None:
+            run = solve_scenario(sc, progress=progress)
+        else:
+            run = solve_from(sc, load_run(from_run), progress=progress)
+    if stopped.is_set():
+        note = f"interrupted (Ctrl-C) after {run.wall_seconds:.1f} s"
+        run.message = f"{note}; {run.message}" if run.message else note
+        run.stats["interrupted"] = True
     run.write(out_dir)
+    if stopped.is_set() and run.has_plan:
+        err.print(
+            f"interrupted (Ctrl-C): kept the best plan found, {run.status} with gap "
+            f"{run.gap:.2%} ({out_dir}/run.json)",
+            style="yellow",
+        )
     if run.status == "infeasible":
         err.print(f"infeasible: the rules admit no plan ({out_dir}/run.json)", style="bold red")
         for r in run.reasons:
@@ -176,8 +183,8 @@ def compare(
     table.add_column("kpi")
     for name in names:
         table.add_column(name, justify="right")
-    for key, row in df.iterrows():
-        table.add_row(str(key), *[_fmt(v) for v in row.tolist()])
+    for key in df.columns:
+        table.add_row(str(key), *[_fmt(v) for v in df[key].tolist()])
     out.print(table)
     for path in runs:
         chain = lineage(path)
@@ -243,13 +250,9 @@ def pockets(
     if suggest:
         limit = min(sc.settings.solver.time_limit_s, SUGGEST_TIME_LIMIT_S)
         out.print(f"re-solving with new territories (solver.time_limit_s = {limit:g} s each)")
-        live = sys.stderr.isatty()
-
-        def progress(label: str) -> None:
-            if live:
-                err.print(f"solving {label}", style="dim")
-
-        df = suggest_territories(sc, result, suggest, progress=progress)
+        n_variants = 1 + min(suggest, result.n_pockets) + (min(suggest, result.n_pockets) > 1)
+        with steps(err, n_variants, "re-solving", enabled=sys.stderr.isatty()) as step:
+            df = suggest_territories(sc, result, suggest, progress=step)
         path = Path(out_dir) / "suggestions.csv"
         df.to_csv(path, index=False)
         files.append(path)
@@ -771,6 +774,122 @@ def sweep(
             style="bold red",
         )
         raise typer.Exit(3 if infeasible else 4)
+
+
+# --- the report and the demo -----------------------------------------------------------------
+
+
+@app.command()
+def report(
+    run_dir: Annotated[Path, typer.Argument(help="run folder")],
+    proposal_dir: Annotated[
+        Path | None, typer.Option("--proposal", help="quota proposal folder of the run")
+    ] = None,
+    pockets_dir: Annotated[
+        Path | None, typer.Option("--pockets", help="folder written by align pockets")
+    ] = None,
+    out_file: Annotated[
+        Path | None,
+        typer.Option("--out", "-o", help="HTML file to write (default RUN/report.html)"),
+    ] = None,
+    scenario: Annotated[
+        Path | None,
+        typer.Option("--scenario", help="scenario folder (default: the one the run names)"),
+    ] = None,
+) -> None:
+    """Write one self-contained HTML report of a run (KPIs, map, balance, moves, quotas,
+    pockets, a plan per territory); it opens without network access."""
+    from .report import write_report
+
+    loaded = load_run(run_dir)
+    proposal = load_proposal(proposal_dir) if proposal_dir is not None else None
+    sc = load_scenario(scenario, overrides=["constraints.contiguity=false"]) if scenario else None
+    path = write_report(
+        loaded,
+        proposal=proposal,
+        pockets=pockets_dir,
+        scenario=sc,
+        out=out_file or run_dir / "report.html",
+    )
+    out.print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB, self-contained)")
+
+
+DEMO_GOAL = 110_000_000
+DEMO_QUOTA = {"max_growth": 0.25, "min_growth": 0.0}
+DEMO_POCKETS = {"radius_km": 40.0, "min_whitespace": 1_500_000}
+DEMO_SUGGEST_S = 10.0  # time limit of each re-solve with a new territory in the demo
+
+
+@app.command()
+def demo(
+    out_dir: Annotated[Path, typer.Option("--out", "-o", help="folder to write")] = Path(
+        "runs/demo"
+    ),
+    scenario: Annotated[Path, typer.Option("--scenario", help="scenario folder")] = Path(
+        "data/samples"
+    ),
+    goal: Annotated[float, typer.Option("--goal", help="company quota goal")] = DEMO_GOAL,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no live progress")] = False,
+) -> None:
+    """The whole planning cycle on a scenario: solve, pockets, quotas, report."""
+    from .report import write_report
+
+    live = not quiet and sys.stderr.isatty()
+    sc = load_scenario(scenario)
+    out.print(
+        f"1/4 solve {scenario}: {sc.n_accounts:,} accounts, {sc.n_territories} territories, "
+        f"model {sc.settings.model or 'defaults'}"
+    )
+    with live_progress(err, enabled=live) as progress, stop_on_ctrl_c(progress):
+        run = solve_scenario(sc, progress=progress)
+    plan_dir = out_dir / "plan"
+    run.write(plan_dir)
+    run.raise_for_status()
+    before, after = run.kpis.get("before", {}), run.kpis.get("after", {})
+    dev = "potential.max_abs_deviation"
+    out.print(
+        f"    {run.status} (gap {run.gap:.2%}) in {run.wall_seconds:.1f} s: largest potential "
+        f"deviation {before.get(dev, math.nan):.1%} today -> {after.get(dev, math.nan):.1%}, "
+        f"{int(after.get('moved_accounts', 0)):,} accounts move; wrote {plan_dir}/"
+    )
+    out.print("2/4 pockets of whitespace, and a new territory where nobody is near")
+    found = find_pockets(sc, run=run, settings=DEMO_POCKETS)
+    pockets_dir = out_dir / "pockets"
+    found.write(pockets_dir)
+    if found.n_pockets:
+        # the pocket with the most whitespace whose owner is far: where a new seat pays
+        table = found.pockets
+        far = table.assign(_far=table["whitespace"] * table["far_owner_share"])
+        far = far.sort_values("_far", ascending=False, kind="stable").drop(columns="_far")
+        with steps(err, 2, "re-solving", enabled=live) as step:
+            sugg = suggest_territories(
+                sc, replace(found, pockets=far), 1, time_limit_s=DEMO_SUGGEST_S, progress=step
+            )
+        sugg.to_csv(pockets_dir / "suggestions.csv", index=False)
+        top = far.iloc[0]
+        reach = sugg["whitespace_within_reach.change"].iloc[-1]
+        out.print(
+            f"    {found.n_pockets} pockets; {top['pocket_id']} holds "
+            f"{_fmt(top['whitespace'])} of whitespace, {top['far_owner_share']:.0%} of it far "
+            f"from its owner (nearest rep {top['nearest_territory']}, "
+            f"{top['nearest_distance_km']:.0f} km); a new territory there brings "
+            f"{reach:+.1%} of all whitespace within reach; wrote {pockets_dir}/"
+        )
+    out.print(f"3/4 quotas for a goal of {_fmt(goal)} (growth 0% to +25% over last revenue)")
+    proposal = propose_quotas(run, goal=goal, settings=DEMO_QUOTA, scenario=sc)
+    quotas_dir = out_dir / "quotas"
+    proposal.write(quotas_dir)
+    proposal.raise_for_status()
+    k = proposal.kpis
+    out.print(
+        f"    growth {k['growth.min']:+.1%} to {k['growth.max']:+.1%} (median "
+        f"{k['growth.median']:+.1%}); wrote {quotas_dir}/ (proposal.xlsx for leaders)"
+    )
+    out.print("4/4 report")
+    path = write_report(run, proposal=proposal, pockets=pockets_dir, scenario=sc,
+                        out=out_dir / "report.html")  # fmt: skip
+    out.print(f"report: {path.resolve()}")
+    out.print("open it in a browser (no network needed); align report RUN writes one for any run")
 
 
 def main() -> None:

@@ -531,3 +531,44 @@ def save(ax: Axes, path: str | Path) -> Path:
     """Write the figure of ``ax`` as PNG (its size in inches x :data:`DPI` pixels)."""
     _root(ax).savefig(path, dpi=DPI)
     return Path(path)
+
+
+TRADEOFF_SIZE = (7.0, 5.0)
+
+
+def plot_tradeoff(compare: pd.DataFrame, x: str, y: str, *, ax: Axes | None = None) -> Axes:
+    """One labelled point per run of :func:`align.compare_runs`: KPI ``y`` against KPI ``x``.
+
+    Points that no other run beats on both (lower is better on each axis) are joined by a line:
+    the trade-off frontier of the runs compared.
+    """
+    missing = [c for c in (x, y) if c not in compare.columns]
+    if missing:
+        cols = [str(c) for c in compare.columns]
+        raise RunError(
+            f"plot_tradeoff: no column '{missing[0]}' in the comparison"
+            f"{suggest(missing[0], cols)}; columns: {', '.join(cols)}"
+        )
+    if ax is None:
+        ax = _figure(TRADEOFF_SIZE).add_subplot()
+    xs = pd.to_numeric(compare[x], errors="coerce").to_numpy(dtype=float)
+    ys = pd.to_numeric(compare[y], errors="coerce").to_numpy(dtype=float)
+    ok = np.isfinite(xs) & np.isfinite(ys)
+    ax.scatter(xs[ok], ys[ok], s=60, color="#4c72b0", edgecolors="black", zorder=3)
+    for name, a, b in zip(compare.index[ok], xs[ok], ys[ok], strict=True):
+        ax.annotate(str(name), (a, b), xytext=(6, 6), textcoords="offset points", fontsize=9)
+    idx = np.flatnonzero(ok)
+    front = [
+        k for k in idx
+        if not any(xs[o] <= xs[k] and ys[o] <= ys[k] and (xs[o], ys[o]) != (xs[k], ys[k])
+                   for o in idx)
+    ]  # fmt: skip
+    if len(front) > 1:
+        order = sorted(front, key=lambda k: (xs[k], ys[k]))
+        ax.plot(xs[order], ys[order], color="#4c72b0", alpha=0.5, zorder=2, label="frontier")
+        ax.legend(fontsize=8, frameon=False)
+    ax.set_xlabel(x)
+    ax.set_ylabel(y)
+    ax.grid(alpha=0.3)
+    ax.set_title(f"{y} against {x}")
+    return ax

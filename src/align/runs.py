@@ -11,7 +11,7 @@ from typing import Any
 
 import pandas as pd
 
-from .errors import InfeasibleError, NoSolutionError, ScenarioError
+from .errors import InfeasibleError, NoSolutionError, RunError, ScenarioError
 from .io import read_run_folder, write_run_folder
 from .scenario import Scenario
 from .validation import suggest
@@ -153,20 +153,90 @@ class Run:
         return plot_balance(self, measure, ax=ax)
 
 
-def load_run(path: str | Path) -> Run:
-    """Read a run folder written by :meth:`Run.write` (or ``align solve --out``)."""
-    summary, assignments, territories = read_run_folder(path)
+RUN_ID_ENV = "ALIGN_DATABASE_URL"
+
+
+def _looks_like_id(ref: str) -> bool:
+    """A run id of the run store: no path separator, no dot, not an existing path."""
+    return bool(ref) and not any(c in ref for c in "/\\.") and not Path(ref).exists()
+
+
+def load_run(path_or_id: str | Path) -> Run:
+    """Read a run: a run folder written by :meth:`Run.write` (``align solve --out``), or the id
+    of a run kept by the run store.
+
+    Raises
+    ------
+    RunError
+        When the folder has no run.json, or an id is given without a run store
+        (``ALIGN_DATABASE_URL``).
+    """
+    import os
+
+    if isinstance(path_or_id, str) and _looks_like_id(path_or_id):
+        url = os.environ.get(RUN_ID_ENV, "")
+        if not url:
+            raise RunError(
+                f"run {path_or_id!r}: no such folder; run ids need {RUN_ID_ENV} set to the run "
+                "store (e.g. sqlite:///runs.db), or give a run folder (align solve --out RUN)"
+            )
+        raise RunError(
+            f"run {path_or_id!r}: reading runs by id from the run store ({RUN_ID_ENV}) is not "
+            "available in this version; export the run to a folder and give its path"
+        )
+    summary, assignments, territories = read_run_folder(path_or_id)
     keys = set(Run.__dataclass_fields__) - {"assignments", "territories", "path", "account_shapes"}
     run = Run(**{k: v for k, v in summary.items() if k in keys})
-    run.assignments, run.territories, run.path = assignments, territories, Path(path)
+    run.assignments, run.territories, run.path = assignments, territories, Path(path_or_id)
     return run
 
 
-def compare_runs(runs: list[Run], *, names: list[str] | None = None) -> pd.DataFrame:
-    """A KPI table: one row per KPI, one column per run (the plan's KPIs, 'after')."""
-    names = names or [str(r.path.name if r.path else f"run{k + 1}") for k, r in enumerate(runs)]
-    cols = {}
-    for name, run in zip(names, runs, strict=True):
+RUN_COLUMNS = ["status", "objective", "bound", "gap", "wall_seconds"]
+
+
+def _flat(d: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, Mapping):
+            out.update(_flat(v, key + "."))
+        else:
+            out[key] = v if not isinstance(v, list) else ";".join(map(str, v))
+    return out
+
+
+class Comparison(pd.DataFrame):
+    """The KPIs of several runs, one row per run (the index, ``run``), from
+    :func:`compare_runs`; a DataFrame with :meth:`plot_tradeoff`."""
+
+    @property
+    def _constructor(self):  # type: ignore[no-untyped-def]
+        return Comparison
+
+    def plot_tradeoff(self, x: str, y: str, *, ax: Any = None) -> Any:
+        """A scatter of two columns, one labelled point per run; returns the Axes.
+
+        E.g. ``compare.plot_tradeoff("moved_share.accounts", "potential.max_abs_deviation")``:
+        what each run pays in disruption for its balance.
+        """
+        from .plots import plot_tradeoff
+
+        return plot_tradeoff(self, x, y, ax=ax)
+
+
+def compare_runs(runs: list[Run], *, names: list[str] | None = None) -> Comparison:
+    """A tidy KPI table: one row per run (index ``run``), one column per KPI.
+
+    Columns: status, objective, bound, gap, wall_seconds, the plan's KPIs (run.kpis['after']),
+    then ``settings.<key>`` for every setting whose value differs between the runs (e.g.
+    ``settings.model``, ``settings.solver.name``). Names default to the run folders' names.
+    """
+    if names is None:
+        names = [str(r.path.name if r.path else f"run{k + 1}") for k, r in enumerate(runs)]
+    if len(names) != len(runs):
+        raise RunError(f"compare_runs: {len(runs)} runs but {len(names)} names")
+    rows = []
+    for run in runs:
         row: dict[str, Any] = {
             "status": run.status,
             "objective": run.objective,
@@ -175,8 +245,14 @@ def compare_runs(runs: list[Run], *, names: list[str] | None = None) -> pd.DataF
             "wall_seconds": run.wall_seconds,
         }
         row.update(run.kpis.get("after", {}))
-        cols[name] = row
-    return pd.DataFrame(cols)
+        rows.append(row)
+    flat = [_flat(r.settings) for r in runs]
+    keys = list(dict.fromkeys(k for f in flat for k in f))
+    differ = [k for k in keys if len({repr(f.get(k)) for f in flat}) > 1]
+    for row, f in zip(rows, flat, strict=True):
+        row.update({f"settings.{k}": f.get(k) for k in differ})
+    df = Comparison(rows, index=pd.Index(names, name="run"))
+    return df
 
 
 def moved_between(a: Run, b: Run) -> pd.DataFrame:

@@ -8,8 +8,11 @@ within the gap, e.g. stopped by the time limit), ``infeasible``, or ``no_solutio
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
-from dataclasses import dataclass
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import numpy as np
@@ -194,6 +197,7 @@ class HighsBackend:
                     e.interrupt()
 
             h.cbMipInterrupt.subscribe(good_enough)
+        _subscribe_watch(h, is_mip=is_mip)
         if is_mip and start is not None:
             sol = self._hs.HighsSolution()
             sol.col_value = list(map(float, start))
@@ -230,8 +234,11 @@ class HighsSession:
         self.backend = backend
         self.h = backend._load(model, time_limit=1e9, gap=0.0, seed=seed, threads=None)
         self.ncol = model.shape[1]
+        self._watched = False
 
     def solve(self, *, time_limit: float) -> BackendResult:
+        if not self._watched:
+            self._watched = _subscribe_watch(self.h, is_mip=False)
         self.h.setOptionValue("time_limit", max(float(time_limit), 0.01))
         self.h.run()
         return self.backend._result(self.h, False)
@@ -247,6 +254,69 @@ class HighsSession:
     def set_bounds(self, cols: NDArray[np.int64], lo: FloatArray, hi: FloatArray) -> None:
         cols = np.asarray(cols, dtype=np.int32)
         self.h.changeColsBounds(len(cols), cols, np.asarray(lo, float), np.asarray(hi, float))
+
+
+# ---------------------------------------------------------------------------------------------
+# Watching a solve: progress from inside HiGHS, and a request to stop (Ctrl-C)
+
+
+@dataclass
+class Watch:
+    """What a caller watching a solve wants: ``on_mip(info)`` receives the state of the running
+    HiGHS MIP (``objective`` of its incumbent, ``bound``, ``gap``, of that MIP, which may be a
+    sub-problem), at most every ``every_s`` seconds and at each improving solution; setting
+    ``stop`` interrupts HiGHS at its next check, and the solve keeps the best plan found."""
+
+    on_mip: Callable[[dict[str, float]], None] | None = None
+    stop: threading.Event = field(default_factory=threading.Event)
+    every_s: float = 0.5
+
+
+_WATCH: Watch | None = None
+
+
+@contextmanager
+def watching(watch: Watch) -> Iterator[Watch]:
+    """Watch every HiGHS solve started inside the block (see :class:`Watch`)."""
+    global _WATCH
+    previous, _WATCH = _WATCH, watch
+    try:
+        yield watch
+    finally:
+        _WATCH = previous
+
+
+def stop_requested() -> bool:
+    """True once the watcher of the running solve asked it to stop."""
+    return _WATCH is not None and _WATCH.stop.is_set()
+
+
+def _subscribe_watch(h: Any, *, is_mip: bool) -> bool:
+    """Subscribe the active watch (if any) to a HiGHS instance; True when subscribed."""
+    w = _WATCH
+    if w is None:
+        return False
+    last = [0.0]
+
+    def report(e: Any, force: bool = False) -> None:
+        now = time.monotonic()
+        if w.on_mip is None or (not force and now - last[0] < w.every_s):
+            return
+        last[0] = now
+        d = e.data_out
+        w.on_mip({"objective": d.mip_primal_bound, "bound": d.mip_dual_bound, "gap": d.mip_gap})
+
+    def interrupt(e: Any) -> None:
+        if w.stop.is_set():
+            e.interrupt()
+        elif is_mip:
+            report(e)
+
+    h.cbSimplexInterrupt.subscribe(interrupt)
+    if is_mip:
+        h.cbMipInterrupt.subscribe(interrupt)
+        h.cbMipImprovingSolution.subscribe(lambda e: report(e, force=True))
+    return True
 
 
 # ---------------------------------------------------------------------------------------------

@@ -25,7 +25,7 @@ from ..errors import AlignError
 from ..metrics import alignment_kpis, distances_of, territory_table
 from ..runs import Run
 from ..scenario import Scenario
-from .backends import Backend, BackendResult, get_backend, lp_session
+from .backends import Backend, BackendResult, get_backend, lp_session, stop_requested
 from .diagnose import elastic_reasons, quick_checks
 from .formulation import (
     Layout,
@@ -52,6 +52,9 @@ class Clock:
         return time.perf_counter() - self.start
 
     def left(self) -> float:
+        """Seconds left: none once the watcher asked the solve to stop (Ctrl-C)."""
+        if stop_requested():
+            return 0.0
         return max(self.limit - self.elapsed(), 0.0)
 
 

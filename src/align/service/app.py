@@ -449,7 +449,8 @@ def _routes(app: FastAPI) -> None:  # noqa: C901 - one place that lists every ro
         if len(ids) < 2:
             raise HTTPException(422, "give two or more run ids: /compare?runs=ID1,ID2")
         loaded = [_as_run(store, i, owner) for i in ids]
-        table = compare_runs(loaded, names=ids)
+        tidy = compare_runs(loaded, names=ids)  # one row per run
+        table = tidy.drop(columns=[c for c in tidy.columns if str(c).startswith("settings.")]).T
         kpis = {
             str(k): {i: formats.plain(v) for i, v in row.items()} for k, row in table.iterrows()
         }
