@@ -198,6 +198,17 @@ class HighsBackend:
 
             h.cbMipInterrupt.subscribe(good_enough)
         _subscribe_watch(h, is_mip=is_mip)
+        if is_mip:
+            # HiGHS 1.16 was seen running a warm-started MIP far past its time_limit: a
+            # deadline checked in its own interrupt callbacks stops it
+            deadline = time.monotonic() + float(time_limit) + 1.0
+
+            def past_deadline(e) -> None:  # type: ignore[no-untyped-def]
+                if time.monotonic() > deadline:
+                    e.interrupt()
+
+            h.cbMipInterrupt.subscribe(past_deadline)
+            h.cbSimplexInterrupt.subscribe(past_deadline)
         if is_mip and start is not None:
             sol = self._hs.HighsSolution()
             sol.col_value = list(map(float, start))
