@@ -232,7 +232,9 @@ class HighsSession:
         self.ncol = model.shape[1]
 
     def solve(self, *, time_limit: float) -> BackendResult:
-        self.h.setOptionValue("time_limit", max(float(time_limit), 0.01))
+        # HiGHS measures time_limit against the run time of the instance over all its runs
+        limit = self.h.getRunTime() + max(float(time_limit), 0.01)
+        self.h.setOptionValue("time_limit", limit)
         self.h.run()
         return self.backend._result(self.h, False)
 
