@@ -250,6 +250,10 @@ class HighsSession:
         cols = np.asarray(cols, dtype=np.int32)
         self.h.changeColsBounds(len(cols), cols, np.asarray(lo, float), np.asarray(hi, float))
 
+    def set_row_bounds(self, rows: NDArray[np.int64], lo: FloatArray, hi: FloatArray) -> None:
+        rows = np.asarray(rows, dtype=np.int32)
+        self.h.changeRowsBounds(len(rows), rows, np.asarray(lo, float), np.asarray(hi, float))
+
 
 # ---------------------------------------------------------------------------------------------
 # PuLP
@@ -419,6 +423,12 @@ class RebuildSession:
             integer=np.r_[m.integer, block.integer],
             offset=m.offset,
         )
+
+    def set_row_bounds(self, rows: NDArray[np.int64], lo: FloatArray, hi: FloatArray) -> None:
+        self.model.row_lo = self.model.row_lo.copy()
+        self.model.row_hi = self.model.row_hi.copy()
+        self.model.row_lo[rows] = lo
+        self.model.row_hi[rows] = hi
 
     def set_bounds(self, cols: NDArray[np.int64], lo: FloatArray, hi: FloatArray) -> None:
         self.model.col_lo = self.model.col_lo.copy()

@@ -100,6 +100,8 @@ def solve(scenario: Scenario, *, progress: Progress | None = None) -> Run:
     slack = np.arange(len(pi), model.shape[1])  # session columns of the slacks
     cols = np.arange(len(pi))  # session column of each pair
     session = lp_session(backend, model, seed=s.solver.seed)
+    band_rows = np.arange(len(layout.accounts), model.shape[0])
+    band_lo, band_hi = model.row_lo[band_rows], model.row_hi[band_rows]
     del model
     stats["phases"]["build"] += round(time.perf_counter() - t0, 4)  # candidates and the LP
     t0 = time.perf_counter()
@@ -131,7 +133,9 @@ def solve(scenario: Scenario, *, progress: Progress | None = None) -> Run:
 
     # --- 2b. dive: fix the largest split accounts and re-solve the LP until few are split -----
     t0 = time.perf_counter()
-    dive_x = _dive(problem, session, lp.x, cols, layout, clock, stats)
+    x0 = _tighten(session, band_rows, band_lo, band_hi, slack, cols, clock, stats)
+    dive_x = _dive(problem, session, lp.x if x0 is None else x0, cols, layout, clock, stats)
+    session.set_row_bounds(band_rows, band_lo, band_hi)
     phase("dive", t0)
 
     # --- 3. fix the integral part, MIP on the split accounts ---------------------------------
@@ -254,6 +258,31 @@ DIVE_ROUNDS = 10
 DIVE_STOP = 8  # leave this many split accounts or fewer to the small MIP
 
 
+TIGHTEN = 0.1  # share of each band's width the dive keeps free, as room for rounding
+
+
+def _tighten(session, rows, lo, hi, slack, cols, clock, stats):  # type: ignore[no-untyped-def]
+    """Narrow every two-sided band by TIGHTEN of its width and re-solve the LP.
+
+    Rounding a fractional plan moves each territory's load by up to a split account's size; an LP
+    that keeps a margin inside every band leaves room for that. Returns the pair values of the
+    narrowed LP, or None (bounds restored) when it needs band slack. The bound is not affected:
+    it comes from the LP over the true bands.
+    """
+    both = np.isfinite(lo) & np.isfinite(hi)
+    if not both.any() or TIGHTEN <= 0:
+        return None
+    margin = np.where(both, TIGHTEN * (hi - lo) / 2, 0.0)
+    session.set_row_bounds(rows, lo + margin, hi - margin)
+    res = session.solve(time_limit=clock.left())
+    ok = res.status == "optimal" and res.x is not None and res.x[slack].max(initial=0.0) <= 1e-7
+    stats["tightened"] = bool(ok)
+    if not ok:
+        session.set_row_bounds(rows, lo, hi)
+        return None
+    return res.x[cols]
+
+
 def _dive(
     problem: Problem,
     session,
@@ -321,7 +350,7 @@ def _fix_and_solve(problem, backend, lp, x, layout, clock, stats):  # type: igno
     order = order[integral[order]]
     target = (1 + REPAIR_SHARE * s.gap) * lp.objective  # scaled: stop once the plan is this good
 
-    def place(free: np.ndarray, base: np.ndarray, share: float):  # type: ignore[no-untyped-def]
+    def place(free: np.ndarray, base: np.ndarray, share: float, least: float = REPAIR_MIN_S):  # type: ignore[no-untyped-def]
         fixed_assign = np.where(free, -1, base)
         use = free[pi]
         # elastic: slack on every band and the moved cap at a big-M cost, so the rounded LP
@@ -334,7 +363,7 @@ def _fix_and_solve(problem, backend, lp, x, layout, clock, stats):  # type: igno
         start = _elastic_start(model, sub, (sub.pj == base[sub.pi]).astype(float))
         held = np.flatnonzero(~free)
         fixed_cost = float(problem.pair_costs(held, base[held]).sum()) / problem.cost_scale
-        box = min(clock.left(), max(REPAIR_MIN_S, share * clock.left()))
+        box = min(clock.left(), max(least, share * clock.left()))
         res: BackendResult = backend.solve(
             model,
             time_limit=box,
@@ -354,7 +383,7 @@ def _fix_and_solve(problem, backend, lp, x, layout, clock, stats):  # type: igno
     # 1. the split accounts first, then, while slack is left, neighbourhoods of the territories
     #    still out of their bands (each warm-started from the least-slack plan so far)
     base, base_slack = best_j, math.inf
-    extra, attempts = 0, 0
+    extra, attempts, stalled = 0, 0, 0
     while True:
         free = ~integral
         if attempts:
@@ -363,14 +392,18 @@ def _fix_and_solve(problem, backend, lp, x, layout, clock, stats):  # type: igno
             free[pick[:extra]] = True
             free[order[: extra // 4]] = True
         attempts += 1
-        out, slack_left = place(free, base, share=FIRST_PLAN_TIME_SHARE)
+        # a MIP that could not reduce the slack gets twice the time next
+        least = REPAIR_MIN_S * 2**stalled
+        out, slack_left = place(free, base, share=FIRST_PLAN_TIME_SHARE, least=least)
         if out is not None and slack_left > SLACK_TOL:
             out, slack_left = _repair_moves(problem, pi, pj, out)
         if out is not None and slack_left <= SLACK_TOL:
             assign = out
             break
-        if out is not None and slack_left < base_slack:
-            base, base_slack = out, slack_left
+        if out is not None and slack_left < base_slack * (1 - 1e-3):
+            base, base_slack, stalled = out, slack_left, 0
+        else:
+            stalled += 1
         if clock.left() <= 0:
             return None, "time"
         if extra < len(order):
