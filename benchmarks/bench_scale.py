@@ -147,13 +147,15 @@ def check_plan(folder: Path, account_ids: Any, territory_ids: Any) -> dict[str, 
     return out
 
 
-def child_solve(folder: Path, profile: str | None) -> dict[str, Any]:
+def child_solve(folder: Path, profile: str | None, result: Path) -> dict[str, Any]:
     import align
 
     rss_import = _peak_mib()
     t0 = time.perf_counter()
     sc = align.load_scenario(folder)
     load_s = time.perf_counter() - t0
+    # what is known so far, in case the wall-clock guard ends this process
+    result.write_text(json.dumps({"load_s": load_s, "peak_after_load_mib": _peak_mib()}))
     prof = None
     if profile:
         import cProfile
@@ -220,8 +222,9 @@ def _spawn(args: list[str], timeout: float) -> dict[str, Any]:
             text=True,
         )
     except subprocess.TimeoutExpired:
+        partial = json.loads(out.read_text()) if out.stat().st_size else {}
         out.unlink(missing_ok=True)
-        return {"error": f"killed by the wall-clock guard after {timeout:.0f} s"}
+        return {"error": f"killed by the wall-clock guard after {timeout:.0f} s", **partial}
     wall = time.perf_counter() - t0
     if proc.returncode != 0 or not out.stat().st_size:
         out.unlink(missing_ok=True)
@@ -264,7 +267,11 @@ def _machine() -> dict[str, Any]:
 
 def _fmt_row(r: dict[str, Any]) -> str:
     if "error" in r:
-        return f"| {r['n']:,} | {r['m']:,} | {r['gap_target']:.1%} | error: {r['error'][:120]} |"
+        load = f"{r['load_s']:.2f}" if "load_s" in r else "n/a"
+        return (
+            f"| {r['n']:,} | {r['m']:,} | {r['gap_target']:.1%} | {load} | error: "
+            f"{r['error'][:120]} |"
+        )
     chk = r.get("check", {})
     verdict = "PASS" if chk.get("ok") else ("n/a" if not chk else "FAIL")
     gap = "n/a" if r["gap"] is None else f"{r['gap']:.2%}"
@@ -321,7 +328,7 @@ def main(argv: list[str] | None = None) -> int:
             n, m, g = _listed(a.accounts, int)[0], _listed(a.territories, int)[0], float(a.gap)
             data = child_gen(a.folder, n, m, a, g)
         else:
-            data = child_solve(a.folder, a.prof_file)
+            data = child_solve(a.folder, a.prof_file, a.result)
         a.result.write_text(json.dumps(data, default=float))
         return 0
 
