@@ -4,8 +4,10 @@
 2. LP relaxation over the candidates; widen k when pruning made it infeasible. Price every pruned
    pair with the LP duals and add the ones with negative reduced cost until none is left: the LP
    value is then a bound for the whole problem, not only the pruned one.
-3. Fix the accounts the LP assigns integrally and solve the small MIP over the split ones (freeing
-   more accounts, cheapest alternatives first, when that is infeasible).
+3. Dive on the LP with every band narrowed by a margin (room for rounding), fix the accounts it
+   assigns integrally and solve the small MIP over the split ones, elastic (band slack at a
+   big-M cost, warm-started from the rounding); a greedy move repair, then neighbourhoods of the
+   territories still out of band, remove what slack is left.
 4. If the gap to the LP bound is still above ``solver.gap``: a MIP over every pair whose reduced
    cost could still improve on the incumbent (reduced-cost fixing keeps this exact), warm-started.
 """
@@ -674,7 +676,7 @@ def _make_run(
     elif bound is not None and math.isfinite(bound):
         run.bound = bound
     run.kpis = kpis
-    stats["phases"]["output"] = round(time.perf_counter() - t_out, 4)  # KPIs and tables
+    stats.setdefault("phases", {})["output"] = round(time.perf_counter() - t_out, 4)  # KPIs, tables
     run.wall_seconds = clock.elapsed()
     return run
 
