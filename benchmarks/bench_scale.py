@@ -386,6 +386,8 @@ def main(argv: list[str] | None = None) -> int:
             for p in folder.glob("*"):
                 p.unlink()
             folder.rmdir()
+    if a.keep is None:
+        base.rmdir()
     print()
     for r in rows:
         if "error" in r:
