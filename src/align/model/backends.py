@@ -250,7 +250,9 @@ class HighsSession:
     def solve(self, *, time_limit: float) -> BackendResult:
         if not self._watched:
             self._watched = _subscribe_watch(self.h, is_mip=False)
-        self.h.setOptionValue("time_limit", max(float(time_limit), 0.01))
+        # HiGHS measures time_limit against the run time of the instance over all its runs
+        limit = self.h.getRunTime() + max(float(time_limit), 0.01)
+        self.h.setOptionValue("time_limit", limit)
         self.h.run()
         return self.backend._result(self.h, False)
 
@@ -265,6 +267,10 @@ class HighsSession:
     def set_bounds(self, cols: NDArray[np.int64], lo: FloatArray, hi: FloatArray) -> None:
         cols = np.asarray(cols, dtype=np.int32)
         self.h.changeColsBounds(len(cols), cols, np.asarray(lo, float), np.asarray(hi, float))
+
+    def set_row_bounds(self, rows: NDArray[np.int64], lo: FloatArray, hi: FloatArray) -> None:
+        rows = np.asarray(rows, dtype=np.int32)
+        self.h.changeRowsBounds(len(rows), rows, np.asarray(lo, float), np.asarray(hi, float))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -498,6 +504,12 @@ class RebuildSession:
             integer=np.r_[m.integer, block.integer],
             offset=m.offset,
         )
+
+    def set_row_bounds(self, rows: NDArray[np.int64], lo: FloatArray, hi: FloatArray) -> None:
+        self.model.row_lo = self.model.row_lo.copy()
+        self.model.row_hi = self.model.row_hi.copy()
+        self.model.row_lo[rows] = lo
+        self.model.row_hi[rows] = hi
 
     def set_bounds(self, cols: NDArray[np.int64], lo: FloatArray, hi: FloatArray) -> None:
         self.model.col_lo = self.model.col_lo.copy()

@@ -71,6 +71,7 @@ class Problem:
     moved_min_kept: float | None  # scaled rhs of the moved row, None when no cap
     moved_scale: float
     cost_scale: float = 1.0
+    pruned_floor: FloatArray | None = None  # set by nearest_pairs
     _elig: NDArray[np.bool_] | None = field(default=None, repr=False)
 
     # --- pairs -------------------------------------------------------------------------------
@@ -122,18 +123,29 @@ class Problem:
             yield rows[s : s + size]
 
     def nearest_pairs(self, k: int) -> tuple[IntArray, IntArray]:
-        """The k cheapest eligible territories of every account, plus its current one."""
+        """The k cheapest eligible territories of every account, plus its current one.
+
+        Also sets :attr:`pruned_floor`: a lower bound of the raw cost of every eligible pair left
+        out (+inf where none is), which lets pricing skip accounts whose pruned pairs cannot
+        have a negative reduced cost.
+        """
+        kk = min(k, self.m)
+        if kk < self.m and self._nearest_by_distance():
+            return self._nearest_tree(kk)
         pis, pjs = [], []
+        floor = np.full(self.n, np.inf)
         for rows in self.iter_chunks():
             cost = self.raw_costs(rows)
             elig = self.eligible_rows(rows)
             cost[~elig] = np.inf
-            kk = min(k, self.m)
             if kk < self.m:
                 part = np.argpartition(cost, kk - 1, axis=1)[:, :kk]
             else:
                 part = np.tile(np.arange(self.m), (len(rows), 1))
-            take = np.isfinite(np.take_along_axis(cost, part, axis=1))
+            kept_cost = np.take_along_axis(cost, part, axis=1)
+            take = np.isfinite(kept_cost)
+            if kk < self.m:
+                floor[rows] = kept_cost.max(axis=1)
             r = np.repeat(rows, kk).reshape(len(rows), kk)
             pis.append(r[take])
             pjs.append(part[take])
@@ -143,7 +155,34 @@ class Problem:
             ok[has] = elig[np.flatnonzero(has), cur[has]]
             pis.append(rows[ok])
             pjs.append(cur[ok])
+        self.pruned_floor = floor
         return unique_pairs(np.concatenate(pis), np.concatenate(pjs), self.m)
+
+    def _nearest_by_distance(self) -> bool:
+        """Whether the k cheapest pairs are the k nearest (plus today's): every pair eligible,
+        costs increasing in distance, coordinates rather than a given matrix."""
+        geo = self.scenario.geometry
+        return (
+            geo.matrix is None
+            and self.scenario.eligible is None
+            and not (self.fixed >= 0).any()
+            and self.travel > 0
+            and bool((self.weight >= 0).all())
+        )
+
+    def _nearest_tree(self, k: int) -> tuple[IntArray, IntArray]:
+        """:meth:`nearest_pairs` by a k-d tree (no dense n x m work): the k nearest territories
+        and today's. Any pair left out is at least as far as the k-th nearest and is a move."""
+        geo = self.scenario.geometry
+        idx = geo.nearest(k)
+        d_k = geo.pairs(np.arange(self.n), idx[:, -1])  # the tree returns them nearest first
+        floor = self.travel * self.weight * (d_k if self.power == 1 else d_k * d_k)
+        if self.disruption:
+            floor = floor + self.disruption * self.measure * (self.current >= 0)
+        self.pruned_floor = floor * (1 - 1e-9) - 1e-9
+        pi = np.r_[np.repeat(np.arange(self.n), k), np.flatnonzero(self.current >= 0)]
+        pj = np.r_[idx.ravel(), self.current[self.current >= 0]]
+        return unique_pairs(pi, pj, self.m)
 
     def all_pairs(self) -> tuple[IntArray, IntArray]:
         pis, pjs = [], []

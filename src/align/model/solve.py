@@ -4,8 +4,10 @@
 2. LP relaxation over the candidates; widen k when pruning made it infeasible. Price every pruned
    pair with the LP duals and add the ones with negative reduced cost until none is left: the LP
    value is then a bound for the whole problem, not only the pruned one.
-3. Fix the accounts the LP assigns integrally and solve the small MIP over the split ones (freeing
-   more accounts, cheapest alternatives first, when that is infeasible).
+3. Dive on the LP with every band narrowed by a margin (room for rounding), fix the accounts it
+   assigns integrally and solve the small MIP over the split ones, elastic (band slack at a
+   big-M cost, warm-started from the rounding); a greedy move repair, then neighbourhoods of the
+   territories still out of band, remove what slack is left.
 4. If the gap to the LP bound is still above ``solver.gap``: a MIP over every pair whose reduced
    cost could still improve on the incumbent (reduced-cost fixing keeps this exact), warm-started.
 """
@@ -76,11 +78,14 @@ def solve(scenario: Scenario, *, progress: Progress | None = None) -> Run:
     clock = Clock(s.solver.time_limit_s)
     say = progress or (lambda phase, info: None)
     backend = get_backend(s.solver.name)
+    t_build = time.perf_counter()
     problem = build_problem(scenario)
     stats: dict[str, Any] = {"accounts": problem.n, "territories": problem.m, "phases": {}}
 
     def phase(name: str, t0: float) -> None:
         stats["phases"][name] = round(time.perf_counter() - t0, 4)
+
+    phase("build", t_build)
 
     def finish(status: str, assign: np.ndarray | None = None, **kw: Any) -> Run:
         return _make_run(scenario, problem, backend, clock, stats, status, assign, **kw)
@@ -100,6 +105,11 @@ def solve(scenario: Scenario, *, progress: Progress | None = None) -> Run:
     slack = np.arange(len(pi), model.shape[1])  # session columns of the slacks
     cols = np.arange(len(pi))  # session column of each pair
     session = lp_session(backend, model, seed=s.solver.seed)
+    band_rows = np.arange(len(layout.accounts), model.shape[0])
+    band_lo, band_hi = model.row_lo[band_rows], model.row_hi[band_rows]
+    del model
+    stats["phases"]["build"] += round(time.perf_counter() - t0, 4)  # candidates and the LP
+    t0 = time.perf_counter()
     rounds = 0
     while True:
         rounds += 1
@@ -128,7 +138,9 @@ def solve(scenario: Scenario, *, progress: Progress | None = None) -> Run:
 
     # --- 2b. dive: fix the largest split accounts and re-solve the LP until few are split -----
     t0 = time.perf_counter()
-    dive_x = _dive(problem, session, lp.x, cols, layout, clock, stats)
+    x0 = _tighten(session, band_rows, band_lo, band_hi, slack, cols, clock, stats)
+    dive_x = _dive(problem, session, lp.x if x0 is None else x0, cols, layout, clock, stats)
+    session.set_row_bounds(band_rows, band_lo, band_hi)
     phase("dive", t0)
 
     # --- 3. fix the integral part, MIP on the split accounts ---------------------------------
@@ -178,13 +190,20 @@ def price(
     """
     m = problem.m
     duals = rule_duals(problem, layout, row_dual)
-    have = pi * m + pj
+    rows_all = _may_price(problem, duals)
+    # the candidate pairs of those accounts, sorted by account, to mark them per chunk
+    in_set = np.zeros(problem.n, dtype=bool)
+    in_set[rows_all] = True
+    mine = np.flatnonzero(in_set[pi])
+    mine = mine[np.argsort(pi[mine], kind="stable")]
+    have_i, have_j = pi[mine], pj[mine]
     out_i, out_j = [], []
     shortfall = 0.0
-    for rows in problem.iter_chunks():
+    for rows in problem.iter_chunks(rows_all):
         rc = reduced_costs(problem, rows, duals)
-        keys = rows[:, None] * m + np.arange(m)[None, :]
-        rc[np.isin(keys, have, assume_unique=False)] = np.inf
+        lo, hi = np.searchsorted(have_i, [rows[0], rows[-1] + 1])
+        local = np.searchsorted(rows, have_i[lo:hi])
+        rc[local, have_j[lo:hi]] = np.inf
         best = rc.min(axis=1)
         neg = best < 0
         shortfall += float(best[neg].sum())
@@ -201,6 +220,22 @@ def price(
     if not out_i:
         return np.empty(0, np.int64), np.empty(0, np.int64), shortfall
     return np.concatenate(out_i), np.concatenate(out_j).astype(np.int64), shortfall
+
+
+def _may_price(problem: Problem, duals, slack: float = 0.0) -> np.ndarray:  # type: ignore[no-untyped-def]
+    """Accounts whose pruned pairs may have a reduced cost below ``slack`` (sorted).
+
+    A pruned pair costs at least ``problem.pruned_floor`` (raw), and its resource term is at
+    least ``-max_j v_i y_j``; accounts where even that bound is >= ``slack`` are skipped (their
+    pruned pairs cannot enter, nor add to the shortfall). Without a floor: every account.
+    """
+    if problem.pruned_floor is None:
+        return np.arange(problem.n)
+    lb = problem.pruned_floor / problem.cost_scale - duals.account
+    for r, y in zip(problem.resources, duals.resource, strict=True):
+        if len(y):
+            lb = lb - np.maximum(r.values * y.max(), r.values * y.min())
+    return np.flatnonzero(~(lb >= slack))
 
 
 def _per_account_max(problem: Problem, pi: np.ndarray, pj: np.ndarray, x: np.ndarray):  # type: ignore[no-untyped-def]
@@ -222,9 +257,35 @@ REPAIR_MIN_S = 2.0  # the repair MIP's time box: this many seconds or the share 
 REPAIR_TIME_SHARE = 0.15
 FIRST_PLAN_TIME_SHARE = 0.02  # each attempt at a first plan gets this share (at least the min)
 REPAIR_SHARE = 0.5  # the repair MIP stops within this share of solver.gap (absolute)
+SLACK_TOL = 1e-7  # slack left in an elastic repair MIP's answer: not a plan
 SLACK_COST = 1e6  # scaled cost of one mean target of band slack in the LP (big M)
 DIVE_ROUNDS = 10
 DIVE_STOP = 8  # leave this many split accounts or fewer to the small MIP
+
+
+TIGHTEN = 0.1  # share of each band's width the dive keeps free, as room for rounding
+
+
+def _tighten(session, rows, lo, hi, slack, cols, clock, stats):  # type: ignore[no-untyped-def]
+    """Narrow every two-sided band by TIGHTEN of its width and re-solve the LP.
+
+    Rounding a fractional plan moves each territory's load by up to a split account's size; an LP
+    that keeps a margin inside every band leaves room for that. Returns the pair values of the
+    narrowed LP, or None (bounds restored) when it needs band slack. The bound is not affected:
+    it comes from the LP over the true bands.
+    """
+    both = np.isfinite(lo) & np.isfinite(hi)
+    if not both.any() or TIGHTEN <= 0:
+        return None
+    margin = np.where(both, TIGHTEN * (hi - lo) / 2, 0.0)
+    session.set_row_bounds(rows, lo + margin, hi - margin)
+    res = session.solve(time_limit=clock.left())
+    ok = res.status == "optimal" and res.x is not None and res.x[slack].max(initial=0.0) <= 1e-7
+    stats["tightened"] = bool(ok)
+    if not ok:
+        session.set_row_bounds(rows, lo, hi)
+        return None
+    return res.x[cols]
 
 
 def _dive(
@@ -294,13 +355,20 @@ def _fix_and_solve(problem, backend, lp, x, layout, clock, stats):  # type: igno
     order = order[integral[order]]
     target = (1 + REPAIR_SHARE * s.gap) * lp.objective  # scaled: stop once the plan is this good
 
-    def place(free: np.ndarray, base: np.ndarray, start: bool, share: float):  # type: ignore[no-untyped-def]
+    def place(free: np.ndarray, base: np.ndarray, share: float, least: float = REPAIR_MIN_S):  # type: ignore[no-untyped-def]
         fixed_assign = np.where(free, -1, base)
         use = free[pi]
-        model, sub = build_model(problem, pi[use], pj[use], fixed_assign=fixed_assign, integer=True)
+        # elastic: slack on every band and the moved cap at a big-M cost, so the rounded LP
+        # (base, with slack filling what it violates) is a complete start and the MIP only has
+        # to push the slack out; a plan counts only when no slack is left
+        model, sub = build_model(
+            problem, pi[use], pj[use], fixed_assign=fixed_assign, integer=True,
+            slack_cost=SLACK_COST,
+        )  # fmt: skip
+        start = _elastic_start(model, sub, (sub.pj == base[sub.pi]).astype(float))
         held = np.flatnonzero(~free)
         fixed_cost = float(problem.pair_costs(held, base[held]).sum()) / problem.cost_scale
-        box = min(clock.left(), max(REPAIR_MIN_S, share * clock.left()))
+        box = min(clock.left(), max(least, share * clock.left()))
         res: BackendResult = backend.solve(
             model,
             time_limit=box,
@@ -308,31 +376,47 @@ def _fix_and_solve(problem, backend, lp, x, layout, clock, stats):  # type: igno
             abs_gap=max(REPAIR_SHARE * s.gap, 1e-4) * abs(lp.objective),
             seed=s.seed,
             stop_at=target - fixed_cost,
-            start=(sub.pj == base[sub.pi]).astype(float) if start else None,
+            start=start,
         )
         if res.x is None:
-            return None, res.status
+            return None, math.inf
         out = fixed_assign.copy()
         chosen = res.x[: sub.n_pair_cols] > 0.5
         out[sub.pi[chosen]] = sub.pj[chosen]
-        return out, res.status
+        return out, float(res.x[sub.n_pair_cols :].sum())
 
-    # 1. the split accounts alone
-    extra = 0
+    # 1. the split accounts first, then, while slack is left, neighbourhoods of the territories
+    #    still out of their bands (each warm-started from the least-slack plan so far)
+    base, base_slack = best_j, math.inf
+    extra, attempts, stalled = 0, 0, 0
     while True:
         free = ~integral
-        free[order[:extra]] = True
-        assign, status = place(free, best_j, start=False, share=FIRST_PLAN_TIME_SHARE)
-        if assign is not None:
+        if attempts:
+            near = _near_violations(problem, pi, pj, base)
+            pick = order[near[order]]
+            free[pick[:extra]] = True
+            free[order[: extra // 4]] = True
+        attempts += 1
+        # a MIP that could not reduce the slack gets twice the time next
+        least = REPAIR_MIN_S * 2**stalled
+        out, slack_left = place(free, base, share=FIRST_PLAN_TIME_SHARE, least=least)
+        if out is not None and slack_left > SLACK_TOL:
+            out, slack_left = _repair_moves(problem, pi, pj, out)
+        if out is not None and slack_left <= SLACK_TOL:
+            assign = out
             break
+        if out is not None and slack_left < base_slack * (1 - 1e-3):
+            base, base_slack, stalled = out, slack_left, 0
+        else:
+            stalled += 1
         if clock.left() <= 0:
             return None, "time"
         if extra < len(order):
-            # infeasible, or no plan within the box (often an infeasibility the MIP cannot prove
-            # quickly): more freedom makes a plan easier to find
+            # more freedom makes a plan easier to find
             extra = min(len(order), max(2 * extra, NEIGHBOURHOOD_MIN))
             continue
-        return _whole_mip(problem, backend, pi, pj, clock, infeasible=status == "infeasible")
+        return _whole_mip(problem, backend, pi, pj, clock, infeasible=False)
+    stats["first_plan_attempts"] = attempts
     # 2. neighbourhoods around them, warm-started from the plan so far, growing while the plan is
     #    not yet within half the target gap of the bound
     cost = problem.plan_cost(assign) / problem.cost_scale
@@ -345,14 +429,133 @@ def _fix_and_solve(problem, backend, lp, x, layout, clock, stats):  # type: igno
             break
         free = ~integral
         free[order[:more]] = True
-        better, _ = place(free, assign, start=True, share=REPAIR_TIME_SHARE)
-        if better is not None:
+        better, slack_left = place(free, assign, share=REPAIR_TIME_SHARE)
+        if better is not None and slack_left <= SLACK_TOL:
             better_cost = problem.plan_cost(better) / problem.cost_scale
             if better_cost < cost:
                 assign, cost = better, better_cost
         extra, more = more, min(len(order), 2 * more)
     stats["repair_free_accounts"] = int(len(split) + extra)
     return assign, None
+
+
+def _violation(r, load: np.ndarray) -> np.ndarray:  # type: ignore[no-untyped-def]
+    return np.maximum(load - r.hi, 0.0) + np.maximum(r.lo - load, 0.0)
+
+
+def _repair_moves(
+    problem: Problem, pi: np.ndarray, pj: np.ndarray, assign: np.ndarray, *, rounds: int = 200
+) -> tuple[np.ndarray, float]:
+    """Greedy single moves along candidate pairs that reduce the band and cap violations.
+
+    Each round scores every move out of or into a territory that violates a band by the elastic
+    objective (scaled cost change + SLACK_COST x violation change) and makes the best moves that
+    touch distinct territories. Returns the plan and its remaining total violation (scaled).
+    """
+    assign = assign.copy()
+    m = problem.m
+    cs = problem.cost_scale
+    cur = problem.current
+    capped = problem.moved_min_kept is not None
+    has_cur = cur >= 0
+    for _ in range(rounds):
+        loads = [r.load(assign, m) for r in problem.resources]
+        bad = np.zeros(m, dtype=bool)
+        total = 0.0
+        for r, load in zip(problem.resources, loads, strict=True):
+            v = _violation(r, load)
+            total += float(v.sum())
+            hit = v > 1e-12
+            bad |= hit if r.group is None else hit[r.group]
+        kept = 0.0
+        if capped:
+            kept = float(problem.measure[has_cur & (cur == assign)].sum()) / problem.moved_scale
+            short = max(problem.moved_min_kept - kept, 0.0)  # type: ignore[operator]
+            total += short
+        if total <= SLACK_TOL:
+            return assign, total
+        a_all = assign[pi]
+        sel = (pj != a_all) & (bad[a_all] | bad[pj])
+        if capped and short > 0:
+            sel |= (pj == cur[pi]) & (a_all != pj)
+        ci, cb = pi[sel], pj[sel]
+        if not len(ci):
+            return assign, total
+        ca = assign[ci]
+        dv = np.zeros(len(ci))
+        for r, load in zip(problem.resources, loads, strict=True):
+            v = r.values[ci]
+            ga, gb = (ca, cb) if r.group is None else (r.group[ca], r.group[cb])
+            diff = ga != gb
+            la, lb = load[ga], load[gb]
+            lo_a, hi_a, lo_b, hi_b = r.lo[ga], r.hi[ga], r.lo[gb], r.hi[gb]
+            da = (
+                np.maximum(la - v - hi_a, 0) + np.maximum(lo_a - la + v, 0)
+                - np.maximum(la - hi_a, 0) - np.maximum(lo_a - la, 0)
+            )  # fmt: skip
+            db = (
+                np.maximum(lb + v - hi_b, 0) + np.maximum(lo_b - lb - v, 0)
+                - np.maximum(lb - hi_b, 0) - np.maximum(lo_b - lb, 0)
+            )  # fmt: skip
+            dv += np.where(diff, da + db, 0.0)
+        if capped:
+            mk = problem.measure[ci] / problem.moved_scale
+            dk = np.where(cur[ci] == cb, mk, 0.0) - np.where(cur[ci] == ca, mk, 0.0)
+            lo_k = problem.moved_min_kept
+            dv += np.maximum(lo_k - kept - dk, 0) - np.maximum(lo_k - kept, 0)  # type: ignore[operator]
+        dc = (problem.pair_costs(ci, cb) - problem.pair_costs(ci, ca)) / cs
+        score = dc + SLACK_COST * dv
+        good = np.flatnonzero((dv < -1e-12) & (score < 0))
+        if not len(good):
+            return assign, total
+        good = good[np.argsort(score[good], kind="stable")]
+        touched = np.zeros(m, dtype=bool)
+        moved_any = False
+        for q in good[: 4 * m]:
+            a, b = ca[q], cb[q]
+            if touched[a] or touched[b] or assign[ci[q]] != a:
+                continue
+            assign[ci[q]] = b
+            touched[a] = touched[b] = True
+            moved_any = True
+            if capped:
+                break  # the cap is one row shared by every move: one at a time
+        if not moved_any:
+            return assign, total
+    return assign, total
+
+
+def _near_violations(
+    problem: Problem, pi: np.ndarray, pj: np.ndarray, assign: np.ndarray
+) -> np.ndarray:
+    """Accounts in, or with a candidate pair into, a territory whose band a plan violates."""
+    bad = np.zeros(problem.m, dtype=bool)
+    for r in problem.resources:
+        load = r.load(assign, problem.m)
+        out = (load > r.hi + 1e-9) | (load < r.lo - 1e-9)
+        bad |= out if r.group is None else out[r.group]
+    near = bad[assign]
+    near[pi[bad[pj]]] = True
+    if problem.moved_min_kept is not None:
+        cur = problem.current
+        kept = float(problem.measure[(cur >= 0) & (cur == assign)].sum()) / problem.moved_scale
+        if kept < problem.moved_min_kept - 1e-9:
+            near |= (cur >= 0) & (cur != assign)
+    return near
+
+
+def _elastic_start(model, layout: Layout, x_pairs: np.ndarray) -> np.ndarray:  # type: ignore[no-untyped-def]
+    """A complete start of an elastic model: the pair values, slack covering every violation."""
+    x = np.zeros(model.shape[1])
+    x[: layout.n_pair_cols] = x_pairs
+    act = model.A[:, : layout.n_pair_cols] @ x_pairs
+    for kind, _k, _j, col in layout.elastic_cols:
+        row = model.A.indices[model.A.indptr[col]]
+        if kind == "over":
+            x[col] = max(0.0, act[row] - model.row_hi[row])
+        else:  # "under" and "moved": the slack adds to the row
+            x[col] = max(0.0, model.row_lo[row] - act[row])
+    return x
 
 
 def _whole_mip(problem, backend, pi, pj, clock, *, infeasible: bool):  # type: ignore[no-untyped-def]
@@ -378,8 +581,11 @@ def _improve(problem, backend, lp, layout, assign, objective, bound, clock, stat
     cs = problem.cost_scale
     delta = (objective - bound) / cs + 1e-9
     duals = rule_duals(problem, layout, lp.row_dual)
-    keep_i, keep_j = [], []
-    for rows in problem.iter_chunks():
+    # candidate pairs by their reduced cost; pruned ones only of accounts where one may qualify
+    rc_pairs = pair_reduced_costs(problem, layout.pi, layout.pj, duals)
+    near = rc_pairs <= delta
+    keep_i, keep_j = [layout.pi[near]], [layout.pj[near]]
+    for rows in problem.iter_chunks(_may_price(problem, duals, slack=delta + 1e-9)):
         rc = reduced_costs(problem, rows, duals)
         ii, jj = np.nonzero(rc <= delta)
         keep_i.append(rows[ii])
@@ -441,6 +647,7 @@ def _make_run(
     message: str = "",
 ) -> Run:
     s = scenario.settings
+    t_out = time.perf_counter()
     run = Run(
         status=status,
         solver=backend.name,
@@ -472,6 +679,7 @@ def _make_run(
     elif bound is not None and math.isfinite(bound):
         run.bound = bound
     run.kpis = kpis
+    stats.setdefault("phases", {})["output"] = round(time.perf_counter() - t_out, 4)  # KPIs, tables
     run.wall_seconds = clock.elapsed()
     return run
 
