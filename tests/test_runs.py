@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 import pytest
 
@@ -88,7 +90,9 @@ def test_plot_tradeoff_labels_each_run_and_names_unknown_columns() -> None:
     )
 
 
-def test_load_run_by_id_needs_the_run_store(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_load_run_by_id_needs_the_run_store(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     monkeypatch.delenv("ALIGN_DATABASE_URL", raising=False)
     with pytest.raises(align.RunError) as e:
         align.load_run("run-42")
@@ -96,8 +100,13 @@ def test_load_run_by_id_needs_the_run_store(monkeypatch: pytest.MonkeyPatch) -> 
         "run 'run-42': no such folder; run ids need ALIGN_DATABASE_URL set to the run store "
         "(e.g. sqlite:///runs.db), or give a run folder (align solve --out RUN)"
     )
-    monkeypatch.setenv("ALIGN_DATABASE_URL", "sqlite:///runs.db")
-    with pytest.raises(align.RunError, match="not available in this version"):
+    url = f"sqlite:///{tmp_path / 'runs.db'}"
+    monkeypatch.setenv("ALIGN_DATABASE_URL", url)
+    with pytest.raises(align.RunError) as e:
+        align.load_run("run-42")
+    assert str(e.value) == f"run 'run-42': ALIGN_DATABASE_URL names no database file ({url})"
+    (tmp_path / "runs.db").write_bytes(b"")  # a database without the service's tables
+    with pytest.raises(align.RunError, match="the run store ALIGN_DATABASE_URL cannot be read"):
         align.load_run("run-42")
     with pytest.raises(align.RunError, match="not a run folder"):
         align.load_run("runs/nowhere")

@@ -88,6 +88,24 @@ def test_worked_example_through_the_api_moves_a3_and_proves_it_optimal(
     assert [(t["territory_id"], t["potential"]) for t in territories] == [("T1", 30), ("T2", 30)]
 
 
+def test_load_run_reads_a_run_of_the_store_by_id(
+    client: httpx.Client, server: Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run = solve(client, two_reps(client))
+    monkeypatch.delenv("ALIGN_DATABASE_URL", raising=False)
+    with pytest.raises(align.RunError, match="run ids need ALIGN_DATABASE_URL"):
+        align.load_run(run["id"])
+    monkeypatch.setenv("ALIGN_DATABASE_URL", server.database_url)
+    stored = align.load_run(run["id"])
+    assert (stored.status, stored.objective, stored.bound) == ("optimal", 15.0, 15.0)
+    api = client.get(f"/runs/{run['id']}/assignments", params={"format": "csv"}).text
+    expected = pd.read_csv(io.StringIO(api), dtype={"account_id": str, "territory_id": str,
+                                                     "previous_territory": str})  # fmt: skip
+    pd.testing.assert_frame_equal(stored.assignments, expected)
+    with pytest.raises(align.RunError, match="'nosuchrun': not in the run store"):
+        align.load_run("nosuchrun")
+
+
 def test_json_scenario_equals_the_uploaded_files(client: httpx.Client) -> None:
     accounts = pd.read_csv(TWO_REPS / "accounts.csv").to_dict(orient="records")
     territories = pd.read_csv(TWO_REPS / "territories.csv").to_dict(orient="records")

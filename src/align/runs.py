@@ -180,14 +180,44 @@ def load_run(path_or_id: str | Path) -> Run:
                 f"run {path_or_id!r}: no such folder; run ids need {RUN_ID_ENV} set to the run "
                 "store (e.g. sqlite:///runs.db), or give a run folder (align solve --out RUN)"
             )
-        raise RunError(
-            f"run {path_or_id!r}: reading runs by id from the run store ({RUN_ID_ENV}) is not "
-            "available in this version; export the run to a folder and give its path"
-        )
+        return _load_stored_run(path_or_id, url)
     summary, assignments, territories = read_run_folder(path_or_id)
     keys = set(Run.__dataclass_fields__) - {"assignments", "territories", "path", "account_shapes"}
     run = Run(**{k: v for k, v in summary.items() if k in keys})
     run.assignments, run.territories, run.path = assignments, territories, Path(path_or_id)
+    return run
+
+
+def _load_stored_run(run_id: str, url: str) -> Run:
+    """A succeeded run of the service's run store (SQLAlchemy; no web stack imported)."""
+    import io
+
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from .service.store import SUCCEEDED, Store
+
+    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).is_file():
+        raise RunError(f"run {run_id!r}: {RUN_ID_ENV} names no database file ({url})")
+    store = Store(url, pooled=False)
+    try:
+        row = store.run(run_id)
+        if row is None:
+            raise RunError(f"run {run_id!r}: not in the run store {RUN_ID_ENV}")
+        result = store.result(row.id) if row.status == SUCCEEDED else None
+        if result is None:
+            raise RunError(f"run {run_id!r} is {row.status}; only succeeded runs hold a plan")
+    except SQLAlchemyError as e:
+        first = str(e).splitlines()[0]
+        raise RunError(
+            f"run {run_id!r}: the run store {RUN_ID_ENV} cannot be read ({first})"
+        ) from None
+    finally:
+        store.engine.dispose()
+    keys = set(Run.__dataclass_fields__) - {"assignments", "territories", "path", "account_shapes"}
+    run = Run(**{k: v for k, v in (row.summary or {}).items() if k in keys})
+    dtypes = {c: str for c in ("account_id", "territory_id", "previous_territory")}
+    run.assignments = pd.read_csv(io.BytesIO(result.assignments), dtype=dtypes)  # type: ignore[arg-type]
+    run.territories = pd.read_csv(io.BytesIO(result.territories), dtype=dtypes)  # type: ignore[arg-type]
     return run
 
 
