@@ -88,6 +88,18 @@ def _kpi_table(run: Run) -> Table:
     return table
 
 
+def _exit_without_plan(run: Run, out_dir: Path, what: str) -> None:
+    """Exit 3 (infeasible, with the reasons) or 4 (no plan) when the run holds no plan."""
+    if run.status == "infeasible":
+        err.print(f"infeasible: the {what} admit no plan ({out_dir}/run.json)", style="bold red")
+        for r in run.reasons:
+            err.print(f"- {r}")
+        raise typer.Exit(3)
+    if not run.has_plan:
+        err.print(f"no plan: {run.message} ({out_dir}/run.json)", style="bold red")
+        raise typer.Exit(4)
+
+
 @app.command()
 def validate(
     scenario: Annotated[Path, typer.Argument(help="scenario folder")],
@@ -136,14 +148,7 @@ def solve(
             f"{run.gap:.2%} ({out_dir}/run.json)",
             style="yellow",
         )
-    if run.status == "infeasible":
-        err.print(f"infeasible: the rules admit no plan ({out_dir}/run.json)", style="bold red")
-        for r in run.reasons:
-            err.print(f"- {r}")
-        raise typer.Exit(3)
-    if not run.has_plan:
-        err.print(f"no plan: {run.message} ({out_dir}/run.json)", style="bold red")
-        raise typer.Exit(4)
+    _exit_without_plan(run, out_dir, "rules")
     if quiet:
         return
     out.print(
@@ -442,14 +447,7 @@ def adjust(
     previous = load_proposal(proposal_dir) if proposal_dir is not None else None
     new = adjust_run(run, moves)
     new.write(out_dir)
-    if new.status == "infeasible":
-        err.print(f"infeasible: the moves admit no plan ({out_dir}/run.json)", style="bold red")
-        for r in new.reasons:
-            err.print(f"- {r}")
-        raise typer.Exit(3)
-    if not new.has_plan:
-        err.print(f"no plan: {new.message} ({out_dir}/run.json)", style="bold red")
-        raise typer.Exit(4)
+    _exit_without_plan(new, out_dir, "moves")
     changed = moved_between(run, new)
     others = changed.loc[~changed["account_id"].isin(list(moves))]
     out.print(

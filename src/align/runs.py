@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -190,8 +191,6 @@ def load_run(path_or_id: str | Path) -> Run:
 
 def _load_stored_run(run_id: str, url: str) -> Run:
     """A succeeded run of the service's run store (SQLAlchemy; no web stack imported)."""
-    import io
-
     from sqlalchemy.exc import SQLAlchemyError
 
     from .service.store import SUCCEEDED, Store
@@ -213,11 +212,22 @@ def _load_stored_run(run_id: str, url: str) -> Run:
         ) from None
     finally:
         store.engine.dispose()
+    return stored_run(row.summary or {}, result.assignments, result.territories)
+
+
+ID_COLUMNS = ("account_id", "territory_id", "previous_territory")
+
+
+def stored_table(content: bytes) -> pd.DataFrame:
+    """A run table stored as CSV bytes (the run store), ids kept as text."""
+    return pd.read_csv(io.BytesIO(content), dtype=dict.fromkeys(ID_COLUMNS, str))  # type: ignore[arg-type]
+
+
+def stored_run(summary: Mapping[str, Any], assignments: bytes, territories: bytes) -> Run:
+    """A Run from what the run store keeps: run.json's summary and the two tables as CSV."""
     keys = set(Run.__dataclass_fields__) - {"assignments", "territories", "path", "account_shapes"}
-    run = Run(**{k: v for k, v in (row.summary or {}).items() if k in keys})
-    dtypes = {c: str for c in ("account_id", "territory_id", "previous_territory")}
-    run.assignments = pd.read_csv(io.BytesIO(result.assignments), dtype=dtypes)  # type: ignore[arg-type]
-    run.territories = pd.read_csv(io.BytesIO(result.territories), dtype=dtypes)  # type: ignore[arg-type]
+    run = Run(**{k: v for k, v in summary.items() if k in keys})
+    run.assignments, run.territories = stored_table(assignments), stored_table(territories)
     return run
 
 

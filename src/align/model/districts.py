@@ -54,13 +54,11 @@ class PairModel:
         self._order = np.argsort(key, kind="stable")
         self._key = key[self._order]
 
-    def columns(self, units: IntArray, t: int) -> IntArray:
-        """Columns of pairs (u, t) for the given units (-1 where the pair does not exist)."""
+    def columns(self, units: IntArray, t: int | IntArray) -> IntArray:
+        """Columns of pairs (u, t) (t one territory or one per unit); -1 where none exists."""
         key = np.asarray(units, dtype=np.int64) * self.m + t
-        pos = np.searchsorted(self._key, key)
-        pos = np.minimum(pos, len(self._key) - 1)
-        found = self._key[pos] == key
-        return np.where(found, self._order[pos], -1)
+        pos = np.minimum(np.searchsorted(self._key, key), len(self._key) - 1)
+        return np.where(self._key[pos] == key, self._order[pos], -1)
 
     def assignment(self, x: FloatArray) -> IntArray:
         """The territory of every unit in an integer solution."""
@@ -141,19 +139,13 @@ def neighbour_rows(
     starts = A.indptr[pi[p]]
     offs = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
     nb = A.indices[np.repeat(starts, counts) + offs]
-    nb_cols = _columns_many(pm, nb, np.repeat(pj[p], counts))
+    nb_cols = pm.columns(nb, np.repeat(pj[p], counts))
     ok = nb_cols >= 0
     rows = np.r_[r, rep_rows[ok]]
     cols = np.r_[p, nb_cols[ok]]
     vals = np.r_[np.ones(len(p)), -np.ones(int(ok.sum()))]
     M = sp.csr_matrix((vals, (rows, cols)), shape=(len(p), pm.model.shape[1]))
     return M, np.full(len(p), -np.inf), np.zeros(len(p))
-
-
-def _columns_many(pm: PairModel, units: IntArray, ts: IntArray) -> IntArray:
-    key = units.astype(np.int64) * pm.m + ts
-    pos = np.minimum(np.searchsorted(pm._key, key), len(pm._key) - 1)
-    return np.where(pm._key[pos] == key, pm._order[pos], -1)
 
 
 @dataclass

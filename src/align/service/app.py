@@ -34,7 +34,7 @@ from ..errors import AlignError, ScenarioError
 from ..io import load_scenario
 from ..pockets import find_pockets
 from ..quotas import DIFF_COLUMNS, Proposal, override_quotas, propose_quotas
-from ..runs import Run, compare_runs, moved_between
+from ..runs import Run, compare_runs, moved_between, stored_run, stored_table
 from ..scenario import Scenario
 from ..settings import _parse_overrides, deep_merge, list_presets, load_preset
 from ..tracking import proposal_of, track
@@ -951,25 +951,26 @@ def _run_out(row: RunRow) -> RunOut:
     )
 
 
-def _result(store: Store, run_id: str, owner: str, table: str) -> tuple[RunRow, pd.DataFrame]:
+def _stored(store: Store, run_id: str, owner: str) -> tuple[RunRow, Any]:
+    """The run and its stored result; 409 unless it has succeeded."""
     row = _run(store, run_id, owner)
     result = store.result(row.id) if row.status == SUCCEEDED else None
     if result is None:
         when = "once it has succeeded" if row.status in ACTIVE else "only for succeeded runs"
         raise HTTPException(409, f"run {row.id} is {row.status}; results exist {when}")
+    return row, result
+
+
+def _result(store: Store, run_id: str, owner: str, table: str) -> tuple[RunRow, pd.DataFrame]:
+    row, result = _stored(store, run_id, owner)
     content = result.assignments if table == "assignments" else result.territories
-    dtypes = {c: str for c in ("account_id", "territory_id", "previous_territory")}
-    return row, pd.read_csv(io.BytesIO(content), dtype=dtypes)  # type: ignore[arg-type]
+    return row, stored_table(content)
 
 
 def _as_run(store: Store, run_id: str, owner: str) -> Run:
     """A stored, succeeded run as a :class:`Run` (for comparisons and pockets)."""
-    row, assignments = _result(store, run_id, owner, "assignments")
-    _, territories = _result(store, run_id, owner, "territories")
-    keys = set(Run.__dataclass_fields__) - {"assignments", "territories", "path"}
-    run = Run(**{k: v for k, v in (row.summary or {}).items() if k in keys})
-    run.assignments, run.territories = assignments, territories
-    return run
+    row, result = _stored(store, run_id, owner)
+    return stored_run(row.summary or {}, result.assignments, result.territories)
 
 
 def _points(store: Store, row: RunRow) -> pd.DataFrame | None:
