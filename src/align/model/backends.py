@@ -190,6 +190,7 @@ class HighsSession:
 
 ISOLATE_MIP = True  # run HiGHS MIPs in a worker process (False: in this process)
 KILL_GRACE_S = 3.0  # a worker this far past its time limit (or its stop request) is ended
+POLL_S = 0.02  # how often the parent looks at the stop request (Ctrl-C) while it waits
 
 
 def _arrays(model: MatrixModel) -> dict[str, Any]:
@@ -291,7 +292,7 @@ def _solve_in_worker(
             left = deadline - time.monotonic()
             if left <= 0:
                 break
-            if not worker.recv.poll(min(left, 0.1)):
+            if not worker.recv.poll(min(left, POLL_S)):
                 if worker.proc.poll() is not None:
                     break  # it died
                 continue

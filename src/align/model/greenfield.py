@@ -28,8 +28,8 @@ from .formulation import build_problem
 EXACT_PAIRS = 250_000  # unit x candidate pairs the exact model takes on
 RECENTRE_ROUNDS = 6
 HEURISTIC_SHARE = 0.3  # of the time limit, for the starting plan of the exact model
-POLISH_SHARE = 0.25  # of the time left, for a contiguous plan around a cut plan's centres
-POLISH_S = 10.0  # and at most this long
+POLISH_SHARE = 0.4  # of the time left, for a contiguous plan around a cut plan's centres
+POLISH_S = 20.0  # and at most this long
 
 
 def _coords(scenario: Scenario) -> tuple[str, np.ndarray]:
