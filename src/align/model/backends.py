@@ -7,8 +7,10 @@ within the gap, e.g. stopped by the time limit), ``infeasible``, or ``no_solutio
 
 from __future__ import annotations
 
+import atexit
 import itertools
 import math
+import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -220,7 +222,6 @@ class _Worker:
 
     def __init__(self) -> None:
         import os
-        import subprocess
         import sys
         from multiprocessing.connection import Connection
 
@@ -258,6 +259,23 @@ class _Worker:
         self.proc.wait(timeout=10)
         self.send.close()
         self.recv.close()
+
+    @classmethod
+    def close_idle(cls) -> None:
+        """At exit: idle workers read the end of their input and return."""
+        with cls._lock:
+            idle, cls._idle = cls._idle, []
+        for w in idle:
+            w.send.close()
+            try:
+                w.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                w.proc.kill()
+                w.proc.wait(timeout=5)
+            w.recv.close()
+
+
+atexit.register(_Worker.close_idle)
 
 
 def _solve_in_worker(
