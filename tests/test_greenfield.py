@@ -152,3 +152,27 @@ def test_small_states_are_solved_contiguous_within_half_a_percent(state: str) ->
     assert run.gap is not None and run.gap <= 0.005
     assert run.territories["potential_deviation"].abs().max() <= 0.005 + 1e-12
     assert connected(run, pd.read_csv(folder / "adjacency.csv", dtype=str))
+
+
+@pytest.mark.parametrize("tol", [0.05, 0.005])
+def test_colorado_has_no_contiguous_plan_because_of_denver(tol: float) -> None:
+    """Denver (600,158) is below the band's floor at +-5% (682,534) and each neighbour (Adams
+    441,603, Arapahoe 572,003, Jefferson 534,543) takes it above the top (754,379): L-fixing
+    proves the whole problem infeasible before any branch and bound."""
+    folder = DATA / "counties-CO"
+    acc = pd.read_csv(folder / "accounts.csv", dtype={"account_id": str}).set_index("account_id")
+    adj = pd.read_csv(folder / "adjacency.csv", dtype=str)
+    p = acc["potential"]
+    lo, hi = p.sum() / 7 * (1 - tol), p.sum() / 7 * (1 + tol)
+    nb = set(adj.loc[adj["account_id"] == "08031", "neighbor_id"]) | set(
+        adj.loc[adj["neighbor_id"] == "08031", "account_id"]
+    )
+    assert sorted(nb) == ["08001", "08005", "08059"]
+    assert p["08031"] < lo and all(p["08031"] + p[b] > hi for b in nb)
+    sc = align.load_scenario(folder, overrides=[f"balance.potential.tolerance={tol}"])
+    run = align.solve(sc)
+    assert run.status == "infeasible"
+    assert run.reasons == [
+        "no plan of 7 territories that are contiguous keeps every balanced column within its "
+        "band; widen a tolerance or turn contiguity off"
+    ]

@@ -7,7 +7,10 @@ within the gap, e.g. stopped by the time limit), ``infeasible``, or ``no_solutio
 
 from __future__ import annotations
 
+import atexit
+import itertools
 import math
+import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -19,6 +22,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ..errors import SolverError
+from . import _highs_child as _child
 from .formulation import MatrixModel
 
 FloatArray = NDArray[np.float64]
@@ -95,64 +99,12 @@ class HighsBackend:
     def _load(
         self, model: MatrixModel, *, time_limit: float, gap: float, seed: int, threads: int | None
     ):  # type: ignore[no-untyped-def]
-        hs = self._hs
-        h = hs.Highs()
-        h.setOptionValue("output_flag", False)
-        h.setOptionValue("time_limit", max(float(time_limit), 0.01))
-        h.setOptionValue("random_seed", int(seed))
-        h.setOptionValue("mip_rel_gap", float(gap))
-        if threads:
-            h.setOptionValue("threads", int(threads))
-        lp = hs.HighsLp()
-        nrow, ncol = model.shape
-        lp.num_col_ = ncol
-        lp.num_row_ = nrow
-        lp.col_cost_ = model.c
-        lp.col_lower_ = model.col_lo
-        lp.col_upper_ = model.col_hi
-        lp.row_lower_ = model.row_lo
-        lp.row_upper_ = model.row_hi
-        lp.offset_ = model.offset
-        A = model.A.tocsc()
-        lp.a_matrix_.format_ = hs.MatrixFormat.kColwise
-        lp.a_matrix_.start_ = A.indptr
-        lp.a_matrix_.index_ = A.indices
-        lp.a_matrix_.value_ = A.data
-        lp.a_matrix_.num_col_ = ncol
-        lp.a_matrix_.num_row_ = nrow
-        if model.integer.any():
-            lp.integrality_ = [
-                hs.HighsVarType.kInteger if f else hs.HighsVarType.kContinuous
-                for f in model.integer
-            ]
-        h.passModel(lp)
-        return h
+        return _child.load(
+            self._hs, _arrays(model), time_limit=time_limit, gap=gap, seed=seed, threads=threads
+        )
 
     def _result(self, h, is_mip: bool) -> BackendResult:  # type: ignore[no-untyped-def]
-        hs = self._hs
-        status = h.getModelStatus()
-        info = h.getInfo()
-        MS = hs.HighsModelStatus
-        has_x = info.primal_solution_status == 2  # kSolutionStatusFeasible
-        sol = h.getSolution()
-        x = np.asarray(sol.col_value, dtype=float) if has_x else None
-        obj = float(info.objective_function_value) if has_x else math.nan
-        if status == MS.kOptimal:
-            if is_mip:
-                return BackendResult("optimal", x, obj, float(info.mip_dual_bound))
-            duals = np.asarray(sol.row_dual, dtype=float)
-            return BackendResult("optimal", x, obj, obj, row_dual=duals)
-        if status == MS.kInfeasible:
-            return BackendResult("infeasible", message="infeasible")
-        if status == MS.kUnboundedOrInfeasible and not has_x:
-            return BackendResult("infeasible", message="infeasible or unbounded")
-        bound = float(info.mip_dual_bound) if is_mip else -math.inf
-        if not math.isfinite(bound):
-            bound = -math.inf
-        label = h.modelStatusToString(status)
-        if x is not None and is_mip:
-            return BackendResult("feasible", x, obj, bound, message=label)
-        return BackendResult("no_solution", bound=bound, message=label)
+        return BackendResult(*_child.result(self._hs, h, is_mip))
 
     def solve(
         self,
@@ -170,68 +122,28 @@ class HighsBackend:
         """Solve; a MIP stops early once its incumbent is at or below ``stop_at``.
 
         ``on_solution(x)`` sees every improving MIP solution; returning True stops the solve.
+        A MIP runs in a worker process (:class:`_Worker`), ended when it overruns its time
+        limit by :data:`KILL_GRACE_S`; the result is then its best reported solution and bound.
         """
-        h = self._load(model, time_limit=time_limit, gap=gap, seed=seed, threads=threads)
-        if abs_gap > 0:
-            h.setOptionValue("mip_abs_gap", float(abs_gap))
-        is_mip = bool(model.integer.any())
-        stop = [False]
-        if is_mip and on_solution is not None:
-            seen = on_solution
+        kw: dict[str, Any] = dict(
+            time_limit=time_limit,
+            gap=gap,
+            seed=seed,
+            threads=threads,
+            start=start,
+            abs_gap=abs_gap,
+            stop_at=stop_at,
+        )
+        m = _arrays(model)
+        if ISOLATE_MIP and model.integer.any():
+            res = _solve_in_worker(m, kw, on_solution)
+            if res is not None:
+                return res
 
-            def improving(e) -> None:  # type: ignore[no-untyped-def]
-                if seen(np.asarray(e.data_out.mip_solution, dtype=float)):
-                    stop[0] = True
+        def watch(h: Any, is_mip: bool) -> None:
+            _subscribe_watch(h, is_mip=is_mip)
 
-            def interrupt(e) -> None:  # type: ignore[no-untyped-def]
-                if stop[0]:
-                    e.interrupt()
-
-            h.cbMipImprovingSolution.subscribe(improving)
-            h.cbMipInterrupt.subscribe(interrupt)
-        if is_mip and stop_at is not None:
-            target = float(stop_at)
-
-            def good_enough(e) -> None:  # type: ignore[no-untyped-def]
-                if e.data_out.mip_primal_bound <= target:
-                    e.interrupt()
-
-            h.cbMipInterrupt.subscribe(good_enough)
-        _subscribe_watch(h, is_mip=is_mip)
-        if is_mip:
-            # HiGHS 1.16 was seen running a warm-started MIP far past its time_limit: a
-            # deadline checked in its own interrupt callbacks stops it
-            deadline = time.monotonic() + float(time_limit) + 1.0
-
-            def past_deadline(e) -> None:  # type: ignore[no-untyped-def]
-                if time.monotonic() > deadline:
-                    e.interrupt()
-
-            h.cbMipInterrupt.subscribe(past_deadline)
-            h.cbSimplexInterrupt.subscribe(past_deadline)
-        if is_mip and start is not None:
-            sol = self._hs.HighsSolution()
-            sol.col_value = list(map(float, start))
-            sol.value_valid = True
-            h.setSolution(sol)
-        h.run()
-        res = self._result(h, is_mip)
-        if res.x is not None and start is not None:
-            # HiGHS 1.16 can report a better objective while handing back the start as the
-            # solution (seen when presolve finishes the MIP): trust only a consistent answer
-            value = float(model.c @ res.x + model.offset)
-            if abs(value - res.objective) > 1e-7 * (1 + abs(value)):
-                return self.solve(
-                    model,
-                    time_limit=time_limit,
-                    gap=gap,
-                    seed=seed,
-                    threads=threads,
-                    abs_gap=abs_gap,
-                    stop_at=stop_at,
-                    on_solution=on_solution,
-                )
-        return res
+        return BackendResult(*_child.run(self._hs, m, kw, on_solution, watch))
 
     def lp_session(self, model: MatrixModel, *, seed: int = 0) -> HighsSession:
         return HighsSession(self, model, seed)
@@ -271,6 +183,173 @@ class HighsSession:
     def set_row_bounds(self, rows: NDArray[np.int64], lo: FloatArray, hi: FloatArray) -> None:
         rows = np.asarray(rows, dtype=np.int32)
         self.h.changeRowsBounds(len(rows), rows, np.asarray(lo, float), np.asarray(hi, float))
+
+
+# ---------------------------------------------------------------------------------------------
+# MIPs in a worker process: HiGHS 1.16 was seen spending minutes in the presolve of a sub-MIP
+# (RENS at the root, in ``HPresolve::strengthenInequalities``) far past its time limit, where it
+# neither checks the clock nor calls back, so nothing inside the process could stop it.
+
+ISOLATE_MIP = True  # run HiGHS MIPs in a worker process (False: in this process)
+KILL_GRACE_S = 3.0  # a worker this far past its time limit (or its stop request) is ended
+POLL_S = 0.02  # how often the parent looks at the stop request (Ctrl-C) while it waits
+
+
+def _arrays(model: MatrixModel) -> dict[str, Any]:
+    """The model as the plain arrays :mod:`._highs_child` takes (picklable without align)."""
+    A = model.A.tocsc()
+    return {
+        "shape": model.shape,
+        "c": np.asarray(model.c, dtype=float),
+        "row_lo": np.asarray(model.row_lo, dtype=float),
+        "row_hi": np.asarray(model.row_hi, dtype=float),
+        "col_lo": np.asarray(model.col_lo, dtype=float),
+        "col_hi": np.asarray(model.col_hi, dtype=float),
+        "integer": np.asarray(model.integer, dtype=bool),
+        "offset": float(model.offset),
+        "indptr": A.indptr,
+        "indices": A.indices,
+        "data": A.data,
+    }
+
+
+class _Worker:
+    """A Python process running :func:`._highs_child.serve`, reused from solve to solve."""
+
+    _idle: list[_Worker] = []
+    _lock = threading.Lock()
+    _count = itertools.count()
+
+    def __init__(self) -> None:
+        import os
+        import sys
+        from multiprocessing.connection import Connection
+
+        to_child, child_in = os.pipe()[::-1]  # (write end, read end)
+        child_out, from_child = os.pipe()[::-1]
+        try:
+            self.proc = subprocess.Popen(
+                [sys.executable, _child.__file__, str(child_in), str(child_out)],
+                pass_fds=(child_in, child_out),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                close_fds=True,
+            )
+        finally:
+            os.close(child_in)
+            os.close(child_out)
+        self.send = Connection(to_child, readable=False)
+        self.recv = Connection(from_child, writable=False)
+
+    @classmethod
+    def take(cls) -> _Worker:
+        with cls._lock:
+            while cls._idle:
+                w = cls._idle.pop()
+                if w.proc.poll() is None:
+                    return w
+        return cls()
+
+    def give_back(self) -> None:
+        with self._lock:
+            self._idle.append(self)
+
+    def end(self) -> None:
+        self.proc.kill()
+        self.proc.wait(timeout=10)
+        self.send.close()
+        self.recv.close()
+
+    @classmethod
+    def close_idle(cls) -> None:
+        """At exit: idle workers read the end of their input and return."""
+        with cls._lock:
+            idle, cls._idle = cls._idle, []
+        for w in idle:
+            w.send.close()
+            try:
+                w.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                w.proc.kill()
+                w.proc.wait(timeout=5)
+            w.recv.close()
+
+
+atexit.register(_Worker.close_idle)
+
+
+def _solve_in_worker(
+    m: dict[str, Any], kw: dict[str, Any], on_solution: Callable[[FloatArray], bool] | None
+) -> BackendResult | None:
+    """Solve a MIP in a worker; None when no worker process can be started."""
+    try:
+        worker = _Worker.take()
+        ident = next(_Worker._count)
+        worker.send.send(("solve", ident, m, kw))
+    except OSError:
+        return None
+    deadline = time.monotonic() + float(kw["time_limit"]) + KILL_GRACE_S
+    best_x: FloatArray | None = None
+    best_value = math.inf
+    bound = -math.inf
+    asked = False
+    w = _WATCH
+    done: tuple[Any, ...] | None = None
+
+    def ask() -> None:
+        nonlocal asked, deadline
+        if not asked:
+            worker.send.send(("stop", ident))
+            asked = True
+            deadline = min(deadline, time.monotonic() + KILL_GRACE_S)
+
+    try:
+        while done is None:
+            if w is not None and w.stop.is_set():
+                ask()
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            if not worker.recv.poll(min(left, POLL_S)):
+                if worker.proc.poll() is not None:
+                    break  # it died
+                continue
+            kind, got, data = worker.recv.recv()
+            if got != ident:
+                continue
+            if kind == "done":
+                done = data
+            elif kind == "error":
+                worker.give_back()
+                raise SolverError(f"HiGHS failed: {data}")
+            elif kind == "mip":
+                primal, dual, gap = data
+                if math.isfinite(dual):
+                    bound = max(bound, float(dual))
+                if w is not None and w.on_mip is not None:
+                    w.on_mip({"objective": primal, "bound": dual, "gap": gap})
+            elif kind == "solution":
+                x = np.asarray(data, dtype=float)
+                value = float(m["c"] @ x + m["offset"])
+                if value < best_value:
+                    best_x, best_value = x, value
+                if w is not None and w.on_mip is not None:
+                    gap = (value - bound) / max(abs(value), 1e-9)
+                    w.on_mip({"objective": value, "bound": bound, "gap": gap})
+                if on_solution is not None and on_solution(x):
+                    ask()
+    except (EOFError, OSError):
+        pass
+    if done is not None:
+        worker.give_back()
+        return BackendResult(*done)
+    worker.end()
+    # ended by us past its time limit (or it died): its best solution, its last bound
+    bound = min(bound, best_value)
+    message = "HiGHS did not stop at its time limit; its process was ended"
+    if best_x is None:
+        return BackendResult("no_solution", bound=bound, message=message)
+    return BackendResult("feasible", best_x, best_value, bound, message=message)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -21,7 +21,12 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 from numpy.typing import NDArray
-from scipy.sparse.csgraph import breadth_first_order, connected_components, maximum_flow
+from scipy.sparse.csgraph import (
+    breadth_first_order,
+    connected_components,
+    dijkstra,
+    maximum_flow,
+)
 
 IntArray = NDArray[np.int64]
 
@@ -105,6 +110,7 @@ def find_cuts(
     roots: IntArray | None = None,
     weight: NDArray[np.float64] | None = None,
     centre_of: IntArray | None = None,
+    budget: Budget | None = None,
 ) -> list[Cut]:
     """Rows violated by ``assign``: one per unit of every piece cut off from its territory's root.
 
@@ -116,8 +122,12 @@ def find_cuts(
     locked account); the cut then takes the ``b = -1`` form, ``x[a,t] <= sum_S x[s,t]``.
     Without a root, a territory's root is its heaviest piece (by ``weight``), represented by its
     heaviest unit, and the cut is the two-point form.
+
+    With a ``budget``, each row's separator is a minimal length-bounded one (LCUT): every path
+    from the root to the unit that avoids it is heavier than the territory's band allows.
     """
     w = np.ones(graph.n) if weight is None else weight
+    lengths = _Lengths(graph, budget) if budget is not None else None
     cuts: list[Cut] = []
     for t in range(m):
         members = assign == t
@@ -140,16 +150,55 @@ def find_cuts(
                 continue
             piece = units[labels == lab]
             sep = graph.separator(piece, root)
-            for a in piece:
-                cuts.append(Cut(t, int(a), -1 if rooted else root, sep))
+            b = -1 if rooted else root
+            if lengths is None:
+                cuts += [Cut(t, int(a), b, sep) for a in piece]
+            else:
+                cuts += lengths.cuts(t, piece, root, b, sep)
             if centre_of is None:
                 continue
             for r in units[labels != lab]:
                 if r == root or centre_of[r] < 0:
                     continue
                 sep_r = graph.separator(piece, int(r))
-                cuts += [Cut(int(centre_of[r]), int(a), -1, sep_r) for a in piece]
+                tr = int(centre_of[r])
+                if lengths is None:
+                    cuts += [Cut(tr, int(a), -1, sep_r) for a in piece]
+                else:
+                    cuts += lengths.cuts(tr, piece, int(r), -1, sep_r)
     return cuts
+
+
+class _Lengths:
+    """Length-bounded separators (LCUT) for :func:`find_cuts`, with the root distances cached."""
+
+    def __init__(self, graph: Graph, budget: Budget) -> None:
+        self.budget = budget
+        self.values = budget.values
+        self.W = _weighted(graph, budget.values)
+        self._from: dict[int, FloatArray] = {}
+
+    def totals(self, root: int) -> FloatArray:
+        if root not in self._from:
+            self._from[root] = _path_totals(self.W, self.values, np.array([root]))[0]
+        return self._from[root]
+
+    def cuts(self, t: int, piece: IntArray, root: int, b: int, sep: IntArray) -> list[Cut]:
+        """One row per unit of the piece that could reach the root within the band: the
+        separator made length-bounded and minimal (the plain one when that is not smaller)."""
+        limit = self.budget.slack(t)
+        from_root = self.totals(root)
+        out = []
+        for a in piece:
+            a = int(a)
+            if from_root[a] > limit:
+                continue  # the pair cannot exist: no row needed
+            from_a = self.totals(a)
+            # a unit on no root-a path within the limit need not be in the separator
+            useful = sep[from_root[sep] + from_a[sep] - self.values[sep] <= limit]
+            C = length_separator(self.W, self.values, useful, root, a, limit)
+            out.append(Cut(t, a, b, sep if C is None else C))
+        return out
 
 
 def is_contiguous(graph: Graph, assign: IntArray, m: int) -> list[bool]:
@@ -209,3 +258,89 @@ def fractional_cuts(
             sep = sep[(sep != a) & (sep != root)]
             cuts.append(Cut(t, int(a), -1, sep.astype(np.int64)))
     return cuts
+
+
+# ---------------------------------------------------------------------------------------------
+# length-bounded reasoning (Validi, Buchanan and Lykhovyd 2022): a territory holds a path from
+# its root to each member, so its total is at least the lightest such path's total
+
+
+@dataclass
+class Budget:
+    """A balanced column's values per unit and the largest total of every territory: a member
+    of a territory is joined to its root by a path of members, whose total is at most ``hi``."""
+
+    values: NDArray[np.float64]  # (n,) >= 0
+    hi: NDArray[np.float64]  # (m,) the upper band of every territory (inf: none)
+
+    def slack(self, t: int) -> float:
+        """``hi[t]`` with room for rounding (a path at most this heavy may exist)."""
+        h = float(self.hi[t])
+        return h + 1e-9 * max(abs(h), float(self.values.sum()), 1.0)
+
+
+def path_totals(graph: Graph, values: NDArray[np.float64], sources: IntArray) -> FloatArray:
+    """(len(sources), n): the least total of ``values`` over the units of a path from each
+    source to each unit, both ends counted (inf where no path)."""
+    return _path_totals(_weighted(graph, values), values, sources)
+
+
+FloatArray = NDArray[np.float64]
+_TINY = 1e-300  # scipy's graph routines read a stored 0 as "no edge": zero weights become this
+
+
+def _weighted(graph: Graph, values: FloatArray) -> sp.csr_matrix:
+    """Arcs u -> v weighing ``values[v]``: a path's length plus its source's value is its total."""
+    A = graph.A.tocsr()
+    W = sp.csr_matrix(
+        (np.maximum(values[A.indices], _TINY), A.indices.copy(), A.indptr.copy()), shape=A.shape
+    )
+    return W
+
+
+def _path_totals(
+    W: sp.csr_matrix, values: FloatArray, sources: IntArray, limit: float = np.inf
+) -> FloatArray:
+    d = dijkstra(W, directed=True, indices=np.asarray(sources), limit=limit)
+    return np.asarray(d, dtype=np.float64) + values[np.asarray(sources)][:, None]
+
+
+def reachable_pairs(graph: Graph, budget: Budget, roots: IntArray) -> NDArray[np.bool_]:
+    """(len(roots), n): unit i can share territory t with its root ``roots[t]`` (>= 0) in a
+    contiguous plan within the bands: the lightest root-i path fits in ``hi[t]`` (L-fixing)."""
+    totals = path_totals(graph, budget.values, roots)
+    slack = np.array([budget.slack(t) for t in range(len(roots))])
+    return totals <= slack[:, None]
+
+
+def length_separator(
+    W: sp.csr_matrix,
+    values: FloatArray,
+    start: IntArray,
+    root: int,
+    a: int,
+    limit: float,
+) -> IntArray | None:
+    """A minimal set C within ``start`` such that every root-a path avoiding C totals more than
+    ``limit``; None when ``start`` itself is not such a set.
+
+    Greedy (Validi et al.): drop each unit of C in turn while C stays a length-bounded separator,
+    checked by Dijkstra from the root on the graph without C.
+    """
+    n = W.shape[0]
+
+    def heavy(C: IntArray) -> bool:
+        keep = np.ones(n)
+        keep[C] = 0.0
+        D = sp.diags(keep)
+        d = dijkstra(D @ W @ D, directed=True, indices=root, limit=limit - values[root])
+        return bool(d[a] + values[root] > limit)
+
+    C = np.asarray(start, dtype=np.int64)
+    if not heavy(C):
+        return None
+    for c in list(C):
+        trial = C[C != c]
+        if heavy(trial):
+            C = trial
+    return C

@@ -21,13 +21,15 @@ from ..geo import point_distance
 from ..runs import Run
 from ..scenario import Scenario
 from .backends import get_backend
-from .contiguity import account_graph
+from .contiguity import Budget, Graph, account_graph, reachable_pairs
 from .districts import Band, hess_model, neighbour_rows, solve_with_cuts
 from .formulation import build_problem
 
 EXACT_PAIRS = 250_000  # unit x candidate pairs the exact model takes on
 RECENTRE_ROUNDS = 6
 HEURISTIC_SHARE = 0.3  # of the time limit, for the starting plan of the exact model
+POLISH_SHARE = 0.4  # of the time left, for a contiguous plan around a cut plan's centres
+POLISH_S = 20.0  # and at most this long
 
 
 def _coords(scenario: Scenario) -> tuple[str, np.ndarray]:
@@ -76,6 +78,19 @@ def _order(centres: np.ndarray, pts: np.ndarray) -> np.ndarray:
     return centres[np.lexsort((pts[centres, 1], -pts[centres, 0]))]
 
 
+def fixed_centres(scenario: Scenario, centres: np.ndarray, limit: float) -> tuple[Run, Scenario]:
+    """The exact alignment around given centre accounts (each locked to its own territory),
+    within ``limit`` seconds, and the fixed-centre scenario it solved."""
+    from .solve import solve as solve_fixed
+
+    fixed = anchored(centred_scenario(scenario, centres))
+    s = scenario.settings
+    fixed.settings = fixed.settings.model_copy(
+        update={"solver": s.solver.model_copy(update={"time_limit_s": limit})}
+    )
+    return solve_fixed(fixed), fixed
+
+
 def heuristic(
     scenario: Scenario, cand: np.ndarray, budget: float, say: Any
 ) -> tuple[Run | None, np.ndarray]:
@@ -84,7 +99,6 @@ def heuristic(
     from sklearn.cluster import KMeans
 
     from .solve import Clock
-    from .solve import solve as solve_fixed
 
     clock = Clock(budget)
     s = scenario.settings
@@ -115,11 +129,7 @@ def heuristic(
         if left < 0.5:
             break
         centres = _order(centres, pts)
-        fixed = anchored(centred_scenario(scenario, centres))
-        fixed.settings = fixed.settings.model_copy(
-            update={"solver": s.solver.model_copy(update={"time_limit_s": left})}
-        )
-        run = solve_fixed(fixed)
+        run, fixed = fixed_centres(scenario, centres, left)
         say("greenfield", {"round": r + 1, "objective": run.objective, "elapsed": clock.elapsed()})
         if not run.has_plan or run.objective is None:
             break
@@ -211,11 +221,40 @@ def solve_greenfield(scenario: Scenario, *, progress: Any = None) -> Run:
         v = scenario.column(name)
         target = v.sum() / m
         bands.append(Band(v, target * (1 - rule.tolerance), target * (1 + rule.tolerance)))
-    pm = hess_model(cost / scale, bands, m, cand)
+    keep, lengths = None, None
+    if graph is not None:
+        keep, lengths = length_fixing(graph, bands, cand)
+        stats["pairs_fixed"] = int(keep.size - keep.sum())
+    pm = hess_model(cost / scale, bands, m, cand, keep)
     if graph is not None:
         pm.add_rows(*neighbour_rows(pm, graph, skip_roots=True))
+    tried: set[tuple[int, ...]] = set()
+
+    def polish(plan: np.ndarray, best: float) -> np.ndarray | None:
+        """The best contiguous plan around the centres of a plan that is cut."""
+        centres = _order(cand[np.unique(plan)], pts)
+        key = tuple(sorted(centres.tolist()))
+        left = clock.left()
+        if len(centres) != m or key in tried or left < 1.0:
+            return None
+        tried.add(key)
+        run, fixed = fixed_centres(scenario, centres, min(POLISH_S, POLISH_SHARE * left))
+        say("greenfield", {"polish": run.status, "objective": run.objective})
+        if not run.has_plan or run.assignments is None:
+            return None
+        pos = pd.Index(cand).get_indexer(centres)
+        return pos[fixed.territory_index(run.assignments["territory_id"])]
+
     res = solve_with_cuts(
-        pm, backend, graph, time_left=clock.left, solver=s.solver, start=start_assign, say=say
+        pm,
+        backend,
+        graph,
+        time_left=clock.left,
+        solver=s.solver,
+        start=start_assign,
+        say=say,
+        budget=lengths,
+        polish=polish if graph is not None else None,
     )
     stats.update(contiguity_rounds=res.rounds, contiguity_cuts=res.cuts)
     if res.assign is None:
@@ -249,6 +288,27 @@ def solve_greenfield(scenario: Scenario, *, progress: Any = None) -> Run:
         fixed, problem, backend, clock, stats, res.status, assign, objective=objective, bound=bound
     )
     return group_regions(run, scenario, clock.left())
+
+
+def length_fixing(
+    graph: Graph, bands: list[Band], cand: np.ndarray
+) -> tuple[np.ndarray, Budget | None]:
+    """(n, k) the unit-candidate pairs a contiguous plan within the bands can use, and the
+    budget of the length-bounded separator rows (the first band with non-negative values).
+
+    A unit in the territory of centre c is joined to c by a path of members, whose total of
+    any non-negative balanced column is at most the band's top: a pair whose lightest path is
+    heavier cannot exist (L-fixing, Validi, Buchanan and Lykhovyd 2022).
+    """
+    keep = np.ones((graph.n, len(cand)), dtype=bool)
+    budget = None
+    for b in bands:
+        if (b.values < 0).any() or not math.isfinite(b.hi):
+            continue
+        bb = Budget(b.values, np.full(len(cand), b.hi))
+        keep &= reachable_pairs(graph, bb, cand).T
+        budget = budget or bb
+    return keep, budget
 
 
 REGION_TIME_S = 10.0  # at most, for grouping the territories into regions

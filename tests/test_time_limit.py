@@ -1,0 +1,83 @@
+"""The time limit holds even where HiGHS itself does not stop (its MIPs run in a worker)."""
+
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+import align
+from align.model import backends
+from align.model.formulation import MatrixModel
+
+DATA = Path(__file__).resolve().parent / "data"
+
+
+def test_contiguous_districting_returns_soon_after_a_short_limit() -> None:
+    """Arkansas at +-0.5%: HiGHS 1.16 once spent minutes in one sub-MIP presolve here."""
+    sc = align.load_scenario(DATA / "counties-AR", overrides=["solver.time_limit_s=3"])
+    t0 = time.monotonic()
+    run = align.solve(sc)
+    wall = time.monotonic() - t0
+    assert wall < 3 + 20  # generous: the limit plus the grace before a worker is ended
+    assert run.status in ("feasible", "no_solution", "optimal")
+    if run.has_plan:
+        assert run.bound is not None and run.objective is not None
+        assert run.bound <= run.objective * (1 + 1e-9)
+        assert run.territories["contiguous"].all()
+        assert run.territories["potential_deviation"].abs().max() <= 0.005 + 1e-12
+
+
+def knapsack(n: int = 300) -> MatrixModel:
+    rng = np.random.default_rng(3)
+    w = rng.integers(1000, 100000, n).astype(float)
+    return MatrixModel(
+        c=-rng.uniform(1, 2, n),
+        A=sp.csc_matrix(w[None, :]),
+        row_lo=np.array([-np.inf]),
+        row_hi=np.array([w.sum() / 2]),
+        col_lo=np.zeros(n),
+        col_hi=np.ones(n),
+        integer=np.ones(n, dtype=bool),
+    )
+
+
+def test_a_worker_past_its_limit_is_ended_with_an_honest_answer(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # a deadline already past: the worker is ended at once, as if HiGHS had hung
+    monkeypatch.setattr(backends, "KILL_GRACE_S", -30.0)
+    t0 = time.monotonic()
+    res = backends.HighsBackend().solve(knapsack(), time_limit=30.0, gap=0.0)
+    assert time.monotonic() - t0 < 20
+    assert res.status == "no_solution"
+    assert res.message == "HiGHS did not stop at its time limit; its process was ended"
+    assert res.x is None and res.bound == -math.inf
+    # the next solve gets a fresh worker and a real answer
+    monkeypatch.setattr(backends, "KILL_GRACE_S", 3.0)
+    small = MatrixModel(
+        c=np.array([1.0, 2.0]),
+        A=sp.csc_matrix(np.array([[1.0, 1.0]])),
+        row_lo=np.array([1.0]),
+        row_hi=np.array([1.0]),
+        col_lo=np.zeros(2),
+        col_hi=np.ones(2),
+        integer=np.ones(2, dtype=bool),
+    )
+    res = backends.HighsBackend().solve(small, time_limit=10.0, gap=0.0)
+    assert res.status == "optimal"
+    assert res.objective == 1.0
+    assert res.x is not None and list(res.x) == [1.0, 0.0]
+
+
+def test_mips_in_this_process_give_the_same_answer(monkeypatch: pytest.MonkeyPatch) -> None:
+    sc = align.load_scenario(DATA / "counties-NM", overrides=["balance.potential.tolerance=0.05"])
+    isolated = align.solve(sc)
+    monkeypatch.setattr(backends, "ISOLATE_MIP", False)
+    here = align.solve(sc)
+    assert isolated.status == here.status == "optimal"
+    assert isolated.objective == pytest.approx(here.objective, rel=1e-9)
