@@ -72,7 +72,12 @@ class Problem:
     moved_scale: float
     cost_scale: float = 1.0
     pruned_floor: FloatArray | None = None  # set by nearest_pairs
+    gap: float | None = None  # relative gap to aim at; None: ``solver.gap``
     _elig: NDArray[np.bool_] | None = field(default=None, repr=False)
+
+    @property
+    def target_gap(self) -> float:
+        return self.scenario.settings.solver.gap if self.gap is None else self.gap
 
     # --- pairs -------------------------------------------------------------------------------
     def eligible_rows(self, rows: IntArray) -> NDArray[np.bool_]:
@@ -194,7 +199,9 @@ class Problem:
 
 
 def unique_pairs(pi: IntArray, pj: IntArray, m: int) -> tuple[IntArray, IntArray]:
-    key = np.unique(pi.astype(np.int64) * m + pj)
+    """The distinct pairs, sorted by account then territory."""
+    key = np.sort(pi.astype(np.int64) * m + pj)  # sorting beats np.unique's hashing here
+    key = key[np.r_[True, key[1:] != key[:-1]]] if len(key) else key
     return key // m, key % m
 
 
