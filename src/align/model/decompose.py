@@ -35,12 +35,14 @@ from .formulation import (
     IntArray,
     Problem,
     Resource,
+    RuleDuals,
     build_model,
+    reduced_costs,
     rule_duals,
     unique_pairs,
 )
 from .lagrange import Dual, band_term, dual_bound, pairs_of, reduced
-from .pricing import price
+from .pricing import may_price, price
 from .repair import SLACK_TOL
 
 FREE_SHARE = 0.03  # share of the accounts freed at first (at least FREE_PER_BAND per band row)
@@ -135,6 +137,9 @@ class Sifted:
     bound: float  # scaled, valid for the whole problem
     restricted: float  # scaled: the last restricted LP's value, held accounts included
     exact: bool  # the restricted LP's optimum is the whole LP's
+    infeasible: bool  # the LP over every account and every pair needs slack: no plan exists
+    order: IntArray  # accounts, most in doubt first (to free more)
+    prices: Dual  # the multipliers that prove ``bound``
     stats: dict[str, Any]
 
 
@@ -172,6 +177,7 @@ def sift(
     else:
         dual, bound, pi, pj = dual_bound(problem, pi, pj, deadline=deadline, **ascent)
         stats["ascent_evaluations"] = dual.evaluations
+    prices = Dual(dual.resource, dual.moved, bound)
     stats["prices_s"] = round(time.perf_counter() - t0, 3)
     stats["prices_bound"] = bound * problem.cost_scale
     pairs = pairs_of(problem, pi, pj)
@@ -197,7 +203,7 @@ def sift(
         pi, pj = unique_pairs(np.r_[pi, np.arange(problem.n)], np.r_[pj, base], problem.m)
         pairs = pairs_of(problem, pi, pj)
     free |= problem.fixed >= 0  # locked accounts cost nothing to carry
-    exact = False
+    exact = infeasible = False
     rounds = 0
     total = math.inf
     for rounds in range(1, SIFT_ROUNDS + 1):  # noqa: B007 - reported below
@@ -220,9 +226,20 @@ def sift(
             # that needed slack, as many again as are free
             stats.setdefault("sift", []).append({"free": int(free.sum()), "slack": slack})
             near = _near_slack(problem, layout, lp.x, pi, pj, base) & ~free
-            pick = by_margin[near[by_margin]][: int(free.sum())]
+            if not near.any():
+                near = ~free  # chains of moves: any held account may help
+            pick = by_margin[near[by_margin]][: max(int(free.sum()), 1)]
             free[pick] = True
-            if left() <= 0 or not len(pick):
+            if not len(pick):
+                # nothing left to free: pairs the candidates miss, priced at the big-M duals
+                # (as the monolithic LP does), or no plan exists at all
+                new_i, new_j, _ = price(problem, rule_duals(problem, layout, lp.row_dual), pi, pj)
+                if not len(new_i):
+                    infeasible = True
+                    break
+                pi, pj = unique_pairs(np.r_[pi, new_i], np.r_[pj, new_j], problem.m)
+                pairs = pairs_of(problem, pi, pj)
+            if left() <= 0:
                 break
             continue
         duals = rule_duals(problem, layout, lp.row_dual)
@@ -231,7 +248,8 @@ def sift(
         low = pairs.row_min(R)
         new_i, new_j, shortfall = price(problem, duals.__class__(low, ys, lam), pi, pj)
         value = float(low.sum()) + band_term(problem, ys, lam) + shortfall
-        bound = max(bound, value)
+        if value > bound:
+            bound, prices = value, Dual(ys, lam, value)
         # held accounts that would rather be elsewhere at these prices
         own = R[np.searchsorted(pi * problem.m + pj, np.arange(problem.n) * problem.m + base)]
         unhappy = ~free & (own - low > HELD_TOL)
@@ -262,7 +280,7 @@ def sift(
             break
         free |= unhappy
     stats["sift_rounds"] = rounds
-    return Sifted(free, base, pi, pj, bound, total, exact, stats)
+    return Sifted(free, base, pi, pj, bound, total, exact, infeasible, by_margin, prices, stats)
 
 
 def _near_slack(problem: Problem, layout, x, pi, pj, base) -> np.ndarray:  # type: ignore[no-untyped-def]
@@ -281,3 +299,33 @@ def _near_slack(problem: Problem, layout, x, pi, pj, base) -> np.ndarray:  # typ
     near |= hot[base]
     near[pi[hot[pj]]] = True
     return near
+
+
+def held_pinned(problem: Problem, sifted: Sifted, free: np.ndarray, objective: float) -> bool:
+    """Whether no plan cheaper than ``objective`` (raw) moves a held account.
+
+    Reduced-cost fixing at the multipliers that prove ``sifted.bound``: a plan's cost is at
+    least that bound plus the reduced cost (against each account's cheapest candidate) of
+    every pair it uses, so a pair whose reduced cost exceeds ``objective - bound`` is in no
+    cheaper plan. When every held account's every other pair (pruned ones too) is such a pair,
+    the restricted problem's own bound is a bound of the whole problem.
+    """
+    y = sifted.prices
+    delta = objective / problem.cost_scale - y.value + 1e-9
+    held = ~free
+    if not held.any():
+        return True
+    pairs = pairs_of(problem, sifted.pi, sifted.pj)
+    R = reduced(pairs, y.resource, y.moved)
+    low = pairs.row_min(R)
+    other = pairs.pj != sifted.base[pairs.row]
+    if (held[pairs.row] & other & (R - low[pairs.row] <= delta)).any():
+        return False
+    duals = RuleDuals(low, y.resource, y.moved)
+    rows = may_price(problem, duals, slack=delta)
+    for chunk in problem.iter_chunks(rows[held[rows]]):
+        rc = reduced_costs(problem, chunk, duals)
+        rc[np.arange(len(chunk)), sifted.base[chunk]] = np.inf
+        if (rc <= delta).any():
+            return False
+    return True

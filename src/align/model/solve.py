@@ -225,7 +225,7 @@ def _solve_decomposed(
 ) -> Outcome:
     """Prices from an aggregated LP, sifting to the accounts in doubt (:mod:`.decompose`),
     then steps 2-4 on the problem restricted to them; the bound is the whole problem's."""
-    from .decompose import restrict, sift
+    from .decompose import held_pinned, restrict, sift
 
     t0 = time.perf_counter()
     k = problem.scenario.settings.solver.candidates or default_candidates(problem.m)
@@ -240,25 +240,49 @@ def _solve_decomposed(
     if sifted is None:
         return Outcome("no_solution", message="the restricted LP was not solved in time")
     stats["decomposed"] = sifted.stats
+    if sifted.infeasible:
+        return Outcome("infeasible")
     bound = sifted.bound * problem.cost_scale
-    sub = restrict(problem, sifted.free, sifted.base, sifted.pi, sifted.pj)
-    held = np.flatnonzero(~sifted.free)
-    held_cost = float(problem.pair_costs(held, sifted.base[held]).sum())
-    total = sifted.restricted * problem.cost_scale
-    if math.isfinite(total):
-        # the restriction's own gap target: what is left of the whole one (beyond what the
-        # restriction loses against the bound), over the free accounts' part of the LP
-        free_lp = max(total - held_cost, 1e-9)
-        room = problem.target_gap * total - max(total - bound, 0.0)
-        sub.gap = min(max(room, 0.25 * problem.target_gap * total) / free_lp, 0.5)
-    stats["free_accounts"] = int(sub.n)
-    out = _solve_lp(sub, backend, clock, stats, say, tighten=TIGHTEN_RESTRICTED)
+    free = sifted.free.copy()
+    for attempt in range(RESTRICT_ATTEMPTS + 1):
+        if attempt == RESTRICT_ATTEMPTS or free.all():
+            # the restrictions admit no plan: the whole problem, as the monolithic path does
+            stats["restriction"] = "the whole problem"
+            return _solve_lp(problem, backend, clock, stats, say)
+        sub = restrict(problem, free, sifted.base, sifted.pi, sifted.pj)
+        held = np.flatnonzero(~free)
+        held_cost = float(problem.pair_costs(held, sifted.base[held]).sum())
+        sub.gap = _restricted_gap(problem, sifted.restricted * problem.cost_scale, held_cost, bound)
+        stats["free_accounts"] = int(sub.n)
+        if sub.n == 0:  # every account held, and the held plan is one (the LP needed no slack)
+            out = Outcome("plan", np.zeros(0, np.int64), 0.0, 0.0)
+        else:
+            out = _solve_lp(sub, backend, clock, stats, say, tighten=TIGHTEN_RESTRICTED)
+        if out.kind != "infeasible" or clock.left() <= 0:
+            break
+        # the restricted LP had a plan but the restricted MIP has none: free twice as many
+        more = sifted.order[~free[sifted.order]][: max(int(free.sum()), 1)]
+        free[more] = True
     if out.kind != "plan" or out.assign is None:
-        msg = out.message or "the restricted problem admits no plan; no plan was found in time"
-        return Outcome("no_solution", bound=bound, message=msg)
+        return Outcome("no_solution", bound=bound, message=out.message or NO_PLAN)
     assign = sifted.base.copy()
     assign[sub.index] = out.assign
-    return Outcome("plan", assign, problem.plan_cost(assign), bound)
+    objective = problem.plan_cost(assign)
+    if out.bound is not None and held_pinned(problem, sifted, free, objective):
+        # no cheaper plan moves a held account: the restriction's bound holds for the whole
+        bound = max(bound, min(out.bound + held_cost, objective))
+        stats["held_pinned"] = True
+    return Outcome("plan", assign, objective, bound)
+
+
+def _restricted_gap(problem: Problem, total: float, held_cost: float, bound: float) -> float:
+    """The restriction's own gap target: what is left of the whole one (beyond what the
+    restriction's LP loses against the bound), over the free accounts' part of that LP."""
+    if not math.isfinite(total):
+        return problem.target_gap
+    free_lp = max(total - held_cost, 1e-9)
+    room = problem.target_gap * total - max(total - bound, 0.0)
+    return min(max(room, 0.25 * problem.target_gap * total) / free_lp, 0.5)
 
 
 def default_candidates(m: int) -> int:
@@ -285,6 +309,7 @@ REPAIR_TIME_SHARE = 0.15
 FIRST_PLAN_TIME_SHARE = 0.02  # each attempt at a first plan gets this share (at least the min)
 REPAIR_SHARE = 0.5  # the repair MIP stops within this share of solver.gap (absolute)
 DIVE_ROUNDS = 10
+RESTRICT_ATTEMPTS = 3  # restrictions tried (free set doubled) before the whole problem
 DECOMPOSE_PAIRS = 150_000  # solver.method auto: decomposed beyond this many candidate pairs
 NO_PLAN = "no plan was found within the time limit"
 DIVE_STOP = 8  # leave this many split accounts or fewer to the small MIP
