@@ -85,16 +85,19 @@ def test_aggregated_clusters_partition_the_accounts_and_keep_their_sums(syntheti
     assert (problem.current == agg.current[cluster_of]).all()
     for r, ra in zip(problem.resources, agg.resources, strict=True):
         assert ra.values.sum() == pytest.approx(r.values.sum())
-    # a cluster's pair cost is the sum of its members' costs
+    # a cluster costs what its whole weight costs from its weighted centre, which lies among
+    # its members
     c = 5
     members = agg.members[agg.starts[c] : agg.starts[c + 1]]
+    xy = problem.scenario.geometry.acc[members]  # type: ignore[index]
+    centre = agg.geo.acc[c]  # type: ignore[index]
+    assert (xy.min(axis=0) <= centre).all() and (centre <= xy.max(axis=0)).all()
     j = aj[ai == c][0]
-    assert agg.pair_costs(np.array([c]), np.array([j]))[0] == pytest.approx(
-        problem.pair_costs(members, np.full(len(members), j)).sum()
-    )
-    assert agg.raw_costs(np.array([c]))[0, j] == pytest.approx(
-        problem.pair_costs(members, np.full(len(members), j)).sum()
-    )
+    d = agg.geo.pairs(np.array([c]), np.array([j]))[0]
+    moved = agg.current[c] != j
+    expected = problem.weight[members].sum() * d + 10.0 * problem.measure[members].sum() * moved
+    assert agg.pair_costs(np.array([c]), np.array([j]))[0] == pytest.approx(expected)
+    assert agg.raw_costs(np.array([c]))[0, j] == pytest.approx(expected)
 
 
 def test_decomposed_and_monolithic_prove_the_same_lp_bound(synthetic) -> None:  # type: ignore[no-untyped-def]

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
+from ..geo import Geometry
 from .backends import lp_session
 from .formulation import (
     FloatArray,
@@ -29,39 +30,34 @@ from .pricing import price
 
 @dataclass
 class Aggregate(Problem):
-    """Clusters as accounts: values, measure and costs are sums over the members."""
+    """Clusters as accounts: values, weight and measure are sums over the members, distances
+    are from the cluster's weighted centre (an approximation: this problem only prices)."""
 
     parent: Problem | None = None
     members: IntArray = field(default_factory=lambda: np.zeros(0, np.int64))  # by cluster
     starts: IntArray = field(default_factory=lambda: np.zeros(0, np.int64))  # first member
     first: IntArray = field(default_factory=lambda: np.zeros(0, np.int64))  # one member each
+    centres: Geometry | None = None
 
     def eligible_rows(self, rows: IntArray):  # type: ignore[no-untyped-def]
         assert self.parent is not None
         return self.parent.eligible_rows(self.first[rows])
 
-    def raw_costs(self, rows: IntArray) -> FloatArray:
-        assert self.parent is not None
-        idx, seg = self._members(rows)
-        return np.add.reduceat(self.parent.raw_costs(idx), seg, axis=0)
-
-    def pair_costs(self, pi: IntArray, pj: IntArray) -> FloatArray:
-        assert self.parent is not None
-        if not len(pi):
-            return np.zeros(0)
-        idx, seg = self._members(pi)
-        jj = np.repeat(pj, np.diff(np.r_[seg, len(idx)]))
-        return np.add.reduceat(self.parent.pair_costs(idx, jj), seg)
-
-    def _members(self, rows: IntArray) -> tuple[IntArray, IntArray]:
-        """The members of every row (concatenated) and where each row's members start."""
-        count = np.diff(np.r_[self.starts, len(self.members)])[rows]
-        seg = np.r_[0, np.cumsum(count)[:-1]]
-        offset = np.arange(int(count.sum())) - np.repeat(seg, count)
-        return self.members[np.repeat(self.starts[rows], count) + offset], seg
+    @property
+    def geo(self) -> Geometry:
+        assert self.centres is not None
+        return self.centres
 
     def nearest_pairs(self, k: int) -> tuple[IntArray, IntArray]:
         raise NotImplementedError("pass the clusters' pairs from aggregate()")
+
+
+def _centres(xy: FloatArray, weight: FloatArray, cluster_of: IntArray, c: int) -> FloatArray:
+    """Every cluster's centre: its members' mean location weighted by travel weight (plain
+    mean where the weights sum to 0)."""
+    w = np.where(np.bincount(cluster_of, weight, c)[cluster_of] > 0, weight, 1.0)
+    total = np.bincount(cluster_of, w, c)
+    return np.column_stack([np.bincount(cluster_of, w * xy[:, k], c) / total for k in range(2)])
 
 
 def _sum(cluster_of: IntArray, values: FloatArray, c: int) -> FloatArray:
@@ -113,6 +109,7 @@ def aggregate(
     c = len(starts)
     members = order
     first = order[starts]
+    centres = _centres(np.asarray(geo.acc, float), problem.weight, cluster_of, c)
     resources = []
     for r in problem.resources:
         resources.append(replace(r, values=_sum(cluster_of, r.values, c)))
@@ -136,10 +133,8 @@ def aggregate(
         members=members,
         starts=starts,
         first=first,
+        centres=Geometry(geo.kind, centres, geo.ter),
     )
-    # a cluster's pruned pairs cost at least the sum of its members' floors
-    if problem.pruned_floor is not None:
-        agg.pruned_floor = _sum(cluster_of, problem.pruned_floor, c)
     ai, aj = unique_pairs(cluster_of[pi], pj, problem.m)
     return agg, ai, aj, cluster_of
 

@@ -23,6 +23,7 @@ import pandas as pd
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
+from ..geo import Geometry
 from ..scenario import Scenario
 
 IntArray = NDArray[np.int64]
@@ -94,9 +95,14 @@ class Problem:
             out[np.flatnonzero(locked), f[locked]] = True
         return out
 
+    @property
+    def geo(self) -> Geometry:
+        """Where the accounts are (an aggregate has its own: its clusters' centres)."""
+        return self.scenario.geometry
+
     def raw_costs(self, rows: IntArray) -> FloatArray:
         """Dense (len(rows), m) unscaled cost of every pair of these accounts."""
-        d = self.scenario.geometry.rows(rows)
+        d = self.geo.rows(rows)
         cost = np.zeros_like(d)
         if self.travel:
             cost += self.travel * self.weight[rows, None] * (d if self.power == 1 else d * d)
@@ -110,7 +116,7 @@ class Problem:
         """Unscaled cost of given pairs."""
         cost = np.zeros(len(pi))
         if self.travel:
-            d = self.scenario.geometry.pairs(pi, pj)
+            d = self.geo.pairs(pi, pj)
             cost += self.travel * self.weight[pi] * (d if self.power == 1 else d * d)
         if self.disruption:
             cur = self.current[pi]
