@@ -49,9 +49,11 @@ FREE_SHARE = 0.03  # share of the accounts freed at first (at least FREE_PER_BAN
 FREE_PER_BAND = 10
 PRICES_SHARE = 0.5  # of the time left, for the first prices (aggregated LP or ascent)
 CLUSTERS_PER_BAND = 12  # the aggregated LP has this many clusters per band row
-CLUSTERS_MAX = 30_000
+CLUSTERS_MAX = 15_000
 HELD_TOL = 1e-7
 SIFT_ROUNDS = 12
+SIFT_RESERVE = 0.4  # share of the time left at the first restricted LP kept for the MIP
+SIFT_ADD_MIN = 20_000  # accounts a sifting round may free even when fewer are free
 SIFT_ENOUGH = 0.2  # stop sifting once the restricted LP is this share of the gap from the bound
 
 
@@ -206,6 +208,7 @@ def sift(
     exact = infeasible = False
     rounds = 0
     total = math.inf
+    reserve = SIFT_RESERVE * left()  # kept for the restricted MIP: sifting stops before it
     for rounds in range(1, SIFT_ROUNDS + 1):  # noqa: B007 - reported below
         say("lp", {"round": rounds, "free": int(free.sum())})
         fixed_assign = np.where(free, -1, base)
@@ -276,9 +279,12 @@ def sift(
             break
         if total - bound <= SIFT_ENOUGH * gap * abs(total):
             break  # what the restriction loses is a small part of the gap target
-        if left() <= 0:
+        if left() <= reserve:
             break
-        free |= unhappy
+        # the most unhappy first (per unit of size), at most doubling the restricted LP
+        gain = np.where(unhappy, (own - low) / np.maximum(size, 1e-12), -np.inf)
+        take = max(int(free.sum()), SIFT_ADD_MIN)
+        free[np.argsort(-gain, kind="stable")[: min(take, int(unhappy.sum()))]] = True
     stats["sift_rounds"] = rounds
     return Sifted(free, base, pi, pj, bound, total, exact, infeasible, by_margin, prices, stats)
 
