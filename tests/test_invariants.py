@@ -86,6 +86,21 @@ def brute_force(sc: align.Scenario) -> tuple[float, int]:
     return best, count
 
 
+def check_plan(run: align.Run, sc: align.Scenario, acc: pd.DataFrame, ter: pd.DataFrame) -> None:
+    """Every account exactly once with a real territory, locks kept, every band held."""
+    assert run.assignments is not None
+    assert sorted(run.assignments["account_id"]) == sorted(acc["account_id"])
+    assert run.assignments["territory_id"].isin(ter["territory_id"]).all()
+    owner = dict(zip(run.assignments["account_id"], run.assignments["territory_id"], strict=True))
+    for _, row in acc[acc["locked"]].iterrows():
+        assert owner[row["account_id"]] == row["current_territory"]
+    for col, rule in sc.settings.balance.items():
+        tot = run.territories.set_index("territory_id")[col]  # type: ignore[union-attr]
+        target = acc[col].sum() / len(ter)
+        assert (tot >= target * (1 - rule.tolerance) - 1e-6).all()
+        assert (tot <= target * (1 + rule.tolerance) + 1e-6).all()
+
+
 @pytest.mark.parametrize("solver", ["highs", "cbc"])
 def test_plans_are_valid_and_optimal_against_brute_force(solver: str) -> None:
     examples = 60 if solver == "highs" else 12
@@ -108,22 +123,7 @@ def test_plans_are_valid_and_optimal_against_brute_force(solver: str) -> None:
             assert run.reasons
             return
         assert run.status == "optimal", run.message
-        assert run.assignments is not None
-        # every account exactly once, with a real territory
-        assert sorted(run.assignments["account_id"]) == sorted(acc["account_id"])
-        assert run.assignments["territory_id"].isin(ter["territory_id"]).all()
-        # locks kept
-        owner = dict(
-            zip(run.assignments["account_id"], run.assignments["territory_id"], strict=True)
-        )
-        for _, row in acc[acc["locked"]].iterrows():
-            assert owner[row["account_id"]] == row["current_territory"]
-        # bands hold
-        for col, rule in sc.settings.balance.items():
-            tot = run.territories.set_index("territory_id")[col]  # type: ignore[union-attr]
-            target = acc[col].sum() / len(ter)
-            assert (tot >= target * (1 - rule.tolerance) - 1e-6).all()
-            assert (tot <= target * (1 + rule.tolerance) + 1e-6).all()
+        check_plan(run, sc, acc, ter)
         # optimal against brute force, and the bound is true
         assert run.objective == pytest.approx(best, rel=1e-6, abs=1e-6)
         assert run.bound is not None and run.bound <= best + 1e-6

@@ -75,6 +75,7 @@ def test_known_keys_are_the_design_keys_plus_pockets() -> None:
     beyond = {
         "solver.threads",
         "solver.candidates",
+        "solver.method",
         "territories.regions",
         "balance_regions.<column>.tolerance",
         "continuity.mode",

@@ -60,6 +60,11 @@ class SolverSettings(_Strict):
     candidates: int | None = Field(
         default=None, ge=1, description="nearest territories per account to start from (auto)"
     )
+    method: Literal["auto", "lp", "decompose"] = Field(
+        default="auto",
+        description="lp: one LP over every account; decompose: prices from an aggregated LP, "
+        "then an LP over the accounts in doubt only; auto: decompose beyond 150,000 pairs",
+    )
 
 
 class PocketSettings(_Strict):

@@ -23,6 +23,7 @@ import pandas as pd
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
+from ..geo import Geometry
 from ..scenario import Scenario
 
 IntArray = NDArray[np.int64]
@@ -72,7 +73,12 @@ class Problem:
     moved_scale: float
     cost_scale: float = 1.0
     pruned_floor: FloatArray | None = None  # set by nearest_pairs
+    gap: float | None = None  # relative gap to aim at; None: ``solver.gap``
     _elig: NDArray[np.bool_] | None = field(default=None, repr=False)
+
+    @property
+    def target_gap(self) -> float:
+        return self.scenario.settings.solver.gap if self.gap is None else self.gap
 
     # --- pairs -------------------------------------------------------------------------------
     def eligible_rows(self, rows: IntArray) -> NDArray[np.bool_]:
@@ -89,9 +95,14 @@ class Problem:
             out[np.flatnonzero(locked), f[locked]] = True
         return out
 
+    @property
+    def geo(self) -> Geometry:
+        """Where the accounts are (an aggregate has its own: its clusters' centres)."""
+        return self.scenario.geometry
+
     def raw_costs(self, rows: IntArray) -> FloatArray:
         """Dense (len(rows), m) unscaled cost of every pair of these accounts."""
-        d = self.scenario.geometry.rows(rows)
+        d = self.geo.rows(rows)
         cost = np.zeros_like(d)
         if self.travel:
             cost += self.travel * self.weight[rows, None] * (d if self.power == 1 else d * d)
@@ -105,7 +116,7 @@ class Problem:
         """Unscaled cost of given pairs."""
         cost = np.zeros(len(pi))
         if self.travel:
-            d = self.scenario.geometry.pairs(pi, pj)
+            d = self.geo.pairs(pi, pj)
             cost += self.travel * self.weight[pi] * (d if self.power == 1 else d * d)
         if self.disruption:
             cur = self.current[pi]
@@ -194,7 +205,9 @@ class Problem:
 
 
 def unique_pairs(pi: IntArray, pj: IntArray, m: int) -> tuple[IntArray, IntArray]:
-    key = np.unique(pi.astype(np.int64) * m + pj)
+    """The distinct pairs, sorted by account then territory."""
+    key = np.sort(pi.astype(np.int64) * m + pj)  # sorting beats np.unique's hashing here
+    key = key[np.r_[True, key[1:] != key[:-1]]] if len(key) else key
     return key // m, key % m
 
 

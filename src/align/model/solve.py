@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -39,10 +40,14 @@ from .formulation import (
     rule_duals,
     unique_pairs,
 )
+from .pricing import may_price, price
+from .repair import SLACK_COST, SLACK_TOL, near_violations, repair_moves
 
 Progress = Callable[[str, dict[str, Any]], None]
-PRICE_TOL = 1e-6  # a pruned pair enters when its scaled reduced cost is below -PRICE_TOL
 INTEGRAL_TOL = 1e-6
+TIGHTEN = 0.1  # share of each band's width the dive keeps free, as room for rounding
+# ... on a restriction to the accounts in doubt, where every move is costly: much less
+TIGHTEN_RESTRICTED = 0.03
 
 
 class Clock:
@@ -95,6 +100,41 @@ def solve(scenario: Scenario, *, progress: Progress | None = None) -> Run:
     phase("checks", t0)
     if reasons:
         return finish("infeasible", reasons=reasons)
+    if _decompose(problem):
+        out = _solve_decomposed(problem, backend, clock, stats, say)
+    else:
+        out = _solve_lp(problem, backend, clock, stats, say)
+    if out.kind == "infeasible":
+        return _infeasible(problem, backend, clock, finish)
+    if out.kind == "plan":
+        return finish("plan", out.assign, objective=out.objective, bound=out.bound)
+    return finish("no_solution", bound=out.bound, message=out.message)
+
+
+@dataclass
+class Outcome:
+    """What a solve of one problem (the whole, or a restriction of it) ended with."""
+
+    kind: str  # "plan", "infeasible" (proven) or "no_solution"
+    assign: np.ndarray | None = None
+    objective: float = math.inf  # raw
+    bound: float | None = None  # raw
+    message: str = ""
+
+
+def _solve_lp(
+    problem: Problem,
+    backend: Backend,
+    clock: Clock,
+    stats: dict[str, Any],
+    say: Progress,
+    tighten: float = TIGHTEN,
+) -> Outcome:
+    """Steps 2-4 of the module docstring on ``problem``."""
+    s = problem.scenario.settings
+
+    def phase(name: str, t0: float) -> None:
+        stats["phases"][name] = stats["phases"].get(name, 0.0) + round(time.perf_counter() - t0, 4)
 
     # --- 2. LP with pricing ------------------------------------------------------------------
     t0 = time.perf_counter()
@@ -108,7 +148,7 @@ def solve(scenario: Scenario, *, progress: Progress | None = None) -> Run:
     band_rows = np.arange(len(layout.accounts), model.shape[0])
     band_lo, band_hi = model.row_lo[band_rows], model.row_hi[band_rows]
     del model
-    stats["phases"]["build"] += round(time.perf_counter() - t0, 4)  # candidates and the LP
+    phase("build", t0)  # candidates and the LP
     t0 = time.perf_counter()
     rounds = 0
     while True:
@@ -117,8 +157,11 @@ def solve(scenario: Scenario, *, progress: Progress | None = None) -> Run:
         lp = session.solve(time_limit=clock.left())
         if lp.status != "optimal" or lp.row_dual is None or lp.x is None:
             phase("lp", t0)
-            return finish("no_solution", message=f"the LP relaxation was not solved ({lp.message})")
-        new_i, new_j, shortfall = price(problem, lp.row_dual, layout, pi, pj)
+            return Outcome(
+                "no_solution", message=f"the LP relaxation was not solved ({lp.message})"
+            )
+        duals = rule_duals(problem, layout, lp.row_dual)
+        new_i, new_j, shortfall = price(problem, duals, pi, pj)
         if len(new_i) == 0:
             break
         block, _ = build_model(problem, new_i, new_j)
@@ -129,7 +172,7 @@ def solve(scenario: Scenario, *, progress: Progress | None = None) -> Run:
     phase("lp", t0)
     if lp.x[slack].max(initial=0.0) > 1e-7:
         # with every pair priced, the LP itself needs slack: no plan can exist
-        return _infeasible(problem, backend, clock, finish)
+        return Outcome("infeasible")
     lp.x = lp.x[cols]
     lp_bound = (lp.objective + shortfall) * problem.cost_scale
     stats.update(
@@ -138,7 +181,7 @@ def solve(scenario: Scenario, *, progress: Progress | None = None) -> Run:
 
     # --- 2b. dive: fix the largest split accounts and re-solve the LP until few are split -----
     t0 = time.perf_counter()
-    x0 = _tighten(session, band_rows, band_lo, band_hi, slack, cols, clock, stats)
+    x0 = _tighten(session, band_rows, band_lo, band_hi, slack, cols, clock, stats, tighten)
     dive_x = _dive(problem, session, lp.x if x0 is None else x0, cols, layout, clock, stats)
     session.set_row_bounds(band_rows, band_lo, band_hi)
     phase("dive", t0)
@@ -150,92 +193,100 @@ def solve(scenario: Scenario, *, progress: Progress | None = None) -> Run:
     phase("repair", t0)
     if assign is None:
         if split == "infeasible":
-            return _infeasible(problem, backend, clock, finish)
-        return finish(
-            "no_solution", bound=lp_bound, message="no plan was found within the time limit"
-        )
+            return Outcome("infeasible")
+        return Outcome("no_solution", bound=lp_bound, message=NO_PLAN)
 
     objective = problem.plan_cost(assign)
     bound = lp_bound
     say("incumbent", {"objective": objective, "bound": bound, "elapsed": clock.elapsed()})
 
     # --- 4. close the gap exactly ------------------------------------------------------------
-    if _gap(objective, bound) > s.solver.gap and clock.left() > 0:
+    if _gap(objective, bound) > problem.target_gap and clock.left() > 0:
         t0 = time.perf_counter()
         assign, objective, bound = _improve(
             problem, backend, lp, layout, assign, objective, bound, clock, stats
         )
         phase("improve", t0)
-    return finish("plan", assign, objective=objective, bound=bound)
+    return Outcome("plan", assign, objective, bound)
+
+
+def _decompose(problem: Problem) -> bool:
+    """Whether to take the decomposed path (``solver.method``; auto: beyond DECOMPOSE_PAIRS
+    candidate pairs, where the monolithic LP stops being solved in seconds)."""
+    method = problem.scenario.settings.solver.method
+    if method != "auto":
+        return method == "decompose"
+    k = problem.scenario.settings.solver.candidates or default_candidates(problem.m)
+    return problem.n * k > DECOMPOSE_PAIRS
+
+
+def _solve_decomposed(
+    problem: Problem, backend: Backend, clock: Clock, stats: dict[str, Any], say: Progress
+) -> Outcome:
+    """Prices from an aggregated LP, sifting to the accounts in doubt (:mod:`.decompose`),
+    then steps 2-4 on the problem restricted to them; the bound is the whole problem's."""
+    from .decompose import held_pinned, restrict, sift
+
+    t0 = time.perf_counter()
+    k = problem.scenario.settings.solver.candidates or default_candidates(problem.m)
+    pi, pj = problem.nearest_pairs(k)
+    stats["phases"]["build"] += round(time.perf_counter() - t0, 4)
+    t0 = time.perf_counter()
+    sifted = sift(
+        problem, backend, pi, pj, left=clock.left, slack_cost=SLACK_COST, say=say,
+        gap=problem.target_gap,
+    )  # fmt: skip
+    stats["phases"]["prices"] = round(time.perf_counter() - t0, 4)
+    if sifted is None:
+        return Outcome("no_solution", message="the restricted LP was not solved in time")
+    stats["decomposed"] = sifted.stats
+    if sifted.infeasible:
+        return Outcome("infeasible")
+    bound = sifted.bound * problem.cost_scale
+    free = sifted.free.copy()
+    for attempt in range(RESTRICT_ATTEMPTS + 1):
+        if attempt == RESTRICT_ATTEMPTS or free.all():
+            # the restrictions admit no plan: the whole problem, as the monolithic path does
+            stats["restriction"] = "the whole problem"
+            return _solve_lp(problem, backend, clock, stats, say)
+        sub = restrict(problem, free, sifted.base, sifted.pi, sifted.pj)
+        held = np.flatnonzero(~free)
+        held_cost = float(problem.pair_costs(held, sifted.base[held]).sum())
+        sub.gap = _restricted_gap(problem, sifted.restricted * problem.cost_scale, held_cost, bound)
+        stats["free_accounts"] = int(sub.n)
+        if sub.n == 0:  # every account held, and the held plan is one (the LP needed no slack)
+            out = Outcome("plan", np.zeros(0, np.int64), 0.0, 0.0)
+        else:
+            out = _solve_lp(sub, backend, clock, stats, say, tighten=TIGHTEN_RESTRICTED)
+        if out.kind != "infeasible" or clock.left() <= 0:
+            break
+        # the restricted LP had a plan but the restricted MIP has none: free twice as many
+        more = sifted.order[~free[sifted.order]][: max(int(free.sum()), 1)]
+        free[more] = True
+    if out.kind != "plan" or out.assign is None:
+        return Outcome("no_solution", bound=bound, message=out.message or NO_PLAN)
+    assign = sifted.base.copy()
+    assign[sub.index] = out.assign
+    objective = problem.plan_cost(assign)
+    if out.bound is not None and held_pinned(problem, sifted, free, objective):
+        # no cheaper plan moves a held account: the restriction's bound holds for the whole
+        bound = max(bound, min(out.bound + held_cost, objective))
+        stats["held_pinned"] = True
+    return Outcome("plan", assign, objective, bound)
+
+
+def _restricted_gap(problem: Problem, total: float, held_cost: float, bound: float) -> float:
+    """The restriction's own gap target: what is left of the whole one (beyond what the
+    restriction's LP loses against the bound), over the free accounts' part of that LP."""
+    if not math.isfinite(total):
+        return problem.target_gap
+    free_lp = max(total - held_cost, 1e-9)
+    room = problem.target_gap * total - max(total - bound, 0.0)
+    return min(max(room, 0.25 * problem.target_gap * total) / free_lp, 0.5)
 
 
 def default_candidates(m: int) -> int:
     return min(m, 8)
-
-
-def price(
-    problem: Problem,
-    row_dual: np.ndarray,
-    layout: Layout,
-    pi: np.ndarray,
-    pj: np.ndarray,
-    *,
-    threshold: float = -PRICE_TOL,
-    per_account: int = 3,
-) -> tuple[np.ndarray, np.ndarray, float]:
-    """Pruned pairs whose reduced cost is below ``threshold`` (at most ``per_account`` each).
-
-    Also returns the Lagrangian shortfall ``sum_i min(0, min_j rc_ij)`` over pruned pairs: the LP
-    value plus it is a valid bound of the full problem's LP.
-    """
-    m = problem.m
-    duals = rule_duals(problem, layout, row_dual)
-    rows_all = _may_price(problem, duals)
-    # the candidate pairs of those accounts, sorted by account, to mark them per chunk
-    in_set = np.zeros(problem.n, dtype=bool)
-    in_set[rows_all] = True
-    mine = np.flatnonzero(in_set[pi])
-    mine = mine[np.argsort(pi[mine], kind="stable")]
-    have_i, have_j = pi[mine], pj[mine]
-    out_i, out_j = [], []
-    shortfall = 0.0
-    for rows in problem.iter_chunks(rows_all):
-        rc = reduced_costs(problem, rows, duals)
-        lo, hi = np.searchsorted(have_i, [rows[0], rows[-1] + 1])
-        local = np.searchsorted(rows, have_i[lo:hi])
-        rc[local, have_j[lo:hi]] = np.inf
-        best = rc.min(axis=1)
-        neg = best < 0
-        shortfall += float(best[neg].sum())
-        hit = np.flatnonzero(best < threshold)
-        if not len(hit):
-            continue
-        sub = rc[hit]
-        take = min(per_account, m)
-        idx = np.argpartition(sub, take - 1, axis=1)[:, :take]
-        vals = np.take_along_axis(sub, idx, axis=1)
-        ok = vals < threshold
-        out_i.append(np.repeat(rows[hit], take).reshape(len(hit), take)[ok])
-        out_j.append(idx[ok])
-    if not out_i:
-        return np.empty(0, np.int64), np.empty(0, np.int64), shortfall
-    return np.concatenate(out_i), np.concatenate(out_j).astype(np.int64), shortfall
-
-
-def _may_price(problem: Problem, duals, slack: float = 0.0) -> np.ndarray:  # type: ignore[no-untyped-def]
-    """Accounts whose pruned pairs may have a reduced cost below ``slack`` (sorted).
-
-    A pruned pair costs at least ``problem.pruned_floor`` (raw), and its resource term is at
-    least ``-max_j v_i y_j``; accounts where even that bound is >= ``slack`` are skipped (their
-    pruned pairs cannot enter, nor add to the shortfall). Without a floor: every account.
-    """
-    if problem.pruned_floor is None:
-        return np.arange(problem.n)
-    lb = problem.pruned_floor / problem.cost_scale - duals.account
-    for r, y in zip(problem.resources, duals.resource, strict=True):
-        if len(y):
-            lb = lb - np.maximum(r.values * y.max(), r.values * y.min())
-    return np.flatnonzero(~(lb >= slack))
 
 
 def _per_account_max(problem: Problem, pi: np.ndarray, pj: np.ndarray, x: np.ndarray):  # type: ignore[no-untyped-def]
@@ -257,17 +308,15 @@ REPAIR_MIN_S = 2.0  # the repair MIP's time box: this many seconds or the share 
 REPAIR_TIME_SHARE = 0.15
 FIRST_PLAN_TIME_SHARE = 0.02  # each attempt at a first plan gets this share (at least the min)
 REPAIR_SHARE = 0.5  # the repair MIP stops within this share of solver.gap (absolute)
-SLACK_TOL = 1e-7  # slack left in an elastic repair MIP's answer: not a plan
-SLACK_COST = 1e6  # scaled cost of one mean target of band slack in the LP (big M)
 DIVE_ROUNDS = 10
+RESTRICT_ATTEMPTS = 3  # restrictions tried (free set doubled) before the whole problem
+DECOMPOSE_PAIRS = 150_000  # solver.method auto: decomposed beyond this many candidate pairs
+NO_PLAN = "no plan was found within the time limit"
 DIVE_STOP = 8  # leave this many split accounts or fewer to the small MIP
 
 
-TIGHTEN = 0.1  # share of each band's width the dive keeps free, as room for rounding
-
-
-def _tighten(session, rows, lo, hi, slack, cols, clock, stats):  # type: ignore[no-untyped-def]
-    """Narrow every two-sided band by TIGHTEN of its width and re-solve the LP.
+def _tighten(session, rows, lo, hi, slack, cols, clock, stats, share):  # type: ignore[no-untyped-def]
+    """Narrow every two-sided band by ``share`` of its width and re-solve the LP.
 
     Rounding a fractional plan moves each territory's load by up to a split account's size; an LP
     that keeps a margin inside every band leaves room for that. Returns the pair values of the
@@ -275,9 +324,9 @@ def _tighten(session, rows, lo, hi, slack, cols, clock, stats):  # type: ignore[
     it comes from the LP over the true bands.
     """
     both = np.isfinite(lo) & np.isfinite(hi)
-    if not both.any() or TIGHTEN <= 0:
+    if not both.any() or share <= 0:
         return None
-    margin = np.where(both, TIGHTEN * (hi - lo) / 2, 0.0)
+    margin = np.where(both, share * (hi - lo) / 2, 0.0)
     session.set_row_bounds(rows, lo + margin, hi - margin)
     res = session.solve(time_limit=clock.left())
     ok = res.status == "optimal" and res.x is not None and res.x[slack].max(initial=0.0) <= 1e-7
@@ -353,7 +402,9 @@ def _fix_and_solve(problem, backend, lp, x, layout, clock, stats):  # type: igno
     np.minimum.at(alt, pi[other], rc[other])
     order = np.argsort(alt, kind="stable")
     order = order[integral[order]]
-    target = (1 + REPAIR_SHARE * s.gap) * lp.objective  # scaled: stop once the plan is this good
+    target = (
+        1 + REPAIR_SHARE * problem.target_gap
+    ) * lp.objective  # scaled: stop once the plan is this good
 
     def place(free: np.ndarray, base: np.ndarray, share: float, least: float = REPAIR_MIN_S):  # type: ignore[no-untyped-def]
         fixed_assign = np.where(free, -1, base)
@@ -373,7 +424,7 @@ def _fix_and_solve(problem, backend, lp, x, layout, clock, stats):  # type: igno
             model,
             time_limit=box,
             gap=0.0,
-            abs_gap=max(REPAIR_SHARE * s.gap, 1e-4) * abs(lp.objective),
+            abs_gap=max(REPAIR_SHARE * problem.target_gap, 1e-4) * abs(lp.objective),
             seed=s.seed,
             stop_at=target - fixed_cost,
             start=start,
@@ -392,7 +443,7 @@ def _fix_and_solve(problem, backend, lp, x, layout, clock, stats):  # type: igno
     while True:
         free = ~integral
         if attempts:
-            near = _near_violations(problem, pi, pj, base)
+            near = near_violations(problem, pi, pj, base)
             pick = order[near[order]]
             free[pick[:extra]] = True
             free[order[: extra // 4]] = True
@@ -401,7 +452,7 @@ def _fix_and_solve(problem, backend, lp, x, layout, clock, stats):  # type: igno
         least = REPAIR_MIN_S * 2**stalled
         out, slack_left = place(free, base, share=FIRST_PLAN_TIME_SHARE, least=least)
         if out is not None and slack_left > SLACK_TOL:
-            out, slack_left = _repair_moves(problem, pi, pj, out)
+            out, slack_left = repair_moves(problem, pi, pj, out)
         if out is not None and slack_left <= SLACK_TOL:
             assign = out
             break
@@ -421,7 +472,7 @@ def _fix_and_solve(problem, backend, lp, x, layout, clock, stats):  # type: igno
     #    not yet within half the target gap of the bound
     cost = problem.plan_cost(assign) / problem.cost_scale
     more = min(len(order), max(2 * extra, NEIGHBOURHOOD_MIN, NEIGHBOURHOOD_PER_SPLIT * len(split)))
-    certified = (1 + s.gap) * lp.objective
+    certified = (1 + problem.target_gap) * lp.objective
     for rounds in range(NEIGHBOURHOOD_ROUNDS):
         # the first neighbourhood aims at half the gap; later ones only run while the plan is
         # not yet within the gap at all
@@ -437,111 +488,6 @@ def _fix_and_solve(problem, backend, lp, x, layout, clock, stats):  # type: igno
         extra, more = more, min(len(order), 2 * more)
     stats["repair_free_accounts"] = int(len(split) + extra)
     return assign, None
-
-
-def _violation(r, load: np.ndarray) -> np.ndarray:  # type: ignore[no-untyped-def]
-    return np.maximum(load - r.hi, 0.0) + np.maximum(r.lo - load, 0.0)
-
-
-def _repair_moves(
-    problem: Problem, pi: np.ndarray, pj: np.ndarray, assign: np.ndarray, *, rounds: int = 200
-) -> tuple[np.ndarray, float]:
-    """Greedy single moves along candidate pairs that reduce the band and cap violations.
-
-    Each round scores every move out of or into a territory that violates a band by the elastic
-    objective (scaled cost change + SLACK_COST x violation change) and makes the best moves that
-    touch distinct territories. Returns the plan and its remaining total violation (scaled).
-    """
-    assign = assign.copy()
-    m = problem.m
-    cs = problem.cost_scale
-    cur = problem.current
-    capped = problem.moved_min_kept is not None
-    has_cur = cur >= 0
-    for _ in range(rounds):
-        loads = [r.load(assign, m) for r in problem.resources]
-        bad = np.zeros(m, dtype=bool)
-        total = 0.0
-        for r, load in zip(problem.resources, loads, strict=True):
-            v = _violation(r, load)
-            total += float(v.sum())
-            hit = v > 1e-12
-            bad |= hit if r.group is None else hit[r.group]
-        kept = 0.0
-        if capped:
-            kept = float(problem.measure[has_cur & (cur == assign)].sum()) / problem.moved_scale
-            short = max(problem.moved_min_kept - kept, 0.0)  # type: ignore[operator]
-            total += short
-        if total <= SLACK_TOL:
-            return assign, total
-        a_all = assign[pi]
-        sel = (pj != a_all) & (bad[a_all] | bad[pj])
-        if capped and short > 0:
-            sel |= (pj == cur[pi]) & (a_all != pj)
-        ci, cb = pi[sel], pj[sel]
-        if not len(ci):
-            return assign, total
-        ca = assign[ci]
-        dv = np.zeros(len(ci))
-        for r, load in zip(problem.resources, loads, strict=True):
-            v = r.values[ci]
-            ga, gb = (ca, cb) if r.group is None else (r.group[ca], r.group[cb])
-            diff = ga != gb
-            la, lb = load[ga], load[gb]
-            lo_a, hi_a, lo_b, hi_b = r.lo[ga], r.hi[ga], r.lo[gb], r.hi[gb]
-            da = (
-                np.maximum(la - v - hi_a, 0) + np.maximum(lo_a - la + v, 0)
-                - np.maximum(la - hi_a, 0) - np.maximum(lo_a - la, 0)
-            )  # fmt: skip
-            db = (
-                np.maximum(lb + v - hi_b, 0) + np.maximum(lo_b - lb - v, 0)
-                - np.maximum(lb - hi_b, 0) - np.maximum(lo_b - lb, 0)
-            )  # fmt: skip
-            dv += np.where(diff, da + db, 0.0)
-        if capped:
-            mk = problem.measure[ci] / problem.moved_scale
-            dk = np.where(cur[ci] == cb, mk, 0.0) - np.where(cur[ci] == ca, mk, 0.0)
-            lo_k = problem.moved_min_kept
-            dv += np.maximum(lo_k - kept - dk, 0) - np.maximum(lo_k - kept, 0)  # type: ignore[operator]
-        dc = (problem.pair_costs(ci, cb) - problem.pair_costs(ci, ca)) / cs
-        score = dc + SLACK_COST * dv
-        good = np.flatnonzero((dv < -1e-12) & (score < 0))
-        if not len(good):
-            return assign, total
-        good = good[np.argsort(score[good], kind="stable")]
-        touched = np.zeros(m, dtype=bool)
-        moved_any = False
-        for q in good[: 4 * m]:
-            a, b = ca[q], cb[q]
-            if touched[a] or touched[b] or assign[ci[q]] != a:
-                continue
-            assign[ci[q]] = b
-            touched[a] = touched[b] = True
-            moved_any = True
-            if capped:
-                break  # the cap is one row shared by every move: one at a time
-        if not moved_any:
-            return assign, total
-    return assign, total
-
-
-def _near_violations(
-    problem: Problem, pi: np.ndarray, pj: np.ndarray, assign: np.ndarray
-) -> np.ndarray:
-    """Accounts in, or with a candidate pair into, a territory whose band a plan violates."""
-    bad = np.zeros(problem.m, dtype=bool)
-    for r in problem.resources:
-        load = r.load(assign, problem.m)
-        out = (load > r.hi + 1e-9) | (load < r.lo - 1e-9)
-        bad |= out if r.group is None else out[r.group]
-    near = bad[assign]
-    near[pi[bad[pj]]] = True
-    if problem.moved_min_kept is not None:
-        cur = problem.current
-        kept = float(problem.measure[(cur >= 0) & (cur == assign)].sum()) / problem.moved_scale
-        if kept < problem.moved_min_kept - 1e-9:
-            near |= (cur >= 0) & (cur != assign)
-    return near
 
 
 def _elastic_start(model, layout: Layout, x_pairs: np.ndarray) -> np.ndarray:  # type: ignore[no-untyped-def]
@@ -564,7 +510,7 @@ def _whole_mip(problem, backend, pi, pj, clock, *, infeasible: bool):  # type: i
     sets = [problem.all_pairs()] if infeasible else [(pi, pj), problem.all_pairs()]
     for ai, aj in sets:
         model, sub = build_model(problem, ai, aj, integer=True)
-        res = backend.solve(model, time_limit=clock.left(), gap=s.gap, seed=s.seed)
+        res = backend.solve(model, time_limit=clock.left(), gap=problem.target_gap, seed=s.seed)
         if res.status != "infeasible":
             break
     if res.x is None:
@@ -585,7 +531,7 @@ def _improve(problem, backend, lp, layout, assign, objective, bound, clock, stat
     rc_pairs = pair_reduced_costs(problem, layout.pi, layout.pj, duals)
     near = rc_pairs <= delta
     keep_i, keep_j = [layout.pi[near]], [layout.pj[near]]
-    for rows in problem.iter_chunks(_may_price(problem, duals, slack=delta + 1e-9)):
+    for rows in problem.iter_chunks(may_price(problem, duals, slack=delta + 1e-9)):
         rc = reduced_costs(problem, rows, duals)
         ii, jj = np.nonzero(rc <= delta)
         keep_i.append(rows[ii])
@@ -602,7 +548,9 @@ def _improve(problem, backend, lp, layout, assign, objective, bound, clock, stat
         return assign, objective, bound
     model, sub = build_model(problem, pi, pj, integer=True)
     start = (sub.pj == assign[sub.pi]).astype(float)
-    res = backend.solve(model, time_limit=clock.left(), gap=s.gap, seed=s.seed, start=start)
+    res = backend.solve(
+        model, time_limit=clock.left(), gap=problem.target_gap, seed=s.seed, start=start
+    )
     if res.x is not None:
         chosen = res.x[: sub.n_pair_cols] > 0.5
         cand = np.full(problem.n, -1, dtype=np.int64)

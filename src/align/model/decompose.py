@@ -1,0 +1,337 @@
+"""Large problems without the monolithic LP: Lagrangian prices, then an LP over few accounts.
+
+The LP relaxation of a large alignment has one row per account, and most accounts are not in
+doubt: their best territory under near-optimal band prices is clearly cheaper than their second.
+So:
+
+1. prices ``y`` from the smoothed Lagrangian dual (:mod:`.lagrange`), over the candidate pairs;
+2. every account takes its best territory under ``y``; the ones whose best and second-best
+   differ by the least (the boundary accounts) are *free*, the rest *held*;
+3. the LP over the free accounts (held ones shift the band right-hand sides) gives exact band
+   duals for that restriction; every held account is then checked against them (and every
+   pruned pair priced): one that would rather be elsewhere is freed and the LP re-solved. When
+   none would, the restricted LP's optimum is the whole LP's (a sifting method, over accounts);
+4. the whole bound at every step is ``L(y)`` at the restricted LP's duals plus the pricing
+   shortfall, valid whatever the free set;
+5. the usual dive, repair and improvement run on the restricted problem (held accounts fixed).
+
+Only the free accounts ever reach the simplex method; the rest is array work over the pairs.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+
+from .aggregate import aggregated_duals
+from .backends import Backend, lp_session
+from .formulation import (
+    FloatArray,
+    IntArray,
+    Problem,
+    Resource,
+    RuleDuals,
+    build_model,
+    reduced_costs,
+    rule_duals,
+    unique_pairs,
+)
+from .lagrange import Dual, band_term, dual_bound, pairs_of, reduced
+from .pricing import may_price, price
+from .repair import SLACK_TOL
+
+FREE_SHARE = 0.03  # share of the accounts freed at first (at least FREE_PER_BAND per band row)
+FREE_PER_BAND = 10
+PRICES_SHARE = 0.5  # of the time left, for the first prices (aggregated LP or ascent)
+CLUSTERS_PER_BAND = 12  # the aggregated LP has this many clusters per band row
+CLUSTERS_MAX = 15_000
+HELD_TOL = 1e-7
+SIFT_ROUNDS = 12
+SIFT_RESERVE = 0.4  # share of the time left at the first restricted LP kept for the MIP
+SIFT_ADD_MIN = 20_000  # accounts a sifting round may free even when fewer are free
+SIFT_ENOUGH = 0.2  # stop sifting once the restricted LP is this share of the gap from the bound
+
+
+@dataclass
+class SubProblem(Problem):
+    """The problem over a subset of the accounts, the others held where a plan put them.
+
+    Accounts are renumbered ``0..len(index)-1``; costs, eligibility and geometry are the
+    parent's, looked up through ``index``. Band and moved right-hand sides are shifted by what
+    the held accounts contribute.
+    """
+
+    parent: Problem | None = None
+    index: IntArray = field(default_factory=lambda: np.zeros(0, np.int64))
+    pairs: tuple[IntArray, IntArray] | None = None  # candidate pairs, renumbered
+
+    def eligible_rows(self, rows: IntArray):  # type: ignore[no-untyped-def]
+        assert self.parent is not None
+        return self.parent.eligible_rows(self.index[rows])
+
+    def raw_costs(self, rows: IntArray) -> FloatArray:
+        assert self.parent is not None
+        return self.parent.raw_costs(self.index[rows])
+
+    def pair_costs(self, pi: IntArray, pj: IntArray) -> FloatArray:
+        assert self.parent is not None
+        return self.parent.pair_costs(self.index[pi], pj)
+
+    def nearest_pairs(self, k: int) -> tuple[IntArray, IntArray]:
+        assert self.pairs is not None
+        return self.pairs
+
+
+def restrict(
+    problem: Problem, free: np.ndarray, base: IntArray, pi: IntArray, pj: IntArray
+) -> SubProblem:
+    """The problem over the ``free`` accounts, the others held at ``base``."""
+    index = np.flatnonzero(free)
+    held = np.flatnonzero(~free)
+    new_of = np.full(problem.n, -1, dtype=np.int64)
+    new_of[index] = np.arange(len(index))
+    resources: list[Resource] = []
+    for r in problem.resources:
+        load = r.load(base[held], problem.m, held)
+        resources.append(replace(r, values=r.values[index], lo=r.lo - load, hi=r.hi - load))
+    moved_min = problem.moved_min_kept
+    if moved_min is not None:
+        stay = held[problem.current[held] == base[held]]
+        moved_min = moved_min - float(problem.measure[stay].sum()) / problem.moved_scale
+    use = free[pi]
+    floor = None if problem.pruned_floor is None else problem.pruned_floor[index]
+    return SubProblem(
+        scenario=problem.scenario,
+        n=len(index),
+        m=problem.m,
+        travel=problem.travel,
+        weight=problem.weight[index],
+        power=problem.power,
+        disruption=problem.disruption,
+        measure=problem.measure[index],
+        current=problem.current[index],
+        fixed=problem.fixed[index],
+        resources=resources,
+        moved_min_kept=moved_min,
+        moved_scale=problem.moved_scale,
+        cost_scale=problem.cost_scale,
+        pruned_floor=floor,
+        gap=problem.gap,
+        parent=problem,
+        index=index,
+        pairs=(new_of[pi[use]], pj[use]),
+    )
+
+
+@dataclass
+class Sifted:
+    """Where the sifting stopped: the restriction, its held plan, and the whole bound."""
+
+    free: np.ndarray  # (n,) bool
+    base: IntArray  # (n,) territory of every account (held ones keep it)
+    pi: IntArray  # candidate pairs of the whole problem (grown by pricing)
+    pj: IntArray
+    bound: float  # scaled, valid for the whole problem
+    restricted: float  # scaled: the last restricted LP's value, held accounts included
+    exact: bool  # the restricted LP's optimum is the whole LP's
+    infeasible: bool  # the LP over every account and every pair needs slack: no plan exists
+    order: IntArray  # accounts, most in doubt first (to free more)
+    prices: Dual  # the multipliers that prove ``bound``
+    stats: dict[str, Any]
+
+
+def sift(
+    problem: Problem,
+    backend: Backend,
+    pi: IntArray,
+    pj: IntArray,
+    *,
+    left: Callable[[], float],
+    slack_cost: float,
+    say: Callable[[str, dict[str, Any]], None],
+    gap: float = 0.0,
+    **ascent: Any,
+) -> Sifted | None:
+    """Steps 1-4 above. None when not even the first restricted LP was solved in time."""
+    stats: dict[str, Any] = {}
+    t_end = left() * PRICES_SHARE
+    t0 = time.perf_counter()
+
+    def deadline() -> float:
+        return t_end - (time.perf_counter() - t0)
+
+    bands = sum(int((np.isfinite(r.lo) | np.isfinite(r.hi)).sum()) for r in problem.resources)
+    clusters = min(CLUSTERS_MAX, CLUSTERS_PER_BAND * (bands + 1))
+    got = None
+    if clusters < problem.n // 2:
+        got = aggregated_duals(
+            problem, backend, pi, pj, clusters, left=deadline, slack_cost=slack_cost
+        )
+    if got is not None:
+        stats["aggregate"] = got.info
+        dual = Dual(got.duals.resource, got.duals.moved, -math.inf)
+        dual, bound, pi, pj = dual_bound(problem, pi, pj, deadline=lambda: 0.0, start=dual)
+    else:
+        dual, bound, pi, pj = dual_bound(problem, pi, pj, deadline=deadline, **ascent)
+        stats["ascent_evaluations"] = dual.evaluations
+    prices = Dual(dual.resource, dual.moved, bound)
+    stats["prices_s"] = round(time.perf_counter() - t0, 3)
+    stats["prices_bound"] = bound * problem.cost_scale
+    pairs = pairs_of(problem, pi, pj)
+    R = reduced(pairs, dual.resource, dual.moved)
+    at = pairs.argmin(R)
+    base = pairs.pj[at]
+    best = R[at]
+    R[at] = np.inf
+    margin = pairs.row_min(R) - best
+    # how far the prices must move to flip an account: its margin per unit of its size
+    size = np.zeros(problem.n)
+    for r in problem.resources:
+        size = np.maximum(size, np.abs(r.values) / float(np.mean(np.abs(r.values)) or 1.0))
+    margin = margin / np.maximum(size, 1e-12)
+    want = min(problem.n, max(int(FREE_SHARE * problem.n), FREE_PER_BAND * (bands + 1)))
+    by_margin = np.argsort(margin, kind="stable")
+    free = np.zeros(problem.n, dtype=bool)
+    free[by_margin[:want]] = True
+    if got is not None:
+        # the aggregated LP's plan, with its split clusters free, leaves the LP a plan
+        base = got.base
+        free |= got.split
+        pi, pj = unique_pairs(np.r_[pi, np.arange(problem.n)], np.r_[pj, base], problem.m)
+        pairs = pairs_of(problem, pi, pj)
+    free |= problem.fixed >= 0  # locked accounts cost nothing to carry
+    exact = infeasible = False
+    rounds = 0
+    total = math.inf
+    reserve = SIFT_RESERVE * left()  # kept for the restricted MIP: sifting stops before it
+    for rounds in range(1, SIFT_ROUNDS + 1):  # noqa: B007 - reported below
+        say("lp", {"round": rounds, "free": int(free.sum())})
+        fixed_assign = np.where(free, -1, base)
+        use = free[pi]
+        model, layout = build_model(
+            problem, pi[use], pj[use], fixed_assign=fixed_assign, slack_cost=slack_cost
+        )
+        session = lp_session(backend, model, seed=problem.scenario.settings.solver.seed)
+        lp = session.solve(time_limit=left())
+        if lp.status != "optimal" or lp.row_dual is None:
+            if rounds == 1:
+                return None
+            break
+        slack = float(sum(lp.x[col] for *_, col in layout.elastic_cols)) if lp.x is not None else 0
+        if slack > SLACK_TOL:
+            # the held accounts leave the free ones no plan: the duals are big-M prices, so
+            # rather than trust them, free the held accounts nearest (by margin) to the bands
+            # that needed slack, as many again as are free
+            stats.setdefault("sift", []).append({"free": int(free.sum()), "slack": slack})
+            near = _near_slack(problem, layout, lp.x, pi, pj, base) & ~free
+            if not near.any():
+                near = ~free  # chains of moves: any held account may help
+            pick = by_margin[near[by_margin]][: max(int(free.sum()), 1)]
+            free[pick] = True
+            if not len(pick):
+                # nothing left to free: pairs the candidates miss, priced at the big-M duals
+                # (as the monolithic LP does), or no plan exists at all
+                new_i, new_j, _ = price(problem, rule_duals(problem, layout, lp.row_dual), pi, pj)
+                if not len(new_i):
+                    infeasible = True
+                    break
+                pi, pj = unique_pairs(np.r_[pi, new_i], np.r_[pj, new_j], problem.m)
+                pairs = pairs_of(problem, pi, pj)
+            if left() <= 0:
+                break
+            continue
+        duals = rule_duals(problem, layout, lp.row_dual)
+        ys, lam = duals.resource, duals.moved
+        R = reduced(pairs, ys, lam)
+        low = pairs.row_min(R)
+        new_i, new_j, shortfall = price(problem, duals.__class__(low, ys, lam), pi, pj)
+        value = float(low.sum()) + band_term(problem, ys, lam) + shortfall
+        if value > bound:
+            bound, prices = value, Dual(ys, lam, value)
+        # held accounts that would rather be elsewhere at these prices
+        own = R[np.searchsorted(pi * problem.m + pj, np.arange(problem.n) * problem.m + base)]
+        unhappy = ~free & (own - low > HELD_TOL)
+        unhappy[new_i] |= ~free[new_i]
+        stats.setdefault("sift", []).append(
+            {
+                "free": int(free.sum()),
+                "lp_objective": lp.objective,
+                "bound": value * problem.cost_scale,
+                "unhappy": int(unhappy.sum()),
+                "priced": int(len(new_i)),
+            }
+        )
+        if len(new_i):
+            pi, pj = unique_pairs(np.r_[pi, new_i], np.r_[pj, new_j], problem.m)
+            pairs = pairs_of(problem, pi, pj)
+        held = np.flatnonzero(~free)
+        total = (
+            lp.objective + float(problem.pair_costs(held, base[held]).sum()) / problem.cost_scale
+        )
+        stats["sift"][-1]["restricted_lp"] = total * problem.cost_scale
+        if not unhappy.any():
+            exact = not len(new_i)
+            break
+        if total - bound <= SIFT_ENOUGH * gap * abs(total):
+            break  # what the restriction loses is a small part of the gap target
+        if left() <= reserve:
+            break
+        # the most unhappy first (per unit of size), at most doubling the restricted LP
+        gain = np.where(unhappy, (own - low) / np.maximum(size, 1e-12), -np.inf)
+        take = max(int(free.sum()), SIFT_ADD_MIN)
+        free[np.argsort(-gain, kind="stable")[: min(take, int(unhappy.sum()))]] = True
+    stats["sift_rounds"] = rounds
+    return Sifted(free, base, pi, pj, bound, total, exact, infeasible, by_margin, prices, stats)
+
+
+def _near_slack(problem: Problem, layout, x, pi, pj, base) -> np.ndarray:  # type: ignore[no-untyped-def]
+    """Accounts in, or with a candidate pair into, a territory whose band row needed slack;
+    with slack on the moved cap, also every account a plan moves."""
+    hot = np.zeros(problem.m, dtype=bool)
+    near = np.zeros(problem.n, dtype=bool)
+    for kind, k, j, col in layout.elastic_cols:
+        if x[col] <= SLACK_TOL:
+            continue
+        if kind == "moved":
+            near |= (problem.current >= 0) & (problem.current != base)
+            continue
+        group = problem.resources[k].group
+        hot |= (np.arange(problem.m) == j) if group is None else (group == j)
+    near |= hot[base]
+    near[pi[hot[pj]]] = True
+    return near
+
+
+def held_pinned(problem: Problem, sifted: Sifted, free: np.ndarray, objective: float) -> bool:
+    """Whether no plan cheaper than ``objective`` (raw) moves a held account.
+
+    Reduced-cost fixing at the multipliers that prove ``sifted.bound``: a plan's cost is at
+    least that bound plus the reduced cost (against each account's cheapest candidate) of
+    every pair it uses, so a pair whose reduced cost exceeds ``objective - bound`` is in no
+    cheaper plan. When every held account's every other pair (pruned ones too) is such a pair,
+    the restricted problem's own bound is a bound of the whole problem.
+    """
+    y = sifted.prices
+    delta = objective / problem.cost_scale - y.value + 1e-9
+    held = ~free
+    if not held.any():
+        return True
+    pairs = pairs_of(problem, sifted.pi, sifted.pj)
+    R = reduced(pairs, y.resource, y.moved)
+    low = pairs.row_min(R)
+    other = pairs.pj != sifted.base[pairs.row]
+    if (held[pairs.row] & other & (R - low[pairs.row] <= delta)).any():
+        return False
+    duals = RuleDuals(low, y.resource, y.moved)
+    rows = may_price(problem, duals, slack=delta)
+    for chunk in problem.iter_chunks(rows[held[rows]]):
+        rc = reduced_costs(problem, chunk, duals)
+        rc[np.arange(len(chunk)), sifted.base[chunk]] = np.inf
+        if (rc <= delta).any():
+            return False
+    return True

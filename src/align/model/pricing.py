@@ -1,0 +1,84 @@
+"""Pricing the pairs left out of the candidate set, by reduced cost against given duals.
+
+The duals may come from an LP over the candidates or from Lagrangian multipliers (with the
+account duals set to each account's best candidate): either way a pruned pair with a negative
+reduced cost is one the candidates miss, and the sum of the most negative ones (the shortfall)
+turns the candidates' bound into a bound of the whole problem.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .formulation import Problem, RuleDuals, reduced_costs
+
+PRICE_TOL = 1e-6  # a pruned pair enters when its scaled reduced cost is below -PRICE_TOL
+
+
+def price(
+    problem: Problem,
+    duals: RuleDuals,
+    pi: np.ndarray,
+    pj: np.ndarray,
+    *,
+    threshold: float = -PRICE_TOL,
+    per_account: int = 3,
+    rows: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray, float]:
+    """Pruned pairs whose reduced cost is below ``threshold`` (at most ``per_account`` each).
+
+    Also returns the Lagrangian shortfall ``sum_i min(0, min_j rc_ij)`` over pruned pairs: the LP
+    value plus it is a valid bound of the full problem's LP. ``rows`` (sorted): price only
+    those accounts.
+    """
+    m = problem.m
+    rows_all = may_price(problem, duals)
+    if rows is not None:
+        keep = np.zeros(problem.n, dtype=bool)
+        keep[rows] = True
+        rows_all = rows_all[keep[rows_all]]
+    # the candidate pairs of those accounts, sorted by account, to mark them per chunk
+    in_set = np.zeros(problem.n, dtype=bool)
+    in_set[rows_all] = True
+    mine = np.flatnonzero(in_set[pi])
+    mine = mine[np.argsort(pi[mine], kind="stable")]
+    have_i, have_j = pi[mine], pj[mine]
+    out_i, out_j = [], []
+    shortfall = 0.0
+    for rows in problem.iter_chunks(rows_all):
+        rc = reduced_costs(problem, rows, duals)
+        lo, hi = np.searchsorted(have_i, [rows[0], rows[-1] + 1])
+        local = np.searchsorted(rows, have_i[lo:hi])
+        rc[local, have_j[lo:hi]] = np.inf
+        best = rc.min(axis=1)
+        neg = best < 0
+        shortfall += float(best[neg].sum())
+        hit = np.flatnonzero(best < threshold)
+        if not len(hit):
+            continue
+        sub = rc[hit]
+        take = min(per_account, m)
+        idx = np.argpartition(sub, take - 1, axis=1)[:, :take]
+        vals = np.take_along_axis(sub, idx, axis=1)
+        ok = vals < threshold
+        out_i.append(np.repeat(rows[hit], take).reshape(len(hit), take)[ok])
+        out_j.append(idx[ok])
+    if not out_i:
+        return np.empty(0, np.int64), np.empty(0, np.int64), shortfall
+    return np.concatenate(out_i), np.concatenate(out_j).astype(np.int64), shortfall
+
+
+def may_price(problem: Problem, duals, slack: float = 0.0) -> np.ndarray:  # type: ignore[no-untyped-def]
+    """Accounts whose pruned pairs may have a reduced cost below ``slack`` (sorted).
+
+    A pruned pair costs at least ``problem.pruned_floor`` (raw), and its resource term is at
+    least ``-max_j v_i y_j``; accounts where even that bound is >= ``slack`` are skipped (their
+    pruned pairs cannot enter, nor add to the shortfall). Without a floor: every account.
+    """
+    if problem.pruned_floor is None:
+        return np.arange(problem.n)
+    lb = problem.pruned_floor / problem.cost_scale - duals.account
+    for r, y in zip(problem.resources, duals.resource, strict=True):
+        if len(y):
+            lb = lb - np.maximum(r.values * y.max(), r.values * y.min())
+    return np.flatnonzero(~(lb >= slack))

@@ -1,0 +1,133 @@
+"""The decomposed solve (solver.method = "decompose"): aggregated prices, sifting, restriction.
+
+Checked against brute force on random small scenarios (with the sifting forced to start from
+no free account, so that it has to find the accounts in doubt itself), and against the
+monolithic LP on a seeded synthetic scenario large enough to be aggregated.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from test_invariants import brute_force, check_plan, scenarios
+
+import align
+from align.model import decompose
+from align.model.aggregate import aggregate
+from align.model.formulation import build_problem
+from align.model.lagrange import band_term, pairs_of, reduced
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+from generate import generate  # noqa: E402
+
+
+def test_plans_are_valid_and_bounds_true_against_brute_force(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setattr(decompose, "FREE_SHARE", 0.0)
+    monkeypatch.setattr(decompose, "FREE_PER_BAND", 0)
+    outcomes: dict[str, int] = {}
+
+    @settings(
+        max_examples=60, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck)
+    )
+    @given(scenarios())
+    def check(case) -> None:  # type: ignore[no-untyped-def]
+        acc, ter, conf = case
+        conf = {**conf, "solver": {**conf["solver"], "method": "decompose"}}
+        sc = align.make_scenario(acc, ter, settings=conf)
+        run = align.solve(sc)
+        best, count = brute_force(sc)
+        outcomes[run.status] = outcomes.get(run.status, 0) + 1
+        held = run.stats.get("free_accounts", len(acc)) < len(acc)
+        if held and run.stats.get("held_pinned") and run.status == "optimal":
+            outcomes["proved with held accounts"] = outcomes.get("proved with held accounts", 0) + 1
+        if count == 0:
+            assert run.status == "infeasible"
+            assert run.reasons
+            return
+        assert run.status in ("optimal", "feasible"), run.message
+        check_plan(run, sc, acc, ter)
+        # the bound is true, and a plan called optimal (gap 0 asked) is the optimum
+        assert run.bound is not None and run.bound <= best + 1e-6
+        assert run.objective >= best - 1e-6
+        if run.status == "optimal":
+            assert run.objective == pytest.approx(best, rel=1e-6, abs=1e-6)
+
+    check()
+    # the sifting ended with accounts held, and reduced-cost fixing proved them in place
+    assert outcomes.get("proved with held accounts", 0) > 0, outcomes
+    assert outcomes.get("infeasible", 0) > 0, outcomes
+
+
+@pytest.fixture(scope="module")
+def synthetic():  # type: ignore[no-untyped-def]
+    acc, ter = generate(3000, 10, seed=3)
+    conf = {
+        "balance": {"potential": {"tolerance": 0.05}, "workload": {"tolerance": 0.10}},
+        "objective": {"travel_weight": "potential", "disruption": 10.0},
+        "constraints": {"max_moved_share": 0.4},
+        "solver": {"gap": 0.005, "time_limit_s": 120},
+    }
+    return acc, ter, conf
+
+
+def test_aggregated_clusters_partition_the_accounts_and_keep_their_sums(synthetic) -> None:  # type: ignore[no-untyped-def]
+    acc, ter, conf = synthetic
+    problem = build_problem(align.make_scenario(acc, ter, settings=conf))
+    pi, pj = problem.nearest_pairs(8)
+    agg, ai, aj, cluster_of = aggregate(problem, pi, pj, 300)  # type: ignore[misc]
+    assert 250 <= agg.n <= 400
+    assert sorted(agg.members.tolist()) == list(range(problem.n))
+    # members share today's territory; sums are kept
+    assert (problem.current == agg.current[cluster_of]).all()
+    for r, ra in zip(problem.resources, agg.resources, strict=True):
+        assert ra.values.sum() == pytest.approx(r.values.sum())
+    # a cluster costs what its whole weight costs from its weighted centre, which lies among
+    # its members
+    c = 5
+    members = agg.members[agg.starts[c] : agg.starts[c + 1]]
+    xy = problem.scenario.geometry.acc[members]  # type: ignore[index]
+    centre = agg.geo.acc[c]  # type: ignore[index]
+    assert (xy.min(axis=0) <= centre).all() and (centre <= xy.max(axis=0)).all()
+    j = aj[ai == c][0]
+    d = agg.geo.pairs(np.array([c]), np.array([j]))[0]
+    moved = agg.current[c] != j
+    expected = problem.weight[members].sum() * d + 10.0 * problem.measure[members].sum() * moved
+    assert agg.pair_costs(np.array([c]), np.array([j]))[0] == pytest.approx(expected)
+    assert agg.raw_costs(np.array([c]))[0, j] == pytest.approx(expected)
+
+
+def test_decomposed_and_monolithic_prove_the_same_lp_bound(synthetic) -> None:  # type: ignore[no-untyped-def]
+    acc, ter, conf = synthetic
+    runs = {}
+    for method in ("lp", "decompose"):
+        c = {**conf, "solver": {**conf["solver"], "method": method}}
+        runs[method] = align.solve(align.make_scenario(acc, ter, settings=c))
+    lp, dec = runs["lp"], runs["decompose"]
+    assert lp.status == dec.status == "optimal"
+    assert dec.stats["decomposed"]["aggregate"]["clusters"] < 3000
+    assert dec.stats["free_accounts"] < 3000  # some accounts were held
+    # the decomposed bound is valid (at most the LP relaxation's value) and the sifting
+    # stops only once its restricted LP is within a fifth of the gap target of it
+    value = lp.stats["lp_objective"]
+    assert value * (1 - 0.2 * 0.005 * 1.01) <= dec.bound <= value * (1 + 1e-9)
+    assert dec.objective <= lp.stats["lp_objective"] * 1.005
+    assert dec.stats["max_band_violation"] == 0.0
+
+
+def test_any_multipliers_give_a_bound_below_the_lp(synthetic) -> None:  # type: ignore[no-untyped-def]
+    acc, ter, conf = synthetic
+    sc = align.make_scenario(acc, ter, settings={**conf, "solver": {"method": "lp", "gap": 0.005}})
+    lp_value = align.solve(sc).stats["lp_objective"]
+    problem = build_problem(sc)
+    pi, pj = problem.all_pairs()
+    pairs = pairs_of(problem, pi, pj)
+    rng = np.random.default_rng(0)
+    for _ in range(5):
+        ys = [rng.normal(0, 50, len(r.lo)) for r in problem.resources]
+        lam = float(rng.uniform(0, 50))
+        value = pairs.row_min(reduced(pairs, ys, lam)).sum() + band_term(problem, ys, lam)
+        assert value * problem.cost_scale <= lp_value * (1 + 1e-9)
