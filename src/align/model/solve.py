@@ -189,7 +189,9 @@ def _solve_lp(
     # --- 3. fix the integral part, MIP on the split accounts ---------------------------------
     t0 = time.perf_counter()
     say("repair", {"elapsed": clock.elapsed(), "bound": lp_bound})
-    assign, split = _fix_and_solve(problem, backend, lp, dive_x, layout, clock, stats)
+    assign, split = _fix_and_solve(
+        problem, backend, lp, dive_x, layout, clock, stats, say=say, bound=lp_bound
+    )
     phase("repair", t0)
     if assign is None:
         if split == "infeasible":
@@ -257,7 +259,14 @@ def _solve_decomposed(
         if sub.n == 0:  # every account held, and the held plan is one (the LP needed no slack)
             out = Outcome("plan", np.zeros(0, np.int64), 0.0, 0.0)
         else:
-            out = _solve_lp(sub, backend, clock, stats, say, tighten=TIGHTEN_RESTRICTED)
+            out = _solve_lp(
+                sub,
+                backend,
+                clock,
+                stats,
+                _whole(say, held_cost, bound),
+                tighten=TIGHTEN_RESTRICTED,
+            )
         if out.kind != "infeasible" or clock.left() <= 0:
             break
         # the restricted LP had a plan but the restricted MIP has none: free twice as many
@@ -273,6 +282,18 @@ def _solve_decomposed(
         bound = max(bound, min(out.bound + held_cost, objective))
         stats["held_pinned"] = True
     return Outcome("plan", assign, objective, bound)
+
+
+def _whole(say: Progress, held_cost: float, bound: float) -> Progress:
+    """Progress of a restriction in the whole problem's terms: held accounts' cost added to
+    its plans, the whole problem's bound."""
+
+    def relay(phase: str, info: dict[str, Any]) -> None:
+        if phase == "incumbent":
+            info = {**info, "objective": info["objective"] + held_cost, "bound": bound}
+        say(phase, info)
+
+    return relay
 
 
 def _restricted_gap(problem: Problem, total: float, held_cost: float, bound: float) -> float:
@@ -380,7 +401,7 @@ def _dive(
     return x
 
 
-def _fix_and_solve(problem, backend, lp, x, layout, clock, stats):  # type: ignore[no-untyped-def]
+def _fix_and_solve(problem, backend, lp, x, layout, clock, stats, say=None, bound=None):  # type: ignore[no-untyped-def]
     """Keep what the LP assigns whole and place the split accounts with a small MIP.
 
     First the split accounts alone (freeing more, cheapest alternatives first, while that is
@@ -468,6 +489,8 @@ def _fix_and_solve(problem, backend, lp, x, layout, clock, stats):  # type: igno
             continue
         return _whole_mip(problem, backend, pi, pj, clock, infeasible=False)
     stats["first_plan_attempts"] = attempts
+    if say is not None:  # a whole plan exists from here on (kept if the solve is stopped)
+        say("incumbent", {"objective": problem.plan_cost(assign), "bound": bound})
     # 2. neighbourhoods around them, warm-started from the plan so far, growing while the plan is
     #    not yet within half the target gap of the bound
     cost = problem.plan_cost(assign) / problem.cost_scale
