@@ -91,8 +91,8 @@ class Server:
         return children
 
 
-def descendants(pid: int) -> list[int]:
-    """Every process below ``pid`` (Linux /proc)."""
+def descendants(pid: int, *, depth: int | None = None) -> list[int]:
+    """Every process below ``pid`` (Linux /proc); with ``depth``, that many levels only."""
     parents: dict[int, int] = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
@@ -101,12 +101,11 @@ def descendants(pid: int) -> list[int]:
             continue
         fields = text.rsplit(")", 1)[1].split()
         parents[int(stat.parent.name)] = int(fields[1])
-    out, frontier = [], [pid]
-    while frontier:
-        p = frontier.pop()
-        kids = [c for c, pp in parents.items() if pp == p]
+    out, frontier, level = [], [pid], 0
+    while frontier and (depth is None or level < depth):
+        kids = [c for c, pp in parents.items() if pp in frontier]
         out += kids
-        frontier += kids
+        frontier, level = kids, level + 1
     return out
 
 
@@ -223,12 +222,13 @@ def _libpq(url: Any) -> str:
 
 
 def solver_processes(server_pid: int) -> list[int]:
-    """The solver processes of a server: the children of its multiprocessing fork server."""
+    """The solver processes of a server: the children of its multiprocessing fork server
+    (not their own HiGHS worker processes)."""
     for pid in descendants(server_pid):
         try:
             cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
         except OSError:
             continue
         if b"forkserver" in cmdline:
-            return [p for p in descendants(pid) if alive(p)]
+            return [p for p in descendants(pid, depth=1) if alive(p)]
     return []

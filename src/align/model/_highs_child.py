@@ -155,6 +155,21 @@ def run(
 REPORT_EVERY_S = 0.5  # a worker reports its incumbent and bound this often
 
 
+def _die_with_parent(sig: int) -> None:
+    """Linux: the kernel sends ``sig`` to this worker when its parent dies (a solver process
+    killed by a cancel or the out-of-memory killer must not leave a MIP running)."""
+    import ctypes
+    import os
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, sig)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # not Linux: the parent's pipe closing ends the loop
+        return
+    if os.getppid() == 1:  # the parent died before the request took effect
+        os._exit(0)
+
+
 def serve(fd_in: int, fd_out: int) -> None:
     """The worker loop: ``("solve", id, model, kw)`` in; ``("solution", id, x)``, ``("mip",
     id, (objective, bound, gap))`` and finally ``("done", id, result)`` or ``("error", id,
@@ -165,6 +180,7 @@ def serve(fd_in: int, fd_out: int) -> None:
     import highspy
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    _die_with_parent(signal.SIGKILL)
     inbox = Connection(fd_in, writable=False)
     out = Connection(fd_out, readable=False)
     while True:
