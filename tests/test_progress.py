@@ -134,9 +134,9 @@ def test_ctrl_c_stops_the_solve_and_keeps_the_best_plan_with_its_true_status(
         from generate import generate, settings_toml, write_scenario
     finally:
         sys.path.remove(str(ROOT / "benchmarks"))
-    # tight bands and gap 0: the first plan comes within seconds, closing the gap takes long
+    # gap 0: the first plan comes within seconds, closing the gap takes long
     accounts, territories = generate(5000, 50, seed=1)
-    toml = settings_toml(tolerance_potential=0.01, tolerance_workload=0.02, gap=0.0, seed=1)
+    toml = settings_toml(tolerance_potential=0.03, tolerance_workload=0.06, gap=0.0, seed=1)
     write_scenario(tmp_path / "big", accounts, territories, toml)
     run = tmp_path / "run"
     code, out, screen = _run_on_pty(
