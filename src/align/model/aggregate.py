@@ -10,22 +10,20 @@ is not.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from ..geo import Geometry
-from .backends import lp_session
 from .formulation import (
     FloatArray,
     IntArray,
     Problem,
-    RuleDuals,
-    build_model,
-    rule_duals,
     unique_pairs,
 )
-from .pricing import price
+from .lagrange import Dual
+from .pricing import PricedLP
 
 
 @dataclass
@@ -155,30 +153,20 @@ def aggregated_duals(
     if made is None:
         return None
     agg, ai, aj, cluster_of = made
-    model, layout = build_model(agg, ai, aj, slack_cost=slack_cost)
-    session = lp_session(backend, model, seed=problem.scenario.settings.solver.seed)
-    cols = np.arange(len(ai))  # session column of every pair (slack columns follow the first)
-    rounds = 0
-    while True:
-        rounds += 1
-        lp = session.solve(time_limit=left())
-        if lp.status != "optimal" or lp.row_dual is None:
-            return None
-        duals = rule_duals(agg, layout, lp.row_dual)
-        new_i, new_j, _ = price(agg, duals, ai, aj)
-        if not len(new_i) or left() <= 0:
-            break
-        block, _ = build_model(agg, new_i, new_j)
-        cols = np.r_[cols, session.ncol + np.arange(len(new_i))]
-        session.add_columns(block)
-        ai, aj = np.r_[ai, new_i], np.r_[aj, new_j]
-        layout.pi, layout.pj, layout.n_pair_cols = ai, aj, len(ai)
-    info = {"clusters": agg.n, "rounds": rounds, "pairs": len(ai), "objective": lp.objective}
-    base, split = _disaggregate(agg, cluster_of, ai, aj, lp.x[cols])
+    priced = PricedLP(agg, backend, ai, aj, slack_cost)
+    lp = priced.solve(left, stop=lambda: left() <= 0)
+    if lp.status != "optimal" or lp.row_dual is None or lp.x is None:
+        return None
+    duals = priced.duals(lp)
+    info = {
+        "clusters": agg.n,
+        "rounds": priced.rounds,
+        "pairs": len(priced.pi),
+        "objective": lp.objective,
+    }
+    base, split = _disaggregate(agg, cluster_of, priced.pi, priced.pj, priced.pairs_x(lp))
     info["split_clusters"] = int(split.sum())
-    return Prices(
-        RuleDuals(np.zeros(problem.n), duals.resource, duals.moved), base, split[cluster_of], info
-    )
+    return Prices(Dual(duals.resource, duals.moved, -math.inf), base, split[cluster_of], info)
 
 
 @dataclass
@@ -187,7 +175,7 @@ class Prices:
     members follow its LP split, by their share of its first balanced value), and which
     accounts were in a split cluster."""
 
-    duals: RuleDuals
+    duals: Dual  # their bound is not known here: -inf
     base: IntArray
     split: np.ndarray  # (n,) bool
     info: dict  # type: ignore[type-arg]

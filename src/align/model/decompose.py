@@ -4,9 +4,11 @@ The LP relaxation of a large alignment has one row per account, and most account
 doubt: their best territory under near-optimal band prices is clearly cheaper than their second.
 So:
 
-1. prices ``y`` from the smoothed Lagrangian dual (:mod:`.lagrange`), over the candidate pairs;
-2. every account takes its best territory under ``y``; the ones whose best and second-best
-   differ by the least (the boundary accounts) are *free*, the rest *held*;
+1. prices ``y`` and a plan from the LP over compact clusters of accounts (:mod:`.aggregate`),
+   or without coordinates from the smoothed Lagrangian dual (:mod:`.lagrange`);
+2. every account priced at ``y``; the accounts of the clusters that LP split, and those whose
+   best and second-best territory differ the least per unit of size, are *free*, the rest
+   *held* at the plan;
 3. the LP over the free accounts (held ones shift the band right-hand sides) gives exact band
    duals for that restriction; every held account is then checked against them (and every
    pruned pair priced): one that would rather be elsewhere is freed and the LP re-solved. When
@@ -138,7 +140,6 @@ class Sifted:
     pj: IntArray
     bound: float  # scaled, valid for the whole problem
     restricted: float  # scaled: the last restricted LP's value, held accounts included
-    exact: bool  # the restricted LP's optimum is the whole LP's
     infeasible: bool  # the LP over every account and every pair needs slack: no plan exists
     order: IntArray  # accounts, most in doubt first (to free more)
     prices: Dual  # the multipliers that prove ``bound``
@@ -174,8 +175,7 @@ def sift(
         )
     if got is not None:
         stats["aggregate"] = got.info
-        dual = Dual(got.duals.resource, got.duals.moved, -math.inf)
-        dual, bound, pi, pj = dual_bound(problem, pi, pj, deadline=lambda: 0.0, start=dual)
+        dual, bound, pi, pj = dual_bound(problem, pi, pj, deadline=lambda: 0.0, start=got.duals)
     else:
         dual, bound, pi, pj = dual_bound(problem, pi, pj, deadline=deadline, **ascent)
         stats["ascent_evaluations"] = dual.evaluations
@@ -286,7 +286,8 @@ def sift(
         take = max(int(free.sum()), SIFT_ADD_MIN)
         free[np.argsort(-gain, kind="stable")[: min(take, int(unhappy.sum()))]] = True
     stats["sift_rounds"] = rounds
-    return Sifted(free, base, pi, pj, bound, total, exact, infeasible, by_margin, prices, stats)
+    stats["exact"] = exact  # the restricted LP's optimum is the whole LP's
+    return Sifted(free, base, pi, pj, bound, total, infeasible, by_margin, prices, stats)
 
 
 def _near_slack(problem: Problem, layout, x, pi, pj, base) -> np.ndarray:  # type: ignore[no-untyped-def]

@@ -8,9 +8,13 @@ turns the candidates' bound into a bound of the whole problem.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import numpy as np
 
-from .formulation import Problem, RuleDuals, reduced_costs
+from .backends import Backend, BackendResult, lp_session
+from .formulation import Problem, RuleDuals, build_model, reduced_costs, rule_duals
 
 PRICE_TOL = 1e-6  # a pruned pair enters when its scaled reduced cost is below -PRICE_TOL
 
@@ -82,3 +86,59 @@ def may_price(problem: Problem, duals, slack: float = 0.0) -> np.ndarray:  # typ
         if len(y):
             lb = lb - np.maximum(r.values * y.max(), r.values * y.min())
     return np.flatnonzero(~(lb >= slack))
+
+
+class PricedLP:
+    """The LP over candidate pairs, big-M slack on every band, kept warm in one session and
+    grown by pricing (:meth:`solve`) until no pruned pair could lower its value."""
+
+    def __init__(
+        self, problem: Problem, backend: Backend, pi: np.ndarray, pj: np.ndarray, slack_cost: float
+    ) -> None:
+        model, self.layout = build_model(problem, pi, pj, slack_cost=slack_cost)
+        self.problem = problem
+        self.pi, self.pj = pi, pj
+        self.slack = np.arange(len(pi), model.shape[1])  # session columns of the slacks
+        self.cols = np.arange(len(pi))  # session column of each pair
+        self.band_rows = np.arange(len(self.layout.accounts), model.shape[0])
+        self.band_lo = model.row_lo[self.band_rows]
+        self.band_hi = model.row_hi[self.band_rows]
+        self.session = lp_session(backend, model, seed=problem.scenario.settings.solver.seed)
+        self.rounds = 0
+        self.shortfall = 0.0
+
+    def solve(
+        self,
+        left: Callable[[], float],
+        *,
+        on_round: Callable[[int], None] | None = None,
+        stop: Callable[[], bool] = lambda: False,
+    ) -> BackendResult:
+        """Solve, price, add what prices out, re-solve; the last result (not optimal when the
+        time ran out). ``stop()`` ends the pricing early (the pairs so far)."""
+        problem, layout = self.problem, self.layout
+        while True:
+            self.rounds += 1
+            if on_round is not None:
+                on_round(self.rounds)
+            lp = self.session.solve(time_limit=left())
+            if lp.status != "optimal" or lp.row_dual is None or lp.x is None:
+                return lp
+            duals = rule_duals(problem, layout, lp.row_dual)
+            new_i, new_j, self.shortfall = price(problem, duals, self.pi, self.pj)
+            if not len(new_i) or stop():
+                return lp
+            block, _ = build_model(problem, new_i, new_j)
+            self.cols = np.r_[self.cols, self.session.ncol + np.arange(len(new_i))]
+            self.session.add_columns(block)
+            self.pi, self.pj = np.r_[self.pi, new_i], np.r_[self.pj, new_j]
+            layout.pi, layout.pj, layout.n_pair_cols = self.pi, self.pj, len(self.pi)
+
+    def duals(self, lp: BackendResult) -> RuleDuals:
+        assert lp.row_dual is not None
+        return rule_duals(self.problem, self.layout, lp.row_dual)
+
+    def pairs_x(self, lp: BackendResult) -> Any:
+        """The value of every pair (in ``pi, pj`` order) in an LP result."""
+        assert lp.x is not None
+        return lp.x[self.cols]

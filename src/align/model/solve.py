@@ -28,7 +28,7 @@ from ..errors import AlignError
 from ..metrics import alignment_kpis, distances_of, territory_table
 from ..runs import Run
 from ..scenario import Scenario
-from .backends import Backend, BackendResult, get_backend, lp_session, stop_requested
+from .backends import Backend, BackendResult, get_backend, stop_requested
 from .diagnose import elastic_reasons, quick_checks
 from .formulation import (
     Layout,
@@ -40,7 +40,7 @@ from .formulation import (
     rule_duals,
     unique_pairs,
 )
-from .pricing import may_price, price
+from .pricing import PricedLP, may_price
 from .repair import SLACK_COST, SLACK_TOL, near_violations, repair_moves
 
 Progress = Callable[[str, dict[str, Any]], None]
@@ -141,46 +141,33 @@ def _solve_lp(
     k = s.solver.candidates or default_candidates(problem.m)
     pi, pj = problem.nearest_pairs(k)
     # big-M slack on every band keeps the LP feasible while pricing brings in what it needs
-    model, layout = build_model(problem, pi, pj, slack_cost=SLACK_COST)
-    slack = np.arange(len(pi), model.shape[1])  # session columns of the slacks
-    cols = np.arange(len(pi))  # session column of each pair
-    session = lp_session(backend, model, seed=s.solver.seed)
-    band_rows = np.arange(len(layout.accounts), model.shape[0])
-    band_lo, band_hi = model.row_lo[band_rows], model.row_hi[band_rows]
-    del model
+    priced = PricedLP(problem, backend, pi, pj, SLACK_COST)
+    session, layout = priced.session, priced.layout
     phase("build", t0)  # candidates and the LP
     t0 = time.perf_counter()
-    rounds = 0
-    while True:
-        rounds += 1
-        say("lp", {"round": rounds, "pairs": len(pi), "elapsed": clock.elapsed()})
-        lp = session.solve(time_limit=clock.left())
-        if lp.status != "optimal" or lp.row_dual is None or lp.x is None:
-            phase("lp", t0)
-            return Outcome(
-                "no_solution", message=f"the LP relaxation was not solved ({lp.message})"
-            )
-        duals = rule_duals(problem, layout, lp.row_dual)
-        new_i, new_j, shortfall = price(problem, duals, pi, pj)
-        if len(new_i) == 0:
-            break
-        block, _ = build_model(problem, new_i, new_j)
-        cols = np.r_[cols, session.ncol + np.arange(len(new_i))]
-        session.add_columns(block)
-        pi, pj = np.r_[pi, new_i], np.r_[pj, new_j]
-        layout.pi, layout.pj, layout.n_pair_cols = pi, pj, len(pi)
+
+    def on_round(rounds: int) -> None:
+        say("lp", {"round": rounds, "pairs": len(priced.pi), "elapsed": clock.elapsed()})
+
+    lp = priced.solve(clock.left, on_round=on_round)
     phase("lp", t0)
+    if lp.status != "optimal" or lp.row_dual is None or lp.x is None:
+        return Outcome("no_solution", message=f"the LP relaxation was not solved ({lp.message})")
+    pi, pj, cols, slack = priced.pi, priced.pj, priced.cols, priced.slack
     if lp.x[slack].max(initial=0.0) > 1e-7:
         # with every pair priced, the LP itself needs slack: no plan can exist
         return Outcome("infeasible")
     lp.x = lp.x[cols]
-    lp_bound = (lp.objective + shortfall) * problem.cost_scale
+    lp_bound = (lp.objective + priced.shortfall) * problem.cost_scale
     stats.update(
-        lp_rounds=rounds, candidate_pairs=len(pi), lp_objective=lp.objective * problem.cost_scale
+        lp_rounds=priced.rounds,
+        candidate_pairs=len(pi),
+        lp_objective=lp.objective * problem.cost_scale,
     )
 
     # --- 2b. dive: fix the largest split accounts and re-solve the LP until few are split -----
     t0 = time.perf_counter()
+    band_rows, band_lo, band_hi = priced.band_rows, priced.band_lo, priced.band_hi
     x0 = _tighten(session, band_rows, band_lo, band_hi, slack, cols, clock, stats, tighten)
     dive_x = _dive(problem, session, lp.x if x0 is None else x0, cols, layout, clock, stats)
     session.set_row_bounds(band_rows, band_lo, band_hi)
