@@ -171,7 +171,7 @@ def slow_scenario(time_limit_s: float) -> dict[str, Any]:
 POSTGRES_ENV = "ALIGN_TEST_POSTGRES_URL"
 NO_POSTGRES = (
     f"PostgreSQL tests need {POSTGRES_ENV}=postgresql://user:password@127.0.0.1:5432/postgres "
-    "(a role that may create databases); .ci/run sets it up, the README says how to locally"
+    "(a role that may create databases); .ci/run sets it up, docs/service.md says how to locally"
 )
 
 
