@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
-
-from .continuity import solve_from  # noqa: E402
-from .errors import (  # noqa: E402
+from ._version import __version__
+from .continuity import solve_from
+from .errors import (
     AlignError,
     ExecutorError,
     InfeasibleError,
@@ -15,11 +14,11 @@ from .errors import (  # noqa: E402
     SettingsError,
     SolverError,
 )
-from .io import load_scenario, make_scenario  # noqa: E402
-from .metrics import alignment_kpis  # noqa: E402
-from .model import solve  # noqa: E402
-from .pockets import WhitespacePockets, find_pockets  # noqa: E402
-from .quotas import (  # noqa: E402
+from .io import load_scenario, make_scenario
+from .metrics import alignment_kpis
+from .model import solve
+from .pockets import WhitespacePockets, find_pockets
+from .quotas import (
     Proposal,
     adjust_run,
     carry_proposal,
@@ -27,13 +26,13 @@ from .quotas import (  # noqa: E402
     override_quotas,
     propose_quotas,
 )
-from .report import write_report  # noqa: E402
-from .review import Review, review  # noqa: E402
-from .runs import Comparison, Run, compare_runs, load_run  # noqa: E402
-from .scenario import Scenario  # noqa: E402
-from .settings import Settings, list_presets  # noqa: E402
-from .sweep import Sweep, sweep  # noqa: E402
-from .tracking import Tracking, track  # noqa: E402
+from .report import write_report
+from .review import Review, review
+from .runs import Comparison, Run, compare_runs, load_run
+from .scenario import Scenario
+from .settings import Settings, list_presets
+from .sweep import Sweep, sweep
+from .tracking import Tracking, track
 
 __all__ = [
     "AlignError",

@@ -13,7 +13,7 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
-from . import __version__
+from ._version import __version__
 from .continuity import lineage, solve_from
 from .errors import AlignError, ScenarioError
 from .io import load_scenario

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from . import __version__
+from ._version import __version__
 from .errors import RunError, ScenarioError
 
 if TYPE_CHECKING:  # pragma: no cover

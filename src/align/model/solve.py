@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .. import __version__
+from .._version import __version__
 from ..errors import AlignError
 from ..metrics import alignment_kpis, distances_of, territory_table
 from ..runs import Run

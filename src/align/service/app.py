@@ -29,7 +29,7 @@ from pydantic import ValidationError
 from sqlalchemy import text
 from starlette.concurrency import run_in_threadpool
 
-from .. import __version__
+from .._version import __version__
 from ..errors import AlignError, ScenarioError
 from ..io import load_scenario
 from ..pockets import find_pockets
