@@ -113,3 +113,137 @@ def near_violations(
         if kept < problem.moved_min_kept - 1e-9:
             near |= (cur >= 0) & (cur != assign)
     return near
+
+
+def _fits(
+    problem: Problem, loads: list[np.ndarray], a: np.ndarray, b: np.ndarray, v: list[np.ndarray]
+) -> np.ndarray:
+    """Whether moving ``v[r]`` (per resource, signed: out of ``a``, into ``b``) keeps both bands."""
+    ok = np.ones(len(a), dtype=bool)
+    for r, load, dv in zip(problem.resources, loads, v, strict=True):
+        ga, gb = (a, b) if r.group is None else (r.group[a], r.group[b])
+        same = ga == gb
+        la, lb = load[ga] - dv, load[gb] + dv
+        ok &= same | ((la >= r.lo[ga] - BAND_EPS) & (la <= r.hi[ga] + BAND_EPS))
+        ok &= same | ((lb >= r.lo[gb] - BAND_EPS) & (lb <= r.hi[gb] + BAND_EPS))
+    return ok
+
+
+BAND_EPS = 1e-9  # scaled: a band counts as kept within this
+SWAP_MAX = 4_000_000  # swap pairs scored per round, at most (memory: ~40 bytes each)
+
+
+def local_search(
+    problem: Problem,
+    pi: np.ndarray,
+    pj: np.ndarray,
+    assign: np.ndarray,
+    *,
+    rounds: int = 60,
+    deadline: float = np.inf,
+) -> tuple[np.ndarray, int]:
+    """Improve a plan by shift and swap moves along candidate pairs that keep every band.
+
+    A shift moves one account to another of its candidate territories; a swap exchanges two
+    accounts between two territories (each a candidate of the other's). Each round scores every
+    shift and every swap whose first leg lowers the cost, vectorised, and makes the best ones
+    that touch distinct territories (and keep the moved cap). Returns the plan and the moves made.
+    ``deadline``: a ``time.perf_counter()`` value after which no new round starts.
+    """
+    import time
+
+    assign = assign.copy()
+    m = problem.m
+    cur = problem.current
+    capped = problem.moved_min_kept is not None
+    mk = problem.measure / problem.moved_scale if capped else None
+    grouped = any(r.group is not None for r in problem.resources)
+    cost_of = problem.pair_costs(pi, pj)
+    made = 0
+    for _ in range(rounds):
+        if time.perf_counter() > deadline:
+            break
+        loads = [r.load(assign, m) for r in problem.resources]
+        ca = assign[pi]
+        here = problem.pair_costs(np.arange(problem.n), assign)
+        at = pj == ca
+        other = np.flatnonzero(~at)
+        oi, ob = pi[other], pj[other]
+        oa = assign[oi]
+        d1 = cost_of[other] - here[oi]
+        vals = [r.values[oi] for r in problem.resources]
+        kept = 0.0
+        dk1 = np.zeros(len(oi))
+        if capped:
+            assert mk is not None
+            kept = float(mk[(cur >= 0) & (cur == assign)].sum())
+            dk1 = np.where(cur[oi] == ob, mk[oi], 0.0) - np.where(cur[oi] == oa, mk[oi], 0.0)
+        # shifts
+        ok = (d1 < -1e-9) & _fits(problem, loads, oa, ob, vals)
+        if capped:
+            ok &= kept + dk1 >= problem.moved_min_kept - 1e-9  # type: ignore[operator]
+        s_idx = np.flatnonzero(ok)
+        moves_gain = [d1[s_idx]]
+        moves_a = [oi[s_idx]]
+        moves_b = [np.full(len(s_idx), -1)]  # second account of a swap (-1: a shift)
+        moves_ta, moves_tb = [oa[s_idx]], [ob[s_idx]]
+        moves_dk = [dk1[s_idx]]
+        # swaps: a first leg that lowers the cost, a second leg from its target back
+        first = np.flatnonzero(d1 < -1e-9)
+        if len(first):
+            first = first[np.argsort(d1[first], kind="stable")]
+            key_first = oa[first] * m + ob[first]  # (from a, to b)
+            key_back = ob * m + oa  # a leg from b to a has key (a, b) seen from the first
+            order = np.argsort(key_back, kind="stable")
+            sk = key_back[order]
+            lo_i = np.searchsorted(sk, key_first, "left")
+            hi_i = np.searchsorted(sk, key_first, "right")
+            cnt = hi_i - lo_i
+            total = np.cumsum(cnt)
+            keep = total <= SWAP_MAX
+            first, lo_i, cnt = first[keep], lo_i[keep], cnt[keep]
+            if cnt.sum():
+                f = np.repeat(first, cnt)
+                starts = np.repeat(lo_i - np.r_[0, np.cumsum(cnt)[:-1]], cnt)
+                g = order[np.arange(len(f)) + starts]
+                gain = d1[f] + d1[g]
+                good = gain < -1e-9
+                f, g, gain = f[good], g[good], gain[good]
+                dv = [v[f] - v[g] for v in vals]
+                fit = _fits(problem, loads, oa[f], ob[f], dv)
+                dk = dk1[f] + dk1[g]
+                if capped:
+                    fit &= kept + dk >= problem.moved_min_kept - 1e-9  # type: ignore[operator]
+                f, g, gain, dk = f[fit], g[fit], gain[fit], dk[fit]
+                moves_gain.append(gain)
+                moves_a.append(oi[f])
+                moves_b.append(oi[g])
+                moves_ta.append(oa[f])
+                moves_tb.append(ob[f])
+                moves_dk.append(dk)
+        gain = np.concatenate(moves_gain)
+        if not len(gain):
+            break
+        acc_a, acc_b = np.concatenate(moves_a), np.concatenate(moves_b)
+        ta, tb, dk = np.concatenate(moves_ta), np.concatenate(moves_tb), np.concatenate(moves_dk)
+        pick = np.argsort(gain, kind="stable")
+        touched = np.zeros(m, dtype=bool)
+        moved_now = 0
+        for q in pick[: 8 * m]:
+            a, b = ta[q], tb[q]
+            if touched[a] or touched[b]:
+                continue
+            if capped and kept + dk[q] < problem.moved_min_kept - 1e-9:  # type: ignore[operator]
+                continue
+            assign[acc_a[q]] = b
+            if acc_b[q] >= 0:
+                assign[acc_b[q]] = a
+            touched[a] = touched[b] = True
+            kept += float(dk[q])
+            moved_now += 1
+            if grouped:
+                break  # a band over several territories: one move at a time
+        made += moved_now
+        if not moved_now:
+            break
+    return assign, made

@@ -41,7 +41,7 @@ from .formulation import (
     unique_pairs,
 )
 from .pricing import PricedLP, may_price
-from .repair import SLACK_COST, SLACK_TOL, near_violations, repair_moves
+from .repair import SLACK_COST, SLACK_TOL, local_search, near_violations, repair_moves
 
 Progress = Callable[[str, dict[str, Any]], None]
 INTEGRAL_TOL = 1e-6
@@ -320,6 +320,8 @@ DIVE_ROUNDS = 10
 RESTRICT_ATTEMPTS = 3  # restrictions tried (free set doubled) before the whole problem
 DECOMPOSE_PAIRS = 150_000  # solver.method auto: decomposed beyond this many candidate pairs
 NO_PLAN = "no plan was found within the time limit"
+POLISH_SHARE = 0.05  # local search on a plan: this share of the time left, at least the min
+POLISH_MIN_S = 0.5
 DIVE_STOP = 8  # leave this many split accounts or fewer to the small MIP
 
 
@@ -478,8 +480,10 @@ def _fix_and_solve(problem, backend, lp, x, layout, clock, stats, say=None, boun
     stats["first_plan_attempts"] = attempts
     if say is not None:  # a whole plan exists from here on (kept if the solve is stopped)
         say("incumbent", {"objective": problem.plan_cost(assign), "bound": bound})
-    # 2. neighbourhoods around them, warm-started from the plan so far, growing while the plan is
-    #    not yet within half the target gap of the bound
+    # 2. shift and swap moves that keep every band (seconds at most), then neighbourhoods around
+    #    the split accounts, warm-started from the plan so far, growing while the plan is not yet
+    #    within half the target gap of the bound
+    assign = _polish(problem, pi, pj, assign, clock, stats, say, bound)
     cost = problem.plan_cost(assign) / problem.cost_scale
     more = min(len(order), max(2 * extra, NEIGHBOURHOOD_MIN, NEIGHBOURHOOD_PER_SPLIT * len(split)))
     certified = (1 + problem.target_gap) * lp.objective
@@ -494,10 +498,23 @@ def _fix_and_solve(problem, backend, lp, x, layout, clock, stats, say=None, boun
         if better is not None and slack_left <= SLACK_TOL:
             better_cost = problem.plan_cost(better) / problem.cost_scale
             if better_cost < cost:
-                assign, cost = better, better_cost
+                assign = _polish(problem, pi, pj, better, clock, stats, say, bound)
+                cost = problem.plan_cost(assign) / problem.cost_scale
         extra, more = more, min(len(order), 2 * more)
     stats["repair_free_accounts"] = int(len(split) + extra)
     return assign, None
+
+
+def _polish(problem, pi, pj, assign, clock, stats, say, bound):  # type: ignore[no-untyped-def]
+    """Local search (shift and swap moves that keep every band) on a plan, time-boxed."""
+    t0 = time.perf_counter()
+    box = max(POLISH_SHARE * clock.left(), POLISH_MIN_S)
+    better, moves = local_search(problem, pi, pj, assign, deadline=t0 + min(box, clock.left()))
+    stats["polish_moves"] = stats.get("polish_moves", 0) + moves
+    stats["polish_s"] = round(stats.get("polish_s", 0.0) + time.perf_counter() - t0, 4)
+    if moves and say is not None:
+        say("incumbent", {"objective": problem.plan_cost(better), "bound": bound})
+    return better
 
 
 def _elastic_start(model, layout: Layout, x_pairs: np.ndarray) -> np.ndarray:  # type: ignore[no-untyped-def]
