@@ -15,14 +15,24 @@ def _violation(r, load: np.ndarray) -> np.ndarray:  # type: ignore[no-untyped-de
 
 
 def repair_moves(
-    problem: Problem, pi: np.ndarray, pj: np.ndarray, assign: np.ndarray, *, rounds: int = 200
+    problem: Problem,
+    pi: np.ndarray,
+    pj: np.ndarray,
+    assign: np.ndarray,
+    *,
+    rounds: int = 200,
+    deadline: float = np.inf,
 ) -> tuple[np.ndarray, float]:
     """Greedy single moves along candidate pairs that reduce the band and cap violations.
 
     Each round scores every move out of or into a territory that violates a band by the elastic
     objective (scaled cost change + SLACK_COST x violation change) and makes the best moves that
-    touch distinct territories. Returns the plan and its remaining total violation (scaled).
+    touch distinct territories (and, together, do not break the moved cap). Returns the plan and
+    its remaining total violation (scaled). ``deadline``: a ``time.perf_counter()`` value after
+    which no new round starts.
     """
+    import time
+
     assign = assign.copy()
     m = problem.m
     cs = problem.cost_scale
@@ -30,6 +40,8 @@ def repair_moves(
     capped = problem.moved_min_kept is not None
     has_cur = cur >= 0
     for _ in range(rounds):
+        if time.perf_counter() > deadline:
+            break
         loads = [r.load(assign, m) for r in problem.resources]
         bad = np.zeros(m, dtype=bool)
         total = 0.0
@@ -86,13 +98,21 @@ def repair_moves(
             a, b = ca[q], cb[q]
             if touched[a] or touched[b] or assign[ci[q]] != a:
                 continue
+            if capped and moved_any and dk[q] < 0 and kept + dk[q] < lo_k - 1e-12:
+                continue  # the cap is one row shared by every move: never overdrawn together
             assign[ci[q]] = b
             touched[a] = touched[b] = True
             moved_any = True
             if capped:
-                break  # the cap is one row shared by every move: one at a time
+                kept += float(dk[q])
         if not moved_any:
             return assign, total
+    loads = [r.load(assign, m) for r in problem.resources]
+    pairs = zip(problem.resources, loads, strict=True)
+    total = sum(float(_violation(r, load).sum()) for r, load in pairs)
+    if capped:
+        kept = float(problem.measure[has_cur & (cur == assign)].sum()) / problem.moved_scale
+        total += max(problem.moved_min_kept - kept, 0.0)  # type: ignore[operator]
     return assign, total
 
 
@@ -130,7 +150,32 @@ def _fits(
 
 
 BAND_EPS = 1e-9  # scaled: a band counts as kept within this
-SWAP_MAX = 4_000_000  # swap pairs scored per round, at most (memory: ~40 bytes each)
+CHAIN_MAX = 1_000_000  # two-leg moves scored per round, at most (memory: ~100 bytes each)
+CHAIN_LEGS = 24  # second legs tried out of each territory: its cheapest moves
+
+
+def _in_band(r, load: np.ndarray, t: np.ndarray, new: np.ndarray) -> np.ndarray:  # type: ignore[no-untyped-def]
+    return (new >= r.lo[t] - BAND_EPS) & (new <= r.hi[t] + BAND_EPS)
+
+
+def _fits_chain(
+    problem: Problem,
+    loads: list[np.ndarray],
+    a: np.ndarray,
+    b: np.ndarray,
+    c: np.ndarray,
+    i: np.ndarray,
+    k: np.ndarray,
+) -> np.ndarray:
+    """Whether i: a -> b and k: b -> c (c may be a: a swap) keep the bands of a, b and c."""
+    ok = np.ones(len(a), dtype=bool)
+    back = c == a
+    for r, load in zip(problem.resources, loads, strict=True):
+        vi, vk = r.values[i], r.values[k]
+        ok &= _in_band(r, load, a, load[a] - vi + np.where(back, vk, 0.0))
+        ok &= _in_band(r, load, b, load[b] + vi - vk)
+        ok &= back | _in_band(r, load, c, load[c] + vk)
+    return ok
 
 
 def local_search(
@@ -186,21 +231,21 @@ def local_search(
         moves_gain = [d1[s_idx]]
         moves_a = [oi[s_idx]]
         moves_b = [np.full(len(s_idx), -1)]  # second account of a swap (-1: a shift)
-        moves_ta, moves_tb = [oa[s_idx]], [ob[s_idx]]
+        moves_ta, moves_tb, moves_tc = [oa[s_idx]], [ob[s_idx]], [np.full(len(s_idx), -1)]
         moves_dk = [dk1[s_idx]]
-        # swaps: a first leg that lowers the cost, a second leg from its target back
+        # chains: a first leg i: a -> b that lowers the cost, a second leg k: b -> c out of its
+        # target (c = a: a swap); bands over groups of territories get shifts only
         first = np.flatnonzero(d1 < -1e-9)
-        if len(first):
+        if len(first) and not grouped:
             first = first[np.argsort(d1[first], kind="stable")]
-            key_first = oa[first] * m + ob[first]  # (from a, to b)
-            key_back = ob * m + oa  # a leg from b to a has key (a, b) seen from the first
-            order = np.argsort(key_back, kind="stable")
-            sk = key_back[order]
-            lo_i = np.searchsorted(sk, key_first, "left")
-            hi_i = np.searchsorted(sk, key_first, "right")
-            cnt = hi_i - lo_i
-            total = np.cumsum(cnt)
-            keep = total <= SWAP_MAX
+            # second legs by the territory they leave, the CHAIN_LEGS cheapest of each
+            order = np.lexsort((d1, oa))
+            sk = oa[order]
+            rank = np.arange(len(order)) - np.searchsorted(sk, sk, "left")
+            order, sk = order[rank < CHAIN_LEGS], sk[rank < CHAIN_LEGS]
+            lo_i = np.searchsorted(sk, ob[first], "left")
+            cnt = np.searchsorted(sk, ob[first], "right") - lo_i
+            keep = np.cumsum(cnt) <= CHAIN_MAX
             first, lo_i, cnt = first[keep], lo_i[keep], cnt[keep]
             if cnt.sum():
                 f = np.repeat(first, cnt)
@@ -209,8 +254,7 @@ def local_search(
                 gain = d1[f] + d1[g]
                 good = gain < -1e-9
                 f, g, gain = f[good], g[good], gain[good]
-                dv = [v[f] - v[g] for v in vals]
-                fit = _fits(problem, loads, oa[f], ob[f], dv)
+                fit = _fits_chain(problem, loads, oa[f], ob[f], ob[g], oi[f], oi[g])
                 dk = dk1[f] + dk1[g]
                 if capped:
                     fit &= kept + dk >= problem.moved_min_kept - 1e-9  # type: ignore[operator]
@@ -220,24 +264,27 @@ def local_search(
                 moves_b.append(oi[g])
                 moves_ta.append(oa[f])
                 moves_tb.append(ob[f])
+                moves_tc.append(ob[g])
                 moves_dk.append(dk)
         gain = np.concatenate(moves_gain)
         if not len(gain):
             break
         acc_a, acc_b = np.concatenate(moves_a), np.concatenate(moves_b)
         ta, tb, dk = np.concatenate(moves_ta), np.concatenate(moves_tb), np.concatenate(moves_dk)
+        tc = np.concatenate(moves_tc)
         pick = np.argsort(gain, kind="stable")
         touched = np.zeros(m, dtype=bool)
         moved_now = 0
         for q in pick[: 8 * m]:
-            a, b = ta[q], tb[q]
-            if touched[a] or touched[b]:
+            a, b, c = ta[q], tb[q], tc[q]
+            if touched[a] or touched[b] or (c >= 0 and touched[c]):
                 continue
             if capped and kept + dk[q] < problem.moved_min_kept - 1e-9:  # type: ignore[operator]
                 continue
             assign[acc_a[q]] = b
             if acc_b[q] >= 0:
-                assign[acc_b[q]] = a
+                assign[acc_b[q]] = c
+                touched[c] = True
             touched[a] = touched[b] = True
             kept += float(dk[q])
             moved_now += 1
@@ -247,3 +294,4 @@ def local_search(
         if not moved_now:
             break
     return assign, made
+
