@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from .formulation import Problem
@@ -21,18 +23,15 @@ def repair_moves(
     assign: np.ndarray,
     *,
     rounds: int = 200,
-    deadline: float = np.inf,
+    stop: Callable[[], bool] = lambda: False,
 ) -> tuple[np.ndarray, float]:
     """Greedy single moves along candidate pairs that reduce the band and cap violations.
 
     Each round scores every move out of or into a territory that violates a band by the elastic
     objective (scaled cost change + SLACK_COST x violation change) and makes the best moves that
     touch distinct territories (and, together, do not break the moved cap). Returns the plan and
-    its remaining total violation (scaled). ``deadline``: a ``time.perf_counter()`` value after
-    which no new round starts.
+    its remaining total violation (scaled). No new round starts once ``stop()`` is true.
     """
-    import time
-
     assign = assign.copy()
     m = problem.m
     cs = problem.cost_scale
@@ -40,7 +39,7 @@ def repair_moves(
     capped = problem.moved_min_kept is not None
     has_cur = cur >= 0
     for _ in range(rounds):
-        if time.perf_counter() > deadline:
+        if stop():
             break
         loads = [r.load(assign, m) for r in problem.resources]
         bad = np.zeros(m, dtype=bool)
@@ -149,6 +148,11 @@ def _fits(
     return ok
 
 
+PRICE_STEP = 0.05  # first price step of a band, in typical costs per unit of its resource
+PRICE_INNER = (0.25, 0.4, 0.1)  # share of a band's width on each side prices steer from
+PRICE_PATIENCE = 150  # rounds without a better rounding before the repair takes over
+PRICE_REPAIRS = 3  # roundings repaired at most
+PRICE_DECAY = 0.998  # the moved cap's price step decays by this each round
 BAND_EPS = 1e-9  # scaled: a band counts as kept within this
 CHAIN_MAX = 1_000_000  # two-leg moves scored per round, at most (memory: ~100 bytes each)
 CHAIN_LEGS = 24  # second legs tried out of each territory: its cheapest moves
@@ -186,6 +190,7 @@ def local_search(
     *,
     rounds: int = 60,
     deadline: float = np.inf,
+    stop: Callable[[], bool] = lambda: False,
 ) -> tuple[np.ndarray, int]:
     """Improve a plan by shift and swap moves along candidate pairs that keep every band.
 
@@ -193,7 +198,8 @@ def local_search(
     accounts between two territories (each a candidate of the other's). Each round scores every
     shift and every swap whose first leg lowers the cost, vectorised, and makes the best ones
     that touch distinct territories (and keep the moved cap). Returns the plan and the moves made.
-    ``deadline``: a ``time.perf_counter()`` value after which no new round starts.
+    ``deadline``: a ``time.perf_counter()`` value after which no new round starts (nor once
+    ``stop()`` is true).
     """
     import time
 
@@ -206,7 +212,7 @@ def local_search(
     cost_of = problem.pair_costs(pi, pj)
     made = 0
     for _ in range(rounds):
-        if time.perf_counter() > deadline:
+        if time.perf_counter() > deadline or stop():
             break
         loads = [r.load(assign, m) for r in problem.resources]
         ca = assign[pi]
@@ -295,3 +301,133 @@ def local_search(
             break
     return assign, made
 
+
+def priced_plan(
+    problem: Problem,
+    pi: np.ndarray,
+    pj: np.ndarray,
+    *,
+    stop: Callable[[], bool] = lambda: False,
+    iterations: int = 2000,
+) -> tuple[np.ndarray, float]:
+    """A plan by Lagrangian rounding: every account to its cheapest candidate at prices on the
+    bands (and the moved cap) that rise where a band is over and fall where it is under, then
+    greedy repair moves (:func:`repair_moves`) from the least violated roundings; tried again
+    with prices steering to a narrower, then a wider middle of each band while none holds.
+
+    Returns the plan and its remaining violation (scaled; <= SLACK_TOL: every band and the cap
+    hold). Candidate pairs carry locks and segment rules, so those always hold. ``stop()``
+    ends the work early.
+    """
+    out, left = None, np.inf
+    for share in PRICE_INNER:
+        plan, rest = _priced_once(
+            problem, pi, pj, stop=stop, iterations=iterations, inner_share=share
+        )
+        if rest < left:
+            out, left = plan, rest
+        if left <= SLACK_TOL or stop():
+            break
+    assert out is not None
+    return out, left
+
+
+def _priced_once(
+    problem: Problem,
+    pi: np.ndarray,
+    pj: np.ndarray,
+    *,
+    stop: Callable[[], bool] = lambda: False,
+    iterations: int = 2000,
+    inner_share: float = 0.25,
+) -> tuple[np.ndarray, float]:
+    """One Lagrangian rounding and repair (:func:`priced_plan`), prices steering to the
+    middle of each band, ``inner_share`` of its width from either side."""
+
+    n, m = problem.n, problem.m
+    cost = problem.pair_costs(pi, pj) / problem.cost_scale
+    cheapest = np.full(n, np.inf)
+    np.minimum.at(cheapest, pi, cost)
+    extra = cost - cheapest[pi]  # what each pair costs beyond the account's cheapest
+    capped = problem.moved_min_kept is not None
+    cur = problem.current
+    stay = (cur[pi] == pj) & (pj >= 0)
+    mk = problem.measure[pi] / problem.moved_scale if capped else None
+    steps: list[np.ndarray] = []
+    prices: list[np.ndarray] = []
+    signs: list[np.ndarray] = []
+    for r in problem.resources:
+        v = r.values[pi]
+        pos = (v > 0) & (extra > 0)
+        # a price step: the typical cost of moving one unit of the resource to another candidate
+        unit = float(np.median(extra[pos] / v[pos])) if pos.any() else 1.0
+        steps.append(np.full(len(r.lo), PRICE_STEP * unit))
+        prices.append(np.zeros(len(r.lo)))
+        signs.append(np.zeros(len(r.lo)))
+    cap_price, cap_step = 0.0, 1.0
+    if capped:
+        assert mk is not None
+        pos = (mk > 0) & (extra > 0)
+        cap_step = float(np.median(extra[pos] / mk[pos])) if pos.any() else 1.0
+    # pairs as a dense (accounts x most candidates) table, padded with +inf, for a fast argmin
+    order = np.argsort(pi, kind="stable")
+    start = np.searchsorted(pi[order], np.arange(n))
+    slot = np.arange(len(pi)) - start[pi[order]]
+    table = np.full((n, int(slot.max()) + 1), -1, dtype=np.int64)
+    table[pi[order], slot] = order
+    pad = table < 0
+    best, best_v = None, np.inf
+    rate = 1.0
+    best_at = 0
+    tried: list[np.ndarray] = []  # the improving roundings, the last one best
+    for it in range(iterations):
+        if best is not None and stop():
+            break
+        score = cost.copy()
+        for r, y in zip(problem.resources, prices, strict=True):
+            yj = y if r.group is None else y[r.group]
+            score += yj[pj] * r.values[pi]
+        if capped:
+            score -= cap_price * np.where(stay, mk, 0.0)  # type: ignore[arg-type]
+        dense = np.where(pad, np.inf, score[table])
+        assign = pj[table[np.arange(n), dense.argmin(axis=1)]]
+        total = 0.0
+        for r, y, st, last in zip(problem.resources, prices, steps, signs, strict=True):
+            load = r.load(assign, m)
+            over = np.maximum(load - r.hi, 0.0)
+            under = np.maximum(r.lo - load, 0.0)
+            total += float(over.sum() + under.sum())
+            # per band, Rprop: the step grows while the violation keeps its sign, halves when
+            # it flips; bands that hold keep their price
+            # prices steer to the middle half of each band, so lumpy accounts land inside it
+            inner = np.where(np.isfinite(r.hi - r.lo), inner_share * (r.hi - r.lo), 0.0)
+            high = np.maximum(load - r.hi + inner, 0.0)
+            sign = np.sign(high - np.maximum(r.lo + inner - load, 0.0))
+            st *= np.where(sign * last > 0, 1.2, np.where(sign * last < 0, 0.5, 1.0))
+            y += sign * st
+            last[sign != 0] = sign[sign != 0]
+        short = 0.0
+        if capped:
+            kept = float(problem.measure[(cur >= 0) & (cur == assign)].sum()) / problem.moved_scale
+            short = max(problem.moved_min_kept - kept, 0.0)  # type: ignore[operator]
+            total += short
+            move = 1.0 if short > 0 else -0.1
+            cap_price = max(0.0, cap_price + rate * PRICE_STEP * cap_step * move)
+        if total < best_v * (1 - 1e-3):
+            best, best_v, best_at = assign, total, it
+            tried.append(assign)
+        if total <= SLACK_TOL or it - best_at > PRICE_PATIENCE:
+            break
+        rate *= PRICE_DECAY
+    assert best is not None
+    if best_v <= SLACK_TOL:
+        return best, best_v
+    # repair the least violated roundings, best first, until one holds every band
+    out, left = best, best_v
+    for start in tried[::-1][:PRICE_REPAIRS]:
+        plan, rest = repair_moves(problem, pi, pj, start, rounds=2000, stop=stop)
+        if rest < left:
+            out, left = plan, rest
+        if left <= SLACK_TOL or stop():
+            break
+    return out, left

@@ -41,7 +41,14 @@ from .formulation import (
     unique_pairs,
 )
 from .pricing import PricedLP, may_price
-from .repair import SLACK_COST, SLACK_TOL, local_search, near_violations, repair_moves
+from .repair import (
+    SLACK_COST,
+    SLACK_TOL,
+    local_search,
+    near_violations,
+    priced_plan,
+    repair_moves,
+)
 
 Progress = Callable[[str, dict[str, Any]], None]
 INTEGRAL_TOL = 1e-6
@@ -100,15 +107,102 @@ def solve(scenario: Scenario, *, progress: Progress | None = None) -> Run:
     phase("checks", t0)
     if reasons:
         return finish("infeasible", reasons=reasons)
-    if _decompose(problem):
-        out = _solve_decomposed(problem, backend, clock, stats, say)
-    else:
-        out = _solve_lp(problem, backend, clock, stats, say)
+    t0 = time.perf_counter()
+    k = s.solver.candidates or default_candidates(problem.m)
+    pairs = problem.nearest_pairs(k)
+    stats["phases"]["build"] += round(time.perf_counter() - t0, 4)
+    # a plan first: Lagrangian rounding with repair, beside the LP (a thread: HiGHS releases
+    # the GIL), so a solve stopped before the LP's plan still returns one
+    first = FirstPlan(problem, pairs, clock, background=s.solver.threads != 1)
+    out = Outcome("no_solution", message=NO_PLAN)
+    try:
+        if _decompose(problem):
+            out = _solve_decomposed(problem, backend, clock, stats, say, pairs)
+        else:
+            out = _solve_lp(problem, backend, clock, stats, say, pairs=pairs)
+    finally:
+        first.stop(grace=out.kind == "no_solution")
     if out.kind == "infeasible":
         return _infeasible(problem, backend, clock, finish)
+    if out.kind != "plan":
+        out = first.rescue(out, stats, say)
     if out.kind == "plan":
         return finish("plan", out.assign, objective=out.objective, bound=out.bound)
     return finish("no_solution", bound=out.bound, message=out.message)
+
+
+class FirstPlan:
+    """A plan by :func:`.repair.priced_plan` (Lagrangian rounding, greedy repair, local search),
+    made in a background thread while the main path runs, or, with ``background=False``
+    (``solver.threads = 1``), up front within a small share of the time limit."""
+
+    def __init__(
+        self,
+        problem: Problem,
+        pairs: tuple[np.ndarray, np.ndarray],
+        clock: Clock,
+        *,
+        background: bool,
+    ) -> None:
+        import threading
+
+        self.problem, self.pairs, self.clock = problem, pairs, clock
+        self.assign: np.ndarray | None = None
+        self.seconds = 0.0
+        self._halt = threading.Event()
+        share = FIRST_PLAN_BACKGROUND_SHARE if background else FIRST_PLAN_INLINE_SHARE
+        self._deadline = (
+            time.perf_counter() + share * clock.left() + (FIRST_PLAN_GRACE_S if background else 0.0)
+        )
+        self._thread: threading.Thread | None = None
+        if background:
+            self._thread = threading.Thread(target=self._run, name="align-first-plan", daemon=True)
+            self._thread.start()
+        else:
+            self._run()
+
+    def _stopped(self) -> bool:
+        # the clock may have run out: the grace after the main path gives up is its own limit
+        return self._halt.is_set() or time.perf_counter() > self._deadline
+
+    def _run(self) -> None:
+        t0 = time.perf_counter()
+        pi, pj = self.pairs
+        try:
+            plan, left = priced_plan(self.problem, pi, pj, stop=self._stopped)
+            if left <= SLACK_TOL:
+                plan, _ = local_search(self.problem, pi, pj, plan, stop=self._stopped)
+                self.assign = plan
+        finally:
+            self.seconds = time.perf_counter() - t0
+
+    def stop(self, *, grace: bool = False) -> None:
+        """End the background work; with ``grace`` (the main path has no plan), let it finish
+        within FIRST_PLAN_GRACE_S more seconds."""
+        if self._thread is not None and grace:
+            self._thread.join(timeout=FIRST_PLAN_GRACE_S)
+        self._halt.set()
+        if self._thread is not None:
+            self._thread.join()
+
+    def rescue(self, out: Outcome, stats: dict[str, Any], say: Progress) -> Outcome:
+        """The first plan in place of a main path that ended without one (time, Ctrl-C)."""
+        stats["first_plan"] = {"seconds": round(self.seconds, 4), "found": self.assign is not None}
+        if self.assign is None:
+            return out
+        problem = self.problem
+        pi, pj = self.pairs
+        cost = problem.pair_costs(pi, pj)
+        cheapest = np.full(problem.n, np.inf)
+        np.minimum.at(cheapest, pi, cost)
+        # every account at its cheapest eligible territory: a bound of any plan (the candidates
+        # hold each account's cheapest eligible pair)
+        floor = float(cheapest.sum())
+        bound = floor if out.bound is None else max(out.bound, floor)
+        objective = problem.plan_cost(self.assign)
+        stats["first_plan"]["used"] = True
+        say("incumbent", {"objective": objective, "bound": bound, "elapsed": self.clock.elapsed()})
+        return Outcome("plan", self.assign, objective, min(bound, objective))
 
 
 @dataclass
@@ -129,8 +223,9 @@ def _solve_lp(
     stats: dict[str, Any],
     say: Progress,
     tighten: float = TIGHTEN,
+    pairs: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> Outcome:
-    """Steps 2-4 of the module docstring on ``problem``."""
+    """Steps 2-4 of the module docstring on ``problem`` (``pairs``: its candidates, if made)."""
     s = problem.scenario.settings
 
     def phase(name: str, t0: float) -> None:
@@ -139,7 +234,7 @@ def _solve_lp(
     # --- 2. LP with pricing ------------------------------------------------------------------
     t0 = time.perf_counter()
     k = s.solver.candidates or default_candidates(problem.m)
-    pi, pj = problem.nearest_pairs(k)
+    pi, pj = pairs if pairs is not None else problem.nearest_pairs(k)
     # big-M slack on every band keeps the LP feasible while pricing brings in what it needs
     priced = PricedLP(problem, backend, pi, pj, SLACK_COST)
     session, layout = priced.session, priced.layout
@@ -210,16 +305,18 @@ def _decompose(problem: Problem) -> bool:
 
 
 def _solve_decomposed(
-    problem: Problem, backend: Backend, clock: Clock, stats: dict[str, Any], say: Progress
+    problem: Problem,
+    backend: Backend,
+    clock: Clock,
+    stats: dict[str, Any],
+    say: Progress,
+    pairs: tuple[np.ndarray, np.ndarray],
 ) -> Outcome:
     """Prices from an aggregated LP, sifting to the accounts in doubt (:mod:`.decompose`),
     then steps 2-4 on the problem restricted to them; the bound is the whole problem's."""
     from .decompose import held_pinned, restrict, sift
 
-    t0 = time.perf_counter()
-    k = problem.scenario.settings.solver.candidates or default_candidates(problem.m)
-    pi, pj = problem.nearest_pairs(k)
-    stats["phases"]["build"] += round(time.perf_counter() - t0, 4)
+    pi, pj = pairs
     t0 = time.perf_counter()
     sifted = sift(
         problem, backend, pi, pj, left=clock.left, slack_cost=SLACK_COST, say=say,
@@ -320,6 +417,9 @@ DIVE_ROUNDS = 10
 RESTRICT_ATTEMPTS = 3  # restrictions tried (free set doubled) before the whole problem
 DECOMPOSE_PAIRS = 150_000  # solver.method auto: decomposed beyond this many candidate pairs
 NO_PLAN = "no plan was found within the time limit"
+FIRST_PLAN_BACKGROUND_SHARE = 1.0  # the background first plan works at most this share
+FIRST_PLAN_GRACE_S = 2.0  # ... and this long past a main path that ended without a plan
+FIRST_PLAN_INLINE_SHARE = 0.1  # ... and in line (solver.threads = 1) this share
 POLISH_SHARE = 0.05  # local search on a plan: this share of the time left, at least the min
 POLISH_MIN_S = 0.5
 DIVE_STOP = 8  # leave this many split accounts or fewer to the small MIP
@@ -436,6 +536,7 @@ def _fix_and_solve(problem, backend, lp, x, layout, clock, stats, say=None, boun
             gap=0.0,
             abs_gap=max(REPAIR_SHARE * problem.target_gap, 1e-4) * abs(lp.objective),
             seed=s.seed,
+            threads=s.threads,
             stop_at=target - fixed_cost,
             start=start,
         )
@@ -537,7 +638,9 @@ def _whole_mip(problem, backend, pi, pj, clock, *, infeasible: bool):  # type: i
     sets = [problem.all_pairs()] if infeasible else [(pi, pj), problem.all_pairs()]
     for ai, aj in sets:
         model, sub = build_model(problem, ai, aj, integer=True)
-        res = backend.solve(model, time_limit=clock.left(), gap=problem.target_gap, seed=s.seed)
+        res = backend.solve(
+            model, time_limit=clock.left(), gap=problem.target_gap, seed=s.seed, threads=s.threads
+        )
         if res.status != "infeasible":
             break
     if res.x is None:
@@ -576,7 +679,12 @@ def _improve(problem, backend, lp, layout, assign, objective, bound, clock, stat
     model, sub = build_model(problem, pi, pj, integer=True)
     start = (sub.pj == assign[sub.pi]).astype(float)
     res = backend.solve(
-        model, time_limit=clock.left(), gap=problem.target_gap, seed=s.seed, start=start
+        model,
+        time_limit=clock.left(),
+        gap=problem.target_gap,
+        seed=s.seed,
+        threads=s.threads,
+        start=start,
     )
     if res.x is not None:
         chosen = res.x[: sub.n_pair_cols] > 0.5
