@@ -183,3 +183,20 @@ def test_the_mip_worker_sets_the_threads_option() -> None:
         highspy, backends._arrays(model), time_limit=1.0, gap=0.0, seed=0, threads=2
     )
     assert h.getOptionValue("threads")[1] == 2
+
+
+def test_an_instance_too_large_for_the_machine_is_refused_before_it_starts(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    sc = _shape_scenario("base", 1500, 15, 1)
+    monkeypatch.setattr(solve_mod, "available_mib", lambda: 255.0)
+    monkeypatch.setattr(solve_mod, "build_problem", lambda *a: pytest.fail("work started"))
+    with pytest.raises(align.errors.NoSolutionError) as e:
+        align.solve(sc)
+    assert str(e.value) == (
+        "scenario too large for this machine: 1,500 accounts x 9 candidate territories = "
+        "13,500 pairs need about 257 MiB, 255 MiB are available; set solver.candidates = 5 "
+        "(about 255 MiB), or run on a machine with more memory"
+    )
+    assert e.value.exit_code == 4
+    monkeypatch.setattr(solve_mod, "available_mib", lambda: 100.0)
+    with pytest.raises(align.errors.NoSolutionError, match="split the accounts into regions"):
+        align.solve(sc)
