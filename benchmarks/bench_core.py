@@ -60,8 +60,46 @@ def _tolerances(settings: dict[str, Any]) -> dict[str, float]:
     return {col: float(rule["tolerance"]) for col, rule in settings.get("balance", {}).items()}
 
 
+def _check_rules(
+    merged: Any, ter: Any, settings: dict[str, Any], j: Any, problems: list[str]
+) -> bool:
+    """Locks, one-segment territories and the moved cap (accounts measure) of a plan."""
+    import pandas as pd
+
+    ok = True
+    tid = ter["territory_id"].to_numpy(dtype=object)
+    cur = merged["current_territory"] if "current_territory" in merged else None
+    if cur is not None and "locked" in merged:
+        lock = merged["locked"].astype(bool).to_numpy() & cur.notna().to_numpy()
+        broken = int((lock & (tid[j] != cur.to_numpy(dtype=object))).sum())
+        if broken:
+            ok = False
+            problems.append(f"{broken} locked accounts moved")
+    if "segments" in ter and "segment" in merged:
+        allowed = ter["segments"].fillna("").astype(str).str.split(";").to_numpy()
+        seg = merged["segment"].astype(str).to_numpy()
+        barred = sum(1 for a, s in zip(allowed[j], seg, strict=True) if a != [""] and s not in a)
+        if barred:
+            ok = False
+            problems.append(f"{barred} accounts in a territory that does not serve their segment")
+    cap = float(settings.get("constraints", {}).get("max_moved_share", 1.0))
+    if cap < 1.0 and cur is not None:
+        has = cur.notna().to_numpy()
+        moved = has & (pd.Series(tid[j]).to_numpy() != cur.to_numpy(dtype=object))
+        share = moved.sum() / max(has.sum(), 1)
+        if share > cap + 1e-9:
+            ok = False
+            problems.append(f"moved share {share:.4%} above the cap {cap:.0%}")
+    return ok
+
+
 def check_plan(
-    acc: Any, ter: Any, tol: dict[str, float], account_ids: Any, territory_ids: Any
+    acc: Any,
+    ter: Any,
+    tol: dict[str, float],
+    account_ids: Any,
+    territory_ids: Any,
+    settings: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Independent check of a plan given as parallel arrays (account_id, territory_id)."""
     import numpy as np
@@ -117,6 +155,7 @@ def check_plan(
             )
     out["bands_ok"] = bands_ok
     out["max_deviation"] = worst
+    out["rules_ok"] = _check_rules(merged, ter, settings or {}, j, out["problems"])
     d = haversine_km(
         merged["lat"].to_numpy(),
         merged["lon"].to_numpy(),
@@ -187,6 +226,7 @@ def run_engine(folder: Path, a: argparse.Namespace) -> dict[str, Any]:
             _tolerances(settings),
             run.assignments["account_id"],
             run.assignments["territory_id"],
+            settings,
         )
         res["check"] = chk
         if run.objective:
@@ -203,21 +243,53 @@ def _naive_supports(acc: Any, ter: Any, settings: dict[str, Any]) -> None:
     obj = settings.get("objective", {})
     rules = [
         ("lat/lon coordinates", {"lat", "lon"} <= set(acc.columns)),
-        ("no locked accounts", "locked" not in acc or not acc["locked"].astype(bool).any()),
-        (
-            "no target_share/capacity/segments",
-            not {"target_share", "capacity", "segments"} & set(ter),
-        ),
+        ("no target_share/capacity", not {"target_share", "capacity"} & set(ter)),
         ("travel_weight = potential", obj.get("travel_weight", "potential") == "potential"),
         ("distance_power = 1", int(obj.get("distance_power", 1)) == 1),
         ("travel = 1", float(obj.get("travel", 1.0)) == 1.0),
         ("disruption = 0", float(obj.get("disruption", 0.0)) == 0.0),
-        ("no constraints table", not settings.get("constraints")),
+        (
+            "constraints: max_moved_share only",
+            set(settings.get("constraints", {})) <= {"max_moved_share"},
+        ),
+        (
+            "disruption_measure = accounts",
+            obj.get("disruption_measure", "accounts") == "accounts",
+        ),
         ("no preset", "model" not in settings),
     ]
     missing = [name for name, ok in rules if not ok]
     if missing:
         raise SystemExit(f"the naive reference needs: {', '.join(missing)} (use --skip-naive)")
+
+
+def _naive_rules(prob: Any, x: Any, acc: Any, ter: Any, settings: dict[str, Any]) -> None:
+    """Locks (fixed), one-segment territories (pairs fixed to 0) and the moved cap (one row)."""
+    import pulp
+
+    m = len(ter)
+    tid = {t: k for k, t in enumerate(ter["territory_id"])}
+    cur = (
+        acc["current_territory"].map(tid).fillna(-1).astype(int).to_numpy()
+        if "current_territory" in acc
+        else None
+    )
+    if cur is not None and "locked" in acc:
+        for i in acc.index[acc["locked"].astype(bool).to_numpy() & (cur >= 0)]:
+            x[i][cur[i]].lowBound = 1
+    if "segments" in ter:
+        allowed = ter["segments"].fillna("").astype(str).str.split(";").tolist()
+        seg = acc["segment"].astype(str).to_numpy()
+        for j in range(m):
+            if allowed[j] != [""]:
+                for i in range(len(acc)):
+                    if seg[i] not in allowed[j]:
+                        x[i][j].upBound = 0
+    cap = float(settings.get("constraints", {}).get("max_moved_share", 1.0))
+    if cap < 1.0 and cur is not None:
+        has = [i for i in range(len(acc)) if cur[i] >= 0]
+        keep = pulp.LpAffineExpression((x[i][cur[i]], 1.0) for i in has)
+        prob += keep >= (1 - cap) * len(has), "moved_cap"
 
 
 def run_naive(folder: Path, a: argparse.Namespace) -> dict[str, Any]:
@@ -258,6 +330,7 @@ def run_naive(folder: Path, a: argparse.Namespace) -> dict[str, Any]:
             expr = pulp.LpAffineExpression((x[i][j], float(v[i])) for i in range(n))
             prob += expr >= target * (1 - t), f"{col}_lo_{j}"
             prob += expr <= target * (1 + t), f"{col}_hi_{j}"
+    _naive_rules(prob, x, acc, ter, settings)
     t_build = time.perf_counter() - t0
 
     solver = pulp.HiGHS(msg=False, timeLimit=a.time_limit, gapRel=a.gap, random_seed=a.seed)
@@ -300,7 +373,12 @@ def run_naive(folder: Path, a: argparse.Namespace) -> dict[str, Any]:
             (np.abs(val - np.round(val)) < 1e-6).all() and np.allclose(val.sum(axis=1), 1.0)
         )
         chk = check_plan(
-            acc, ter, tol, acc["account_id"].to_numpy(), ter["territory_id"].to_numpy()[assign]
+            acc,
+            ter,
+            tol,
+            acc["account_id"].to_numpy(),
+            ter["territory_id"].to_numpy()[assign],
+            settings,
         )
         chk["integral"] = ok_int
         res["check"] = chk
@@ -409,7 +487,9 @@ def _fmt(v: Any, spec: str = ".3f") -> str:
 def _verdict(chk: dict[str, Any]) -> str:
     if not chk:
         return "n/a"
-    return "PASS" if chk.get("once") and chk.get("bands_ok") else "FAIL"
+    return (
+        "PASS" if chk.get("once") and chk.get("bands_ok") and chk.get("rules_ok", True) else "FAIL"
+    )
 
 
 def print_report(results: list[dict[str, Any]], info: dict[str, Any]) -> None:

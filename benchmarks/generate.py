@@ -32,6 +32,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -50,6 +51,76 @@ SEGMENT_SHARE = np.array([0.26, 0.22, 0.20, 0.13, 0.10, 0.09])
 SEGMENT_WORKLOAD = np.array([1.00, 1.10, 0.90, 0.85, 0.95, 1.25])
 
 REGIONS = (("West", -180.0, -104.0), ("Central", -104.0, -87.0), ("East", -87.0, 180.0))
+
+
+@dataclass(frozen=True)
+class Shape:
+    """One shape of book: how potential, geography and today's owners are drawn, which rules."""
+
+    name: str
+    note: str
+    potential_sigma: float = 1.0
+    whale_share: float = 0.0
+    background: float = 0.12  # 1.0 = uniform geography
+    cities: str = "lognormal"
+    owner: str = "nearest"
+    max_moved_share: float = 1.0
+    locked_share: float = 0.0
+    specialist_share: float = 0.0
+    max_account_share: float = 0.20
+
+    def generate(self, n: int, m: int, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """The accounts and territories of this shape, ``n x m``, from ``seed``."""
+        return generate(
+            n,
+            m,
+            seed=seed,
+            potential_sigma=self.potential_sigma,
+            whale_share=self.whale_share,
+            background=self.background,
+            cities=self.cities,
+            owner=self.owner,
+            locked_share=self.locked_share,
+            specialist_share=self.specialist_share,
+            max_account_share=self.max_account_share,
+        )
+
+
+# The family the benchmarks report the worst of: light and heavy tails, whales, clustered and
+# uniform geography, nearest and random owners, moved caps, specialists and locks.
+SHAPES: dict[str, Shape] = {
+    s.name: s
+    for s in (
+        Shape("base", "the original benchmark: lognormal sigma 1.0, lognormal cities, nearest"),
+        Shape(
+            "heavy",
+            "lognormal sigma 1.1, Pareto cities, nearest owner (largest account 30%)",
+            potential_sigma=1.1, cities="pareto", max_account_share=0.30,
+        ),
+        Shape(
+            "wide-random",
+            "lognormal sigma 1.5, uniform geography, random owner, 20% moved cap",
+            potential_sigma=1.5, background=1.0, owner="random", max_moved_share=0.20,
+            max_account_share=0.30,
+        ),
+        Shape(
+            "whale",
+            "1% of accounts hold 30% of potential, clustered, nearest owner",
+            whale_share=0.30, max_account_share=0.60,
+        ),
+        Shape(
+            "light-rules",
+            "lognormal sigma 0.5, uniform geography, 10% one-segment territories, 5% locked",
+            potential_sigma=0.5, background=1.0, specialist_share=0.10, locked_share=0.05,
+        ),
+        Shape(
+            "capped",
+            "lognormal sigma 1.1, Pareto cities, random owner, 15% moved cap, 2% locked",
+            potential_sigma=1.1, cities="pareto", owner="random", max_moved_share=0.15,
+            locked_share=0.02, max_account_share=0.30,
+        ),
+    )
+}  # fmt: skip
 
 
 def _unit_xyz(lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
@@ -77,15 +148,24 @@ def _ids(prefix: str, n: int) -> np.ndarray:
 
 
 def _locations(
-    rng: np.random.Generator, n: int, n_clusters: int, background: float
+    rng: np.random.Generator, n: int, n_clusters: int, background: float, cities: str = "lognormal"
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Account lat/lon: Gaussian population centres with lognormal sizes plus uniform background."""
+    """Account lat/lon: Gaussian population centres plus uniform background.
+
+    ``cities``: the law of the centres' sizes, ``"lognormal"`` (sigma 1.1) or ``"pareto"``
+    (shape 1.1: a handful of metros hold most accounts).
+    """
     (lat0, lat1), (lon0, lon1) = LAT_RANGE, LON_RANGE
     n_bg = int(rng.binomial(n, background)) if n else 0
     n_cl = n - n_bg
     c_lat = rng.uniform(lat0 + 1.0, lat1 - 1.0, n_clusters)
     c_lon = rng.uniform(lon0 + 1.0, lon1 - 1.0, n_clusters)
-    size = rng.lognormal(0.0, 1.1, n_clusters)  # a few big metros, many small towns
+    if cities == "pareto":
+        size = rng.pareto(1.1, n_clusters) + 1.0
+    elif cities == "lognormal":
+        size = rng.lognormal(0.0, 1.1, n_clusters)  # a few big metros, many small towns
+    else:
+        raise ValueError(f'cities must be "lognormal" or "pareto" (got {cities!r})')
     spread_km = np.clip(rng.lognormal(np.log(35.0), 0.5, n_clusters), 8.0, 200.0)
     spread_km *= (size / size.mean()) ** 0.25  # bigger metros sprawl more
     k = rng.choice(n_clusters, size=n_cl, p=size / size.sum())
@@ -183,6 +263,10 @@ def generate(
     max_account_share: float = 0.20,
     pool_size: int = 50_000,
     lloyd_iters: int = 3,
+    cities: str = "lognormal",
+    whale_share: float = 0.0,
+    owner: str = "nearest",
+    specialist_share: float = 0.0,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """A synthetic scenario: ``(accounts, territories)`` DataFrames in the folder contract.
 
@@ -204,11 +288,27 @@ def generate(
         No account's potential or workload exceeds this share of the mean territory's total.
     pool_size, lloyd_iters
         Size of the potential-weighted sample used to place home bases, and Lloyd steps on it.
+    cities
+        Law of the population centres' sizes: ``"lognormal"`` or ``"pareto"`` (lumpier).
+    whale_share
+        When > 0, 1% of the accounts (at random) are rescaled to hold this share of the potential.
+    owner
+        ``current_territory``: ``"nearest"`` home base or ``"random"`` (an inherited book).
+    specialist_share
+        Share of territories that serve one segment only (``segments`` column), the segment drawn
+        by its share of accounts.
     """
     n, m = int(n_accounts), int(n_territories)
     if n < 1 or m < 1 or m > n:
         raise ValueError(
             f"need 1 <= n_territories <= n_accounts (got {n} accounts, {m} territories)"
+        )
+    if owner not in ("nearest", "random"):
+        raise ValueError(f'owner must be "nearest" or "random" (got {owner!r})')
+    if not 0.0 <= whale_share < 1.0 or not 0.0 <= specialist_share <= 1.0:
+        raise ValueError(
+            f"whale_share must be in [0, 1) and specialist_share in [0, 1] "
+            f"(got {whale_share}, {specialist_share})"
         )
     if not 0.0 <= locked_share <= 1.0:
         raise ValueError(f"locked_share must be in [0, 1] (got {locked_share})")
@@ -219,12 +319,18 @@ def generate(
     rng = np.random.default_rng(seed)
     k = n_clusters if n_clusters is not None else int(np.clip(2 * m, 30, 400))
 
-    lat, lon = _locations(rng, n, k, background)
+    lat, lon = _locations(rng, n, k, background, cities)
     lat = np.round(lat, 5)
     lon = np.round(lon, 5)
 
     seg = rng.choice(len(SEGMENTS), size=n, p=SEGMENT_SHARE)
     potential = rng.lognormal(np.log(potential_median), potential_sigma, n)
+    if whale_share > 0:
+        whales = rng.choice(n, size=max(1, n // 100), replace=False)
+        rest = np.ones(n, dtype=bool)
+        rest[whales] = False
+        scale = whale_share / (1 - whale_share) * potential[rest].sum() / potential[whales].sum()
+        potential[whales] *= scale
     potential = np.round(_cap(potential, max_account_share, m), 2)
     rel = potential / np.median(potential)
     workload = (
@@ -255,13 +361,23 @@ def generate(
     territories = pd.DataFrame(
         {"territory_id": tids, "lat": t_lat, "lon": t_lon, "name": names, "region": region}
     )
+    if specialist_share > 0:
+        spec = rng.random(m) < specialist_share
+        own = SEGMENTS[rng.choice(len(SEGMENTS), size=m, p=SEGMENT_SHARE)]
+        territories["segments"] = np.where(spec, own, "")
 
     if current:
         from scipy.spatial import cKDTree
 
-        _, near = cKDTree(_unit_xyz(t_lat, t_lon)).query(xyz)
+        if owner == "nearest":
+            _, near = cKDTree(_unit_xyz(t_lat, t_lon)).query(xyz)
+        else:
+            near = rng.integers(m, size=n)
         cur = tids[np.asarray(near, dtype=np.int64)]
         locked = rng.random(n) < locked_share
+        if "segments" in territories:  # a lock never holds an account where its segment is barred
+            served = territories["segments"].to_numpy()[np.asarray(near, dtype=np.int64)]
+            locked &= (served == "") | (served == SEGMENTS[seg])
     else:
         cur = np.full(n, None, dtype=object)
         locked = np.zeros(n, dtype=bool)
@@ -292,8 +408,16 @@ def settings_toml(
     time_limit_s: float = 120.0,
     gap: float = 0.005,
     seed: int = 0,
+    max_moved_share: float = 1.0,
+    threads: int | None = None,
 ) -> str:
     """The text of a fully explicit ``scenario.toml`` (no preset, so presets cannot shift it)."""
+    constraints = (
+        f"\n[constraints]\nmax_moved_share = {float(max_moved_share)!r}\n"
+        if max_moved_share < 1.0
+        else ""
+    )
+    solver_threads = f"threads = {int(threads)}\n" if threads else ""
     return (
         "# generated by benchmarks/generate.py\n"
         "[balance.potential]\n"
@@ -310,6 +434,8 @@ def settings_toml(
         f"time_limit_s = {float(time_limit_s)!r}\n"
         f"gap = {float(gap)!r}\n"
         f"seed = {int(seed)}\n"
+        f"{solver_threads}"
+        f"{constraints}"
     )
 
 

@@ -145,17 +145,21 @@ class HighsBackend:
 
         return BackendResult(*_child.run(self._hs, m, kw, on_solution, watch))
 
-    def lp_session(self, model: MatrixModel, *, seed: int = 0) -> HighsSession:
-        return HighsSession(self, model, seed)
+    def lp_session(
+        self, model: MatrixModel, *, seed: int = 0, threads: int | None = None
+    ) -> HighsSession:
+        return HighsSession(self, model, seed, threads)
 
 
 class HighsSession:
     """An LP kept in one HiGHS instance: columns are added and bounds changed between solves,
     and each solve warm-starts from the last basis."""
 
-    def __init__(self, backend: HighsBackend, model: MatrixModel, seed: int) -> None:
+    def __init__(
+        self, backend: HighsBackend, model: MatrixModel, seed: int, threads: int | None = None
+    ) -> None:
         self.backend = backend
-        self.h = backend._load(model, time_limit=1e9, gap=0.0, seed=seed, threads=None)
+        self.h = backend._load(model, time_limit=1e9, gap=0.0, seed=seed, threads=threads)
         self.ncol = model.shape[1]
         self._watched = False
 
@@ -557,17 +561,22 @@ class PulpBackend:
 class RebuildSession:
     """The same interface for backends without incremental changes: re-solve from scratch."""
 
-    def __init__(self, backend: Backend, model: MatrixModel, seed: int) -> None:
+    def __init__(
+        self, backend: Backend, model: MatrixModel, seed: int, threads: int | None = None
+    ) -> None:
         self.backend = backend
         self.model = model
         self.seed = seed
+        self.threads = threads
 
     @property
     def ncol(self) -> int:
         return self.model.shape[1]
 
     def solve(self, *, time_limit: float) -> BackendResult:
-        return self.backend.solve(self.model, time_limit=time_limit, gap=0.0, seed=self.seed)
+        return self.backend.solve(
+            self.model, time_limit=time_limit, gap=0.0, seed=self.seed, threads=self.threads
+        )
 
     def add_columns(self, block: MatrixModel) -> None:
         import scipy.sparse as sp
@@ -597,11 +606,13 @@ class RebuildSession:
         self.model.col_hi[cols] = hi
 
 
-def lp_session(backend: Backend, model: MatrixModel, *, seed: int = 0):  # type: ignore[no-untyped-def]
-    """An LP that can grow columns and change bounds between solves."""
+def lp_session(  # type: ignore[no-untyped-def]
+    backend: Backend, model: MatrixModel, *, seed: int = 0, threads: int | None = None
+):
+    """An LP that can grow columns and change bounds between solves (``threads``: HiGHS's)."""
     if isinstance(backend, HighsBackend):
-        return backend.lp_session(model, seed=seed)
-    return RebuildSession(backend, model, seed)
+        return backend.lp_session(model, seed=seed, threads=threads)
+    return RebuildSession(backend, model, seed, threads)
 
 
 def get_backend(name: str) -> Backend:

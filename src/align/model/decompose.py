@@ -216,7 +216,8 @@ def sift(
         model, layout = build_model(
             problem, pi[use], pj[use], fixed_assign=fixed_assign, slack_cost=slack_cost
         )
-        session = lp_session(backend, model, seed=problem.scenario.settings.solver.seed)
+        solver = problem.scenario.settings.solver
+        session = lp_session(backend, model, seed=solver.seed, threads=solver.threads)
         lp = session.solve(time_limit=left())
         if lp.status != "optimal" or lp.row_dual is None:
             if rounds == 1:

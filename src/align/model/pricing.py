@@ -103,7 +103,8 @@ class PricedLP:
         self.band_rows = np.arange(len(self.layout.accounts), model.shape[0])
         self.band_lo = model.row_lo[self.band_rows]
         self.band_hi = model.row_hi[self.band_rows]
-        self.session = lp_session(backend, model, seed=problem.scenario.settings.solver.seed)
+        solver = problem.scenario.settings.solver
+        self.session = lp_session(backend, model, seed=solver.seed, threads=solver.threads)
         self.rounds = 0
         self.shortfall = 0.0
 

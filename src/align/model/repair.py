@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from .formulation import Problem
@@ -15,13 +17,20 @@ def _violation(r, load: np.ndarray) -> np.ndarray:  # type: ignore[no-untyped-de
 
 
 def repair_moves(
-    problem: Problem, pi: np.ndarray, pj: np.ndarray, assign: np.ndarray, *, rounds: int = 200
+    problem: Problem,
+    pi: np.ndarray,
+    pj: np.ndarray,
+    assign: np.ndarray,
+    *,
+    rounds: int = 200,
+    stop: Callable[[], bool] = lambda: False,
 ) -> tuple[np.ndarray, float]:
     """Greedy single moves along candidate pairs that reduce the band and cap violations.
 
     Each round scores every move out of or into a territory that violates a band by the elastic
     objective (scaled cost change + SLACK_COST x violation change) and makes the best moves that
-    touch distinct territories. Returns the plan and its remaining total violation (scaled).
+    touch distinct territories (and, together, do not break the moved cap). Returns the plan and
+    its remaining total violation (scaled). No new round starts once ``stop()`` is true.
     """
     assign = assign.copy()
     m = problem.m
@@ -30,6 +39,8 @@ def repair_moves(
     capped = problem.moved_min_kept is not None
     has_cur = cur >= 0
     for _ in range(rounds):
+        if stop():
+            break
         loads = [r.load(assign, m) for r in problem.resources]
         bad = np.zeros(m, dtype=bool)
         total = 0.0
@@ -86,13 +97,21 @@ def repair_moves(
             a, b = ca[q], cb[q]
             if touched[a] or touched[b] or assign[ci[q]] != a:
                 continue
+            if capped and moved_any and dk[q] < 0 and kept + dk[q] < lo_k - 1e-12:
+                continue  # the cap is one row shared by every move: never overdrawn together
             assign[ci[q]] = b
             touched[a] = touched[b] = True
             moved_any = True
             if capped:
-                break  # the cap is one row shared by every move: one at a time
+                kept += float(dk[q])
         if not moved_any:
             return assign, total
+    loads = [r.load(assign, m) for r in problem.resources]
+    pairs = zip(problem.resources, loads, strict=True)
+    total = sum(float(_violation(r, load).sum()) for r, load in pairs)
+    if capped:
+        kept = float(problem.measure[has_cur & (cur == assign)].sum()) / problem.moved_scale
+        total += max(problem.moved_min_kept - kept, 0.0)  # type: ignore[operator]
     return assign, total
 
 
@@ -113,3 +132,302 @@ def near_violations(
         if kept < problem.moved_min_kept - 1e-9:
             near |= (cur >= 0) & (cur != assign)
     return near
+
+
+def _fits(
+    problem: Problem, loads: list[np.ndarray], a: np.ndarray, b: np.ndarray, v: list[np.ndarray]
+) -> np.ndarray:
+    """Whether moving ``v[r]`` (per resource, signed: out of ``a``, into ``b``) keeps both bands."""
+    ok = np.ones(len(a), dtype=bool)
+    for r, load, dv in zip(problem.resources, loads, v, strict=True):
+        ga, gb = (a, b) if r.group is None else (r.group[a], r.group[b])
+        same = ga == gb
+        la, lb = load[ga] - dv, load[gb] + dv
+        ok &= same | ((la >= r.lo[ga] - BAND_EPS) & (la <= r.hi[ga] + BAND_EPS))
+        ok &= same | ((lb >= r.lo[gb] - BAND_EPS) & (lb <= r.hi[gb] + BAND_EPS))
+    return ok
+
+
+PRICE_STEP = 0.05  # first price step of a band, in typical costs per unit of its resource
+PRICE_INNER = (0.25, 0.4, 0.1)  # share of a band's width on each side prices steer from
+PRICE_PATIENCE = 150  # rounds without a better rounding before the repair takes over
+PRICE_REPAIRS = 3  # roundings repaired at most
+PRICE_DECAY = 0.998  # the moved cap's price step decays by this each round
+BAND_EPS = 1e-9  # scaled: a band counts as kept within this
+CHAIN_MAX = 1_000_000  # two-leg moves scored per round, at most (memory: ~100 bytes each)
+CHAIN_LEGS = 24  # second legs tried out of each territory: its cheapest moves
+
+
+def _in_band(r, load: np.ndarray, t: np.ndarray, new: np.ndarray) -> np.ndarray:  # type: ignore[no-untyped-def]
+    return (new >= r.lo[t] - BAND_EPS) & (new <= r.hi[t] + BAND_EPS)
+
+
+def _fits_chain(
+    problem: Problem,
+    loads: list[np.ndarray],
+    a: np.ndarray,
+    b: np.ndarray,
+    c: np.ndarray,
+    i: np.ndarray,
+    k: np.ndarray,
+) -> np.ndarray:
+    """Whether i: a -> b and k: b -> c (c may be a: a swap) keep the bands of a, b and c."""
+    ok = np.ones(len(a), dtype=bool)
+    back = c == a
+    for r, load in zip(problem.resources, loads, strict=True):
+        vi, vk = r.values[i], r.values[k]
+        ok &= _in_band(r, load, a, load[a] - vi + np.where(back, vk, 0.0))
+        ok &= _in_band(r, load, b, load[b] + vi - vk)
+        ok &= back | _in_band(r, load, c, load[c] + vk)
+    return ok
+
+
+def local_search(
+    problem: Problem,
+    pi: np.ndarray,
+    pj: np.ndarray,
+    assign: np.ndarray,
+    *,
+    rounds: int = 60,
+    deadline: float = np.inf,
+    stop: Callable[[], bool] = lambda: False,
+) -> tuple[np.ndarray, int]:
+    """Improve a plan by shift and swap moves along candidate pairs that keep every band.
+
+    A shift moves one account to another of its candidate territories; a swap exchanges two
+    accounts between two territories (each a candidate of the other's). Each round scores every
+    shift and every swap whose first leg lowers the cost, vectorised, and makes the best ones
+    that touch distinct territories (and keep the moved cap). Returns the plan and the moves made.
+    ``deadline``: a ``time.perf_counter()`` value after which no new round starts (nor once
+    ``stop()`` is true).
+    """
+    import time
+
+    assign = assign.copy()
+    m = problem.m
+    cur = problem.current
+    capped = problem.moved_min_kept is not None
+    mk = problem.measure / problem.moved_scale if capped else None
+    grouped = any(r.group is not None for r in problem.resources)
+    cost_of = problem.pair_costs(pi, pj)
+    made = 0
+    for _ in range(rounds):
+        if time.perf_counter() > deadline or stop():
+            break
+        loads = [r.load(assign, m) for r in problem.resources]
+        ca = assign[pi]
+        here = problem.pair_costs(np.arange(problem.n), assign)
+        at = pj == ca
+        other = np.flatnonzero(~at)
+        oi, ob = pi[other], pj[other]
+        oa = assign[oi]
+        d1 = cost_of[other] - here[oi]
+        vals = [r.values[oi] for r in problem.resources]
+        kept = 0.0
+        dk1 = np.zeros(len(oi))
+        if capped:
+            assert mk is not None
+            kept = float(mk[(cur >= 0) & (cur == assign)].sum())
+            dk1 = np.where(cur[oi] == ob, mk[oi], 0.0) - np.where(cur[oi] == oa, mk[oi], 0.0)
+        # shifts
+        ok = (d1 < -1e-9) & _fits(problem, loads, oa, ob, vals)
+        if capped:
+            ok &= kept + dk1 >= problem.moved_min_kept - 1e-9  # type: ignore[operator]
+        s_idx = np.flatnonzero(ok)
+        moves_gain = [d1[s_idx]]
+        moves_a = [oi[s_idx]]
+        moves_b = [np.full(len(s_idx), -1)]  # second account of a swap (-1: a shift)
+        moves_ta, moves_tb, moves_tc = [oa[s_idx]], [ob[s_idx]], [np.full(len(s_idx), -1)]
+        moves_dk = [dk1[s_idx]]
+        # chains: a first leg i: a -> b that lowers the cost, a second leg k: b -> c out of its
+        # target (c = a: a swap); bands over groups of territories get shifts only
+        first = np.flatnonzero(d1 < -1e-9)
+        if len(first) and not grouped:
+            first = first[np.argsort(d1[first], kind="stable")]
+            # second legs by the territory they leave, the CHAIN_LEGS cheapest of each
+            order = np.lexsort((d1, oa))
+            sk = oa[order]
+            rank = np.arange(len(order)) - np.searchsorted(sk, sk, "left")
+            order, sk = order[rank < CHAIN_LEGS], sk[rank < CHAIN_LEGS]
+            lo_i = np.searchsorted(sk, ob[first], "left")
+            cnt = np.searchsorted(sk, ob[first], "right") - lo_i
+            keep = np.cumsum(cnt) <= CHAIN_MAX
+            first, lo_i, cnt = first[keep], lo_i[keep], cnt[keep]
+            if cnt.sum():
+                f = np.repeat(first, cnt)
+                starts = np.repeat(lo_i - np.r_[0, np.cumsum(cnt)[:-1]], cnt)
+                g = order[np.arange(len(f)) + starts]
+                gain = d1[f] + d1[g]
+                good = gain < -1e-9
+                f, g, gain = f[good], g[good], gain[good]
+                fit = _fits_chain(problem, loads, oa[f], ob[f], ob[g], oi[f], oi[g])
+                dk = dk1[f] + dk1[g]
+                if capped:
+                    fit &= kept + dk >= problem.moved_min_kept - 1e-9  # type: ignore[operator]
+                f, g, gain, dk = f[fit], g[fit], gain[fit], dk[fit]
+                moves_gain.append(gain)
+                moves_a.append(oi[f])
+                moves_b.append(oi[g])
+                moves_ta.append(oa[f])
+                moves_tb.append(ob[f])
+                moves_tc.append(ob[g])
+                moves_dk.append(dk)
+        gain = np.concatenate(moves_gain)
+        if not len(gain):
+            break
+        acc_a, acc_b = np.concatenate(moves_a), np.concatenate(moves_b)
+        ta, tb, dk = np.concatenate(moves_ta), np.concatenate(moves_tb), np.concatenate(moves_dk)
+        tc = np.concatenate(moves_tc)
+        pick = np.argsort(gain, kind="stable")
+        touched = np.zeros(m, dtype=bool)
+        moved_now = 0
+        for q in pick[: 8 * m]:
+            a, b, c = ta[q], tb[q], tc[q]
+            if touched[a] or touched[b] or (c >= 0 and touched[c]):
+                continue
+            if capped and kept + dk[q] < problem.moved_min_kept - 1e-9:  # type: ignore[operator]
+                continue
+            assign[acc_a[q]] = b
+            if acc_b[q] >= 0:
+                assign[acc_b[q]] = c
+                touched[c] = True
+            touched[a] = touched[b] = True
+            kept += float(dk[q])
+            moved_now += 1
+            if grouped:
+                break  # a band over several territories: one move at a time
+        made += moved_now
+        if not moved_now:
+            break
+    return assign, made
+
+
+def priced_plan(
+    problem: Problem,
+    pi: np.ndarray,
+    pj: np.ndarray,
+    *,
+    stop: Callable[[], bool] = lambda: False,
+    iterations: int = 2000,
+) -> tuple[np.ndarray, float]:
+    """A plan by Lagrangian rounding: every account to its cheapest candidate at prices on the
+    bands (and the moved cap) that rise where a band is over and fall where it is under, then
+    greedy repair moves (:func:`repair_moves`) from the least violated roundings; tried again
+    with prices steering to a narrower, then a wider middle of each band while none holds.
+
+    Returns the plan and its remaining violation (scaled; <= SLACK_TOL: every band and the cap
+    hold). Candidate pairs carry locks and segment rules, so those always hold. ``stop()``
+    ends the work early.
+    """
+    out, left = None, np.inf
+    for share in PRICE_INNER:
+        plan, rest = _priced_once(
+            problem, pi, pj, stop=stop, iterations=iterations, inner_share=share
+        )
+        if rest < left:
+            out, left = plan, rest
+        if left <= SLACK_TOL or stop():
+            break
+    assert out is not None
+    return out, left
+
+
+def _priced_once(
+    problem: Problem,
+    pi: np.ndarray,
+    pj: np.ndarray,
+    *,
+    stop: Callable[[], bool] = lambda: False,
+    iterations: int = 2000,
+    inner_share: float = 0.25,
+) -> tuple[np.ndarray, float]:
+    """One Lagrangian rounding and repair (:func:`priced_plan`), prices steering to the
+    middle of each band, ``inner_share`` of its width from either side."""
+
+    n, m = problem.n, problem.m
+    cost = problem.pair_costs(pi, pj) / problem.cost_scale
+    cheapest = np.full(n, np.inf)
+    np.minimum.at(cheapest, pi, cost)
+    extra = cost - cheapest[pi]  # what each pair costs beyond the account's cheapest
+    capped = problem.moved_min_kept is not None
+    cur = problem.current
+    stay = (cur[pi] == pj) & (pj >= 0)
+    mk = problem.measure[pi] / problem.moved_scale if capped else None
+    steps: list[np.ndarray] = []
+    prices: list[np.ndarray] = []
+    signs: list[np.ndarray] = []
+    for r in problem.resources:
+        v = r.values[pi]
+        pos = (v > 0) & (extra > 0)
+        # a price step: the typical cost of moving one unit of the resource to another candidate
+        unit = float(np.median(extra[pos] / v[pos])) if pos.any() else 1.0
+        steps.append(np.full(len(r.lo), PRICE_STEP * unit))
+        prices.append(np.zeros(len(r.lo)))
+        signs.append(np.zeros(len(r.lo)))
+    cap_price, cap_step = 0.0, 1.0
+    if capped:
+        assert mk is not None
+        pos = (mk > 0) & (extra > 0)
+        cap_step = float(np.median(extra[pos] / mk[pos])) if pos.any() else 1.0
+    # pairs as a dense (accounts x most candidates) table, padded with +inf, for a fast argmin
+    order = np.argsort(pi, kind="stable")
+    start = np.searchsorted(pi[order], np.arange(n))
+    slot = np.arange(len(pi)) - start[pi[order]]
+    table = np.full((n, int(slot.max()) + 1), -1, dtype=np.int64)
+    table[pi[order], slot] = order
+    pad = table < 0
+    best, best_v = None, np.inf
+    rate = 1.0
+    best_at = 0
+    tried: list[np.ndarray] = []  # the improving roundings, the last one best
+    for it in range(iterations):
+        if best is not None and stop():
+            break
+        score = cost.copy()
+        for r, y in zip(problem.resources, prices, strict=True):
+            yj = y if r.group is None else y[r.group]
+            score += yj[pj] * r.values[pi]
+        if capped:
+            score -= cap_price * np.where(stay, mk, 0.0)  # type: ignore[arg-type]
+        dense = np.where(pad, np.inf, score[table])
+        assign = pj[table[np.arange(n), dense.argmin(axis=1)]]
+        total = 0.0
+        for r, y, st, last in zip(problem.resources, prices, steps, signs, strict=True):
+            load = r.load(assign, m)
+            over = np.maximum(load - r.hi, 0.0)
+            under = np.maximum(r.lo - load, 0.0)
+            total += float(over.sum() + under.sum())
+            # per band, Rprop: the step grows while the violation keeps its sign, halves when
+            # it flips; bands that hold keep their price
+            # prices steer to the middle half of each band, so lumpy accounts land inside it
+            inner = np.where(np.isfinite(r.hi - r.lo), inner_share * (r.hi - r.lo), 0.0)
+            high = np.maximum(load - r.hi + inner, 0.0)
+            sign = np.sign(high - np.maximum(r.lo + inner - load, 0.0))
+            st *= np.where(sign * last > 0, 1.2, np.where(sign * last < 0, 0.5, 1.0))
+            y += sign * st
+            last[sign != 0] = sign[sign != 0]
+        short = 0.0
+        if capped:
+            kept = float(problem.measure[(cur >= 0) & (cur == assign)].sum()) / problem.moved_scale
+            short = max(problem.moved_min_kept - kept, 0.0)  # type: ignore[operator]
+            total += short
+            move = 1.0 if short > 0 else -0.1
+            cap_price = max(0.0, cap_price + rate * PRICE_STEP * cap_step * move)
+        if total < best_v * (1 - 1e-3):
+            best, best_v, best_at = assign, total, it
+            tried.append(assign)
+        if total <= SLACK_TOL or it - best_at > PRICE_PATIENCE:
+            break
+        rate *= PRICE_DECAY
+    assert best is not None
+    if best_v <= SLACK_TOL:
+        return best, best_v
+    # repair the least violated roundings, best first, until one holds every band
+    out, left = best, best_v
+    for start in tried[::-1][:PRICE_REPAIRS]:
+        plan, rest = repair_moves(problem, pi, pj, start, rounds=2000, stop=stop)
+        if rest < left:
+            out, left = plan, rest
+        if left <= SLACK_TOL or stop():
+            break
+    return out, left

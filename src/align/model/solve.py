@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from .._version import __version__
-from ..errors import AlignError
+from ..errors import AlignError, NoSolutionError
 from ..metrics import alignment_kpis, distances_of, territory_table
 from ..runs import Run
 from ..scenario import Scenario
@@ -41,7 +41,14 @@ from .formulation import (
     unique_pairs,
 )
 from .pricing import PricedLP, may_price
-from .repair import SLACK_COST, SLACK_TOL, near_violations, repair_moves
+from .repair import (
+    SLACK_COST,
+    SLACK_TOL,
+    local_search,
+    near_violations,
+    priced_plan,
+    repair_moves,
+)
 
 Progress = Callable[[str, dict[str, Any]], None]
 INTEGRAL_TOL = 1e-6
@@ -80,6 +87,7 @@ def solve(scenario: Scenario, *, progress: Progress | None = None) -> Run:
 
         return solve_contiguous(scenario, progress=progress)
     s = scenario.settings
+    check_size(scenario)
     clock = Clock(s.solver.time_limit_s)
     say = progress or (lambda phase, info: None)
     backend = get_backend(s.solver.name)
@@ -100,15 +108,153 @@ def solve(scenario: Scenario, *, progress: Progress | None = None) -> Run:
     phase("checks", t0)
     if reasons:
         return finish("infeasible", reasons=reasons)
-    if _decompose(problem):
-        out = _solve_decomposed(problem, backend, clock, stats, say)
-    else:
-        out = _solve_lp(problem, backend, clock, stats, say)
+    t0 = time.perf_counter()
+    k = s.solver.candidates or default_candidates(problem.m)
+    pairs = problem.nearest_pairs(k)
+    stats["phases"]["build"] += round(time.perf_counter() - t0, 4)
+    # a plan first: Lagrangian rounding with repair, beside the LP (a thread: HiGHS releases
+    # the GIL), so a solve stopped before the LP's plan still returns one
+    first = FirstPlan(problem, pairs, clock, background=s.solver.threads != 1)
+    out = Outcome("no_solution", message=NO_PLAN)
+    try:
+        if _decompose(problem):
+            out = _solve_decomposed(problem, backend, clock, stats, say, pairs)
+        else:
+            out = _solve_lp(problem, backend, clock, stats, say, pairs=pairs)
+    finally:
+        first.stop(grace=out.kind == "no_solution")
     if out.kind == "infeasible":
         return _infeasible(problem, backend, clock, finish)
+    if out.kind != "plan":
+        out = first.rescue(out, stats, say)
     if out.kind == "plan":
         return finish("plan", out.assign, objective=out.objective, bound=out.bound)
     return finish("no_solution", bound=out.bound, message=out.message)
+
+
+BASE_MIB = 250.0  # the interpreter, libraries and per-account tables of a solve
+PAIR_BYTES = 500.0  # per candidate pair: LP columns, pricing, the MIP models, plans
+ACCOUNT_BYTES = 400.0  # per account: the problem's arrays, checks and output tables
+
+
+def estimate_mib(n: int, m: int, candidates: int) -> tuple[int, float]:
+    """Candidate pairs of a solve (each account's k cheapest territories and today's) and the
+    memory it needs, in MiB (measured: 100,000 x 200 peaks at 743 MiB, 1M x 1,000 at 3.1 GiB)."""
+    pairs = n * (min(candidates, m) + 1)
+    return pairs, BASE_MIB + (pairs * PAIR_BYTES + n * ACCOUNT_BYTES) / 2**20
+
+
+def available_mib() -> float:
+    """Memory this machine has available now (MemAvailable), in MiB."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return float(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    import os
+
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") / 2**20
+    except (ValueError, OSError, AttributeError):
+        return math.inf
+
+
+def check_size(scenario: Scenario) -> None:
+    """Refuse, before any work, an instance whose estimated memory exceeds what is available,
+    naming the estimate and the ``solver.candidates`` that would fit."""
+    n, m = scenario.n_accounts, scenario.n_territories
+    k = scenario.settings.solver.candidates or default_candidates(m)
+    pairs, need = estimate_mib(n, m, k)
+    have = available_mib()
+    if need <= have:
+        return
+    fits = [c for c in range(min(k, m) - 1, 1, -1) if estimate_mib(n, m, c)[1] <= have]
+    fix = (
+        f"set solver.candidates = {fits[0]} (about {estimate_mib(n, m, fits[0])[1]:,.0f} MiB)"
+        if fits
+        else "split the accounts into regions and solve each apart"
+    )
+    raise NoSolutionError(
+        f"scenario too large for this machine: {n:,} accounts x {min(k, m) + 1} candidate "
+        f"territories = {pairs:,} pairs need about {need:,.0f} MiB, {have:,.0f} MiB are "
+        f"available; {fix}, or run on a machine with more memory"
+    )
+
+
+class FirstPlan:
+    """A plan by :func:`.repair.priced_plan` (Lagrangian rounding, greedy repair, local search),
+    made in a background thread while the main path runs, or, with ``background=False``
+    (``solver.threads = 1``), up front within a small share of the time limit."""
+
+    def __init__(
+        self,
+        problem: Problem,
+        pairs: tuple[np.ndarray, np.ndarray],
+        clock: Clock,
+        *,
+        background: bool,
+    ) -> None:
+        import threading
+
+        self.problem, self.pairs, self.clock = problem, pairs, clock
+        self.assign: np.ndarray | None = None
+        self.seconds = 0.0
+        self._halt = threading.Event()
+        share = FIRST_PLAN_BACKGROUND_SHARE if background else FIRST_PLAN_INLINE_SHARE
+        self._deadline = (
+            time.perf_counter() + share * clock.left() + (FIRST_PLAN_GRACE_S if background else 0.0)
+        )
+        self._thread: threading.Thread | None = None
+        if background:
+            self._thread = threading.Thread(target=self._run, name="align-first-plan", daemon=True)
+            self._thread.start()
+        else:
+            self._run()
+
+    def _stopped(self) -> bool:
+        # the clock may have run out: the grace after the main path gives up is its own limit
+        return self._halt.is_set() or time.perf_counter() > self._deadline
+
+    def _run(self) -> None:
+        t0 = time.perf_counter()
+        pi, pj = self.pairs
+        try:
+            plan, left = priced_plan(self.problem, pi, pj, stop=self._stopped)
+            if left <= SLACK_TOL:
+                plan, _ = local_search(self.problem, pi, pj, plan, stop=self._stopped)
+                self.assign = plan
+        finally:
+            self.seconds = time.perf_counter() - t0
+
+    def stop(self, *, grace: bool = False) -> None:
+        """End the background work; with ``grace`` (the main path has no plan), let it finish
+        within FIRST_PLAN_GRACE_S more seconds."""
+        if self._thread is not None and grace:
+            self._thread.join(timeout=FIRST_PLAN_GRACE_S)
+        self._halt.set()
+        if self._thread is not None:
+            self._thread.join()
+
+    def rescue(self, out: Outcome, stats: dict[str, Any], say: Progress) -> Outcome:
+        """The first plan in place of a main path that ended without one (time, Ctrl-C)."""
+        stats["first_plan"] = {"seconds": round(self.seconds, 4), "found": self.assign is not None}
+        if self.assign is None:
+            return out
+        problem = self.problem
+        pi, pj = self.pairs
+        cost = problem.pair_costs(pi, pj)
+        cheapest = np.full(problem.n, np.inf)
+        np.minimum.at(cheapest, pi, cost)
+        # every account at its cheapest eligible territory: a bound of any plan (the candidates
+        # hold each account's cheapest eligible pair)
+        floor = float(cheapest.sum())
+        bound = floor if out.bound is None else max(out.bound, floor)
+        objective = problem.plan_cost(self.assign)
+        stats["first_plan"]["used"] = True
+        say("incumbent", {"objective": objective, "bound": bound, "elapsed": self.clock.elapsed()})
+        return Outcome("plan", self.assign, objective, min(bound, objective))
 
 
 @dataclass
@@ -129,8 +275,9 @@ def _solve_lp(
     stats: dict[str, Any],
     say: Progress,
     tighten: float = TIGHTEN,
+    pairs: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> Outcome:
-    """Steps 2-4 of the module docstring on ``problem``."""
+    """Steps 2-4 of the module docstring on ``problem`` (``pairs``: its candidates, if made)."""
     s = problem.scenario.settings
 
     def phase(name: str, t0: float) -> None:
@@ -139,7 +286,7 @@ def _solve_lp(
     # --- 2. LP with pricing ------------------------------------------------------------------
     t0 = time.perf_counter()
     k = s.solver.candidates or default_candidates(problem.m)
-    pi, pj = problem.nearest_pairs(k)
+    pi, pj = pairs if pairs is not None else problem.nearest_pairs(k)
     # big-M slack on every band keeps the LP feasible while pricing brings in what it needs
     priced = PricedLP(problem, backend, pi, pj, SLACK_COST)
     session, layout = priced.session, priced.layout
@@ -210,16 +357,18 @@ def _decompose(problem: Problem) -> bool:
 
 
 def _solve_decomposed(
-    problem: Problem, backend: Backend, clock: Clock, stats: dict[str, Any], say: Progress
+    problem: Problem,
+    backend: Backend,
+    clock: Clock,
+    stats: dict[str, Any],
+    say: Progress,
+    pairs: tuple[np.ndarray, np.ndarray],
 ) -> Outcome:
     """Prices from an aggregated LP, sifting to the accounts in doubt (:mod:`.decompose`),
     then steps 2-4 on the problem restricted to them; the bound is the whole problem's."""
     from .decompose import held_pinned, restrict, sift
 
-    t0 = time.perf_counter()
-    k = problem.scenario.settings.solver.candidates or default_candidates(problem.m)
-    pi, pj = problem.nearest_pairs(k)
-    stats["phases"]["build"] += round(time.perf_counter() - t0, 4)
+    pi, pj = pairs
     t0 = time.perf_counter()
     sifted = sift(
         problem, backend, pi, pj, left=clock.left, slack_cost=SLACK_COST, say=say,
@@ -320,6 +469,11 @@ DIVE_ROUNDS = 10
 RESTRICT_ATTEMPTS = 3  # restrictions tried (free set doubled) before the whole problem
 DECOMPOSE_PAIRS = 150_000  # solver.method auto: decomposed beyond this many candidate pairs
 NO_PLAN = "no plan was found within the time limit"
+FIRST_PLAN_BACKGROUND_SHARE = 1.0  # the background first plan works at most this share
+FIRST_PLAN_GRACE_S = 2.0  # ... and this long past a main path that ended without a plan
+FIRST_PLAN_INLINE_SHARE = 0.1  # ... and in line (solver.threads = 1) this share
+POLISH_SHARE = 0.05  # local search on a plan: this share of the time left, at least the min
+POLISH_MIN_S = 0.5
 DIVE_STOP = 8  # leave this many split accounts or fewer to the small MIP
 
 
@@ -434,6 +588,7 @@ def _fix_and_solve(problem, backend, lp, x, layout, clock, stats, say=None, boun
             gap=0.0,
             abs_gap=max(REPAIR_SHARE * problem.target_gap, 1e-4) * abs(lp.objective),
             seed=s.seed,
+            threads=s.threads,
             stop_at=target - fixed_cost,
             start=start,
         )
@@ -478,8 +633,10 @@ def _fix_and_solve(problem, backend, lp, x, layout, clock, stats, say=None, boun
     stats["first_plan_attempts"] = attempts
     if say is not None:  # a whole plan exists from here on (kept if the solve is stopped)
         say("incumbent", {"objective": problem.plan_cost(assign), "bound": bound})
-    # 2. neighbourhoods around them, warm-started from the plan so far, growing while the plan is
-    #    not yet within half the target gap of the bound
+    # 2. shift and swap moves that keep every band (seconds at most), then neighbourhoods around
+    #    the split accounts, warm-started from the plan so far, growing while the plan is not yet
+    #    within half the target gap of the bound
+    assign = _polish(problem, pi, pj, assign, clock, stats, say, bound)
     cost = problem.plan_cost(assign) / problem.cost_scale
     more = min(len(order), max(2 * extra, NEIGHBOURHOOD_MIN, NEIGHBOURHOOD_PER_SPLIT * len(split)))
     certified = (1 + problem.target_gap) * lp.objective
@@ -494,10 +651,23 @@ def _fix_and_solve(problem, backend, lp, x, layout, clock, stats, say=None, boun
         if better is not None and slack_left <= SLACK_TOL:
             better_cost = problem.plan_cost(better) / problem.cost_scale
             if better_cost < cost:
-                assign, cost = better, better_cost
+                assign = _polish(problem, pi, pj, better, clock, stats, say, bound)
+                cost = problem.plan_cost(assign) / problem.cost_scale
         extra, more = more, min(len(order), 2 * more)
     stats["repair_free_accounts"] = int(len(split) + extra)
     return assign, None
+
+
+def _polish(problem, pi, pj, assign, clock, stats, say, bound):  # type: ignore[no-untyped-def]
+    """Local search (shift and swap moves that keep every band) on a plan, time-boxed."""
+    t0 = time.perf_counter()
+    box = max(POLISH_SHARE * clock.left(), POLISH_MIN_S)
+    better, moves = local_search(problem, pi, pj, assign, deadline=t0 + min(box, clock.left()))
+    stats["polish_moves"] = stats.get("polish_moves", 0) + moves
+    stats["polish_s"] = round(stats.get("polish_s", 0.0) + time.perf_counter() - t0, 4)
+    if moves and say is not None:
+        say("incumbent", {"objective": problem.plan_cost(better), "bound": bound})
+    return better
 
 
 def _elastic_start(model, layout: Layout, x_pairs: np.ndarray) -> np.ndarray:  # type: ignore[no-untyped-def]
@@ -520,7 +690,9 @@ def _whole_mip(problem, backend, pi, pj, clock, *, infeasible: bool):  # type: i
     sets = [problem.all_pairs()] if infeasible else [(pi, pj), problem.all_pairs()]
     for ai, aj in sets:
         model, sub = build_model(problem, ai, aj, integer=True)
-        res = backend.solve(model, time_limit=clock.left(), gap=problem.target_gap, seed=s.seed)
+        res = backend.solve(
+            model, time_limit=clock.left(), gap=problem.target_gap, seed=s.seed, threads=s.threads
+        )
         if res.status != "infeasible":
             break
     if res.x is None:
@@ -559,7 +731,12 @@ def _improve(problem, backend, lp, layout, assign, objective, bound, clock, stat
     model, sub = build_model(problem, pi, pj, integer=True)
     start = (sub.pj == assign[sub.pi]).astype(float)
     res = backend.solve(
-        model, time_limit=clock.left(), gap=problem.target_gap, seed=s.seed, start=start
+        model,
+        time_limit=clock.left(),
+        gap=problem.target_gap,
+        seed=s.seed,
+        threads=s.threads,
+        start=start,
     )
     if res.x is not None:
         chosen = res.x[: sub.n_pair_cols] > 0.5

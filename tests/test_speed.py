@@ -1,0 +1,202 @@
+"""The engine's fast parts: local search that keeps every rule, a plan first, threads honoured."""
+
+from __future__ import annotations
+
+import importlib
+import itertools
+import sys
+from pathlib import Path
+
+import highspy
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from test_invariants import scenarios
+
+import align
+from align.model import _highs_child, backends
+from align.model.formulation import build_model, build_problem
+from align.model.pricing import PricedLP
+from align.model.repair import SLACK_COST, SLACK_TOL, local_search, priced_plan
+
+solve_mod = importlib.import_module("align.model.solve")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+from generate import SHAPES, settings_toml  # noqa: E402
+
+
+def swap_case() -> align.Scenario:
+    """Two reps at x=0 and x=10; four accounts of potential 10, each territory must hold 20.
+
+    The plan {A9, C2} / {B1, D8} costs 9 + 2 + 9 + 2 = 22 (distance, unweighted); no single move
+    keeps both bands, the swap A9 <-> B1 does and gives the optimum 1 + 2 + 1 + 2 = 6.
+    """
+    acc = pd.DataFrame(
+        {
+            "account_id": ["A9", "B1", "C2", "D8"],
+            "x": [9.0, 1.0, 2.0, 8.0],
+            "y": [0.0] * 4,
+            "potential": [10.0] * 4,
+        }
+    )
+    ter = pd.DataFrame({"territory_id": ["T1", "T2"], "x": [0.0, 10.0], "y": [0.0, 0.0]})
+    conf = {
+        "balance": {"potential": {"tolerance": 0.01}},
+        "objective": {"travel_weight": "none"},
+    }
+    return align.make_scenario(acc, ter, settings=conf)
+
+
+def test_local_search_swaps_two_accounts_when_no_single_move_keeps_the_bands() -> None:
+    problem = build_problem(swap_case())
+    pi, pj = problem.all_pairs()
+    start = np.array([0, 1, 0, 1])
+    assert problem.plan_cost(start) == pytest.approx(22.0)
+    plan, moves = local_search(problem, pi, pj, start)
+    assert moves == 1
+    assert plan.tolist() == [1, 0, 0, 1]
+    assert problem.plan_cost(plan) == pytest.approx(6.0)
+
+
+def _violation(problem, plan: np.ndarray) -> float:  # type: ignore[no-untyped-def]
+    worst = solve_mod.band_violation(problem, plan)
+    if problem.moved_min_kept is not None:
+        cur = problem.current
+        kept = problem.measure[(cur >= 0) & (cur == plan)].sum() / problem.moved_scale
+        worst = max(worst, problem.moved_min_kept - kept)
+    return float(worst)
+
+
+def test_local_search_keeps_every_rule_and_never_costs_more() -> None:
+    """Against enumeration: from the worst plan that holds every rule, the local search ends
+    on a plan that still holds them, costs no more, and no less than the optimum."""
+
+    @settings(
+        max_examples=80, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck)
+    )
+    @given(scenarios())
+    def check(case) -> None:  # type: ignore[no-untyped-def]
+        acc, ter, conf = case
+        problem = build_problem(align.make_scenario(acc, ter, settings=conf))
+        pi, pj = problem.all_pairs()
+        locked = problem.fixed >= 0
+        plans = []
+        for combo in itertools.product(range(problem.m), repeat=problem.n):
+            plan = np.array(combo)
+            if (locked & (plan != problem.fixed)).any() or _violation(problem, plan) > 1e-9:
+                continue
+            plans.append((problem.plan_cost(plan), plan))
+        if not plans:
+            return
+        best = min(c for c, _ in plans)
+        worst, start = max(plans, key=lambda cp: cp[0])
+        plan, _ = local_search(problem, pi, pj, start)
+        assert _violation(problem, plan) <= 1e-9
+        assert not (locked & (plan != problem.fixed)).any()
+        assert best - 1e-6 <= problem.plan_cost(plan) <= worst + 1e-6
+
+    check()
+
+
+def _shape_scenario(name: str, n: int, m: int, seed: int, **solver: object) -> align.Scenario:
+    sh = SHAPES[name]
+    acc, ter = sh.generate(n, m, seed)
+    text = settings_toml(seed=seed, max_moved_share=sh.max_moved_share, gap=0.005)
+    import tomllib
+
+    conf = tomllib.loads(text)
+    conf["solver"].update(solver)
+    return align.make_scenario(acc, ter, settings=conf)
+
+
+def _check_run(run: align.Run, sc: align.Scenario) -> None:
+    """Every account once, every band, locks, segments and the moved cap, a true bound."""
+    assert run.assignments is not None
+    problem = build_problem(sc)
+    tid = {t: j for j, t in enumerate(sc.territory_ids)}
+    assert list(run.assignments["account_id"]) == list(sc.account_ids)
+    plan = run.assignments["territory_id"].map(tid).to_numpy()
+    assert _violation(problem, plan) <= 1e-7
+    locked = problem.fixed >= 0
+    assert (plan[locked] == problem.fixed[locked]).all()
+    elig = problem.eligible_rows(np.arange(problem.n))
+    assert elig[np.arange(problem.n), plan].all()
+    assert run.objective == pytest.approx(problem.plan_cost(plan), rel=1e-9)
+    assert run.bound is not None and run.bound <= run.objective * (1 + 1e-12)
+
+
+@pytest.mark.parametrize(
+    ("shape", "seed"), [("heavy", 2), ("wide-random", 1), ("light-rules", 2), ("capped", 1)]
+)
+def test_a_solve_without_the_main_plan_returns_the_first_plan(monkeypatch, shape, seed) -> None:  # type: ignore[no-untyped-def]
+    """The LP path stopped before its plan (as by the time limit or Ctrl-C): the Lagrangian
+    rounding with repair is returned, valid under every rule, with its true bound and gap."""
+    sc = _shape_scenario(shape, 1500, 15, seed, threads=1, time_limit_s=60.0)
+    monkeypatch.setattr(
+        solve_mod, "_solve_lp", lambda *a, **k: solve_mod.Outcome("no_solution", message="stop")
+    )
+    events: list[str] = []
+    run = align.solve(sc, progress=lambda phase, info: events.append(phase))
+    assert run.status == "feasible"
+    assert run.stats["first_plan"]["used"] is True
+    assert "incumbent" in events
+    _check_run(run, sc)
+    assert run.gap is not None and 0 < run.gap < 1
+
+
+@pytest.mark.parametrize("shape", ["heavy", "capped"])
+def test_priced_plan_holds_every_rule_on_lumpy_books(shape: str) -> None:
+    sc = _shape_scenario(shape, 3000, 30, 2)
+    problem = build_problem(sc)
+    pi, pj = problem.nearest_pairs(8)
+    plan, left = priced_plan(problem, pi, pj)
+    assert left <= SLACK_TOL
+    assert _violation(problem, plan) <= 1e-7
+    locked = problem.fixed >= 0
+    assert (plan[locked] == problem.fixed[locked]).all()
+
+
+def test_solver_threads_reach_the_lp_session_and_every_mip(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    sc = _shape_scenario("heavy", 1500, 15, 1, threads=2, time_limit_s=60.0)
+    problem = build_problem(sc)
+    pi, pj = problem.nearest_pairs(8)
+    lp = PricedLP(problem, backends.get_backend("highs"), pi, pj, SLACK_COST)
+    assert lp.session.h.getOptionValue("threads")[1] == 2
+    seen: list[object] = []
+    real = backends.HighsBackend.solve
+
+    def spy(self, model, **kw):  # type: ignore[no-untyped-def]
+        seen.append(kw.get("threads"))
+        return real(self, model, **kw)
+
+    monkeypatch.setattr(backends.HighsBackend, "solve", spy)
+    run = align.solve(sc)
+    assert run.status in ("optimal", "feasible")
+    assert seen and set(seen) == {2}
+
+
+def test_the_mip_worker_sets_the_threads_option() -> None:
+    sc = swap_case()
+    problem = build_problem(sc)
+    model, _ = build_model(problem, *problem.all_pairs(), integer=True)
+    h = _highs_child.load(
+        highspy, backends._arrays(model), time_limit=1.0, gap=0.0, seed=0, threads=2
+    )
+    assert h.getOptionValue("threads")[1] == 2
+
+
+def test_an_instance_too_large_for_the_machine_is_refused_before_it_starts(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    sc = _shape_scenario("base", 1500, 15, 1)
+    monkeypatch.setattr(solve_mod, "available_mib", lambda: 255.0)
+    monkeypatch.setattr(solve_mod, "build_problem", lambda *a: pytest.fail("work started"))
+    with pytest.raises(align.errors.NoSolutionError) as e:
+        align.solve(sc)
+    assert str(e.value) == (
+        "scenario too large for this machine: 1,500 accounts x 9 candidate territories = "
+        "13,500 pairs need about 257 MiB, 255 MiB are available; set solver.candidates = 5 "
+        "(about 255 MiB), or run on a machine with more memory"
+    )
+    assert e.value.exit_code == 4
+    monkeypatch.setattr(solve_mod, "available_mib", lambda: 100.0)
+    with pytest.raises(align.errors.NoSolutionError, match="split the accounts into regions"):
+        align.solve(sc)
