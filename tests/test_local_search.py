@@ -257,3 +257,79 @@ def test_fixed_territories_stay_in_one_piece_around_a_lake() -> None:
     # a proven bound (the relaxation's, raised by the cut rounds) within a few percent
     assert run.bound is not None and run.bound <= run.objective + 1e-6
     assert run.gap is not None and run.gap < 0.05
+
+
+# --- greenfield above the exact model's size -------------------------------------------------
+
+
+def test_contiguous_greenfield_above_the_exact_size_gives_a_plan_and_a_bound() -> None:
+    """625 units, every one a candidate centre (390,625 pairs, above the exact model's
+    250,000), into 6 contiguous territories at +-10%: a plan in one piece each, in band, with
+    a positive proven bound below it (once refused outright)."""
+    acc, _, adj = lake_map(25, 1, seed=5)
+    settings = {
+        "territories": {"count": 6},
+        "balance": {"potential": {"tolerance": 0.10}},
+        "objective": {"distance_power": 2},
+        "constraints": {"contiguity": True},
+        "solver": {"time_limit_s": 40},
+    }
+    run = solve(make_scenario(acc, None, adjacency=adj, settings=settings))
+    assert run.has_plan, run.message
+    G = nx.Graph()
+    G.add_edges_from(adj.itertuples(index=False))
+    a = run.assignments.set_index("account_id")["territory_id"]
+    assert a.nunique() == 6
+    assert all(nx.is_connected(G.subgraph(a.index[a == t])) for t in a.unique())
+    tot = acc.set_index("account_id")["potential"].groupby(a).sum()
+    target = acc["potential"].sum() / 6
+    assert tot.min() >= 0.9 * target - 1e-6 and tot.max() <= 1.1 * target + 1e-6
+    assert run.bound is not None and 0 < run.bound <= run.objective
+    assert run.stats["method"].startswith("contiguous local search")
+
+
+def test_greenfield_names_the_units_that_break_a_band_alone() -> None:
+    acc, _, adj = lake_map(10, 1, seed=1)
+    acc.loc[7, "potential"] = acc["potential"].sum()  # half the total: above a +-5% band of 4
+    acc.loc[3, "potential"] = acc["potential"].sum() * 0.5
+    settings = {
+        "territories": {"count": 4},
+        "balance": {"potential": {"tolerance": 0.05}},
+        "constraints": {"contiguity": True},
+    }
+    run = solve(make_scenario(acc, None, adjacency=adj, settings=settings))
+    assert run.status == "infeasible"
+    hi = acc["potential"].sum() / 4 * 1.05
+    v7, v3 = acc.loc[7, "potential"], acc.loc[3, "potential"]
+    assert run.reasons == [
+        f"account u7: potential {v7:,.6g} alone is above every territory's band (at most "
+        f"{hi:,.6g} with 4 territories at +-5.0%); use fewer territories, widen "
+        "balance.potential.tolerance, or split the account",
+        f"account u3: potential {v3:,.6g} alone is above every territory's band (at most "
+        f"{hi:,.6g} with 4 territories at +-5.0%); use fewer territories, widen "
+        "balance.potential.tolerance, or split the account",
+    ]
+
+
+# --- the Lagrangian bound of greenfield ------------------------------------------------------
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_centre_bound_never_exceeds_the_brute_force_optimum(seed: int) -> None:
+    from align.model.centre_bound import centre_bound
+
+    rng = np.random.default_rng(seed)
+    n, p = 7, int(rng.integers(2, 4))
+    xy = rng.random((n, 2))
+    v = rng.integers(1, 10, n).astype(float)
+    cost = v[:, None] * ((xy[:, None] - xy[None]) ** 2).sum(-1)
+    hi = v.sum() / p * 1.3
+    best = np.inf
+    for centres in itertools.combinations(range(n), p):
+        for plan in itertools.product(range(p), repeat=n):
+            a = np.array(plan)
+            if any(a[c] != j for j, c in enumerate(centres)) or (np.bincount(a, v, p) > hi).any():
+                continue
+            best = min(best, float(cost[np.arange(n), np.array(centres)[a]].sum()))
+    bound = centre_bound(cost, v, hi, p, centres=np.arange(n), upper=best * 1.2, seconds=5)
+    assert 0 < bound <= best + 1e-9

@@ -603,13 +603,7 @@ def contiguous_start(
     )
     search.run(SEARCH_SHARE * clock.left())
     in_band = search.violation() <= 0.0 and _regions_ok(problem, search.assign)
-    stats["search"] = {
-        "objective": search.objective(),
-        "violation": search.violation(),
-        "moves": search.moves,
-        "recombinations": search.recombinations,
-        "seconds": round(clock.elapsed(), 3),
-    }
+    stats["search"] = {**search.summary(), "seconds": round(clock.elapsed(), 3)}
     say("search", dict(stats["search"]))  # type: ignore[arg-type]
     return (search.assign if in_band else None), bound
 

@@ -181,6 +181,15 @@ class ContiguousSearch:
     def violation(self) -> float:
         return float(self.bands.violation(self.totals, np.arange(self.m)).sum())
 
+    def summary(self) -> dict[str, float]:
+        """What the search reached, for a run's stats."""
+        return {
+            "objective": self.objective(),
+            "violation": self.violation(),
+            "moves": self.moves,
+            "recombinations": self.recombinations,
+        }
+
     def _move(self, u: int, t: int) -> None:
         s = int(self.assign[u])
         v = self.bands.values[u]
@@ -425,11 +434,16 @@ class ContiguousSearch:
                 if after[0] < before[0] - EPS or after[1] < before[1] - EPS * abs(before[1]):
                     stuck = 0
                     continue
-                if after[0] <= 0.0 or stuck >= 3:
+                if after[0] <= 0.0:
                     break
+                # out of band and stuck: recombine around the broken territories over more
+                # trees, then accept any redraw no worse for the bands (a walk on the plateau)
                 stuck += 1
                 self.sweep(
-                    deadline, only_broken=True, trees=4 * TREES * stuck, bands_only=stuck > 1
+                    deadline,
+                    only_broken=True,
+                    trees=min(4 * TREES * stuck, 60),
+                    bands_only=stuck > 1,
                 )
         finally:
             self.bands = real
@@ -445,9 +459,13 @@ class ContiguousSearch:
         """One recombination of every adjacent pair (or of those with a territory out of
         band), in random order."""
         pairs = self.adjacent_pairs()
-        if only_broken:
-            broken = self.bands.violation(self.totals, np.arange(self.m)) > 0
-            pairs = pairs[broken[pairs[:, 0]] | broken[pairs[:, 1]]]
+        if only_broken:  # pairs within two steps of a territory out of band
+            near = self.bands.violation(self.totals, np.arange(self.m)) > 0
+            for _ in range(2):
+                near = near.copy()
+                hit = near[pairs[:, 0]] | near[pairs[:, 1]]
+                near[pairs[hit].ravel()] = True
+            pairs = pairs[near[pairs[:, 0]] | near[pairs[:, 1]]]
         for k in self.rng.permutation(len(pairs)):
             if time.perf_counter() >= deadline:
                 break
