@@ -333,3 +333,18 @@ def test_centre_bound_never_exceeds_the_brute_force_optimum(seed: int) -> None:
             best = min(best, float(cost[np.arange(n), np.array(centres)[a]].sum()))
     bound = centre_bound(cost, v, hi, p, centres=np.arange(n), upper=best * 1.2, seconds=5)
     assert 0 < bound <= best + 1e-9
+
+
+def test_large_greenfield_without_contiguity_now_carries_a_bound() -> None:
+    acc, _, _ = lake_map(25, 1, seed=5)
+    settings = {
+        "territories": {"count": 6},
+        "balance": {"potential": {"tolerance": 0.10}},
+        "objective": {"distance_power": 2},
+        "solver": {"time_limit_s": 20},
+    }
+    run = solve(make_scenario(acc, None, settings=settings))
+    assert run.has_plan and run.objective is not None
+    assert run.bound is not None and 0 < run.bound <= run.objective
+    assert run.gap == pytest.approx((run.objective - run.bound) / run.objective)
+    assert run.message.endswith("heuristic plan, Lagrangian bound")

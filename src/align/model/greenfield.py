@@ -188,7 +188,10 @@ def solve_greenfield(scenario: Scenario, *, progress: Any = None) -> Run:
         )
     if graph is not None and not exact:
         return contiguous_search_plan(scenario, graph, cand, clock, stats, say)
-    budget = s.solver.time_limit_s * (HEURISTIC_SHARE if exact else 1.0)
+    with_bound = not exact and n * len(cand) <= BOUND_MAX_PAIRS and bool(s.balance)
+    budget = s.solver.time_limit_s * (
+        HEURISTIC_SHARE if exact else (1.0 - BOUND_SHARE if with_bound else 1.0)
+    )
     start_run, centres0 = heuristic(scenario, cand, budget, say)
     start_assign = None
     if start_run is not None and start_run.assignments is not None:
@@ -197,9 +200,28 @@ def solve_greenfield(scenario: Scenario, *, progress: Any = None) -> Run:
         if not exact:
             start_run.stats.update(stats, method="k-means++ centres, alternating re-alignment")
             start_run.bound, start_run.gap, start_run.status = None, None, "feasible"
+            objective = start_run.objective
+            if with_bound and objective is not None:
+                c0 = _order(centres0, pts)
+                own = c0[
+                    centred_scenario(scenario, c0).territory_index(
+                        start_run.assignments["territory_id"]
+                    )
+                ]
+                prices = np.zeros(n)
+                for c in np.unique(own):
+                    rows = np.flatnonzero(own == c)
+                    prices[rows] = _unit_costs(scenario, pts, kind, rows, np.array([c]))[:, 0]
+                bound = lagrangian_bound(
+                    scenario, cand, prices, float(objective), clock.left() - 0.5
+                )
+                start_run.bound = min(bound, float(objective))
+                start_run.gap = (float(objective) - start_run.bound) / max(abs(objective), 1e-12)
+                start_run.stats["bound_method"] = BOUND_METHOD
             start_run.message = (
                 f"greenfield on {n:,} accounts x {len(cand):,} candidate centres is above the "
-                f"exact model's size ({EXACT_PAIRS:,} pairs): heuristic plan, no bound"
+                f"exact model's size ({EXACT_PAIRS:,} pairs): heuristic plan"
+                + (", Lagrangian bound" if start_run.bound is not None else ", no bound")
             )
             start_run.wall_seconds = clock.elapsed()
             return group_regions(start_run, scenario, clock.left())
@@ -317,6 +339,34 @@ BOUND_SHARE = 0.3  # of the time limit: the Lagrangian bound
 BOUND_MAX_PAIRS = 20_000_000  # unit x candidate costs held for the bound (8 bytes each)
 
 
+BOUND_METHOD = "Lagrangian (assignment rows), fractional knapsack per centre"
+
+
+def lagrangian_bound(
+    scenario: Scenario, cand: np.ndarray, prices: np.ndarray, upper: float, seconds: float
+) -> float:
+    """:func:`.centre_bound.centre_bound` on the scenario's first balanced column, started from
+    ``prices`` (each account's cost in the known plan, of cost ``upper``)."""
+    from .centre_bound import centre_bound
+
+    s = scenario.settings
+    kind, pts = _coords(scenario)
+    name = next(iter(s.balance))
+    v = scenario.column(name)
+    hi = float(v.sum() / scenario.n_territories * (1 + s.balance[name].tolerance))
+    full = _unit_costs(scenario, pts, kind, np.arange(scenario.n_accounts), cand)
+    return centre_bound(
+        full,
+        v,
+        hi,
+        scenario.n_territories,
+        centres=cand,
+        upper=upper,
+        seconds=max(seconds, 0.5),
+        prices=prices,
+    )
+
+
 def contiguous_search_plan(
     scenario: Scenario,
     graph: Graph,
@@ -332,7 +382,6 @@ def contiguous_search_plan(
     :mod:`.local_search`, whose territories recentre on their best candidate member. The bound
     is the Lagrangian bound of :mod:`.centre_bound` (valid for the contiguous problem too).
     """
-    from .centre_bound import centre_bound
     from .local_search import Bands, ContiguousSearch, make_contiguous
     from .solve import _make_run
 
@@ -405,18 +454,14 @@ def contiguous_search_plan(
     objective = problem.plan_cost(assign)
     bound = -math.inf
     if bound_s > 0 and names:
-        full = _unit_costs(scenario, pts, kind, all_units, cand)
-        bound = centre_bound(
-            full,
-            values[:, 0],
-            float(bands.hi[0, 0]),
-            m,
-            centres=cand,
-            upper=objective,
-            seconds=max(min(bound_s, clock.left() - 0.5), 0.5),
-            prices=search.cost[all_units, search.assign],
+        bound = lagrangian_bound(
+            scenario,
+            cand,
+            search.cost[all_units, search.assign],
+            objective,
+            min(bound_s, clock.left() - 0.5),
         )
-        stats["bound_method"] = "Lagrangian (assignment rows), fractional knapsack per centre"
+        stats["bound_method"] = BOUND_METHOD
     stats["method"] = "contiguous local search from the plan without contiguity"
     backend = get_backend(s.solver.name)
     run = _make_run(
