@@ -320,6 +320,8 @@ def heavy_units(scenario: Scenario) -> list[str]:
     s = scenario.settings
     m = scenario.n_territories
     ids = scenario.account_ids
+    acc = scenario.accounts
+    label = [f" ({x})" for x in acc["name"].astype(str)] if "name" in acc else [""] * len(ids)
     out = []
     for name, rule in s.balance.items():
         v = scenario.column(name)
@@ -327,9 +329,10 @@ def heavy_units(scenario: Scenario) -> list[str]:
         over = np.flatnonzero(v > hi * (1 + 1e-12))
         for i in over[np.argsort(-v[over])]:
             out.append(
-                f"account {ids[i]}: {name} {v[i]:,.6g} alone is above every territory's band "
-                f"(at most {hi:,.6g} with {m} territories at +-{rule.tolerance:.1%}); use fewer "
-                f"territories, widen balance.{name}.tolerance, or split the account"
+                f"account {ids[i]}{label[i]}: {name} {v[i]:,.6g} alone is above every "
+                f"territory's band (at most {hi:,.6g} with {m} territories at "
+                f"+-{rule.tolerance:.1%}); use fewer territories, widen "
+                f"balance.{name}.tolerance, or split the account"
             )
     return out
 
