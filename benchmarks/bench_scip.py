@@ -27,6 +27,7 @@ from align.model.contiguity import account_graph, find_cuts, fractional_cuts
 from align.model.districts import Band, cut_rows, hess_model, neighbour_rows
 from align.model.greenfield import _coords, _unit_costs, length_fixing
 
+VERBOSE = False
 DATA = Path(__file__).resolve().parents[2] / "shared" / "benchmarks"
 
 
@@ -49,7 +50,7 @@ def solve_scip(folder: Path, tol: float, limit: float, gap: float) -> dict:
     pm.add_rows(*neighbour_rows(pm, graph, skip_roots=True))
     mm = pm.model
     model = Model()
-    model.hideOutput()
+    model.hideOutput(quiet=not VERBOSE)
     x = [model.addVar(vtype="B", obj=float(c)) for c in mm.c]
     A = mm.A.tocsr()
     for r in range(A.shape[0]):
@@ -84,7 +85,7 @@ def solve_scip(folder: Path, tol: float, limit: float, gap: float) -> dict:
         plan = pm.assignment(values(sol))
         if (plan < 0).any():
             return []
-        return find_cuts(graph, plan, m, roots=pm.roots, centre_of=pm.centre_of, budget=budget)
+        return find_cuts(graph, plan, pm.m, roots=pm.roots, centre_of=pm.centre_of, budget=budget)
 
     class Contiguity(Conshdlr):  # type: ignore[misc]
         def conscheck(
@@ -123,16 +124,34 @@ def solve_scip(folder: Path, tol: float, limit: float, gap: float) -> dict:
             for var in x:
                 self.model.addVarLocks(var, nlockspos + nlocksneg, nlockspos + nlocksneg)
 
+    handler = Contiguity()
     model.includeConshdlr(
-        Contiguity(),
+        handler,
         "contiguity",
         "every territory one connected piece",
         sepapriority=1,
         enfopriority=-1,
         chckpriority=-1,
         sepafreq=1,
-        needscons=False,
+        needscons=True,
     )
+    # one constraint of the handler: it locks every variable (presolve must not fix any by
+    # dual reasoning that ignores contiguity) and makes SCIP check every solution with it
+    cons = model.createCons(
+        handler,
+        "connected",
+        initial=False,
+        separate=True,
+        enforce=True,
+        check=True,
+        propagate=False,
+        local=False,
+        modifiable=False,
+        dynamic=False,
+        removable=False,
+        stickingatnode=False,
+    )
+    model.addPyCons(cons)
     model.setParam("limits/time", max(limit - (time.perf_counter() - t0), 1.0))
     model.setParam("limits/gap", gap)
     model.optimize()
@@ -163,6 +182,7 @@ def solve_scip(folder: Path, tol: float, limit: float, gap: float) -> dict:
         tot = np.bincount(plan, weights=v)
         tot = tot[tot > 0]
         out["max_dev"] = float(np.abs(tot / (v.sum() / m) - 1).max())
+
     return out
 
 
