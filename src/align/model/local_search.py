@@ -408,7 +408,8 @@ class ContiguousSearch:
     # --- driver --------------------------------------------------------------------------
     def run(self, seconds: float, *, margin: float = MARGIN) -> None:
         """Alternate border moves and a sweep of recombinations over every adjacent pair (in
-        random order) until a whole round changes nothing or the time is up; while a band is
+        random order) until a whole round changes nothing, even with sweeps over more trees, or
+        the time is up; while a band is
         still broken, territories out of band are recombined with each neighbour over more
         trees, and with the cost ignored when that is what it takes.
 
@@ -434,11 +435,15 @@ class ContiguousSearch:
                 if after[0] < before[0] - EPS or after[1] < before[1] - EPS * abs(before[1]):
                     stuck = 0
                     continue
+                stuck += 1
                 if after[0] <= 0.0:
-                    break
+                    # in band and stuck: every pair again over more trees, while time allows
+                    if stuck > 3:
+                        break
+                    self.sweep(deadline, trees=min(4 * TREES * stuck, 60))
+                    continue
                 # out of band and stuck: recombine around the broken territories over more
                 # trees, then accept any redraw no worse for the bands (a walk on the plateau)
-                stuck += 1
                 self.sweep(
                     deadline,
                     only_broken=True,
