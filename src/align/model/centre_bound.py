@@ -35,7 +35,7 @@ def centre_bound(
     iterations: int = 500,
     prices: FloatArray | None = None,
 ) -> float:
-    """The best ``L(u)`` found within ``seconds`` (or ``iterations``): a lower bound on the
+    """The best ``L(u)`` found within ``seconds`` (or ``iterations``), at least 0: a bound on the
     cost of every plan of ``count`` territories (centres among ``cost``'s columns) whose
     ``values`` total at most ``hi`` each. ``upper`` is the cost of a known plan (the target of
     the steps). ``cost`` is (n, k), non-negative; ``centres[c]`` the unit of column c.
@@ -66,7 +66,7 @@ def centre_bound(
         if norm <= 0 or best >= upper:
             break
         u = u + step * (upper - value) / norm * sub
-    return float(best)
+    return max(float(best), 0.0)  # costs are non-negative: 0 is a bound too
 
 
 def _lagrangian(
@@ -100,6 +100,6 @@ def _lagrangian(
     is_open = np.zeros(k, dtype=bool)
     is_open[open_] = True
     on = is_open[cc]
-    sub = 1.0 - np.bincount(ii[on], weights=take[on], minlength=n)
+    sub = np.asarray(1.0 - np.bincount(ii[on], weights=take[on], minlength=n), dtype=np.float64)
     sub[centres[open_]] -= 1.0
     return value, sub

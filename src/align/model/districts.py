@@ -603,8 +603,9 @@ def contiguous_start(
     )
     search.run(SEARCH_SHARE * clock.left())
     in_band = search.violation() <= 0.0 and _regions_ok(problem, search.assign)
-    stats["search"] = {**search.summary(), "seconds": round(clock.elapsed(), 3)}
-    say("search", dict(stats["search"]))  # type: ignore[arg-type]
+    summary: dict[str, object] = {**search.summary(), "seconds": round(clock.elapsed(), 3)}
+    stats["search"] = summary
+    say("search", summary)
     return (search.assign if in_band else None), bound
 
 

@@ -212,10 +212,10 @@ def solve_greenfield(scenario: Scenario, *, progress: Any = None) -> Run:
                 for c in np.unique(own):
                     rows = np.flatnonzero(own == c)
                     prices[rows] = _unit_costs(scenario, pts, kind, rows, np.array([c]))[:, 0]
-                bound = lagrangian_bound(
+                lower = lagrangian_bound(
                     scenario, cand, prices, float(objective), clock.left() - 0.5
                 )
-                start_run.bound = min(bound, float(objective))
+                start_run.bound = min(lower, float(objective))
                 start_run.gap = (float(objective) - start_run.bound) / max(abs(objective), 1e-12)
                 start_run.stats["bound_method"] = BOUND_METHOD
             start_run.message = (
