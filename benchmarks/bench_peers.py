@@ -255,7 +255,11 @@ def run_recom(
     d2: np.ndarray,
     tries: int = 10,
     max_attempts: int = 2000,
+    seconds: float | None = None,
 ) -> tuple:
+    """ReCom's best plan (labels or None) and a note; with ``seconds``, the bursts stop once
+    that long has passed since the call (the initial plan included)."""
+    t0 = time.perf_counter()
     from gerrychain import Graph, MarkovChain, Partition
     from gerrychain.constraints import contiguous, within_percent_of_ideal_population
     from gerrychain.optimization import SingleMetricOptimizer
@@ -329,7 +333,9 @@ def run_recom(
         opt = SingleMetricOptimizer(proposal, constraints, part, score, maximize=False, rng=seed)
         try:
             for _ in opt.short_bursts(burst, max(1, steps // burst)):
-                pass
+                if seconds is not None and time.perf_counter() - t0 >= seconds:
+                    stopped = f"; stopped at {seconds:.0f} s"
+                    break
         except MetagraphError as exc:  # no adjacent pair could be re-split
             stopped = f"; stopped early: {exc}"
         best = opt.best_part or part

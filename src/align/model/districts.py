@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 import scipy.sparse as sp
@@ -38,6 +39,9 @@ from .contiguity import (
 )
 from .diagnose import quick_checks
 from .formulation import MatrixModel, Problem, build_model, build_problem
+
+if TYPE_CHECKING:
+    from .solve import Clock
 
 IntArray = NDArray[np.int64]
 FloatArray = NDArray[np.float64]
@@ -486,6 +490,7 @@ def solve_contiguous(scenario: Scenario, *, progress: Say | None = None) -> Run:
         rooted = roots[pm.pj[pm.pi != roots[pm.pj]]] >= 0
         pm.add_rows(A[rooted], lo[rooted], hi[rooted])
     weight = problem.resources[0].values if problem.resources else None
+    start, relaxed_bound = contiguous_start(scenario, problem, graph, roots, clock, stats, progress)
     res = solve_with_cuts(
         pm,
         backend,
@@ -493,9 +498,20 @@ def solve_contiguous(scenario: Scenario, *, progress: Say | None = None) -> Run:
         time_left=clock.left,
         solver=s.solver,
         weight=weight,
+        start=start,
         say=progress,
-        budget=next((b for b in budgets if np.isfinite(b.hi).any()), None),
+        budget=(
+            next((b for b in budgets if np.isfinite(b.hi).any()), None)
+            if problem.n <= LCUT_MAX_UNITS
+            else None
+        ),
     )
+    if relaxed_bound is not None and res.assign is not None:
+        # the plan without contiguity bounds the contiguous one as well
+        bound_scaled = max(res.bound, relaxed_bound / problem.cost_scale)
+        bound_scaled = min(bound_scaled, res.objective)
+        gap_ok = bound_scaled >= res.objective - s.solver.gap * abs(res.objective)
+        res = replace(res, bound=bound_scaled, status="optimal" if gap_ok else res.status)
     stats.update(contiguity_rounds=res.rounds, contiguity_cuts=res.cuts, candidate_pairs=len(pi))
     why = []
     if res.status == "infeasible":
@@ -519,6 +535,89 @@ def solve_contiguous(scenario: Scenario, *, progress: Say | None = None) -> Run:
         message=res.message,
     )
     return run
+
+
+START_SHARE = 0.2  # of the time limit, for the plan without contiguity that seeds the search
+SEARCH_SHARE = 0.6  # of the time left after it, at most, for the contiguous local search
+# length-bounded separators take a Dijkstra per unit of every separator: on thousands of units
+# the rows of one round took longer than the round itself
+LCUT_MAX_UNITS = 1_000
+
+
+def contiguous_start(
+    scenario: Scenario,
+    problem: Problem,
+    graph: Graph,
+    roots: IntArray,
+    clock: Clock,
+    stats: dict[str, object],
+    progress: Say | None,
+) -> tuple[IntArray | None, float | None]:
+    """A contiguous plan within the bands to start the cut loop from, and the bound (raw) of
+    the problem without contiguity, which bounds the contiguous problem too.
+
+    The plan without contiguity (the relaxation) is solved, each territory kept to its main
+    piece and the rest grown back (:func:`.local_search.make_contiguous`), then improved by
+    the contiguity-preserving local search. None when the search ends outside a band.
+    """
+    from .local_search import Bands, ContiguousSearch, make_contiguous
+    from .solve import solve
+
+    s = scenario.settings
+    say = progress or (lambda phase, info: None)
+    relaxed = replace(
+        scenario,
+        settings=s.model_copy(
+            update={
+                "constraints": s.constraints.model_copy(update={"contiguity": False}),
+                "solver": s.solver.model_copy(
+                    update={"time_limit_s": max(START_SHARE * clock.left(), 1.0)}
+                ),
+            }
+        ),
+    )
+    run = solve(relaxed)
+    bound = run.bound if run.bound is not None and math.isfinite(run.bound) else None
+    if run.status == "optimal" and run.objective is not None:
+        bound = max(bound or -math.inf, float(run.objective) / (1 + s.solver.gap))
+    stats["relaxation"] = {"status": run.status, "objective": run.objective, "bound": bound}
+    all_rows = np.arange(problem.n)
+    cost = problem.raw_costs(all_rows)
+    allowed = problem.eligible_rows(all_rows)
+    if run.has_plan and run.assignments is not None:
+        seed = scenario.territory_index(run.assignments["territory_id"])
+    else:  # nearest allowed territory
+        seed = np.argmin(np.where(allowed, cost, np.inf), axis=1)
+    plan = make_contiguous(graph, seed, cost, roots=roots, allowed=allowed)
+    if (plan < 0).any():
+        stats["search"] = {"status": "units out of reach", "units": int((plan < 0).sum())}
+        return None, bound
+    bands = [r for r in problem.resources if r.group is None]
+    B = Bands(
+        np.column_stack([r.values for r in bands]) if bands else np.zeros((problem.n, 1)),
+        np.column_stack([r.lo for r in bands]) if bands else np.full((problem.m, 1), -np.inf),
+        np.column_stack([r.hi for r in bands]) if bands else np.full((problem.m, 1), np.inf),
+    )
+    search = ContiguousSearch(
+        graph, cost, B, plan, roots=roots, allowed=allowed, seed=s.solver.seed
+    )
+    search.run(SEARCH_SHARE * clock.left())
+    in_band = search.violation() <= 0.0 and _regions_ok(problem, search.assign)
+    summary: dict[str, object] = {**search.summary(), "seconds": round(clock.elapsed(), 3)}
+    stats["search"] = summary
+    say("search", summary)
+    return (search.assign if in_band else None), bound
+
+
+def _regions_ok(problem: Problem, assign: IntArray) -> bool:
+    """Whether a plan keeps every region band (the rows the search does not steer)."""
+    for r in problem.resources:
+        if r.group is None:
+            continue
+        load = r.load(assign, problem.m)
+        if (load < r.lo - 1e-9).any() or (load > r.hi + 1e-9).any():
+            return False
+    return True
 
 
 def _no_single_unit_territory(problem: Problem) -> bool:

@@ -176,17 +176,22 @@ def solve_greenfield(scenario: Scenario, *, progress: Any = None) -> Run:
     )
     stats: dict[str, Any] = {"accounts": n, "territories": m, "candidates": len(cand)}
     exact = n * len(cand) <= EXACT_PAIRS
-    if graph is not None and not exact:
+    heavy = heavy_units(scenario)
+    if heavy:
         return Run(
-            status="no_solution",
-            message=(
-                f"contiguous greenfield on {n:,} accounts x {len(cand):,} candidates is above "
-                f"the exact model's size ({EXACT_PAIRS:,} pairs); mark fewer candidate accounts"
-            ),
+            status="infeasible",
+            reasons=heavy,
             settings=s.model_dump(),
             scenario=scenario.name,
+            stats=stats,
+            wall_seconds=clock.elapsed(),
         )
-    budget = s.solver.time_limit_s * (HEURISTIC_SHARE if exact else 1.0)
+    if graph is not None and not exact:
+        return contiguous_search_plan(scenario, graph, cand, clock, stats, say)
+    with_bound = not exact and n * len(cand) <= BOUND_MAX_PAIRS and bool(s.balance)
+    budget = s.solver.time_limit_s * (
+        HEURISTIC_SHARE if exact else (1.0 - BOUND_SHARE if with_bound else 1.0)
+    )
     start_run, centres0 = heuristic(scenario, cand, budget, say)
     start_assign = None
     if start_run is not None and start_run.assignments is not None:
@@ -195,9 +200,28 @@ def solve_greenfield(scenario: Scenario, *, progress: Any = None) -> Run:
         if not exact:
             start_run.stats.update(stats, method="k-means++ centres, alternating re-alignment")
             start_run.bound, start_run.gap, start_run.status = None, None, "feasible"
+            objective = start_run.objective
+            if with_bound and objective is not None:
+                c0 = _order(centres0, pts)
+                own = c0[
+                    centred_scenario(scenario, c0).territory_index(
+                        start_run.assignments["territory_id"]
+                    )
+                ]
+                prices = np.zeros(n)
+                for c in np.unique(own):
+                    rows = np.flatnonzero(own == c)
+                    prices[rows] = _unit_costs(scenario, pts, kind, rows, np.array([c]))[:, 0]
+                lower = lagrangian_bound(
+                    scenario, cand, prices, float(objective), clock.left() - 0.5
+                )
+                start_run.bound = min(lower, float(objective))
+                start_run.gap = (float(objective) - start_run.bound) / max(abs(objective), 1e-12)
+                start_run.stats["bound_method"] = BOUND_METHOD
             start_run.message = (
                 f"greenfield on {n:,} accounts x {len(cand):,} candidate centres is above the "
-                f"exact model's size ({EXACT_PAIRS:,} pairs): heuristic plan, no bound"
+                f"exact model's size ({EXACT_PAIRS:,} pairs): heuristic plan"
+                + (", Lagrangian bound" if start_run.bound is not None else ", no bound")
             )
             start_run.wall_seconds = clock.elapsed()
             return group_regions(start_run, scenario, clock.left())
@@ -286,6 +310,165 @@ def solve_greenfield(scenario: Scenario, *, progress: Any = None) -> Run:
     bound = res.bound * scale if math.isfinite(res.bound) else -math.inf
     run = _make_run(
         fixed, problem, backend, clock, stats, res.status, assign, objective=objective, bound=bound
+    )
+    return group_regions(run, scenario, clock.left())
+
+
+def heavy_units(scenario: Scenario) -> list[str]:
+    """Reasons naming every account whose value of a balanced column alone is above the band's
+    top (no plan can hold it), heaviest first."""
+    s = scenario.settings
+    m = scenario.n_territories
+    ids = scenario.account_ids
+    acc = scenario.accounts
+    label = [f" ({x})" for x in acc["name"].astype(str)] if "name" in acc else [""] * len(ids)
+    out = []
+    for name, rule in s.balance.items():
+        v = scenario.column(name)
+        hi = v.sum() / m * (1 + rule.tolerance)
+        over = np.flatnonzero(v > hi * (1 + 1e-12))
+        for i in over[np.argsort(-v[over])]:
+            out.append(
+                f"account {ids[i]}{label[i]}: {name} {v[i]:,.6g} alone is above every "
+                f"territory's band (at most {hi:,.6g} with {m} territories at "
+                f"+-{rule.tolerance:.1%}); use fewer territories, widen "
+                f"balance.{name}.tolerance, or split the account"
+            )
+    return out
+
+
+SEED_SHARE = 0.2  # of the time limit: the plan without contiguity that seeds the search
+BOUND_SHARE = 0.3  # of the time limit: the Lagrangian bound
+BOUND_MAX_PAIRS = 20_000_000  # unit x candidate costs held for the bound (8 bytes each)
+
+
+BOUND_METHOD = "Lagrangian (assignment rows), fractional knapsack per centre"
+
+
+def lagrangian_bound(
+    scenario: Scenario, cand: np.ndarray, prices: np.ndarray, upper: float, seconds: float
+) -> float:
+    """:func:`.centre_bound.centre_bound` on the scenario's first balanced column, started from
+    ``prices`` (each account's cost in the known plan, of cost ``upper``)."""
+    from .centre_bound import centre_bound
+
+    s = scenario.settings
+    kind, pts = _coords(scenario)
+    name = next(iter(s.balance))
+    v = scenario.column(name)
+    hi = float(v.sum() / scenario.n_territories * (1 + s.balance[name].tolerance))
+    full = _unit_costs(scenario, pts, kind, np.arange(scenario.n_accounts), cand)
+    return centre_bound(
+        full,
+        v,
+        hi,
+        scenario.n_territories,
+        centres=cand,
+        upper=upper,
+        seconds=max(seconds, 0.5),
+        prices=prices,
+    )
+
+
+def contiguous_search_plan(
+    scenario: Scenario,
+    graph: Graph,
+    cand: np.ndarray,
+    clock: Any,
+    stats: dict[str, Any],
+    say: Any,
+) -> Run:
+    """Contiguous greenfield above the exact model's size: a heuristic plan and a valid bound.
+
+    The plan without contiguity (k-means++ centres, exact fixed-centre alignment, recentring:
+    :func:`heuristic`) seeds the contiguity-preserving local search of
+    :mod:`.local_search`, whose territories recentre on their best candidate member. The bound
+    is the Lagrangian bound of :mod:`.centre_bound` (valid for the contiguous problem too).
+    """
+    from .local_search import Bands, ContiguousSearch, make_contiguous
+    from .solve import _make_run
+
+    s = scenario.settings
+    n, m = scenario.n_accounts, scenario.n_territories
+    kind, pts = _coords(scenario)
+    loose = replace(
+        scenario,
+        settings=s.model_copy(
+            update={"constraints": s.constraints.model_copy(update={"contiguity": False})}
+        ),
+    )
+    seed_run, centres = heuristic(loose, cand, SEED_SHARE * s.solver.time_limit_s, say)
+    if seed_run is None or seed_run.assignments is None:
+        return Run(
+            status="no_solution",
+            message="no plan without contiguity was found to start from within the time limit",
+            settings=s.model_dump(),
+            scenario=scenario.name,
+            stats=stats,
+            wall_seconds=clock.elapsed(),
+        )
+    centres = _order(centres, pts)
+    seed = centred_scenario(scenario, centres).territory_index(seed_run.assignments["territory_id"])
+    stats["seed_objective"] = seed_run.objective
+    stats["seed_seconds"] = round(clock.elapsed(), 3)
+    is_cand = np.zeros(n, dtype=bool)
+    is_cand[cand] = True
+    all_units = np.arange(n)
+
+    def recentre(members: np.ndarray) -> tuple[int, np.ndarray]:
+        options = members[is_cand[members]]
+        if len(options) == 0:
+            options = members
+        k = int(np.argmin(_unit_costs(scenario, pts, kind, members, options).sum(axis=0)))
+        c = int(options[k])
+        return c, _unit_costs(scenario, pts, kind, all_units, np.array([c]))[:, 0]
+
+    cost = _unit_costs(scenario, pts, kind, all_units, centres)
+    plan = make_contiguous(graph, seed, cost, roots=centres)
+    names = list(s.balance)
+    values = np.column_stack([scenario.column(c) for c in names]) if names else np.zeros((n, 1))
+    tot = values.sum(axis=0) / m
+    tol = np.array([s.balance[c].tolerance for c in names]) if names else np.array([np.inf])
+    bands = Bands(values, np.tile(tot * (1 - tol), (m, 1)), np.tile(tot * (1 + tol), (m, 1)))
+    search = ContiguousSearch(
+        graph, cost, bands, plan, roots=centres, recentre=recentre, seed=s.solver.seed
+    )
+    bound_s = BOUND_SHARE * s.solver.time_limit_s if n * len(cand) <= BOUND_MAX_PAIRS else 0.0
+    search.run(max(clock.left() - bound_s - 1.0, 1.0))
+    stats["search"] = {**search.summary(), "seconds": round(clock.elapsed(), 3)}
+    say("search", dict(stats["search"]))
+    if search.violation() > 0.0:
+        return Run(
+            status="no_solution",
+            message=(
+                "the contiguous local search ended with a territory outside its band within "
+                "the time limit; allow more time or widen a tolerance"
+            ),
+            settings=s.model_dump(),
+            scenario=scenario.name,
+            stats=stats,
+            wall_seconds=clock.elapsed(),
+        )
+    final = _order(search.roots.copy(), pts)
+    where = {int(c): t for t, c in enumerate(final)}
+    assign = np.array([where[int(search.roots[t])] for t in search.assign], dtype=np.int64)
+    fixed = centred_scenario(scenario, final)
+    problem = build_problem(fixed)
+    objective = problem.plan_cost(assign)
+    bound = -math.inf
+    if bound_s > 0 and names:
+        bound = lagrangian_bound(
+            scenario,
+            cand,
+            search.cost[all_units, search.assign],
+            objective,
+            min(bound_s, clock.left() - 0.5),
+        )
+        stats["bound_method"] = BOUND_METHOD
+    stats["method"] = "contiguous local search from the plan without contiguity"
+    backend = get_backend(s.solver.name)
+    run = _make_run(
+        fixed, problem, backend, clock, stats, "feasible", assign, objective=objective, bound=bound
     )
     return group_regions(run, scenario, clock.left())
 

@@ -1,0 +1,154 @@
+#!/usr/bin/env python3
+"""Contiguous territories at national scale: the engine beside GerryChain ReCom, same time.
+
+The lower-48 counties (``benchmarks/data/counties-US``, built by ``scripts/make_us_counties.py``
+from the us-atlas shapes; potential a population proxy) into k territories at +-tolerance,
+greenfield, moment of inertia. For each k:
+
+* ``engine``: ``align.solve`` with ``solver.time_limit_s``; its claimed bound and gap are kept.
+* ``recom``: GerryChain ReCom (the configuration of ``bench_peers.py``: a
+  ``recursive_tree_part`` start within the band, short bursts of 10 steps steered by the moment of
+  inertia) run until the engine's wall time is spent (at least ``--recom-min`` s).
+
+Every plan is measured here, not by the engine (``bench_peers.measure``: networkx contiguity,
+deviation from the mean, moment of inertia around each territory's best member unit, on
+great-circle km). Ratios are ReCom's over the engine's (above 1: the engine is more compact).
+
+    nice -n 10 .venv/bin/python benchmarks/bench_national.py --k 20,50 --time-limit 600
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import bench_peers as bp  # noqa: E402 - the shared loader, metrics and engine runner
+
+DATA = Path(__file__).resolve().parent / "data"
+
+
+def bench_k(k: int, args: argparse.Namespace) -> dict:
+    state = bp.load_state("US", args.data)
+    state.k = k
+    d2 = bp.great_circle_km(state.lat, state.lon) ** 2
+    g = state.graph()
+    out: dict = {"k": k, "units": state.n}
+    t0 = time.perf_counter()
+    labels, note, claim = run_engine_k(state, k, args.tolerance, args.time_limit)
+    wall = time.perf_counter() - t0
+    out["engine"] = {"wall_s": round(wall, 1), "note": note, "claim": claim}
+    if labels is not None:
+        out["engine"].update(bp.measure(state, labels, args.tolerance, d2, g))
+    print(f"k={k} engine {wall:.1f} s: {note}", flush=True)
+    if "recom" in args.methods:
+        budget = max(wall, args.recom_min)
+        t0 = time.perf_counter()
+        labels, note = bp.run_recom(state, args.tolerance, 10**9, 10, args.seed, d2, seconds=budget)
+        out["recom"] = {"wall_s": round(time.perf_counter() - t0, 1), "note": note}
+        if labels is not None:
+            out["recom"].update(bp.measure(state, labels, args.tolerance, d2, g))
+        print(f"k={k} recom: {note}", flush=True)
+    for r in (out.get("engine", {}), out.get("recom", {})):
+        r.pop("centres", None)
+    return out
+
+
+def run_engine_k(state: bp.State, k: int, tol: float, limit: float) -> tuple:
+    import align
+
+    sc = align.load_scenario(
+        state.folder,
+        overrides=[
+            f"territories.count={k}",
+            f"balance.potential.tolerance={tol}",
+            f"solver.time_limit_s={limit}",
+        ],
+    )
+    run = align.solve(sc)
+    claim = {
+        "status": run.status,
+        "objective": run.objective,
+        "bound": run.bound,
+        "gap": run.gap,
+        "reasons": run.reasons[:5],
+        "search": run.stats.get("search"),
+    }
+    note = f"status {run.status}, objective {run.objective}, bound {run.bound}, gap {run.gap}"
+    if run.reasons:
+        note += "; " + " | ".join(run.reasons[:5])
+    if run.assignments is None or len(run.assignments) == 0:
+        return None, note, claim
+    terr = run.assignments.set_index("account_id")["territory_id"].astype(str)
+    codes = {t: i for i, t in enumerate(sorted(set(terr)))}
+    return np.array([codes[terr[a]] for a in state.ids]), note, claim
+
+
+def markdown(results: list[dict], header: str) -> str:
+    lines = [
+        header,
+        "",
+        "| k | method | wall s | in band | contiguous (checked) | max dev | moment of inertia "
+        "| bound | gap | ReCom / engine |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in results:
+        e, q = r.get("engine", {}), r.get("recom", {})
+        ratio = (
+            f"{q['moi'] / e['moi']:.3f}"
+            if "moi" in e and "moi" in q and e.get("balanced") and q.get("balanced")
+            else ""
+        )
+        for name, m in (("engine", e), ("recom", q)):
+            if not m:
+                continue
+            claim = m.get("claim", {})
+            b, gp = claim.get("bound"), claim.get("gap")
+            lines.append(
+                f"| {r['k']} | {name} | {m['wall_s']} | {m.get('balanced', '')} | "
+                f"{m.get('contiguous', '')} | "
+                + (f"{m['max_dev']:.2%}" if "max_dev" in m else "")
+                + " | "
+                + (f"{m['moi']:.4g}" if "moi" in m else m["note"][:120])
+                + f" | {'' if b is None else f'{b:.4g}'} | {'' if gp is None else f'{gp:.1%}'} | "
+                + (ratio if name == "recom" else "")
+                + " |"
+            )
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--k", default="20,50", help="territory counts, comma-separated")
+    ap.add_argument("--methods", default="engine,recom")
+    ap.add_argument("--tolerance", type=float, default=0.05)
+    ap.add_argument("--time-limit", type=float, default=600.0, help="engine time limit, s")
+    ap.add_argument("--recom-min", type=float, default=30.0, help="ReCom at least this long, s")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--data", type=Path, default=DATA, help="folder holding counties-US/")
+    ap.add_argument("--json", type=Path)
+    ap.add_argument("--out", type=Path)
+    args = ap.parse_args(argv)
+    args.methods = [m.strip() for m in args.methods.split(",")]
+    command = "benchmarks/bench_national.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    header = f"`{command.strip()}`: {stamp}, commit {bp.commit()}; {bp.versions()}."
+    print(header, flush=True)
+    results = [bench_k(int(k), args) for k in args.k.split(",")]
+    text = markdown(results, header)
+    print(text)
+    if args.out:
+        args.out.write_text(text)
+    if args.json:
+        args.json.write_text(json.dumps({"header": header, "results": results}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

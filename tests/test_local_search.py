@@ -1,0 +1,350 @@
+"""Contiguity-preserving local search (model/local_search.py) and fixed territories in one piece.
+
+Every plan is checked by networkx (connectivity) and numpy (bands), independently of the engine.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import networkx as nx
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.sparse as sp
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from align.io import make_scenario
+from align.model.contiguity import Graph
+from align.model.local_search import Bands, ContiguousSearch, grow, make_contiguous
+from align.model.solve import solve
+
+
+def grid(w: int, h: int, holes: np.ndarray | None = None) -> tuple[Graph, np.ndarray, np.ndarray]:
+    """A w x h grid graph (4-neighbours) without the ``holes`` cells: graph, xy, kept cells."""
+    idx = np.arange(w * h).reshape(h, w)
+    keep = np.ones(w * h, dtype=bool) if holes is None else ~holes
+    e = np.r_[
+        np.c_[idx[:, :-1].ravel(), idx[:, 1:].ravel()],
+        np.c_[idx[:-1].ravel(), idx[1:].ravel()],
+    ]
+    e = e[keep[e[:, 0]] & keep[e[:, 1]]]
+    new = np.cumsum(keep) - 1
+    n = int(keep.sum())
+    A = sp.coo_matrix((np.ones(len(e)), (new[e[:, 0]], new[e[:, 1]])), shape=(n, n))
+    A = ((A + A.T) > 0).astype(np.int8).tocsr()
+    A.sort_indices()
+    xy = np.c_[idx.ravel() % w, idx.ravel() // w].astype(float)[keep]
+    return Graph(A), xy, keep
+
+
+def nx_graph(g: Graph) -> nx.Graph:
+    G = nx.from_scipy_sparse_array(g.A)
+    return G
+
+
+def connected(G: nx.Graph, assign: np.ndarray, m: int) -> list[bool]:
+    return [
+        len(np.flatnonzero(assign == t)) > 0
+        and nx.is_connected(G.subgraph(np.flatnonzero(assign == t).tolist()))
+        for t in range(m)
+    ]
+
+
+def sq_cost(xy: np.ndarray, homes: np.ndarray, w: np.ndarray) -> np.ndarray:
+    return w[:, None] * ((xy[:, None, :] - xy[homes][None]) ** 2).sum(-1)
+
+
+# --- seeding ---------------------------------------------------------------------------------
+
+
+def test_make_contiguous_keeps_main_pieces_and_grows_the_rest() -> None:
+    # 1 x 6 path, territory 0 in two pieces (units 0-1 and 4), territory 1 units 2-3 and 5
+    g, xy, _ = grid(6, 1)
+    assign = np.array([0, 0, 1, 1, 0, 1])
+    cost = np.zeros((6, 2))
+    out = make_contiguous(g, assign, cost, roots=np.array([0, 2]))
+    # unit 4 is cut off from territory 0's root: it joins its only neighbouring territory, 1
+    assert out.tolist() == [0, 0, 1, 1, 1, 1]
+
+
+def test_grow_leaves_units_no_allowed_territory_reaches() -> None:
+    g, _, _ = grid(4, 1)
+    allowed = np.array([[True, False], [True, True], [False, True], [True, False]])
+    out = grow(g, np.array([0, -1, 1, -1]), np.zeros((4, 2)), allowed)
+    # unit 1 joins 0 or 1 (both allowed, equal cost); unit 3 touches only territory 1 (unit 2)
+    # which it may not join
+    assert out[3] == -1 and out[1] in (0, 1)
+
+
+# --- moves keep pieces whole -----------------------------------------------------------------
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    w=st.integers(3, 7),
+    h=st.integers(2, 6),
+    m=st.integers(2, 5),
+    seed=st.integers(0, 10_000),
+)
+def test_search_never_breaks_a_territory(w: int, h: int, m: int, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    holes = rng.random(w * h) < 0.15
+    g, xy, _ = grid(w, h, holes)
+    G = nx_graph(g)
+    if g.n < m or not nx.is_connected(G):
+        return
+    homes = rng.choice(g.n, m, replace=False)
+    pot = rng.integers(1, 20, g.n).astype(float)
+    cost = sq_cost(xy, homes, pot)
+    seed_plan = rng.integers(0, m, g.n)
+    seed_plan[homes] = np.arange(m)
+    plan = make_contiguous(g, seed_plan, cost, roots=homes)
+    assert (plan >= 0).all() and all(connected(G, plan, m))
+    tgt = pot.sum() / m
+    bands = Bands(pot[:, None], np.full((m, 1), 0.8 * tgt), np.full((m, 1), 1.2 * tgt))
+    search = ContiguousSearch(g, cost, bands, plan, roots=homes, seed=seed)
+    v0, c0 = search.violation(), search.objective()
+    search.run(5.0)
+    assert all(connected(G, search.assign, m))
+    assert (search.assign[homes] == np.arange(m)).all()
+    v1, c1 = search.violation(), search.objective()
+    assert v1 < v0 + 1e-12 and (v1 < v0 - 1e-12 or c1 <= c0 + 1e-9)
+    # the search's totals are the plan's
+    np.testing.assert_allclose(search.totals[:, 0], np.bincount(search.assign, pot, m))
+
+
+@settings(max_examples=60, deadline=None)
+@given(w=st.integers(3, 6), h=st.integers(2, 5), seed=st.integers(0, 10_000))
+def test_stays_connected_agrees_with_networkx(w: int, h: int, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    g, _, _ = grid(w, h)
+    G = nx_graph(g)
+    assign = rng.integers(0, 2, g.n)
+    search = ContiguousSearch(
+        g, np.zeros((g.n, 2)), Bands(np.zeros((g.n, 1)), np.zeros((2, 1)), np.zeros((2, 1))), assign
+    )
+    for u in range(g.n):
+        t = assign[u]
+        rest = [x for x in np.flatnonzero(assign == t) if x != u]
+        # only asked of a territory that is one piece with u
+        if not nx.is_connected(G.subgraph(np.flatnonzero(assign == t).tolist())) or not rest:
+            continue
+        assert search.stays_connected(u) == nx.is_connected(G.subgraph(rest))
+
+
+def brute_force(
+    G: nx.Graph, cost: np.ndarray, pot: np.ndarray, lo: float, hi: float, m: int
+) -> float:
+    best = np.inf
+    n = cost.shape[0]
+    for plan in itertools.product(range(m), repeat=n):
+        a = np.array(plan)
+        tot = np.bincount(a, pot, m)
+        if (tot < lo - 1e-9).any() or (tot > hi + 1e-9).any():
+            continue
+        if not all(connected(G, a, m)):
+            continue
+        best = min(best, float(cost[np.arange(n), a].sum()))
+    return best
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_search_reaches_the_optimum_of_small_grids(seed: int) -> None:
+    """3 x 3 grid, 2 territories, every plan enumerated: the search, given time, ends on a
+    contiguous plan in band whose cost is the brute-force optimum."""
+    rng = np.random.default_rng(seed)
+    g, xy, _ = grid(3, 3)
+    G = nx_graph(g)
+    pot = rng.integers(1, 10, g.n).astype(float)
+    homes = np.array([0, 8])
+    cost = sq_cost(xy, homes, pot)
+    tgt = pot.sum() / 2
+    lo, hi = 0.8 * tgt, 1.2 * tgt
+    opt = brute_force(G, cost, pot, lo, hi, 2)
+    assert np.isfinite(opt)
+    bands = Bands(pot[:, None], np.full((2, 1), lo), np.full((2, 1), hi))
+    found = []
+    for s in range(5):
+        plan = make_contiguous(g, np.argmin(cost, axis=1), cost, roots=homes)
+        search = ContiguousSearch(g, cost, bands, plan, roots=homes, seed=s)
+        search.run(3.0)
+        assert search.violation() == 0.0 and all(connected(G, search.assign, 2))
+        found.append(search.objective())
+    assert min(found) == pytest.approx(opt)
+    assert all(f >= opt - 1e-9 for f in found)
+
+
+def test_recombination_balances_a_pair_border_moves_cannot() -> None:
+    """A 2 x 8 strip split 14 / 2 with a band of 8 +-1: single moves from the big territory
+    each improve, but a recombination does it in one step; either way the end is in band."""
+    g, xy, _ = grid(8, 2)
+    pot = np.ones(16)
+    cost = np.zeros((16, 2))
+    assign = np.zeros(16, dtype=np.int64)
+    assign[[7, 15]] = 1
+    bands = Bands(pot[:, None], np.full((2, 1), 7.0), np.full((2, 1), 9.0))
+    search = ContiguousSearch(g, cost, bands, assign, seed=1)
+    assert search.recombine(0, 1, trees=5)
+    tot = np.bincount(search.assign, minlength=2)
+    assert 7 <= tot.min() and tot.max() <= 9
+    assert all(connected(nx_graph(g), search.assign, 2))
+
+
+# --- fixed territories in one piece, at scale ------------------------------------------------
+
+
+def lake_map(w: int, m: int, seed: int) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Units on a w x w grid around an elliptic lake (no unit, no adjacency across it), m
+    reps with home bases at random units, heavy-tailed potential."""
+    rng = np.random.default_rng(seed)
+    x, y = np.meshgrid(np.arange(w), np.arange(w))
+    x, y = x.ravel(), y.ravel()
+    lake = ((x - 0.55 * w) / (0.12 * w)) ** 2 + ((y - 0.5 * w) / (0.3 * w)) ** 2 < 1
+    g, xy, keep = grid(w, w, lake)
+    ids = np.array([f"u{i}" for i in range(g.n)])
+    acc = pd.DataFrame(
+        {
+            "account_id": ids,
+            "x": xy[:, 0],
+            "y": xy[:, 1],
+            "potential": rng.lognormal(3, 1, g.n).round(2),
+        }
+    )
+    A = sp.triu(g.A).tocoo()
+    adj = pd.DataFrame({"account_id": ids[A.row], "neighbor_id": ids[A.col]})
+    homes = rng.choice(g.n, m, replace=False)
+    ter = pd.DataFrame(
+        {"territory_id": [f"T{k}" for k in range(m)], "x": xy[homes, 0], "y": xy[homes, 1]}
+    )
+    return acc, ter, adj
+
+
+def test_fixed_territories_stay_in_one_piece_around_a_lake() -> None:
+    """1,450 units, 30 reps, +-5%: without contiguity territories reach across the lake (in
+    pieces by the adjacency); with it every territory is one piece and every band holds."""
+    acc, ter, adj = lake_map(40, 30, seed=3)
+    base = {
+        "balance": {"potential": {"tolerance": 0.05}},
+        "objective": {"distance_power": 2},
+        "solver": {"time_limit_s": 60},
+    }
+    G = nx.Graph()
+    G.add_edges_from(adj.itertuples(index=False))
+
+    def pieces(run) -> int:  # type: ignore[no-untyped-def]
+        a = run.assignments.set_index("account_id")["territory_id"]
+        return sum(
+            nx.number_connected_components(G.subgraph(a.index[a == t])) - 1
+            for t in ter["territory_id"]
+        )
+
+    loose = solve(make_scenario(acc, ter, adjacency=adj, settings=base))
+    assert loose.has_plan and pieces(loose) > 0
+    run = solve(
+        make_scenario(
+            acc, ter, adjacency=adj, settings={**base, "constraints": {"contiguity": True}}
+        )
+    )
+    assert run.has_plan and run.status in ("optimal", "feasible")
+    assert pieces(run) == 0
+    a = run.assignments.set_index("account_id")["territory_id"]
+    tot = acc.set_index("account_id")["potential"].groupby(a).sum()
+    target = acc["potential"].sum() / 30
+    assert len(tot) == 30
+    assert tot.min() >= 0.95 * target - 1e-6 and tot.max() <= 1.05 * target + 1e-6
+    # a proven bound (the relaxation's, raised by the cut rounds) within a few percent
+    assert run.bound is not None and run.bound <= run.objective + 1e-6
+    assert run.gap is not None and run.gap < 0.05
+
+
+# --- greenfield above the exact model's size -------------------------------------------------
+
+
+def test_contiguous_greenfield_above_the_exact_size_gives_a_plan_and_a_bound() -> None:
+    """625 units, every one a candidate centre (390,625 pairs, above the exact model's
+    250,000), into 6 contiguous territories at +-10%: a plan in one piece each, in band, with
+    a positive proven bound below it (once refused outright)."""
+    acc, _, adj = lake_map(25, 1, seed=5)
+    settings = {
+        "territories": {"count": 6},
+        "balance": {"potential": {"tolerance": 0.10}},
+        "objective": {"distance_power": 2},
+        "constraints": {"contiguity": True},
+        "solver": {"time_limit_s": 40},
+    }
+    run = solve(make_scenario(acc, None, adjacency=adj, settings=settings))
+    assert run.has_plan, run.message
+    G = nx.Graph()
+    G.add_edges_from(adj.itertuples(index=False))
+    a = run.assignments.set_index("account_id")["territory_id"]
+    assert a.nunique() == 6
+    assert all(nx.is_connected(G.subgraph(a.index[a == t])) for t in a.unique())
+    tot = acc.set_index("account_id")["potential"].groupby(a).sum()
+    target = acc["potential"].sum() / 6
+    assert tot.min() >= 0.9 * target - 1e-6 and tot.max() <= 1.1 * target + 1e-6
+    assert run.bound is not None and 0 < run.bound <= run.objective
+    assert run.stats["method"].startswith("contiguous local search")
+
+
+def test_greenfield_names_the_units_that_break_a_band_alone() -> None:
+    acc, _, adj = lake_map(10, 1, seed=1)
+    acc.loc[7, "potential"] = acc["potential"].sum()  # half the total: above a +-5% band of 4
+    acc.loc[3, "potential"] = acc["potential"].sum() * 0.5
+    settings = {
+        "territories": {"count": 4},
+        "balance": {"potential": {"tolerance": 0.05}},
+        "constraints": {"contiguity": True},
+    }
+    run = solve(make_scenario(acc, None, adjacency=adj, settings=settings))
+    assert run.status == "infeasible"
+    hi = acc["potential"].sum() / 4 * 1.05
+    v7, v3 = acc.loc[7, "potential"], acc.loc[3, "potential"]
+    assert run.reasons == [
+        f"account u7: potential {v7:,.6g} alone is above every territory's band (at most "
+        f"{hi:,.6g} with 4 territories at +-5.0%); use fewer territories, widen "
+        "balance.potential.tolerance, or split the account",
+        f"account u3: potential {v3:,.6g} alone is above every territory's band (at most "
+        f"{hi:,.6g} with 4 territories at +-5.0%); use fewer territories, widen "
+        "balance.potential.tolerance, or split the account",
+    ]
+
+
+# --- the Lagrangian bound of greenfield ------------------------------------------------------
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_centre_bound_never_exceeds_the_brute_force_optimum(seed: int) -> None:
+    from align.model.centre_bound import centre_bound
+
+    rng = np.random.default_rng(seed)
+    n, p = 7, int(rng.integers(2, 4))
+    xy = rng.random((n, 2))
+    v = rng.integers(1, 10, n).astype(float)
+    cost = v[:, None] * ((xy[:, None] - xy[None]) ** 2).sum(-1)
+    hi = v.sum() / p * 1.3
+    best = np.inf
+    for centres in itertools.combinations(range(n), p):
+        for plan in itertools.product(range(p), repeat=n):
+            a = np.array(plan)
+            if any(a[c] != j for j, c in enumerate(centres)) or (np.bincount(a, v, p) > hi).any():
+                continue
+            best = min(best, float(cost[np.arange(n), np.array(centres)[a]].sum()))
+    bound = centre_bound(cost, v, hi, p, centres=np.arange(n), upper=best * 1.2, seconds=5)
+    assert 0 < bound <= best + 1e-9
+
+
+def test_large_greenfield_without_contiguity_now_carries_a_bound() -> None:
+    acc, _, _ = lake_map(25, 1, seed=5)
+    settings = {
+        "territories": {"count": 6},
+        "balance": {"potential": {"tolerance": 0.10}},
+        "objective": {"distance_power": 2},
+        "solver": {"time_limit_s": 20},
+    }
+    run = solve(make_scenario(acc, None, settings=settings))
+    assert run.has_plan and run.objective is not None
+    assert run.bound is not None and 0 < run.bound <= run.objective
+    assert run.gap == pytest.approx((run.objective - run.bound) / run.objective)
+    assert run.message.endswith("heuristic plan, Lagrangian bound")
