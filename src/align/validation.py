@@ -54,6 +54,7 @@ class Table:
     lines: np.ndarray | None = None  # file line of each row, when blank lines were dropped
     shapes: Any = None  # accounts: a GeoSeries of polygons aligned with the rows, when given
     derived: bool = False  # adjacency: derived from the polygons, not read from adjacency.csv
+    unplaced: set[int] = field(default_factory=set)  # rows whose ZIP code could not be placed
 
     def row(self, pos: int) -> int:
         if self.lines is not None:

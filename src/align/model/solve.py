@@ -25,6 +25,7 @@ import pandas as pd
 
 from .. import __version__
 from ..errors import AlignError
+from ..importing import carried_columns
 from ..metrics import alignment_kpis, distances_of, territory_table
 from ..runs import Run
 from ..scenario import Scenario
@@ -646,7 +647,7 @@ def assignment_table(scenario: Scenario, assign: np.ndarray) -> pd.DataFrame:
     tids = scenario.territory_ids
     cur = scenario.current
     prev = pd.Series(tids[np.maximum(cur, 0)]).where(cur >= 0, None).to_numpy()
-    return pd.DataFrame(
+    table = pd.DataFrame(
         {
             "account_id": scenario.account_ids,
             "territory_id": tids[assign],
@@ -655,6 +656,8 @@ def assignment_table(scenario: Scenario, assign: np.ndarray) -> pd.DataFrame:
             "distance": distances_of(scenario, assign),
         }
     )
+    labels = carried_columns(scenario.accounts)  # name, city, state, zip of a CRM export
+    return table.assign(**{c: scenario.accounts[c].to_numpy() for c in labels})
 
 
 def band_violation(problem: Problem, assign: np.ndarray) -> float:
