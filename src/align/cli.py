@@ -177,6 +177,9 @@ def solve(
         f"gap {run.gap:.4%}, {run.wall_seconds:.2f} s with {run.solver}"
     )
     out.print(_kpi_table(run))
+    far = run.stats.get("far_accounts")
+    if far:
+        err.print(f"warning: {far['message']}", style="yellow")
     if from_run is not None:
         c = run.stats["continuation"]
         gone = ", ".join(c["vanished"][:10]) + (" ..." if len(c["vanished"]) > 10 else "")

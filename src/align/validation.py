@@ -292,6 +292,11 @@ def check_greenfield(
                 "territories need a centre each; mark more candidates"
             )
     o, c = settings.objective, settings.constraints
+    if c.max_distance_km is not None:
+        p.add(
+            f"settings key 'constraints.max_distance_km': {why}does not support a maximum "
+            "distance yet (the centres are not known); drop it"
+        )
     if o.disruption > 0 or c.max_moved_share < 1:
         p.add(
             f"{why}starts from scratch: objective.disruption must be 0 and "

@@ -26,11 +26,17 @@ import pandas as pd
 from .. import __version__
 from ..errors import AlignError
 from ..importing import carried_columns
-from ..metrics import alignment_kpis, distances_of, territory_table
+from ..metrics import (
+    alignment_kpis,
+    distance_unit,
+    distances_of,
+    far_accounts,
+    territory_table,
+)
 from ..runs import Run
 from ..scenario import Scenario
 from .backends import Backend, BackendResult, get_backend, stop_requested
-from .diagnose import elastic_reasons, quick_checks
+from .diagnose import quick_checks, ranked_reasons
 from .formulation import (
     Layout,
     Problem,
@@ -585,7 +591,7 @@ def _infeasible(problem: Problem, backend: Backend, clock: Clock, finish):  # ty
     s = problem.scenario.settings.solver
     limit = max(min(clock.left(), 60.0), 5.0)
     try:
-        reasons = elastic_reasons(problem, backend, time_limit=limit, seed=s.seed)
+        reasons = ranked_reasons(problem, backend, time_limit=limit, seed=s.seed)
     except AlignError as e:  # pragma: no cover - backend failure while explaining
         reasons = [str(e)]
     return finish("infeasible", reasons=reasons)
@@ -632,6 +638,9 @@ def _make_run(
         kpis["after"] = after
         run.terms = {"TRAVEL": after["travel"], "MOVED": after["disruption"]}
         run.assignments = assignment_table(scenario, assign)
+        far = far_accounts(run.assignments, unit=distance_unit(scenario))
+        if far is not None:
+            stats["far_accounts"] = far  # a warning for solve output, report and service
         run.territories = territory_table(scenario, assign)
         run.account_shapes = scenario.shapes
         stats["max_band_violation"] = band_violation(problem, assign)

@@ -942,6 +942,7 @@ def _run_out(row: RunRow) -> RunOut:
         terms=s.get("terms"),
         wall_seconds=s.get("wall_seconds"),
         reasons=s.get("reasons") or [],
+        warnings=[w["message"] for w in [(s.get("stats") or {}).get("far_accounts")] if w],
         request={k: v for k, v in row.request.items() if k != "effective"},
         attempts=row.attempts,
         created_at=utc(row.created_at),

@@ -77,7 +77,12 @@ class RunOut(BaseModel):
     kpis: dict[str, Any] | None
     terms: dict[str, Any] | None
     wall_seconds: float | None
-    reasons: list[str] = []
+    reasons: list[str] = Field(
+        default=[], description="infeasible: the smallest single change first, then the others"
+    )
+    warnings: list[str] = Field(
+        default=[], description="e.g. accounts far beyond their territory's typical distance"
+    )
     request: dict[str, Any]
     attempts: int
     created_at: datetime
