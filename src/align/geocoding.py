@@ -115,7 +115,7 @@ def place_by_zip(table: Table, what: str) -> tuple[list[str], list[str], set[int
         abroad = need & ~country.isin(US).to_numpy()
         for pos in np.flatnonzero(abroad):
             problems.append(
-                f"{table.label} row {table.row(pos)}: country {f['country'].iloc[pos]!r}: "
+                f"{table.label} row {table.row(int(pos))}: country {f['country'].iloc[pos]!r}: "
                 f"ZIP code centroids cover the United States only; give lat and lon for this {what}"
             )
             reported.add(int(pos))
@@ -127,17 +127,17 @@ def place_by_zip(table: Table, what: str) -> tuple[list[str], list[str], set[int
         raw = f["zip"].iloc[pos]
         shown = raw if isinstance(raw, str) else codes.iloc[pos]
         problems.append(
-            f"{table.label} row {table.row(pos)}: zip {shown!r} is not a US ZIP code, so the "
+            f"{table.label} row {table.row(int(pos))}: zip {shown!r} is not a US ZIP code, so the "
             f"{what} cannot be placed; correct it or give lat and lon"
         )
         reported.add(int(pos))
     placed = need & known
     if placed.any():
         points = np.array([found[c] for c in codes[placed]], dtype=float)
-        lat = lat.astype(float).to_numpy().copy()
-        lon = lon.astype(float).to_numpy().copy()
-        lat[placed], lon[placed] = points[:, 0], points[:, 1]
-        table.frame = f.assign(lat=lat, lon=lon)
+        lat_deg = lat.astype(float).to_numpy().copy()
+        lon_deg = lon.astype(float).to_numpy().copy()
+        lat_deg[placed], lon_deg[placed] = points[:, 0], points[:, 1]
+        table.frame = f.assign(lat=lat_deg, lon=lon_deg)
     n = int(placed.sum())
     word = what if n == 1 else PLURAL.get(what, what + "s")
     notes = (

@@ -304,7 +304,10 @@ def ranked_reasons(
     ranked; without one, what the closest plan breaks (:func:`elastic_reasons`)."""
     changes = single_changes(problem, backend, time_limit=time_limit * 0.7, seed=seed)
     if not changes:
-        return elastic_reasons(problem, backend, time_limit=time_limit * 0.3, seed=seed)
+        closest = elastic_reasons(problem, backend, time_limit=time_limit * 0.3, seed=seed)
+        return ["no single setting changed alone lets a plan exist; the closest plan breaks:"] + [
+            f"  {r}" for r in closest
+        ]
     first, *rest = changes
     return [f"smallest single change that lets a plan exist: {first.text}"] + [
         f"or, alone: {ch.text}" for ch in rest

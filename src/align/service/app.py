@@ -276,6 +276,16 @@ def _routes(app: FastAPI) -> None:  # noqa: C901 - one place that lists every ro
         "properties": {
             "name": {"type": "string"},
             "files": {"type": "array", "items": {"type": "string", "format": "binary"}},
+            "map": {
+                "type": "array",
+                "items": {"type": "string"},
+                "description": 'HEADER=NAME, e.g. "Account ID=account_id" (as align --map)',
+            },
+            "accounts": {"type": "string", "description": "the upload to read as accounts.csv"},
+            "territories": {
+                "type": "string",
+                "description": "the upload to read as territories.csv",
+            },
         },
         "required": ["files"],
     }
@@ -662,15 +672,34 @@ async def _read_upload(request: Request) -> tuple[str, dict[str, bytes]]:
     files: dict[str, bytes] = {}
     problems: list[str] = []
     name = form.get("name")
+    maps: list[str] = []  # map=HEADER=NAME, as --map on the command line
+    alias: dict[str, str] = {}  # accounts=Account_Export.csv: an upload read as accounts.csv
+    for key, value in form.multi_items():
+        if not isinstance(value, str):
+            continue
+        if key == "map":
+            maps.append(value)
+        elif key in ("accounts", "territories"):
+            alias[Path(value).name] = f"{key}.csv"
+        elif key != "name":
+            problems.append(
+                f"form field {key!r}: expected a file upload, 'name', 'map', 'accounts' or "
+                "'territories'"
+            )
+    uploaded = {Path(v.filename or k).name for k, v in form.multi_items() if not isinstance(v, str)}
+    for upload, as_name in alias.items():
+        if upload not in uploaded:
+            problems.append(
+                f"form field {as_name[:-4]}={upload!r}: no file {upload!r} was uploaded"
+            )
     for key, value in form.multi_items():
         if isinstance(value, str):
-            if key != "name":
-                problems.append(f"form field {key!r}: expected a file upload or 'name'")
             continue
-        filename = Path(value.filename or key).name
+        filename = alias.get(Path(value.filename or key).name, Path(value.filename or key).name)
         if filename not in SCENARIO_FILES:
             problems.append(
-                f"upload {filename!r}: not a scenario file; send {', '.join(SCENARIO_FILES)}"
+                f"upload {filename!r}: not a scenario file; send {', '.join(SCENARIO_FILES)}, "
+                f"or say which it is with the form field accounts={filename!r} (or territories)"
             )
             continue
         if filename in files:
@@ -680,6 +709,8 @@ async def _read_upload(request: Request) -> tuple[str, dict[str, bytes]]:
     await form.close()
     if not files and not problems:
         problems.append("no files uploaded; send accounts.csv and territories.csv as 'files'")
+    if maps and not problems:
+        files = formats.with_columns(files, maps)
     if problems:
         raise ScenarioError(problems)
     label = name if isinstance(name, str) and name.strip() else "scenario"
