@@ -348,37 +348,51 @@ def parse_amount(text: str) -> float | None:
     return value
 
 
+def _amount_values(m: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """(value, matched) of the groups of :data:`AMOUNT` extracted from each cell."""
+    ok = m["num"].notna() & (m["open"].notna() == m["close"].notna())
+    ok &= ~(m["sign"].notna() & m["sign2"].notna())
+    num = pd.to_numeric(m["num"].str.replace(",", "", regex=False), errors="coerce")
+    mult = m["suffix"].str.lower().map(SUFFIX).astype(float).fillna(1.0)
+    value = num.astype(float) * mult / np.where(m["pct"].notna(), 100.0, 1.0)
+    negative = (
+        m["open"].notna() | m["sign"].eq("-").fillna(False) | m["sign2"].eq("-").fillna(False)
+    )
+    value = value.where(~negative, -value)
+    return value.to_numpy(dtype=float), ok.fillna(False).to_numpy(dtype=bool).copy()
+
+
 def parse_amounts(raw: pd.Series) -> tuple[pd.Series, np.ndarray, dict[str, str]]:
     """Numbers of a text column: (values, parsed mask, one example per kind of writing).
 
     Cells that are numbers already stay; blank cells stay missing; a cell that is not an
-    amount stays as it was (validation names its row and value).
+    amount stays as it was (validation names its row and value). Vectorised: one regular
+    expression over the column.
     """
-    values = raw.astype(object).copy()
-    parsed = np.zeros(len(raw), dtype=bool)
-    examples: dict[str, str] = {}
-    for pos, v in enumerate(raw.astype(object)):
-        if not isinstance(v, str) or not v.strip():
-            continue
-        x = parse_amount(v)
-        if x is None:
-            continue
-        values.iat[pos] = x
-        text = v.strip()
-        if re.fullmatch(r"[-+]?(\d+(\.\d*)?|\.\d+)", text):
-            continue  # a plain number: nothing to report
-        parsed[pos] = True
-        kind = (
-            "percent"
-            if "%" in text
-            else "money"
-            if re.search(r"[$€£,]|usd|eur|gbp", text, re.I)
-            else "amount"
-        )
-        if re.search(r"\d\s*(k|m|mm|mn|b|bn)\b", text, re.I):
-            kind = "abbreviated amount"
-        examples.setdefault(kind, text)
-    return values, parsed, examples
+    obj = raw.astype(object)
+    is_text = obj.map(type).eq(str).to_numpy()
+    text = pd.Series(np.where(is_text, obj, ""), index=raw.index, dtype="string").str.strip()
+    value, ok = _amount_values(text.str.extract(AMOUNT.pattern, flags=AMOUNT.flags))
+    ok = ok & is_text & text.ne("").to_numpy(dtype=bool)
+    values = obj.copy()
+    values[ok] = value[ok]
+    plain = text.str.fullmatch(r"[-+]?(\d+(\.\d*)?|\.\d+)").fillna(False).to_numpy(dtype=bool)
+    parsed = ok & ~plain  # a plain number is nothing to report
+    found: list[tuple[int, str, str]] = []  # (first row, kind, example)
+    kinds = (
+        ("abbreviated amount", text.str.contains(r"\d\s*(?:k|m|mm|mn|b|bn)\b", case=False)),
+        ("percent", text.str.contains("%", regex=False)),
+        ("money", text.str.contains(r"[$€£,]|usd|eur|gbp", case=False)),
+        ("amount", pd.Series(True, index=raw.index)),
+    )
+    left = parsed.copy()
+    for kind, mask in kinds:
+        hit = left & mask.fillna(False).to_numpy(dtype=bool)
+        if hit.any():
+            first = int(np.argmax(hit))
+            found.append((first, kind, str(text.iloc[first])))
+        left &= ~hit
+    return values, parsed, {kind: example for _, kind, example in sorted(found)}
 
 
 def _describe(examples: dict[str, str]) -> str:
