@@ -19,7 +19,7 @@ US = frozenset({"", "us", "usa", "u s", "u s a", "united states", "united states
 FIVE = re.compile(r"^(\d{5})(?:-?\d{4})?$")
 SHORT = re.compile(r"^\d{3,4}$")  # a ZIP code whose leading zeros a spreadsheet dropped
 PLURAL = {"territory": "territories"}
-LOOKUP_EACH_BELOW = 2_000  # distinct ZIP codes looked up one by one; more: the whole table once
+LOOKUP_EACH_BELOW = 500  # distinct ZIP codes looked up one by one; more: the whole table once
 
 
 def source() -> str:
