@@ -7,11 +7,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from align import load_scenario
+from align import load_scenario, make_scenario
 from align.errors import ScenarioError
 from align.importing import parse_amount
 
@@ -127,8 +128,6 @@ def test_crm_export_solves_and_carries_names_to_the_plan(tmp_path: Path) -> None
     res = align_cli("solve", str(folder), "--out", str(tmp_path / "run"))
     assert res.returncode == 0, res.stderr
     assert "note: accounts.csv: 12 accounts without coordinates placed" in res.stdout
-    import pandas as pd
-
     plan = pd.read_csv(tmp_path / "run" / "assignments.csv", dtype=str)
     assert {"name", "city", "state", "zip"} <= set(plan.columns)
     first = plan.set_index("account_id").loc["0016000001"]
@@ -299,3 +298,24 @@ def test_example_crm_export_validates() -> None:
     assert res.returncode == 0, res.stderr
     assert "600 accounts, 10 territories" in res.stdout
     assert res.stdout.count("note:") >= 5
+
+
+def test_make_scenario_reads_a_crm_frame_as_the_folder_does(tmp_path: Path) -> None:
+    accounts = pd.read_csv(write_export(tmp_path / "crm") / "accounts.csv", dtype=str)
+    territories = pd.DataFrame(REPS[1:], columns=REPS[0])
+    sc = make_scenario(accounts, territories, columns=["Last Year Sales=revenue"])
+    acc = sc.accounts.set_index("account_id")
+    assert acc.loc["0016000002", "potential"] == 1_200_000
+    assert acc.loc["0016000002", "revenue"] == 400_000
+    assert (acc.loc["0016000009", "lat"], acc.loc["0016000009", "lon"]) == CENTROIDS["48226"]
+    assert "accounts.csv: column 'Last Year Sales' read as revenue" in "\n".join(sc.notes)
+    accounts.loc[2, "Zip"] = "00000"
+    with pytest.raises(ScenarioError) as e:
+        make_scenario(accounts, territories, columns=["Missing=revenue"])
+    assert e.value.problems == [
+        "--map 'Missing=revenue': no column 'Missing' in accounts.csv or territories.csv "
+        f"(accounts.csv has {', '.join(HEADER)}; territories.csv has "
+        "Territory ID, Rep Name, Home Lat, Home Lng)",
+        "accounts.csv row 4: zip '00000' is not a US ZIP code, so the account cannot be placed; "
+        "correct it or give lat and lon",
+    ]

@@ -355,9 +355,13 @@ def make_scenario(
     overrides: list[str] | dict[str, Any] | None = None,
     name: str = "scenario",
     history: pd.DataFrame | None = None,
+    columns: list[str] | None = None,
 ) -> Scenario:
     """Build and validate a scenario from DataFrames (same columns as the folder's files).
 
+    The import profile applies as for a folder: ``settings["columns"]`` and ``columns``
+    (``["Account ID=account_id", ...]``) map headers, common names are recognised, amounts
+    written as text are read and ZIP codes placed (see :attr:`Scenario.notes`).
     ``history`` (account_id, period, amount) is the revenue history, as history.csv.
     ``accounts`` may be a GeoDataFrame (points or polygons, with a CRS): polygons give the
     adjacency when ``adjacency`` is not given, ``territories.geojson`` and maps.
@@ -374,15 +378,27 @@ def make_scenario(
         return None if frame is None else Table(label, frame.reset_index(drop=True), header_rows=1)
 
     acc_table = table("accounts.csv", accounts)
+    ter_table = table("territories.csv", territories)
+    mappings, map_problems = parse_map(columns or [])
+    problems += map_problems
+    if resolved is not None:
+        mappings = mappings_from_settings(resolved.columns) + mappings
+    notes: list[str] = []
+    profile_problems: list[str] = []
     try:
         if acc_table is not None and type(accounts).__name__ == "GeoDataFrame":
             from .shapes import split_geo
 
             frame, shapes = split_geo(accounts, label="accounts.csv", header_rows=1)
             acc_table = Table("accounts.csv", frame, header_rows=1, shapes=shapes)
+        notes, profile_problems = apply_profile(
+            {"accounts": acc_table, "territories": ter_table},
+            mappings,
+            numeric=resolved.balance if resolved else (),
+        )
         acc, ter, dist, adj = build(
             acc_table,  # type: ignore[arg-type]
-            table("territories.csv", territories),
+            ter_table,
             resolved or Settings(),
             distances=table("distances.csv", distances),
             adjacency=_adjacency_of(
@@ -392,7 +408,12 @@ def make_scenario(
             ),
         )
     except ScenarioError as e:
-        problems += e.problems
+        problems += drop_echoes(
+            e.problems,
+            {"accounts": acc_table, "territories": ter_table},
+            unmapped_names(mappings, profile_problems),
+        )
+    problems = profile_problems + problems
     assert acc_table is not None
     hist, history_problems = build_history(acc_table, table("history.csv", history))
     problems += history_problems
@@ -416,6 +437,7 @@ def make_scenario(
         name=name,
         input_hash=h.hexdigest()[:16],
         raw_settings=dict(raw or {}),
+        notes=notes,
     )
 
 
