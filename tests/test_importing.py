@@ -319,3 +319,10 @@ def test_make_scenario_reads_a_crm_frame_as_the_folder_does(tmp_path: Path) -> N
         "accounts.csv row 4: zip '00000' is not a US ZIP code, so the account cannot be placed; "
         "correct it or give lat and lon",
     ]
+
+
+def test_a_scenario_read_with_a_profile_can_be_rebuilt_from_its_tables(tmp_path: Path) -> None:
+    # what sweeps and pocket suggestions do: the tables already carry the contract's names
+    sc = load_scenario(write_export(tmp_path / "crm"))
+    again = make_scenario(sc.accounts, sc.territories, settings=sc.settings)
+    assert again.accounts["revenue"].sum() == sc.accounts["revenue"].sum() == 1_685_500

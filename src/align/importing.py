@@ -305,8 +305,8 @@ def check_mapped(mappings: list[ColumnMap], tables: dict[str, Table]) -> list[st
     for m in mappings:
         scope = [m.table] if m.table else list(tables)
         found = [k for k in scope if k in tables and m.header in map(str, tables[k].frame.columns)]
-        if found:
-            continue
+        if found or any(k in tables and m.name in tables[k].frame.columns for k in scope):
+            continue  # the header is there, or the table was read with this profile already
         labels = " or ".join(tables[k].label for k in scope if k in tables) or "the tables"
         columns = [str(c) for k in scope if k in tables for c in tables[k].frame.columns]
         has = "; ".join(
