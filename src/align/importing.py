@@ -354,7 +354,7 @@ def _amount_values(m: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     ok &= ~(m["sign"].notna() & m["sign2"].notna())
     num = pd.to_numeric(m["num"].str.replace(",", "", regex=False), errors="coerce")
     mult = m["suffix"].str.lower().map(SUFFIX).astype(float).fillna(1.0)
-    value = num.astype(float) * mult / np.where(m["pct"].notna(), 100.0, 1.0)
+    value: pd.Series = num.astype(float) * mult / np.where(m["pct"].notna(), 100.0, 1.0)
     negative = (
         m["open"].notna() | m["sign"].eq("-").fillna(False) | m["sign2"].eq("-").fillna(False)
     )
@@ -370,7 +370,7 @@ def parse_amounts(raw: pd.Series) -> tuple[pd.Series, np.ndarray, dict[str, str]
     expression over the column.
     """
     obj = raw.astype(object)
-    is_text = obj.map(type).eq(str).to_numpy()
+    is_text = obj.map(type).eq(str).to_numpy()  # type: ignore[arg-type]
     text = pd.Series(np.where(is_text, obj, ""), index=raw.index, dtype="string").str.strip()
     value, ok = _amount_values(text.str.extract(AMOUNT.pattern, flags=AMOUNT.flags))
     ok = ok & is_text & text.ne("").to_numpy(dtype=bool)
