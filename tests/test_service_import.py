@@ -38,6 +38,10 @@ def test_upload_of_a_crm_export_with_a_mapping(server: Server, tmp_path: Path) -
     assert (out["accounts"], out["territories"]) == (12, 3)
     assert out["settings"]["columns"] == {"revenue": "Last Year Sales", "locked": "Strategic"}
     assert out["settings"]["model"] == "balanced"  # as without scenario.toml
+    assert (
+        "accounts.csv: 12 accounts without coordinates placed at the centroid of their ZIP "
+        "code (zipcodes 3.0.0, US ZIP codes only)" in out["notes"]
+    )
     with server.client() as c:
         run = c.post(
             f"/scenarios/{out['id']}/runs",

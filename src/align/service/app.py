@@ -321,8 +321,10 @@ def _routes(app: FastAPI) -> None:  # noqa: C901 - one place that lists every ro
             name, files = body.name, formats.scenario_files(body, config.max_accounts)
         else:
             raise HTTPException(415, "send application/json or multipart/form-data")
-        row = await run_in_threadpool(_add_scenario, store_of(request), owner, name, files, config)
-        out = _scenario_out(row, list(files))
+        row, notes = await run_in_threadpool(
+            _add_scenario, store_of(request), owner, name, files, config
+        )
+        out = _scenario_out(row, list(files)).model_copy(update={"notes": notes})
         return JSONResponse(out.model_dump(mode="json"), 201, headers={"Location": out.url})
 
     @app.get("/scenarios", tags=["scenarios"])
@@ -719,7 +721,8 @@ async def _read_upload(request: Request) -> tuple[str, dict[str, bytes]]:
 
 def _add_scenario(
     store: Store, owner: str, name: str, files: dict[str, bytes], config: ServiceConfig
-) -> ScenarioRow:
+) -> tuple[ScenarioRow, list[str]]:
+    """The stored scenario and how its files were read (headers mapped, amounts, ZIP codes)."""
     formats.check_account_lines(files, config.max_accounts)
     with tempfile.TemporaryDirectory(prefix="align-scenario-") as tmp:
         scenario = load_scenario(materialise(files, Path(tmp) / "scenario"))
@@ -739,7 +742,7 @@ def _add_scenario(
         settings=formats.plain_tree(scenario.settings.model_dump()),
         points=formats.points_of(scenario),
     )
-    return store.add_scenario(row, files)
+    return store.add_scenario(row, files), scenario.notes
 
 
 def _scenario(store: Store, scenario_id: str, owner: str) -> ScenarioRow:

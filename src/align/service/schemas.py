@@ -38,6 +38,9 @@ class ScenarioOut(BaseModel):
     input_hash: str
     files: list[str] = []
     settings: dict[str, Any] = Field(description="the scenario's settings, as resolved")
+    notes: list[str] = Field(
+        default=[], description="on creation: how the files were read (mapped headers, amounts)"
+    )
     url: str
 
 
