@@ -68,7 +68,10 @@ def test_infeasible_exits_3_with_the_reason(tmp_path: Path) -> None:
         "objective.disruption_measure=workload",
     )
     assert res.returncode == 3
-    assert "constraints.max_moved_share must rise to at least 6.3% (it is 5.0%)" in res.stderr
+    assert (
+        "- smallest single change that lets a plan exist: constraints.max_moved_share must rise "
+        "to at least 6.33% (it is 5.00%)\n- or, alone: balance.workload.tolerance" in res.stderr
+    )
     assert "Traceback" not in res.stderr
     assert json.loads((tmp_path / "r" / "run.json").read_text())["status"] == "infeasible"
     assert not (tmp_path / "r" / "assignments.csv").exists()

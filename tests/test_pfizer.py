@@ -113,7 +113,13 @@ def test_moving_at_most_0_2_workload_is_infeasible_and_says_how_much_is_needed()
         )
     )
     assert run.status == "infeasible"
-    assert run.reasons == ["constraints.max_moved_share must rise to at least 6.3% (it is 5.0%)"]
+    assert run.reasons[0] == (
+        "smallest single change that lets a plan exist: constraints.max_moved_share must rise "
+        "to at least 6.33% (it is 5.00%)"
+    )
+    assert run.reasons[1:] == [
+        "or, alone: balance.workload.tolerance must rise to at least 15.34% (it is 10.00%)"
+    ]
 
 
 def test_locked_office_bricks_never_move() -> None:

@@ -182,7 +182,8 @@ def test_no_response_carries_a_traceback_or_sql(server: Server, owned: dict[str,
     assert answers[2].json()["problems"] == [
         "upload 'notes.txt': not a scenario file; send accounts.csv, accounts.parquet, "
         "accounts.geojson, accounts.gpkg, territories.csv, distances.csv, adjacency.csv, "
-        "scenario.toml"
+        "scenario.toml, or say which it is with the form field accounts='notes.txt' (or "
+        "territories)"
     ]
     assert answers[4].json()["problems"] == [
         "run settings: settings key 'solver' must be a table of settings, not a single value "

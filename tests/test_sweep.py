@@ -216,7 +216,9 @@ def test_infeasible_and_failing_points_are_recorded_with_the_rest(tmp_path: Path
     bad = "p1_tolerance=0.1_max_moved_share=0"
     assert t.loc[bad, "status"] == "infeasible"
     assert t.loc[bad, "reason"] == (
-        "constraints.max_moved_share must rise to at least 20.0% (it is 0.0%)"
+        "smallest single change that lets a plan exist: constraints.max_moved_share must rise "
+        "to at least 20.00% (it is 0.00%); or, alone: balance.potential.tolerance must rise to "
+        "at least 33.34% (it is 10.00%)"
     )
     assert not t.loc[bad, "frontier"]
     assert (t.drop(index=bad)["status"] == "optimal").all()

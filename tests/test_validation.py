@@ -128,12 +128,22 @@ def test_missing_column_suggests_the_same_name_in_another_case(
     write_scenario, base_accounts
 ) -> None:
     rows = [
-        {("Potential" if k == "potential" else k): v for k, v in r.items()} for r in base_accounts
+        {("Potential_Usd" if k == "potential" else k): v for k, v in r.items()}
+        for r in base_accounts
     ]
     [msg] = problems_of(write_scenario(accounts=rows))
     assert msg.startswith(
-        "accounts.csv: missing required column 'potential' (did you mean 'Potential'?)"
+        "accounts.csv: missing required column 'potential' (did you mean 'Potential_Usd'?)"
     )
+
+
+def test_a_common_name_in_another_case_is_read_and_said(write_scenario, base_accounts) -> None:
+    rows = [
+        {("Potential" if k == "potential" else k): v for k, v in r.items()} for r in base_accounts
+    ]
+    sc = load_scenario(write_scenario(accounts=rows))
+    assert list(sc.accounts["potential"]) == [100, 200, 300, 400]
+    assert "accounts.csv: read 'Potential' as potential (common names)" in sc.notes
 
 
 def test_missing_territory_id_column(write_scenario, base_territories) -> None:

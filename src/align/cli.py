@@ -52,6 +52,22 @@ SetOption = Annotated[
     typer.Option("--set", help="Override a setting, e.g. --set balance.workload.tolerance=0.1"),
 ]
 
+MapOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--map",
+        help='Read a header of the files as a name of the contract, e.g. --map "Account ID='
+        'account_id" (territories:HEADER=NAME for territories.csv only); as [columns] in '
+        "scenario.toml",
+    ),
+]
+
+
+def _print_notes(notes: list[str]) -> None:
+    """How the files were read: mappings, parsed amounts, ZIP codes placed, the preset."""
+    for note in notes:
+        out.print(f"note: {note}")
+
 
 def _fmt(v: object) -> str:
     if v is None:
@@ -104,9 +120,11 @@ def _exit_without_plan(run: Run, out_dir: Path, what: str) -> None:
 def validate(
     scenario: Annotated[Path, typer.Argument(help="scenario folder")],
     set_: SetOption = None,
+    map_: MapOption = None,
 ) -> None:
     """Check a scenario folder and report every problem at once."""
-    sc = load_scenario(scenario, overrides=set_)
+    sc = load_scenario(scenario, overrides=set_, columns=map_)
+    _print_notes(sc.notes)
     balance = ", ".join(f"{k} +-{v.tolerance:.1%}" for k, v in sc.settings.balance.items())
     out.print(
         f"{scenario}: valid. {sc.n_accounts:,} accounts, {sc.n_territories:,} territories; "
@@ -119,6 +137,7 @@ def solve(
     scenario: Annotated[Path, typer.Argument(help="scenario folder")],
     out_dir: Annotated[Path, typer.Option("--out", "-o", help="run folder to write")],
     set_: SetOption = None,
+    map_: MapOption = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="print nothing but errors")] = False,
     from_run: Annotated[
         Path | None,
@@ -130,7 +149,9 @@ def solve(
     ] = None,
 ) -> None:
     """Solve a scenario and write the run folder."""
-    sc = load_scenario(scenario, overrides=set_)
+    sc = load_scenario(scenario, overrides=set_, columns=map_)
+    if not quiet:
+        _print_notes(sc.notes)
     live = not quiet and sys.stderr.isatty()
     with live_progress(err, enabled=live) as progress, stop_on_ctrl_c(progress) as stopped:
         if from_run is None:
@@ -156,6 +177,9 @@ def solve(
         f"gap {run.gap:.4%}, {run.wall_seconds:.2f} s with {run.solver}"
     )
     out.print(_kpi_table(run))
+    far = run.stats.get("far_accounts")
+    if far:
+        err.print(f"warning: {far['message']}", style="yellow")
     if from_run is not None:
         c = run.stats["continuation"]
         gone = ", ".join(c["vanished"][:10]) + (" ..." if len(c["vanished"]) > 10 else "")
@@ -224,9 +248,10 @@ def pockets(
     ] = False,
     top: Annotated[int, typer.Option(help="pockets to list")] = 10,
     set_: SetOption = None,
+    map_: MapOption = None,
 ) -> None:
     """Find opportunity pockets: dense clusters of whitespace (potential - revenue)."""
-    sc = load_scenario(scenario, overrides=set_)
+    sc = load_scenario(scenario, overrides=set_, columns=map_)
     plan = load_run(run) if run is not None else None
     result = find_pockets(sc, run=plan, by_segment=by_segment)
     files = result.write(out_dir)
@@ -479,9 +504,10 @@ def review(
         float, typer.Option(help="share of accounts counted as top customers")
     ] = 0.10,
     set_: SetOption = None,
+    map_: MapOption = None,
 ) -> None:
     """Review revenue trends: growth, concentration, top customers, whitespace."""
-    sc = load_scenario(scenario, overrides=set_)
+    sc = load_scenario(scenario, overrides=set_, columns=map_)
     result = review_trends(sc, top_share=top_share)
     files = result.write(out_dir)
     out.print(result.markdown().split("\n## ")[0].strip())

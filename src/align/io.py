@@ -7,6 +7,7 @@ import hashlib
 import json
 import re
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,15 @@ import numpy as np
 import pandas as pd
 
 from .errors import RunError, ScenarioError
+from .importing import (
+    ColumnMap,
+    apply_profile,
+    drop_echoes,
+    mappings_from_settings,
+    parse_map,
+    text_headers,
+    unmapped_names,
+)
 from .scenario import Scenario
 from .settings import Settings, read_toml, resolve_settings
 from .validation import Table, build, build_history
@@ -46,11 +56,11 @@ EXPECTED_COLUMNS = {
 SAVE_AS = "save it as CSV UTF-8 (comma-separated)"
 
 
-def _read_table(path: Path) -> Table:
+def _read_table(path: Path, text: Callable[[list[str]], set[str]] | None = None) -> Table:
     label = path.name
     try:
         if path.suffix == ".csv":
-            return _read_csv(path)
+            return _read_csv(path, text)
         if path.suffix == ".parquet":
             return Table(label, pd.read_parquet(path), header_rows=0)
         return _read_geo(path)
@@ -71,11 +81,12 @@ def read_table(path: str | Path) -> Table:
     return _read_table(path)
 
 
-def _read_csv(path: Path) -> Table:
+def _read_csv(path: Path, text: Callable[[list[str]], set[str]] | None = None) -> Table:
     """A CSV file as a Table: ids stay strings, row numbers stay file line numbers.
 
     Only empty cells are missing values: ``NA`` is a segment (North America) and ``nan`` in a
-    numeric column is reported, not silently read as a gap.
+    numeric column is reported, not silently read as a gap. ``text`` picks further headers to
+    read as text (those an import profile maps to ids or ZIP codes).
     """
     label = path.name
     with path.open("rb") as f:
@@ -119,6 +130,8 @@ def _read_csv(path: Path) -> Table:
     try:
         names = pd.read_csv(path, nrows=0, encoding="utf-8-sig").columns
         dtypes = {c: ID_COLUMNS[c.strip()] for c in names if c.strip() in ID_COLUMNS}
+        if text is not None:
+            dtypes |= {c: str for c in text([str(c) for c in names])}
         options: dict[str, Any] = dict(
             dtype=dtypes,
             encoding="utf-8-sig",
@@ -203,10 +216,14 @@ def _hash_files(paths: list[Path], settings: Settings) -> str:
     return h.hexdigest()[:16]
 
 
+DEFAULT_PRESET = "balanced"
+
+
 def load_scenario(
     path: str | Path,
     *,
     overrides: list[str] | dict[str, Any] | None = None,
+    columns: list[str] | None = None,
 ) -> Scenario:
     """Read and validate a scenario folder.
 
@@ -214,9 +231,13 @@ def load_scenario(
     ----------
     path
         Folder with accounts.csv (or .parquet/.geojson/.gpkg), territories.csv and optionally
-        distances.csv, adjacency.csv and scenario.toml.
+        distances.csv, adjacency.csv and scenario.toml. Without scenario.toml the ``balanced``
+        preset applies (and :attr:`Scenario.notes` says so).
     overrides
         ``["balance.workload.tolerance=0.1", ...]`` or a nested dict, merged last.
+    columns
+        ``["Account ID=account_id", ...]``: headers of the files read as the contract's names,
+        beside scenario.toml's ``[columns]`` (see :mod:`align.importing`).
 
     Raises
     ------
@@ -233,12 +254,22 @@ def load_scenario(
     toml_path = folder / "scenario.toml"
     raw_settings: dict[str, Any] = {}
     settings: Settings | None = None
+    notes: list[str] = []
     try:
         if toml_path.is_file():
             raw_settings = read_toml(toml_path, label="scenario.toml")
+        else:
+            raw_settings = {"model": DEFAULT_PRESET}
         settings = resolve_settings(raw_settings, overrides)
+        if not toml_path.is_file() and settings.model == DEFAULT_PRESET:
+            notes.append(_default_note(settings))
     except ScenarioError as e:
         problems += e.problems
+    mappings, map_problems = parse_map(columns or [])
+    problems += map_problems
+    raw_columns = settings.columns if settings is not None else raw_settings.get("columns")
+    if isinstance(raw_columns, dict):
+        mappings = mappings_from_settings(raw_columns) + mappings
     # Read every table even when something is already wrong: the user sees all problems at once.
     # A file that cannot be read stops the checks of the data, but not of the other files.
     paths: dict[str, Path | None] = {"accounts": acc_path}
@@ -252,13 +283,19 @@ def load_scenario(
         if p is None or not p.is_file():
             continue
         try:
-            tables[key] = _read_table(p)
+            tables[key] = _read_table(p, _text_of(key, mappings))
         except ScenarioError as e:
             problems += e.problems
             unreadable = True
     accounts_table = tables["accounts"]
     if accounts_table is None or unreadable:
         raise ScenarioError(problems)
+    profile_notes, profile_problems = apply_profile(
+        tables, mappings, numeric=settings.balance if settings else ()
+    )
+    notes += profile_notes
+    problems += profile_problems
+    data_problems: list[str] = []
     used = [p for p in paths.values() if p is not None and p.is_file()]
     if toml_path.is_file():
         used.append(toml_path)
@@ -271,9 +308,10 @@ def load_scenario(
             adjacency=_adjacency_of(accounts_table, tables["adjacency"], settings),
         )
     except ScenarioError as e:
-        problems += e.problems
+        data_problems += e.problems
     history, history_problems = build_history(accounts_table, tables["history"])
-    problems += history_problems
+    data_problems += history_problems
+    problems += drop_echoes(data_problems, tables, unmapped_names(mappings, profile_problems))
     if problems or settings is None:
         raise ScenarioError(problems)
     return Scenario(
@@ -288,7 +326,23 @@ def load_scenario(
         source=folder,
         input_hash=_hash_files(used, settings),
         raw_settings=raw_settings,
+        notes=notes,
     )
+
+
+def _default_note(settings: Settings) -> str:
+    bands = ", ".join(f"{k} +-{v.tolerance:.0%}" for k, v in settings.balance.items())
+    return (
+        f"no scenario.toml: the {DEFAULT_PRESET} preset applies ({bands}, shortest travel); "
+        "write scenario.toml (or --set model=...) to choose the rules"
+    )
+
+
+def _text_of(key: str, mappings: list[ColumnMap]) -> Callable[[list[str]], set[str]] | None:
+    """The headers of table ``key`` to read as text, by the import profile."""
+    if key not in ("accounts", "territories"):
+        return None
+    return lambda headers: text_headers(headers, key, mappings)
 
 
 def make_scenario(
@@ -301,9 +355,13 @@ def make_scenario(
     overrides: list[str] | dict[str, Any] | None = None,
     name: str = "scenario",
     history: pd.DataFrame | None = None,
+    columns: list[str] | None = None,
 ) -> Scenario:
     """Build and validate a scenario from DataFrames (same columns as the folder's files).
 
+    The import profile applies as for a folder: ``settings["columns"]`` and ``columns``
+    (``["Account ID=account_id", ...]``) map headers, common names are recognised, amounts
+    written as text are read and ZIP codes placed (see :attr:`Scenario.notes`).
     ``history`` (account_id, period, amount) is the revenue history, as history.csv.
     ``accounts`` may be a GeoDataFrame (points or polygons, with a CRS): polygons give the
     adjacency when ``adjacency`` is not given, ``territories.geojson`` and maps.
@@ -320,15 +378,27 @@ def make_scenario(
         return None if frame is None else Table(label, frame.reset_index(drop=True), header_rows=1)
 
     acc_table = table("accounts.csv", accounts)
+    ter_table = table("territories.csv", territories)
+    mappings, map_problems = parse_map(columns or [])
+    problems += map_problems
+    if resolved is not None:
+        mappings = mappings_from_settings(resolved.columns) + mappings
+    notes: list[str] = []
+    profile_problems: list[str] = []
     try:
         if acc_table is not None and type(accounts).__name__ == "GeoDataFrame":
             from .shapes import split_geo
 
             frame, shapes = split_geo(accounts, label="accounts.csv", header_rows=1)
             acc_table = Table("accounts.csv", frame, header_rows=1, shapes=shapes)
+        notes, profile_problems = apply_profile(
+            {"accounts": acc_table, "territories": ter_table},
+            mappings,
+            numeric=resolved.balance if resolved else (),
+        )
         acc, ter, dist, adj = build(
             acc_table,  # type: ignore[arg-type]
-            table("territories.csv", territories),
+            ter_table,
             resolved or Settings(),
             distances=table("distances.csv", distances),
             adjacency=_adjacency_of(
@@ -338,7 +408,12 @@ def make_scenario(
             ),
         )
     except ScenarioError as e:
-        problems += e.problems
+        problems += drop_echoes(
+            e.problems,
+            {"accounts": acc_table, "territories": ter_table},
+            unmapped_names(mappings, profile_problems),
+        )
+    problems = profile_problems + problems
     assert acc_table is not None
     hist, history_problems = build_history(acc_table, table("history.csv", history))
     problems += history_problems
@@ -362,6 +437,7 @@ def make_scenario(
         name=name,
         input_hash=h.hexdigest()[:16],
         raw_settings=dict(raw or {}),
+        notes=notes,
     )
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
@@ -136,3 +138,49 @@ def contiguity(scenario: Scenario, assign: IntArray) -> list[bool | None]:
         members = labels[assign == j]
         out.append(bool(len(np.unique(members)) <= 1))
     return out
+
+
+def distance_unit(scenario: Scenario) -> str:
+    """The unit distances are in: km for lat/lon, else the unit of x/y or distances.csv."""
+    return "km" if scenario.distances is None and scenario.coord_kind == "latlon" else "units"
+
+
+FAR_FACTOR = 3.0  # an account farther than this many times its territory's median distance
+
+
+def far_accounts(
+    assignments: pd.DataFrame, *, unit: str = "km", factor: float = FAR_FACTOR, shown: int = 5
+) -> dict[str, Any] | None:
+    """Accounts far beyond their territory's typical distance, or None when there are none.
+
+    Typical is the median distance of the territory's accounts in the plan; an account is far
+    when it is more than ``factor`` times that. Returns the count, the farthest accounts (with
+    name, where the plan carries one) and a one-line ``message`` for people.
+    """
+    d = assignments["distance"].to_numpy(dtype=float)
+    typical = assignments.groupby("territory_id")["distance"].transform("median").to_numpy(float)
+    far = np.isfinite(d) & (typical > 0) & (d > factor * typical)
+    if not far.any():
+        return None
+    order = np.flatnonzero(far)[np.argsort(-d[far], kind="stable")]
+    worst = []
+    for i in order[:shown]:
+        row = {
+            "account_id": str(assignments["account_id"].iloc[i]),
+            "territory_id": str(assignments["territory_id"].iloc[i]),
+            "distance": round(float(d[i]), 1),
+            "typical": round(float(typical[i]), 1),
+        }
+        if "name" in assignments and isinstance(assignments["name"].iloc[i], str):
+            row["name"] = assignments["name"].iloc[i]
+        worst.append(row)
+    w = worst[0]
+    who = f"{w['account_id']} ({w['name']})" if "name" in w else w["account_id"]
+    n = int(far.sum())
+    message = (
+        f"{n:,} {'account lies' if n == 1 else 'accounts lie'} more than {factor:g}x their "
+        f"territory's median distance from its home base; the farthest, {who}, is "
+        f"{w['distance']:,.0f} {unit} from {w['territory_id']} (median {w['typical']:,.0f} "
+        f"{unit}); constraints.max_distance_km sets a limit no plan may pass"
+    )
+    return {"count": n, "factor": factor, "unit": unit, "farthest": worst, "message": message}

@@ -303,10 +303,14 @@ def _headline(run: Run) -> str:
         f"{_esc(m)} within ±{float(v.get('tolerance', 0)):.0%}"
         for m, v in (run.settings.get("balance") or {}).items()
     )
+    far = run.stats.get("far_accounts")
+    warning = ""
+    if far:
+        warning = f'<p class="warn" id="far-accounts">Warning: {_esc(far["message"])}</p>'
     return (
         '<section id="headline"><h2>Headline: today against the plan</h2>'
         f'<p class="lead">Plan {status}{gap}. Rules: {bands or "no balance bands"}.</p>'
-        f'<div class="cards">{"".join(cards)}</div>{table}</section>'
+        f'{warning}<div class="cards">{"".join(cards)}</div>{table}</section>'
     )
 
 

@@ -25,7 +25,9 @@ class Scenario:
     segments. ``history`` is the revenue history (account_id, period, amount) from accounts'
     ``revenue_<period>`` columns and history.csv, None without one. ``shapes`` holds the
     accounts' polygons (a GeoSeries aligned with ``accounts``, in the CRS they were given in)
-    when accounts.geojson / accounts.gpkg gave polygons. Build one with
+    when accounts.geojson / accounts.gpkg gave polygons. ``notes`` say how the files were read
+    (headers mapped, amounts parsed, accounts placed by ZIP code, the preset that applied). Build
+    one with
     :func:`align.load_scenario` or :func:`align.make_scenario`.
     """
 
@@ -40,6 +42,7 @@ class Scenario:
     source: Path | None = None
     input_hash: str = ""
     raw_settings: dict = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)  # how the files were read (import profile)
 
     @property
     def n_accounts(self) -> int:

@@ -49,6 +49,12 @@ class ConstraintSettings(_Strict):
         default=False, description="polygons touching only at a corner are neighbours (queen)"
     )
     max_moved_share: float = Field(default=1.0, ge=0, le=1)
+    max_distance_km: float | None = Field(
+        default=None,
+        gt=0,
+        description="no account joins a territory farther than this (km for lat/lon, else the "
+        "unit of x/y or distances.csv); today's owner is kept where it is farther already",
+    )
 
 
 class SolverSettings(_Strict):
@@ -150,6 +156,11 @@ class Settings(_Strict):
     """All settings of a scenario, as resolved."""
 
     model: str | None = None
+    columns: dict[str, str | dict[str, str]] = Field(
+        default={},
+        description='the file\'s headers of the contract\'s names: account_id = "Account ID"; '
+        "per table in [columns.accounts] / [columns.territories]",
+    )
     territories: TerritoriesSettings = TerritoriesSettings()
     balance: dict[str, BalanceRule] = {}
     balance_regions: dict[str, BalanceRule] = {}
@@ -438,6 +449,8 @@ _HINTS = {
     "min_growth": "a share of last period's revenue, e.g. -0.1 for at most 10% less",
     "max_growth": "a share of last period's revenue, e.g. 0.25 for at most +25%",
     "unit": "dollars, e.g. 1000: quotas are whole thousands",
+    "max_distance_km": "kilometres, e.g. 150",
+    "columns": 'a table of names and headers, e.g. [columns] account_id = "Account ID"',
 }
 
 

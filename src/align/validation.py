@@ -54,6 +54,7 @@ class Table:
     lines: np.ndarray | None = None  # file line of each row, when blank lines were dropped
     shapes: Any = None  # accounts: a GeoSeries of polygons aligned with the rows, when given
     derived: bool = False  # adjacency: derived from the polygons, not read from adjacency.csv
+    unplaced: set[int] = field(default_factory=set)  # rows whose ZIP code could not be placed
 
     def row(self, pos: int) -> int:
         if self.lines is not None:
@@ -291,6 +292,11 @@ def check_greenfield(
                 "territories need a centre each; mark more candidates"
             )
     o, c = settings.objective, settings.constraints
+    if c.max_distance_km is not None:
+        p.add(
+            f"settings key 'constraints.max_distance_km': {why}does not support a maximum "
+            "distance yet (the centres are not known); drop it"
+        )
     if o.disruption > 0 or c.max_moved_share < 1:
         p.add(
             f"{why}starts from scratch: objective.disruption must be 0 and "

@@ -1,11 +1,23 @@
-"""Why the rules admit no plan: quick pre-checks first, then an elastic re-solve."""
+"""Why the rules admit no plan: quick pre-checks first, then an elastic re-solve.
+
+The elastic re-solve asks, for each rule on its own (the moved share, each balance measure's
+tolerance, the capacities), how far that one setting must move for a plan to exist with every
+other rule kept. The smallest such change comes first: a share rises by points (tolerance, moved
+share), a capacity by the share of itself it must grow.
+"""
 
 from __future__ import annotations
 
-import numpy as np
+import math
+import time
+from dataclasses import dataclass
 
+import numpy as np
+import scipy.sparse as sp
+
+from ..metrics import distance_unit
 from .backends import Backend
-from .formulation import Problem, Resource, build_model
+from .formulation import MatrixModel, Problem, Resource, build_model
 
 
 def _fmt(v: float) -> str:
@@ -53,6 +65,7 @@ def quick_checks(problem: Problem) -> list[str]:
                 f"locked to {tids[fixed[i]]}, which serves only {spec}"
             )
     elig_code = table if table is not None else np.ones((codes.max() + 1, problem.m), bool)
+    reasons += _beyond_reach(problem, elig_code)
     for r in problem.resources:
         if r.group is not None:
             continue  # region bands: the elastic re-solve names them
@@ -105,6 +118,236 @@ def quick_checks(problem: Problem) -> list[str]:
                 f"not serve their segment): they carry {carried:.1%} of the disruption measure, "
                 f"constraints.max_moved_share allows {share:.1%}"
             )
+    return reasons
+
+
+@dataclass
+class Change:
+    """One setting that, changed alone, lets a plan exist."""
+
+    size: float  # points of a share, or the relative rise of a capacity: smaller comes first
+    text: str
+
+
+def _up(share: float) -> float:
+    """A share rounded up to 0.01%: the value shown must suffice, never fall just short."""
+    return math.ceil(share * 10_000 - 1e-6) / 10_000
+
+
+def _families(problem: Problem) -> list[tuple[str, int]]:
+    fams = [("band", k) for k in range(len(problem.resources))]
+    if problem.moved_min_kept is not None:
+        fams.insert(0, ("moved", -1))
+    return fams
+
+
+def _alone(
+    model: MatrixModel,
+    cols: list[tuple[str, int, int, int]],
+    family: tuple[str, int],
+    problem: Problem,
+) -> tuple[MatrixModel, list[int]]:
+    """The elastic model with slack on one family of rows only; a band family's slack is bounded
+    by one widening ``delta`` of its tolerance (the last column), which is what is minimised."""
+    kind, k = family
+    mine = [(col, j) for kd, kk, j, col in cols if (kd == "moved") == (kind == "moved") and kk == k]
+    col_hi = model.col_hi.copy()
+    others = [col for *_, col in cols if col not in {c for c, _ in mine}]
+    col_hi[others] = 0.0
+    c = np.zeros(model.A.shape[1])
+    if kind == "moved" or problem.resources[k].kind == "capacity":
+        if kind == "moved":
+            c[mine[0][0]] = 1.0
+        else:
+            r = problem.resources[k]
+            for col, j in mine:
+                c[col] = r.scale / max(float(r.target[j]), 1e-12)  # relative rise
+        m = MatrixModel(c, model.A, model.row_lo, model.row_hi, model.col_lo, col_hi, model.integer)
+        return m, [col for col, _ in mine]
+    r = problem.resources[k]
+    n_rows, n_cols = model.A.shape
+    delta = n_cols
+    rows = np.arange(len(mine))
+    coef = np.array([float(r.target[j]) / r.scale for _, j in mine])
+    extra = sp.csc_matrix(
+        (
+            np.r_[np.ones(len(mine)), -coef],
+            (np.r_[rows, rows], np.r_[[col for col, _ in mine], np.full(len(mine), delta)]),
+        ),
+        shape=(len(mine), n_cols + 1),
+    )
+    A = sp.vstack([sp.hstack([model.A, sp.csc_matrix((n_rows, 1))]), extra]).tocsc()
+    m = MatrixModel(
+        np.r_[c, 1.0],
+        A,
+        np.r_[model.row_lo, np.full(len(mine), -np.inf)],
+        np.r_[model.row_hi, np.zeros(len(mine))],
+        np.r_[model.col_lo, 0.0],
+        np.r_[col_hi, np.inf],
+        np.r_[model.integer, False],
+    )
+    return m, [delta]
+
+
+def single_changes(
+    problem: Problem, backend: Backend, *, time_limit: float, seed: int
+) -> list[Change]:
+    """Each rule changed alone: how far it must move for a plan to exist, smallest first."""
+    pi, pj = problem.all_pairs()
+    model, layout = build_model(problem, pi, pj, integer=True, elastic=True)
+    families = _families(problem)
+    changes: list[Change] = []
+    each = max(time_limit / max(len(families), 1), 2.0)
+    tids = problem.scenario.territory_ids
+    for family in families:
+        m, watch = _alone(model, layout.elastic_cols, family, problem)
+        res = backend.solve(m, time_limit=each, gap=1e-6, seed=seed)
+        if res.x is None:
+            continue  # this rule alone cannot make room for a plan (or time ran out)
+        proven = res.status == "optimal"
+        verb = "must rise to at least" if proven else "admits a plan at"
+        if family[0] == "moved":
+            now = 1 - problem.moved_min_kept  # type: ignore[operator]
+            need = _up(now + float(res.x[watch[0]]))
+            changes.append(
+                Change(
+                    need - now,
+                    f"constraints.max_moved_share {verb} {need:.2%} (it is {now:.2%})",
+                )
+            )
+            continue
+        r = problem.resources[family[1]]
+        if r.kind == "capacity":
+            rises = [
+                (j, float(res.x[col]) * r.scale)
+                for kd, kk, j, col in layout.elastic_cols
+                if kk == family[1] and kd == "over" and res.x[col] > 1e-7
+            ]
+            if not rises:
+                continue
+            size = max(v / max(float(r.target[j]), 1e-12) for j, v in rises)
+            which = ", ".join(f"{tids[j]} to {_fmt(r.target[j] + v)}" for j, v in rises[:5])
+            more = f" and {len(rises) - 5} more" if len(rises) > 5 else ""
+            changes.append(Change(size, f"capacities {verb}: {which}{more}"))
+            continue
+        key = "balance_regions" if r.group is not None else "balance"
+        need = _up(r.tolerance + float(res.x[watch[0]]))
+        changes.append(
+            Change(
+                need - r.tolerance,
+                f"{key}.{r.name}.tolerance {verb} {need:.2%} (it is {r.tolerance:.2%})",
+            )
+        )
+    reach = _reach_change(problem, backend, time_limit=each, seed=seed)
+    if reach is not None:
+        changes.append(reach)
+    return sorted(changes, key=lambda ch: ch.size)
+
+
+def _reach_change(
+    problem: Problem, backend: Backend, *, time_limit: float, seed: int
+) -> Change | None:
+    """constraints.max_distance_km alone: a limit that admits a plan with every other rule kept,
+    by bisection over feasibility MIPs (each over the pairs within the trial limit)."""
+    from dataclasses import replace
+
+    from .formulation import build_problem
+
+    sc = problem.scenario
+    limit = sc.settings.constraints.max_distance_km
+    if limit is None:
+        return None
+    c = sc.settings.constraints.model_copy(update={"max_distance_km": None})
+    free = build_problem(replace(sc, settings=sc.settings.model_copy(update={"constraints": c})))
+    pi, pj = free.all_pairs()
+    d = sc.geometry.pairs(pi, pj)
+    home = pj == problem.current[pi]
+    start = time.perf_counter()
+
+    def plan_within(reach: float) -> float | None:
+        """The farthest pair of a plan within ``reach`` (today's owner always allowed)."""
+        keep = (d <= reach) | home
+        if len(np.unique(pi[keep])) < free.n:
+            return None  # an account with no territory within reach
+        model, layout = build_model(free, pi[keep], pj[keep], integer=True)
+        model.c = np.zeros_like(model.c)
+        left = time_limit - (time.perf_counter() - start)
+        res = backend.solve(model, time_limit=max(left, 1.0), gap=1.0, seed=seed)
+        if res.x is None:
+            return None
+        used = res.x[: layout.n_pair_cols] > 0.5
+        far = d[keep][used & ~home[keep]]
+        return float(far.max()) if len(far) else limit
+
+    hi = plan_within(float(d.max()))
+    if hi is None:
+        return None  # no plan even without the limit: another rule must give
+    lo = limit
+    while hi - lo > max(1.0, 0.01 * hi) and time.perf_counter() - start < time_limit:
+        mid = (lo + hi) / 2
+        found = plan_within(mid)
+        if found is None:
+            lo = mid
+        else:
+            hi = found
+    unit = distance_unit(sc)
+    need = math.ceil(hi)
+    text = f"constraints.max_distance_km admits a plan at {need:,} {unit} (it is {limit:g}"
+    text += f"; none exists at {math.floor(lo):,})" if lo > limit else ")"
+    return Change(need / limit - 1, text)
+
+
+def ranked_reasons(
+    problem: Problem, backend: Backend, *, time_limit: float, seed: int
+) -> list[str]:
+    """The smallest single change that lets a plan exist first, then the other single changes
+    ranked; without one, what the closest plan breaks (:func:`elastic_reasons`)."""
+    changes = single_changes(problem, backend, time_limit=time_limit * 0.7, seed=seed)
+    if not changes:
+        closest = elastic_reasons(problem, backend, time_limit=time_limit * 0.3, seed=seed)
+        return ["no single setting changed alone lets a plan exist; the closest plan breaks:"] + [
+            f"  {r}" for r in closest
+        ]
+    first, *rest = changes
+    return [f"smallest single change that lets a plan exist: {first.text}"] + [
+        f"or, alone: {ch.text}" for ch in rest
+    ]
+
+
+def _beyond_reach(problem: Problem, elig_code: np.ndarray) -> list[str]:
+    """Accounts with no territory within constraints.max_distance_km (nor a current one)."""
+    sc = problem.scenario
+    limit = sc.settings.constraints.max_distance_km
+    if limit is None:
+        return []
+    unit = distance_unit(sc)
+    far_i, far_j, far_d = [], [], []
+    for rows in problem.iter_chunks():
+        free = rows[(problem.current[rows] < 0) & (problem.fixed[rows] < 0)]
+        if not len(free):
+            continue
+        d = np.where(elig_code[sc.segment_code[free]], sc.geometry.rows(free), np.inf)
+        j = d.argmin(axis=1)
+        nearest = d[np.arange(len(free)), j]
+        out = np.isfinite(nearest) & (nearest > limit)
+        far_i.append(free[out])
+        far_j.append(j[out])
+        far_d.append(nearest[out])
+    if not far_i or not sum(len(a) for a in far_i):
+        return []
+    i, j, dist = np.concatenate(far_i), np.concatenate(far_j), np.concatenate(far_d)
+    ids, tids = sc.account_ids, sc.territory_ids
+    reasons = [
+        f"account {ids[a]}: no territory within constraints.max_distance_km = {limit:g} "
+        f"(the nearest it may join, {tids[b]}, is {_fmt(float(x))} {unit} away)"
+        for a, b, x in zip(i[:5], j[:5], dist[:5], strict=True)
+    ]
+    if len(i) > 5:
+        reasons.append(f"{len(i) - 5:,} more accounts have no territory within it")
+    reasons.append(
+        f"constraints.max_distance_km must rise to at least {math.ceil(dist.max()):,} for every "
+        f"account to have a territory within reach (it is {limit:g})"
+    )
     return reasons
 
 

@@ -82,12 +82,20 @@ class Problem:
 
     # --- pairs -------------------------------------------------------------------------------
     def eligible_rows(self, rows: IntArray) -> NDArray[np.bool_]:
-        """(len(rows), m) which territories each account may join (segments and locks)."""
+        """(len(rows), m) which territories each account may join (segments, maximum distance
+        and locks)."""
         elig_table = self.scenario.eligible
         if elig_table is None:
             out = np.ones((len(rows), self.m), dtype=bool)
         else:
             out = elig_table[self.scenario.segment_code[rows]].copy()
+        limit = self.scenario.settings.constraints.max_distance_km
+        if limit is not None:  # pairs beyond it are never built; today's owner stays allowed
+            near = self.scenario.geometry.rows(rows) <= limit
+            cur = self.current[rows]
+            has = np.flatnonzero(cur >= 0)
+            near[has, cur[has]] = True
+            out &= near
         f = self.fixed[rows]
         locked = f >= 0
         if locked.any():
@@ -176,6 +184,7 @@ class Problem:
         return (
             geo.matrix is None
             and self.scenario.eligible is None
+            and self.scenario.settings.constraints.max_distance_km is None
             and not (self.fixed >= 0).any()
             and self.travel > 0
             and bool((self.weight >= 0).all())

@@ -25,11 +25,18 @@ import pandas as pd
 
 from .._version import __version__
 from ..errors import AlignError, NoSolutionError
-from ..metrics import alignment_kpis, distances_of, territory_table
+from ..importing import carried_columns
+from ..metrics import (
+    alignment_kpis,
+    distance_unit,
+    distances_of,
+    far_accounts,
+    territory_table,
+)
 from ..runs import Run
 from ..scenario import Scenario
 from .backends import Backend, BackendResult, get_backend, stop_requested
-from .diagnose import elastic_reasons, quick_checks
+from .diagnose import quick_checks, ranked_reasons
 from .formulation import (
     Layout,
     Problem,
@@ -761,7 +768,7 @@ def _infeasible(problem: Problem, backend: Backend, clock: Clock, finish):  # ty
     s = problem.scenario.settings.solver
     limit = max(min(clock.left(), 60.0), 5.0)
     try:
-        reasons = elastic_reasons(problem, backend, time_limit=limit, seed=s.seed)
+        reasons = ranked_reasons(problem, backend, time_limit=limit, seed=s.seed)
     except AlignError as e:  # pragma: no cover - backend failure while explaining
         reasons = [str(e)]
     return finish("infeasible", reasons=reasons)
@@ -808,6 +815,9 @@ def _make_run(
         kpis["after"] = after
         run.terms = {"TRAVEL": after["travel"], "MOVED": after["disruption"]}
         run.assignments = assignment_table(scenario, assign)
+        far = far_accounts(run.assignments, unit=distance_unit(scenario))
+        if far is not None:
+            stats["far_accounts"] = far  # a warning for solve output, report and service
         run.territories = territory_table(scenario, assign)
         run.account_shapes = scenario.shapes
         stats["max_band_violation"] = band_violation(problem, assign)
@@ -823,7 +833,7 @@ def assignment_table(scenario: Scenario, assign: np.ndarray) -> pd.DataFrame:
     tids = scenario.territory_ids
     cur = scenario.current
     prev = pd.Series(tids[np.maximum(cur, 0)]).where(cur >= 0, None).to_numpy()
-    return pd.DataFrame(
+    table = pd.DataFrame(
         {
             "account_id": scenario.account_ids,
             "territory_id": tids[assign],
@@ -832,6 +842,8 @@ def assignment_table(scenario: Scenario, assign: np.ndarray) -> pd.DataFrame:
             "distance": distances_of(scenario, assign),
         }
     )
+    labels = carried_columns(scenario.accounts)  # name, city, state, zip of a CRM export
+    return table.assign(**{c: scenario.accounts[c].to_numpy() for c in labels})
 
 
 def band_violation(problem: Problem, assign: np.ndarray) -> float:

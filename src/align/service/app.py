@@ -276,6 +276,16 @@ def _routes(app: FastAPI) -> None:  # noqa: C901 - one place that lists every ro
         "properties": {
             "name": {"type": "string"},
             "files": {"type": "array", "items": {"type": "string", "format": "binary"}},
+            "map": {
+                "type": "array",
+                "items": {"type": "string"},
+                "description": 'HEADER=NAME, e.g. "Account ID=account_id" (as align --map)',
+            },
+            "accounts": {"type": "string", "description": "the upload to read as accounts.csv"},
+            "territories": {
+                "type": "string",
+                "description": "the upload to read as territories.csv",
+            },
         },
         "required": ["files"],
     }
@@ -311,8 +321,10 @@ def _routes(app: FastAPI) -> None:  # noqa: C901 - one place that lists every ro
             name, files = body.name, formats.scenario_files(body, config.max_accounts)
         else:
             raise HTTPException(415, "send application/json or multipart/form-data")
-        row = await run_in_threadpool(_add_scenario, store_of(request), owner, name, files, config)
-        out = _scenario_out(row, list(files))
+        row, notes = await run_in_threadpool(
+            _add_scenario, store_of(request), owner, name, files, config
+        )
+        out = _scenario_out(row, list(files)).model_copy(update={"notes": notes})
         return JSONResponse(out.model_dump(mode="json"), 201, headers={"Location": out.url})
 
     @app.get("/scenarios", tags=["scenarios"])
@@ -662,15 +674,34 @@ async def _read_upload(request: Request) -> tuple[str, dict[str, bytes]]:
     files: dict[str, bytes] = {}
     problems: list[str] = []
     name = form.get("name")
+    maps: list[str] = []  # map=HEADER=NAME, as --map on the command line
+    alias: dict[str, str] = {}  # accounts=Account_Export.csv: an upload read as accounts.csv
+    for key, value in form.multi_items():
+        if not isinstance(value, str):
+            continue
+        if key == "map":
+            maps.append(value)
+        elif key in ("accounts", "territories"):
+            alias[Path(value).name] = f"{key}.csv"
+        elif key != "name":
+            problems.append(
+                f"form field {key!r}: expected a file upload, 'name', 'map', 'accounts' or "
+                "'territories'"
+            )
+    uploaded = {Path(v.filename or k).name for k, v in form.multi_items() if not isinstance(v, str)}
+    for upload, as_name in alias.items():
+        if upload not in uploaded:
+            problems.append(
+                f"form field {as_name[:-4]}={upload!r}: no file {upload!r} was uploaded"
+            )
     for key, value in form.multi_items():
         if isinstance(value, str):
-            if key != "name":
-                problems.append(f"form field {key!r}: expected a file upload or 'name'")
             continue
-        filename = Path(value.filename or key).name
+        filename = alias.get(Path(value.filename or key).name, Path(value.filename or key).name)
         if filename not in SCENARIO_FILES:
             problems.append(
-                f"upload {filename!r}: not a scenario file; send {', '.join(SCENARIO_FILES)}"
+                f"upload {filename!r}: not a scenario file; send {', '.join(SCENARIO_FILES)}, "
+                f"or say which it is with the form field accounts={filename!r} (or territories)"
             )
             continue
         if filename in files:
@@ -680,6 +711,8 @@ async def _read_upload(request: Request) -> tuple[str, dict[str, bytes]]:
     await form.close()
     if not files and not problems:
         problems.append("no files uploaded; send accounts.csv and territories.csv as 'files'")
+    if maps and not problems:
+        files = formats.with_columns(files, maps)
     if problems:
         raise ScenarioError(problems)
     label = name if isinstance(name, str) and name.strip() else "scenario"
@@ -688,7 +721,8 @@ async def _read_upload(request: Request) -> tuple[str, dict[str, bytes]]:
 
 def _add_scenario(
     store: Store, owner: str, name: str, files: dict[str, bytes], config: ServiceConfig
-) -> ScenarioRow:
+) -> tuple[ScenarioRow, list[str]]:
+    """The stored scenario and how its files were read (headers mapped, amounts, ZIP codes)."""
     formats.check_account_lines(files, config.max_accounts)
     with tempfile.TemporaryDirectory(prefix="align-scenario-") as tmp:
         scenario = load_scenario(materialise(files, Path(tmp) / "scenario"))
@@ -708,7 +742,7 @@ def _add_scenario(
         settings=formats.plain_tree(scenario.settings.model_dump()),
         points=formats.points_of(scenario),
     )
-    return store.add_scenario(row, files)
+    return store.add_scenario(row, files), scenario.notes
 
 
 def _scenario(store: Store, scenario_id: str, owner: str) -> ScenarioRow:
@@ -942,6 +976,7 @@ def _run_out(row: RunRow) -> RunOut:
         terms=s.get("terms"),
         wall_seconds=s.get("wall_seconds"),
         reasons=s.get("reasons") or [],
+        warnings=[w["message"] for w in [(s.get("stats") or {}).get("far_accounts")] if w],
         request={k: v for k, v in row.request.items() if k != "effective"},
         attempts=row.attempts,
         created_at=utc(row.created_at),

@@ -6,6 +6,7 @@ import io
 import json
 import math
 import re
+import tomllib
 from collections.abc import Callable
 from typing import Any
 
@@ -15,6 +16,7 @@ from fastapi import HTTPException
 from fastapi.responses import JSONResponse, Response
 
 from ..errors import ScenarioError
+from ..importing import check_mappings, parse_map
 from ..scenario import Scenario
 from .schemas import ScenarioIn
 
@@ -95,6 +97,26 @@ def toml_text(settings: dict[str, Any]) -> bytes:
     if problems:
         raise ScenarioError(problems)
     return ("\n".join(lines) + "\n").encode()
+
+
+def with_columns(files: dict[str, bytes], maps: list[str]) -> dict[str, bytes]:
+    """The files with ``map`` items (HEADER=NAME) added to scenario.toml's ``[columns]``, so the
+    stored scenario reads the same way whenever it is validated again. Without an uploaded
+    scenario.toml the one written names the preset that would apply without it."""
+    mappings, problems = parse_map(maps)
+    problems += check_mappings(mappings)
+    settings: dict[str, Any] = {"model": "balanced"}
+    if "scenario.toml" in files:
+        try:
+            settings = tomllib.loads(files["scenario.toml"].decode("utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+            problems.append(f"scenario.toml: not valid TOML ({e})")
+    if problems:
+        raise ScenarioError(problems)
+    columns = settings.setdefault("columns", {})
+    for m in mappings:
+        (columns.setdefault(m.table, {}) if m.table else columns)[m.name] = m.header
+    return {**files, "scenario.toml": toml_text(settings)}
 
 
 def scenario_files(body: ScenarioIn, max_accounts: int) -> dict[str, bytes]:

@@ -38,6 +38,9 @@ class ScenarioOut(BaseModel):
     input_hash: str
     files: list[str] = []
     settings: dict[str, Any] = Field(description="the scenario's settings, as resolved")
+    notes: list[str] = Field(
+        default=[], description="on creation: how the files were read (mapped headers, amounts)"
+    )
     url: str
 
 
@@ -77,7 +80,12 @@ class RunOut(BaseModel):
     kpis: dict[str, Any] | None
     terms: dict[str, Any] | None
     wall_seconds: float | None
-    reasons: list[str] = []
+    reasons: list[str] = Field(
+        default=[], description="infeasible: the smallest single change first, then the others"
+    )
+    warnings: list[str] = Field(
+        default=[], description="e.g. accounts far beyond their territory's typical distance"
+    )
     request: dict[str, Any]
     attempts: int
     created_at: datetime

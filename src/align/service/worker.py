@@ -138,7 +138,10 @@ def record(store: Store, claim: Claim, run: Run) -> bool:
             claim, status=SUCCEEDED, solver_status=run.status, summary=summary, frames=frames
         )
     if run.status == "infeasible":
-        reason = "infeasible: the rules admit no plan: " + "; ".join(run.reasons)
+        # one line: the smallest single change; the run's ``reasons`` list holds them all
+        more = len(run.reasons) - 1
+        reason = "infeasible: the rules admit no plan: " + (run.reasons[0] if run.reasons else "")
+        reason += f" ({more} more in reasons)" if more > 0 else ""
     else:
         reason = f"no plan was found within the limits: {run.message}"
     return store.finish(
