@@ -146,6 +146,18 @@ class QuotaSettings(_Strict):
     components: QuotaComponents = QuotaComponents()
 
 
+class UnitSettings(_Strict):
+    """How outputs show numbers (CLI, report, workbook): see :mod:`align.units`."""
+
+    currency: str = Field(
+        default="$", min_length=1, max_length=8,
+        description='a symbol put before amounts ("$", "€") or a code put after them ("EUR")',
+    )  # fmt: skip
+    distance: str = Field(
+        default="km", max_length=16, description="the unit of distances (x/y data: its own unit)"
+    )
+
+
 class Settings(_Strict):
     """All settings of a scenario, as resolved."""
 
@@ -159,6 +171,7 @@ class Settings(_Strict):
     pockets: PocketSettings = PocketSettings()
     continuity: ContinuitySettings = ContinuitySettings()
     quota: QuotaSettings = QuotaSettings()
+    units: UnitSettings = UnitSettings()
 
 
 # ---------------------------------------------------------------------------------------------
