@@ -25,6 +25,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, Response
 from fastapi.security import APIKeyHeader
+from fastapi_offline import FastAPIOffline
 from pydantic import ValidationError
 from sqlalchemy import text
 from starlette.concurrency import run_in_threadpool
@@ -223,7 +224,9 @@ def create_app(config: ServiceConfig | None = None, *, run_workers: bool = True)
                 pool.stop()
             store.dispose()
 
-    app = FastAPI(
+    # /docs and /redoc load Swagger UI and ReDoc from the service itself (no CDN: they work
+    # offline); the assets are those fastapi-offline ships, served under /static-offline-docs
+    app = FastAPIOffline(
         title="align",
         version=__version__,
         summary="Exact, balanced territory alignment: scenarios and solve runs over HTTP.",
@@ -932,14 +935,15 @@ def _run_out(row: RunRow) -> RunOut:
         scenario_id=row.scenario_id,
         status=row.status,  # type: ignore[arg-type]
         progress=row.progress,
+        name=row.request.get("name"),
         phase=row.phase,
         reason=row.reason,
         solver_status=row.solver_status,
-        objective=s.get("objective"),
-        bound=s.get("bound"),
-        gap=s.get("gap"),
-        kpis=s.get("kpis"),
-        terms=s.get("terms"),
+        objective=formats.plain(s.get("objective")),
+        bound=formats.plain(s.get("bound")),
+        gap=formats.plain(s.get("gap")),
+        kpis=formats.plain_tree(s.get("kpis")),
+        terms=formats.plain_tree(s.get("terms")),
         wall_seconds=s.get("wall_seconds"),
         reasons=s.get("reasons") or [],
         request={k: v for k, v in row.request.items() if k != "effective"},
