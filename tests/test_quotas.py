@@ -372,7 +372,7 @@ def test_the_proposal_folder_contract_and_the_workbook(tmp_path: Path) -> None:
     from openpyxl import load_workbook
 
     wb = load_workbook(tmp_path / "p" / "proposal.xlsx")
-    assert wb.sheetnames == ["Territories", "Regions", "Summary"]
+    assert wb.sheetnames == ["Territories", "By rep", "Regions", "Summary"]
     ws = wb["Territories"]
     assert ws.freeze_panes == "B2"
     header = [c.value for c in ws[1]]
@@ -383,10 +383,12 @@ def test_the_proposal_folder_contract_and_the_workbook(tmp_path: Path) -> None:
                                                                             180_000]  # fmt: skip
     assert ws.cell(row=2, column=quota_col).number_format == '"$"#,##0'
     assert ws.cell(row=2, column=header.index("Growth over revenue") + 1).number_format == "0.0%"
+    assert ws.cell(row=5, column=1).value == "Total"
+    assert ws.cell(row=5, column=quota_col).value == "=SUM(F2:F4)"
     assert ws.column_dimensions["A"].width >= len("Territory")
     regions = pd.read_excel(tmp_path / "p" / "proposal.xlsx", sheet_name="Regions")
-    assert regions["Region"].tolist() == ["E", "W", "total"]
-    assert regions["Quota"].tolist() == [220_000, 180_000, 400_000]
+    assert regions["Region"].tolist() == ["E", "W", "Total"]
+    assert regions["Quota"].tolist() == [220_000, 180_000, 400_000]  # cached values of SUMIFs
     assert regions["Goal"].tolist()[-1] == 400_000  # the company's goal on the total line
     summary = pd.read_excel(tmp_path / "p" / "proposal.xlsx", sheet_name="Summary")
     assert summary.set_index("Item").loc["Goal", "Value"] == 400_000
