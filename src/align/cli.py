@@ -850,6 +850,10 @@ def report(
         Path | None,
         typer.Option("--scenario", help="scenario folder (default: the one the run names)"),
     ] = None,
+    title: Annotated[
+        str | None,
+        typer.Option("--title", help='the report\'s title, e.g. "FY27 territories: Midwest"'),
+    ] = None,
 ) -> None:
     """Write one self-contained HTML report of a run (KPIs, map, balance, moves, quotas,
     pockets, a plan per territory); it opens without network access."""
@@ -864,6 +868,7 @@ def report(
         pockets=pockets_dir,
         scenario=sc,
         out=out_file or run_dir / "report.html",
+        title=title,
     )
     out.print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB, self-contained)")
 
