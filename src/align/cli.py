@@ -24,10 +24,12 @@ from .quotas import (
     Proposal,
     adjust_run,
     carry_proposal,
+    describe_stale,
     load_proposal,
     next_version_folder,
     override_quotas,
     propose_quotas,
+    stale_overrides,
 )
 from .review import review as review_trends
 from .runs import Run, compare_runs, load_run, moved_between
@@ -496,8 +498,30 @@ def adjust(
         Path | None,
         typer.Option("--proposal-out", help="folder of the carried proposal (default <p>-v2)"),
     ] = None,
+    drop_overrides: Annotated[
+        bool,
+        typer.Option(
+            "--drop-overrides", help="drop carried overrides that left the range the rules allow"
+        ),
+    ] = False,
+    restate_overrides: Annotated[
+        bool,
+        typer.Option(
+            "--restate-overrides",
+            help="hold carried overrides that left their range at its nearest end",
+        ),
+    ] = False,
 ) -> None:
-    """Move accounts by hand; the rest changes as little as possible; carry quotas over."""
+    """Move accounts by hand; the rest changes as little as possible; carry quotas over.
+
+    A carried quota override may leave the range the rules allow once accounts move (a
+    territory that loses accounts loses revenue, so its growth cap allows less): the command
+    names each, and --drop-overrides or --restate-overrides says what to do with them."""
+    if drop_overrides and restate_overrides:
+        raise ScenarioError("give --drop-overrides or --restate-overrides, not both")
+    if (drop_overrides or restate_overrides) and proposal_dir is None:
+        flag = "--drop-overrides" if drop_overrides else "--restate-overrides"
+        raise ScenarioError(f"{flag} applies to a carried proposal: give --proposal FOLDER")
     moves = _pairs(move, "--move", "ACCOUNT=TERRITORY, e.g. A00017=T03")
     run = load_run(run_dir)
     previous = load_proposal(proposal_dir) if proposal_dir is not None else None
@@ -513,8 +537,19 @@ def adjust(
     out.print(f"wrote {out_dir}/ (assignments.csv, territories.csv, run.json)")
     if previous is not None:
         target = proposal_out or next_version_folder(previous)
-        carried = carry_proposal(previous, new)
+        stale = "drop" if drop_overrides else "restate" if restate_overrides else "keep"
+        carried = carry_proposal(previous, new, stale=stale)
         carried.write(target)
+        if stale != "keep" and carried.message:
+            for note in carried.message.split("; "):
+                out.print(note)
+        if not carried.has_quotas and stale == "keep":
+            for o in stale_overrides(previous, new):
+                err.print(
+                    f"{describe_stale(o)}: rerun with --drop-overrides to drop it, or "
+                    "--restate-overrides to hold it at the nearest end of that range",
+                    style="yellow",
+                )
         _print_proposal(carried, target, 0)
 
 
