@@ -777,6 +777,15 @@ def sweep(
         int | None, typer.Option("--workers", min=1, help="local worker processes (CPUs)")
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="print nothing but errors")] = False,
+    measures: Annotated[
+        str | None,
+        typer.Option(
+            "--measures",
+            help="what the frontier weighs, e.g. potential,moved,travel: balance (the worst "
+            "balanced measure), moved, travel, distance or a balanced column "
+            "(default balance,moved,travel)",
+        ),
+    ] = None,
 ) -> None:
     """Solve every combination of the varied settings and find the Pareto frontier.
 
@@ -792,7 +801,7 @@ def sweep(
         TimeElapsedColumn,
     )
 
-    from .sweep import parse_vary
+    from .sweep import parse_vary, short_keys
     from .sweep import sweep as run_sweep
 
     grid = parse_vary(vary)
@@ -819,6 +828,7 @@ def sweep(
             out=out_dir,
             progress=progress,
             overrides=set_,
+            measures=measures,
         )
     t = result.table
     plans = int(t["status"].isin(["optimal", "feasible"]).sum())
@@ -830,11 +840,12 @@ def sweep(
             pad_edge=False,
             collapse_padding=True,
         )
-        cols = ["point", *grid, "status", "objective", "balance", "disruption", "travel"]
-        for col in cols:
-            header = col.split(".")[-1] if col in grid else col
-            numeric = col in ("objective", "balance", "disruption", "travel")
-            header = {"disruption": "moved"}.get(header, header)
+        shown = {("moved" if m == "disruption" else m): c for m, c in result.measures.items()}
+        fixed = ("point", "status", "objective", *shown)
+        heads = short_keys(list(grid), taken=fixed)  # every header once
+        units = Units.of(load_scenario(scenario, overrides=set_).settings)
+        for header in ("point", *heads.values(), "status", "objective", *shown):
+            numeric = header in ("objective", *shown)
             table.add_column(
                 header,
                 justify="right" if numeric else "left",
@@ -844,13 +855,17 @@ def sweep(
         for _, row in t.iterrows():
             cells = [("* " if row["frontier"] else "  ") + str(row["point"]).split("_", 1)[0]]
             cells += [str(row[k]) for k in grid] + [str(row["status"])]
-            cells += [_fmt(row[c]) for c in ("objective", "balance", "disruption", "travel")]
+            cells.append(_fmt(row["objective"]))
+            for c in shown.values():
+                kind = "num" if c == "travel" else "dist" if "distance" in c else "pct"
+                cells.append(units.format(row[c], kind))
             table.add_row(*cells)
         out.print(table)
         for _, row in t[t["reason"].astype(bool)].iterrows():
             out.print(f"{str(row['point']).split('_', 1)[0]} {row['status']}: {row['reason']}")
         out.print(
-            f"{plans} of {len(t)} points with a plan, {int(t['frontier'].sum())} on the frontier; "
+            f"{plans} of {len(t)} points with a plan, {int(t['frontier'].sum())} on the frontier "
+            f"of {', '.join(shown)}; "
             f"wrote {out_dir}/ (runs/, sweep.csv, frontier.csv, frontier.png, sweep.json)"
         )
     if result.interrupted:
