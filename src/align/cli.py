@@ -279,8 +279,10 @@ def pockets(
     s = result.settings
     seg = f", segment {s.segment}" if s.segment is not None else ""
     out.print(
-        f"{result.n_pockets} pockets (radius {s.radius_km:g} km, min whitespace "
-        f"{s.min_whitespace:,.0f}{seg}); owners from {run if run is not None else 'today'}"
+        f"{result.n_pockets} pockets (radius {s.radius_km:g} km, members within "
+        f"{result.max_radius_km:,.0f} km of a centre, min whitespace "
+        f"{Units.of(sc.settings).money(s.min_whitespace)}{seg}); owners from "
+        f"{run if run is not None else 'today'}"
     )
     if result.n_pockets:
         a, b = ("lat", "lon") if result.coord_kind == "latlon" else ("x", "y")

@@ -81,6 +81,18 @@ class PocketSettings(_Strict):
     reach_km: float = Field(
         default=0.0, ge=0, description="added to a pocket's radius: what a rep reaches from home"
     )
+    max_radius_km: float | None = Field(
+        default=None,
+        gt=0,
+        description="a pocket's members lie within this of its centre (default: the larger of "
+        "2 x radius_km and 5% of the span of the accounts)",
+    )
+    min_density_ratio: float = Field(
+        default=5.0,
+        ge=0,
+        description="a pocket's whitespace is at least this many times as dense as the "
+        "accounts' on average (background alone is never a pocket)",
+    )
 
 
 # --- planning cycle: continuity between quarters (``align solve --from``) ---------------------
