@@ -218,7 +218,7 @@ def test_report_renders_in_headless_chromium(cycle: dict[str, Path], tmp_path: P
     assert map_box is not None and map_box["width"] > 800 and map_box["height"] > 300
     assert counts[0] == 11 and counts[2] == len(TERRITORIES) and counts[1] > 0 and counts[3] > 0
     assert counts[4] == TOP_TARGETS * len(TERRITORIES)
-    assert title == "Territory plan: scenario"
+    assert title == "FY27 East: territories & quotas"  # align report --title
     assert shot.stat().st_size > 100_000
     keep = ROOT / "runs" / "report-screenshot.png"  # for a person to look at, never committed
     if keep.parent.is_dir():

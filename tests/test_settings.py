@@ -80,6 +80,8 @@ def test_known_keys_are_the_design_keys_plus_pockets() -> None:
         "balance_regions.<column>.tolerance",
         "continuity.mode",
         "constraints.corner_adjacency",
+        "units.currency",
+        "units.distance",
     }
     assert all(k.startswith(("pockets.", "quota.")) for k in extra - beyond)
 

@@ -75,6 +75,7 @@ from .model.formulation import MatrixModel
 from .runs import Run, continue_from, load_run
 from .scenario import Scenario
 from .settings import QuotaSettings, Settings
+from .units import strict_json
 from .validation import suggest
 
 FloatArray = NDArray[np.float64]
@@ -545,7 +546,7 @@ class Proposal:
                 continue
             frame.to_csv(folder / name, index=False, float_format="%.10g")
         (folder / "proposal.json").write_text(
-            json.dumps(_jsonable(self.summary()), indent=2) + "\n"
+            json.dumps(strict_json(self.summary()), indent=2, allow_nan=False) + "\n"
         )
         if self.has_quotas:
             write_workbook(self, folder / "proposal.xlsx")
@@ -555,22 +556,8 @@ class Proposal:
         return folder
 
 
-def _jsonable(o: Any) -> Any:
-    if isinstance(o, dict):
-        return {str(k): _jsonable(v) for k, v in o.items()}
-    if isinstance(o, list | tuple):
-        return [_jsonable(v) for v in o]
-    if isinstance(o, np.integer):
-        return int(o)
-    if isinstance(o, float | np.floating):
-        return None if not math.isfinite(float(o)) else float(o)
-    if isinstance(o, np.bool_):
-        return bool(o)
-    return o
-
-
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    return [_jsonable(r) for r in frame.astype(object).to_dict(orient="records")]
+    return [strict_json(r) for r in frame.astype(object).to_dict(orient="records")]
 
 
 def _next_folder(folder: Path) -> Path:

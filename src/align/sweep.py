@@ -33,6 +33,7 @@ from .model.solve import solve
 from .runs import Run
 from .scenario import Scenario
 from .settings import Settings, deep_merge, parse_overrides, resolve_settings
+from .units import strict_json
 from .validation import suggest
 
 Progress = Callable[[int, int, dict[str, Any]], None]
@@ -370,7 +371,9 @@ class Sweep:
         info = dict(
             self.info, grid=self.grid, measures=self.measures, frontier=list(self.frontier["point"])
         )
-        (folder / "sweep.json").write_text(json.dumps(info, indent=2, default=str) + "\n")
+        (folder / "sweep.json").write_text(
+            json.dumps(strict_json(info), indent=2, default=str, allow_nan=False) + "\n"
+        )
         self.path = folder
         return folder
 

@@ -21,6 +21,7 @@ a preview) sees the numbers as proposed. Money carries the currency of ``units.c
 
 from __future__ import annotations
 
+import io
 import json
 import math
 from collections.abc import Mapping, Sequence
@@ -154,15 +155,20 @@ def context_of(proposal: Proposal) -> Context:
     path = Path(folder) / "territories.csv" if folder else None
     if path is None or not path.is_file():
         return Context(units=units)
+    return Context(labels=territory_labels(path), units=units)
+
+
+def territory_labels(source: str | Path | io.BytesIO) -> pd.DataFrame | None:
+    """territory_id with name and/or rep from a territories.csv (a path or its bytes), or None
+    when it has neither or cannot be read."""
     try:
-        table = pd.read_csv(path, dtype=str, keep_default_na=False)
+        table = pd.read_csv(source, dtype=str, keep_default_na=False)
     except (OSError, ValueError, pd.errors.ParserError):
-        return Context(units=units)
+        return None
     keep = [c for c in ("name", "rep") if c in table.columns]
     if "territory_id" not in table.columns or not keep:
-        return Context(units=units)
-    labels = table[["territory_id", *keep]].drop_duplicates("territory_id")
-    return Context(labels=labels, units=units)
+        return None
+    return table[["territory_id", *keep]].drop_duplicates("territory_id")
 
 
 class _Sheet:

@@ -39,7 +39,8 @@ from ..runs import Run, compare_runs, moved_between, stored_run, stored_table
 from ..scenario import Scenario
 from ..settings import _parse_overrides, deep_merge, list_presets, load_preset
 from ..tracking import proposal_of, track
-from ..workbook import write_workbook
+from ..units import Units
+from ..workbook import territory_labels, write_workbook
 from . import formats
 from .config import ServiceConfig
 from .formats import TooLarge
@@ -607,7 +608,10 @@ def _routes(app: FastAPI) -> None:  # noqa: C901 - one place that lists every ro
         row = _proposal_row(store, proposal_id, owner)
         _quotas_or_409(row)
         with tempfile.TemporaryDirectory(prefix="align-xlsx-") as tmp:
-            content = write_workbook(_library_proposal(row), Path(tmp) / "proposal.xlsx")
+            labels, units = _workbook_context(store, row)
+            content = write_workbook(
+                _library_proposal(row), Path(tmp) / "proposal.xlsx", labels=labels, units=units
+            )
             data = content.read_bytes()
         name = f"proposal-{row.id[:8]}-v{row.version}.xlsx"
         return Response(
@@ -853,6 +857,16 @@ def _proposal_info(row: ProposalRow) -> ProposalInfo:
         created_at=utc(row.created_at),
         url=f"/proposals/{row.id}",
     )
+
+
+def _workbook_context(store: Store, row: ProposalRow) -> tuple[pd.DataFrame | None, Units]:
+    """Territory names and reps (the scenario's territories.csv) and the run's units."""
+    run = store.run(row.run_id)
+    if run is None:
+        return None, Units()
+    units = Units.of((run.summary or {}).get("settings") or {})
+    raw = store.scenario_files(run.scenario_id).get("territories.csv")
+    return (territory_labels(io.BytesIO(raw)) if raw is not None else None), units
 
 
 def _library_proposal(row: ProposalRow) -> Proposal:
