@@ -5,6 +5,7 @@ from __future__ import annotations
 __version__ = "0.1.0"
 
 import os  # noqa: E402
+from pathlib import Path  # noqa: E402
 
 from .continuity import solve_from  # noqa: E402
 from .errors import (  # noqa: E402
@@ -19,8 +20,8 @@ from .errors import (  # noqa: E402
 )
 from .io import load_scenario, make_scenario  # noqa: E402
 from .metrics import alignment_kpis  # noqa: E402
-from .model import solve as _solve  # noqa: E402
 from .model.solve import Progress  # noqa: E402
+from .model.solve import solve as _solve  # noqa: E402
 from .pockets import WhitespacePockets, find_pockets  # noqa: E402
 from .quotas import (  # noqa: E402
     Proposal,
@@ -56,7 +57,7 @@ def solve(
         overrides=...)``).
     """
     if isinstance(scenario, str | os.PathLike):
-        scenario = load_scenario(scenario, overrides=overrides)
+        scenario = load_scenario(Path(scenario), overrides=overrides)
     elif not isinstance(scenario, Scenario):
         raise ScenarioError(
             f"align.solve: expected a Scenario or a scenario folder, got "

@@ -6,7 +6,7 @@ import math
 import sys
 from dataclasses import replace
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
 from rich import box
@@ -539,7 +539,9 @@ def adjust(
     out.print(f"wrote {out_dir}/ (assignments.csv, territories.csv, run.json)")
     if previous is not None:
         target = proposal_out or next_version_folder(previous)
-        stale = "drop" if drop_overrides else "restate" if restate_overrides else "keep"
+        stale: Literal["keep", "drop", "restate"] = (
+            "drop" if drop_overrides else "restate" if restate_overrides else "keep"
+        )
         carried = carry_proposal(previous, new, stale=stale)
         carried.write(target)
         if stale != "keep" and carried.message:

@@ -328,7 +328,7 @@ def _rollup_sheet(
     at = {c: k for k, c in enumerate(cols)}
     src = territories.index(key)
     key_range = _column_range(TERRITORIES, src, 1, n)
-    totals = {c: 0.0 for c in money}
+    totals: dict[str, float] = {c: 0.0 for c in money}
     row = 0
     for row, (label, part) in enumerate(groups, start=1):
         sheet.write(row, 0, label)
