@@ -111,3 +111,60 @@ def test_compare_of_a_missing_run_is_a_clear_error(tmp_path: Path) -> None:
     assert res.returncode == 2
     assert "not a run folder" in res.stderr
     assert "Traceback" not in res.stderr
+
+
+def test_tables_in_a_pipe_keep_whole_amounts_and_goal_reads_144m(tmp_path: Path) -> None:
+    import os
+
+    sc = tmp_path / "sc"
+    sc.mkdir()
+    (sc / "accounts.csv").write_text(
+        "account_id,lat,lon,potential,revenue,current_territory\n"
+        "A1,40.0,-83.0,55261234,48000000,T1\nA2,40.1,-83.1,31000000,29000000,T1\n"
+        "A3,41.0,-84.0,29500000,25000000,T2\nA4,41.1,-84.1,41000000,39000000,T2\n"
+    )
+    (sc / "territories.csv").write_text(
+        "territory_id,name,lat,lon\nT1,Columbus,40.0,-83.0\nT2,Toledo,41.0,-84.0\n"
+    )
+    assert align_cli("solve", str(sc), "--out", str(tmp_path / "run"), "-q").returncode == 0
+    narrow = {**os.environ, "COLUMNS": "40"}  # a narrow terminal's width must not cut a pipe
+    written = {}
+    for goal in ("165M", "165,000,000", "165000000"):
+        res = subprocess.run(
+            [sys.executable, "-m", "align.cli", "quotas", str(tmp_path / "run"), "--goal", goal,
+             "--out", str(tmp_path / goal)],  # fmt: skip
+            capture_output=True, text=True, timeout=120, env=narrow,
+        )  # fmt: skip
+        assert res.returncode == 0, res.stderr
+        assert "…" not in res.stdout and "..." not in res.stdout
+        quotas = pd.read_csv(tmp_path / goal / "quotas.csv")
+        assert quotas["quota"].sum() == 165_000_000
+        for q in quotas["quota"]:
+            assert f"${int(q):,}" in res.stdout  # whole, with its currency
+        assert "goal $165,000,000 met exactly" in res.stdout
+        written[goal] = quotas["quota"].tolist()
+    assert written["165M"] == written["165,000,000"] == written["165000000"]
+    bad = align_cli("quotas", str(tmp_path / "run"), "--goal", "16x5", "--out", str(tmp_path / "x"))
+    assert bad.returncode == 2
+    assert "--goal '16x5': not an amount; write e.g. 144000000, 144,000,000 or 144M" in bad.stderr
+    assert not (tmp_path / "x").exists()
+
+
+def test_compare_lists_an_infeasible_run_with_its_status(tmp_path: Path) -> None:
+    ok, stuck = tmp_path / "ok", tmp_path / "stuck"
+    assert align_cli("solve", "data/examples/two-reps", "--out", str(ok), "-q").returncode == 0
+    res = align_cli("solve", "data/examples/two-reps", "--out", str(stuck), "-q",
+                    "--set", "constraints.max_moved_share=0")  # fmt: skip
+    assert res.returncode == 3
+    res = align_cli("compare", str(ok), str(stuck))
+    assert res.returncode == 0, res.stderr
+    lines = res.stdout.splitlines()
+    status = next(line for line in lines if line.startswith("│ status"))
+    assert "optimal" in status and "infeasible" in status
+    reason = next(line for line in lines if line.startswith("│ reason"))
+    assert "constraints.max_moved_share must rise to at least 20.0% (it is 0.0%)" in reason
+    assert f"no accounts compared between {ok} and {stuck}: {stuck} holds no plan (infeasible)" in (
+        res.stdout
+    )
+    distance = next(line for line in lines if line.startswith("│ weighted_mean_distance"))
+    assert distance.split("│")[2].strip() == "3.0 km" and distance.split("│")[3].strip() == "–"

@@ -142,6 +142,8 @@ def test_estimator_follows_sklearn_conventions() -> None:
         "min_whitespace": 500_000.0,
         "seed": 3,
         "metric": "haversine",
+        "max_radius_km": None,
+        "min_density_ratio": 5.0,
     }
     assert clone(est).get_params() == params
     assert est.set_params(seed=3) is est
@@ -221,3 +223,49 @@ def test_owners_come_from_the_run(scenario_and_truth: tuple[align.Scenario, np.n
     assert planned.pockets["nearest_territory"].iloc[k] == "T5"
     with pytest.raises(align.AlignError, match="no assignments"):
         find_pockets(sc5, run=align.Run(status="infeasible"))
+
+
+def with_heavy_background(
+    n_background: int, low: float, high: float, seed: int = 7
+) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray]:
+    """The planted pockets in a background whose whitespace alone meets the density rule
+    almost everywhere (each account low, many of them): DBSCAN chains it over the map."""
+    acc, ter, truth = planted(seed=seed, n_background=n_background)
+    rng = np.random.default_rng(seed + 1)
+    bg = truth == -1
+    acc.loc[bg, "potential"] = rng.uniform(low, high, int(bg.sum())) + 1_000
+    acc.loc[bg, "revenue"] = 1_000.0
+    return acc, ter, truth
+
+
+@pytest.mark.parametrize(
+    ("n_background", "low", "high", "radius_km"),
+    [(3000, 20_000, 60_000, 50.0), (2000, 40_000, 80_000, 50.0), (2000, 10_000, 50_000, 30.0)],
+)
+def test_pockets_are_places_and_never_background_alone(
+    n_background: int, low: float, high: float, radius_km: float
+) -> None:
+    acc, ter, truth = with_heavy_background(n_background, low, high)
+    sc = align.make_scenario(acc, ter, settings={"pockets": {"radius_km": radius_km}})
+    res = find_pockets(sc)
+    assert res.n_pockets == 4
+    assert adjusted_rand_score(truth, res.labels) >= 0.9
+    pts = acc[["lat", "lon"]].to_numpy()
+    for k, row in res.pockets.iterrows():
+        members = res.labels == k
+        assert (truth[members] >= 0).mean() > 0.8  # planted accounts, not background
+        d = haversine_km(pts[members, 0], pts[members, 1], row["lat"], row["lon"])
+        assert d.max() <= res.max_radius_km  # local: within the radius of its centre
+    # the data span about 2,300 km: the default radius is 5% of that, at least 2 x radius_km
+    assert res.max_radius_km == pytest.approx(max(2 * radius_km, 114.0), abs=6.0)
+
+
+def test_the_locality_radius_and_density_ratio_are_settings() -> None:
+    acc, ter, truth = with_heavy_background(2000, 40_000, 80_000)
+    loose = {"radius_km": 50.0, "max_radius_km": 5000.0, "min_density_ratio": 0.0}
+    res = find_pockets(align.make_scenario(acc, ter, settings={"pockets": loose}))
+    assert res.max_radius_km == 5000.0
+    # no density rule and no locality: the background chains into country-wide clusters
+    assert adjusted_rand_score(truth, res.labels) < 0.5
+    with pytest.raises(ScenarioError, match="pockets.max_radius_km. must be greater than 0"):
+        align.make_scenario(acc, ter, settings={"pockets": {"max_radius_km": -1}})

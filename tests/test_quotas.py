@@ -372,7 +372,7 @@ def test_the_proposal_folder_contract_and_the_workbook(tmp_path: Path) -> None:
     from openpyxl import load_workbook
 
     wb = load_workbook(tmp_path / "p" / "proposal.xlsx")
-    assert wb.sheetnames == ["Territories", "Regions", "Summary"]
+    assert wb.sheetnames == ["Territories", "By rep", "Regions", "Summary"]
     ws = wb["Territories"]
     assert ws.freeze_panes == "B2"
     header = [c.value for c in ws[1]]
@@ -383,10 +383,12 @@ def test_the_proposal_folder_contract_and_the_workbook(tmp_path: Path) -> None:
                                                                             180_000]  # fmt: skip
     assert ws.cell(row=2, column=quota_col).number_format == '"$"#,##0'
     assert ws.cell(row=2, column=header.index("Growth over revenue") + 1).number_format == "0.0%"
+    assert ws.cell(row=5, column=1).value == "Total"
+    assert ws.cell(row=5, column=quota_col).value == "=SUM(F2:F4)"
     assert ws.column_dimensions["A"].width >= len("Territory")
     regions = pd.read_excel(tmp_path / "p" / "proposal.xlsx", sheet_name="Regions")
-    assert regions["Region"].tolist() == ["E", "W", "total"]
-    assert regions["Quota"].tolist() == [220_000, 180_000, 400_000]
+    assert regions["Region"].tolist() == ["E", "W", "Total"]
+    assert regions["Quota"].tolist() == [220_000, 180_000, 400_000]  # cached values of SUMIFs
     assert regions["Goal"].tolist()[-1] == 400_000  # the company's goal on the total line
     summary = pd.read_excel(tmp_path / "p" / "proposal.xlsx", sheet_name="Summary")
     assert summary.set_index("Item").loc["Goal", "Value"] == 400_000
@@ -451,7 +453,7 @@ def test_cli_proposes_overrides_and_exits_2_or_3_on_bad_goals(
     code, out, err = align_cli(capsys, "quotas", str(tmp_path / "run"), "--goal", "60000",
                                "--out", str(p))  # fmt: skip
     assert code == 0, err
-    assert "goal 60,000 met exactly" in out
+    assert "goal $60,000 met exactly" in out
     assert pd.read_csv(p / "quotas.csv")["quota"].tolist() == [30_000, 30_000]
     code, out, err = align_cli(capsys, "quotas", str(p), "--override", "T1=32000", "--reason",
                                "ramp")  # fmt: skip
@@ -493,3 +495,66 @@ def test_cli_adjust_moves_what_the_bands_force_and_refuses_what_they_cannot_abso
         capsys, "adjust", str(tmp_path / "run"), "--move", "A9=T2", "--out", str(tmp_path / "c")
     )
     assert code == 2 and "move A9=T2: 'A9' is not an account_id" in err
+
+
+def write_ramp_case(folder: Path) -> Path:
+    """Two reps on a line, each with two accounts of 10,000 revenue today."""
+    folder.mkdir()
+    (folder / "accounts.csv").write_text(
+        "account_id,x,y,potential,revenue,current_territory\n"
+        "A1,0,0,20000,10000,T1\nA2,1,0,20000,10000,T1\n"
+        "A3,9,0,20000,10000,T2\nA4,10,0,20000,10000,T2\n"
+    )
+    (folder / "territories.csv").write_text("territory_id,x,y\nT1,0,0\nT2,10,0\n")
+    (folder / "scenario.toml").write_text(
+        "[quota]\nmax_growth = 0.5\n[quota.blend]\npotential = 1\nhistory = 0\n"
+    )
+    return folder
+
+
+def test_adjust_names_overrides_that_left_their_range_and_drops_or_restates_them(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sc = write_ramp_case(tmp_path / "sc")
+    run = tmp_path / "run"
+    assert align_cli(capsys, "solve", str(sc), "--out", str(run), "-q")[0] == 0
+    # T1 (revenue 20,000, at most +50%) is held at 28,000; moving A2 to T2 leaves T1 10,000 of
+    # revenue, so at most 15,000: the override has left its range
+    code, out, err = align_cli(capsys, "quotas", str(run), "--goal", "50k", "--override",
+                               "T1=28,000", "--reason", "ramp",
+                               "--out", str(tmp_path / "p"))  # fmt: skip
+    assert code == 0, err
+    move = ["adjust", str(run), "--move", "A2=T2", "--proposal", str(tmp_path / "p")]
+    code, out, err = align_cli(capsys, *move, "--out", str(tmp_path / "a1"),
+                               "--proposal-out", str(tmp_path / "p1"))  # fmt: skip
+    assert code == 3
+    assert (
+        "override T1=28,000 is outside what the rules now allow for it (0 to 15,000): rerun "
+        "with --drop-overrides to drop it, or --restate-overrides to hold it at the nearest end "
+        "of that range"
+    ) in err
+    code, out, err = align_cli(capsys, *move, "--out", str(tmp_path / "a2"), "--proposal-out",
+                               str(tmp_path / "p2"), "--restate-overrides")  # fmt: skip
+    assert code == 0, err
+    assert (
+        "restated override T1=28,000 is outside what the rules now allow for it (0 to "
+        "15,000) at 15,000" in out
+    )
+    restated = load_proposal(tmp_path / "p2")
+    assert quotas_of(restated) == {"T1": 15_000, "T2": 35_000}
+    assert restated.overrides == [
+        {"territory_id": "T1", "quota": 15_000.0, "reason": "ramp; restated from 28,000"}
+    ]
+    code, out, err = align_cli(capsys, *move, "--out", str(tmp_path / "a3"), "--proposal-out",
+                               str(tmp_path / "p3"), "--drop-overrides")  # fmt: skip
+    assert code == 0, err
+    assert "dropped override T1=28,000 is outside what the rules now allow" in out
+    dropped = load_proposal(tmp_path / "p3")
+    assert dropped.overrides == []
+    # potential only: T1 keeps A1 (20,000 of 80,000 potential): a fair share of 12,500, on the
+    # 1,000 grid 12,000 or 13,000 (under its 15,000 cap)
+    q = quotas_of(dropped)
+    assert q["T1"] in (12_000, 13_000) and q["T1"] + q["T2"] == 50_000
+    code, out, err = align_cli(capsys, *move, "--out", str(tmp_path / "a4"),
+                               "--drop-overrides", "--restate-overrides")  # fmt: skip
+    assert code == 2 and "give --drop-overrides or --restate-overrides, not both" in err

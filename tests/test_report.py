@@ -36,6 +36,7 @@ def small_sample(folder: Path) -> Path:
     acc = pd.read_csv(ROOT / "data/samples/accounts.csv", dtype={"account_id": str})
     ter = pd.read_csv(ROOT / "data/samples/territories.csv")
     folder.mkdir(parents=True)
+    acc["name"] = acc["city"] + " account " + acc["account_id"].str[-4:]  # a CRM's names
     acc.loc[acc["current_territory"].isin(TERRITORIES)].to_csv(folder / "accounts.csv", index=False)
     ter.loc[ter["territory_id"].isin(TERRITORIES)].to_csv(folder / "territories.csv", index=False)
     (folder / "scenario.toml").write_text(
@@ -56,7 +57,8 @@ def cycle(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         ["pockets", str(sc), "--out", str(pockets), "--run", str(run), "--suggest", "1"],
         ["quotas", str(run), "--goal", "25000000", "--out", str(quotas),
          "--set", "quota.max_growth=0.5", "--set", "quota.min_growth=0"],
-        ["report", str(run), "--proposal", str(quotas), "--pockets", str(pockets)],
+        ["report", str(run), "--proposal", str(quotas), "--pockets", str(pockets),
+         "--title", "FY27 East: territories & quotas"],
     ):  # fmt: skip
         res = align_cli(*args)
         assert res.returncode == 0, (args, res.stderr)
@@ -112,9 +114,10 @@ def test_report_holds_kpis_moves_quotas_pockets_and_a_plan_per_territory(
     q = align.load_proposal(cycle["quotas"]).quotas
     qrows = rows(html, "quotas")
     assert [r[0] for r in qrows] == q["territory_id"].tolist()
-    assert [r[4] for r in qrows] == [f"{v:,.0f}" for v in q["quota"]]
+    assert [r[4] for r in qrows] == [f"${v:,.0f}" for v in q["quota"]]
     assert [(r[6], r[7]) for r in qrows] == [
-        (f"{lo:,.0f}", f"{hi:,.0f}") for lo, hi in zip(q["min_quota"], q["max_quota"], strict=True)
+        (f"${lo:,.0f}", f"${hi:,.0f}")
+        for lo, hi in zip(q["min_quota"], q["max_quota"], strict=True)
     ]
     # pockets and the suggestion
     p = pd.read_csv(cycle["pockets"] / "pockets.csv")
@@ -128,11 +131,40 @@ def test_report_holds_kpis_moves_quotas_pockets_and_a_plan_per_territory(
     assert len(targets) == TOP_TARGETS * len(TERRITORIES)
     t01 = html.split('id="plan-T01"')[1].split("</section>")[0]
     quota = q.set_index("territory_id").loc["T01", "quota"]
-    assert f'<div class="label">Quota</div><div class="value">{quota:,.0f}</div>' in t01
+    assert f'<div class="label">Quota</div><div class="value">${quota:,.0f}</div>' in t01
     mine = acc.merge(run.assignments, on="account_id").query("territory_id == 'T01'")
     ws = (mine["potential"] - mine["revenue"]).clip(lower=0)
     top = mine.assign(ws=ws).nlargest(TOP_TARGETS, "ws", keep="first")["account_id"].tolist()
     assert [r[0] for r in rows(t01, "targets")] == top
+    names = acc.set_index("account_id")["name"]
+    assert [r[1] for r in rows(t01, "targets")] == [names[a] for a in top]  # names beside ids
+    assert first[1] == names[first[0]]
+
+
+def test_report_has_its_title_units_and_no_infinite_change(cycle: dict[str, Path]) -> None:
+    html = cycle["html"].read_text()
+    assert "<title>FY27 East: territories &amp; quotas</title>" in html
+    assert "<h1>FY27 East: territories &amp; quotas</h1>" in html
+    kpi = {r[0]: r[1:] for r in re.findall(
+        r'<tr><td class="l">([^<]+)</td><td>([^<]+)</td><td>([^<]+)</td>', html)}  # fmt: skip
+    run = align.load_run(cycle["run"])
+    d = run.kpis["after"]["mean_distance"]
+    assert kpi["Mean distance to rep"][1] == f"{d:,.1f} km"
+    text = re.sub(r"<[^>]+>", " ", html.split("<main>")[1])
+    assert not re.search(r"(?<![\w-])-?inf\b|\bnan\b", text, re.I)
+
+
+def test_report_shows_a_dash_where_a_kpi_change_is_not_finite(tmp_path: Path) -> None:
+    from align.report import render_report
+
+    run = align.solve("data/examples/two-reps")
+    run.kpis["before"]["potential.max_min_ratio"] = float("inf")  # an empty territory today
+    html = render_report(run, title="Two reps")
+    row = re.search(r"Largest / smallest territory potential</td>(.*?)</tr>", html, re.S)
+    assert row is not None
+    cells = re.findall(r"<td>(.*?)</td>", row.group(1))
+    assert cells == ["–", "1.00×", "–"]
+    assert "inf" not in html.split("<main>")[1]
 
 
 def test_report_of_a_run_without_a_plan_is_refused() -> None:
@@ -186,7 +218,7 @@ def test_report_renders_in_headless_chromium(cycle: dict[str, Path], tmp_path: P
     assert map_box is not None and map_box["width"] > 800 and map_box["height"] > 300
     assert counts[0] == 11 and counts[2] == len(TERRITORIES) and counts[1] > 0 and counts[3] > 0
     assert counts[4] == TOP_TARGETS * len(TERRITORIES)
-    assert title == "Territory plan: scenario"
+    assert title == "FY27 East: territories & quotas"  # align report --title
     assert shot.stat().st_size > 100_000
     keep = ROOT / "runs" / "report-screenshot.png"  # for a person to look at, never committed
     if keep.parent.is_dir():

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import math
 from pathlib import Path
 
 import pandas as pd
@@ -110,3 +112,74 @@ def test_load_run_by_id_needs_the_run_store(
         align.load_run("run-42")
     with pytest.raises(align.RunError, match="not a run folder"):
         align.load_run("runs/nowhere")
+
+
+# --- outputs a program can read and a person can read ------------------------------------
+
+
+TWO_REPS = EXAMPLE  # optimum by hand: travel 15, A3 moves West -> East
+
+
+def test_solve_accepts_a_folder_or_a_scenario_and_names_anything_else() -> None:
+    by_path = align.solve(TWO_REPS)
+    by_scenario = align.solve(align.load_scenario(TWO_REPS))
+    assert by_path.objective == pytest.approx(15.0) == by_scenario.objective
+    with pytest.raises(align.ScenarioError) as e:
+        align.solve(42)  # type: ignore[arg-type]
+    assert e.value.problems == [
+        "align.solve: expected a Scenario or a scenario folder, got int; "
+        "e.g. align.solve('data/samples')"
+    ]
+    with pytest.raises(align.ScenarioError):
+        align.solve("data/examples/no-such-folder")
+
+
+def test_run_repr_is_one_short_line() -> None:
+    run = align.solve(TWO_REPS)
+    text = repr(run)
+    assert text.startswith("<Run optimal objective=15 gap=0.00% accounts=5 territories=2 ")
+    assert "\n" not in text and len(text) < 120
+
+
+def test_kpi_table_is_one_row_per_kpi_with_before_after_and_change() -> None:
+    table = align.solve(TWO_REPS).kpi_table()
+    assert list(table.columns) == ["before", "after", "change", "kind"]
+    assert table.index.name == "kpi" and table.index.is_unique
+    row = table.loc["potential.max_abs_deviation"]  # West 40 of 60 today, 30/30 planned
+    assert row["before"] == pytest.approx(1 / 3) and row["after"] == pytest.approx(0.0)
+    assert row["change"] == pytest.approx(-1 / 3) and row["kind"] == "pct"
+    assert table.loc["moved_accounts", "after"] == 1.0
+    assert table.loc["mean_distance", "kind"] == "dist"
+
+
+def test_run_json_is_strict_json_when_a_kpi_is_not_finite(tmp_path: Path) -> None:
+    run = align.solve(TWO_REPS)
+    run.kpis["after"]["potential.max_min_ratio"] = float("inf")  # an empty territory
+    run.kpis["after"]["potential.cv"] = float("nan")
+    run.write(tmp_path / "run")
+
+    def refuse(name: str) -> None:
+        raise AssertionError(f"run.json holds {name}")
+
+    summary = json.loads((tmp_path / "run" / "run.json").read_text(), parse_constant=refuse)
+    assert summary["kpis"]["after"]["potential.max_min_ratio"] is None
+    assert summary["kpis"]["after"]["potential.cv"] is None
+    table = align.load_run(tmp_path / "run").kpi_table()
+    assert math.isnan(table.loc["potential.max_min_ratio", "change"])
+
+
+def test_compare_lists_an_infeasible_run_with_its_status_and_reason(tmp_path: Path) -> None:
+    align.solve(TWO_REPS).write(tmp_path / "plan")
+    stuck = align.solve(TWO_REPS, overrides=["constraints.max_moved_share=0"])
+    stuck.write(tmp_path / "stuck")
+    loaded = align.load_run(tmp_path / "stuck")
+    assert loaded.status == "infeasible" and not loaded.has_plan
+    assert loaded.reasons == stuck.reasons and loaded.reasons
+    df = align.compare_runs([align.load_run(tmp_path / "plan"), loaded])
+    assert list(df.columns[:2]) == ["status", "reason"]
+    assert df["status"].tolist() == ["optimal", "infeasible"]
+    assert df.loc["stuck", "reason"] == (
+        "constraints.max_moved_share must rise to at least 20.0% (it is 0.0%)"
+    )
+    assert math.isnan(df.loc["stuck", "potential.max_abs_deviation"])
+    assert df.loc["plan", "potential.max_abs_deviation"] == pytest.approx(0.0)

@@ -52,6 +52,7 @@ def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     acc.to_csv(out / "accounts.csv", index=False)
     ter = pd.read_csv(PFIZER / "territories.csv", dtype={"territory_id": str})
     ter["region"] = ["North", "North", "South", "South"]
+    ter["rep"] = ["Ann Lee", "Bo Chan", "Cy Diaz", "Di Eko"]
     ter.to_csv(out / "territories.csv", index=False)
     for name in ("distances.csv", "scenario.toml"):
         (out / name).write_bytes((PFIZER / name).read_bytes())
@@ -307,8 +308,12 @@ def test_an_override_gives_the_next_version_with_its_diff(
     )
     assert x.headers["content-disposition"].endswith('-v2.xlsx"')
     sheets = pd.read_excel(io.BytesIO(x.content), sheet_name=None)
-    assert list(sheets) == ["Territories", "Regions", "Changes", "Summary"]
-    assert list(sheets["Territories"]["Quota"]) == [row["quota"] for row in v2["quotas"]]
+    assert list(sheets) == ["Territories", "By rep", "Regions", "Changes", "Summary"]
+    territories = sheets["Territories"]
+    assert list(territories["Quota"])[:-1] == [row["quota"] for row in v2["quotas"]]
+    assert territories["Territory"].iloc[-1] == "Total"
+    assert territories["Quota"].iloc[-1] == sum(row["quota"] for row in v2["quotas"])
+    assert list(territories["Rep"])[:4] == ["Ann Lee", "Bo Chan", "Cy Diaz", "Di Eko"]
 
 
 def test_an_override_outside_its_range_is_422_with_the_range(

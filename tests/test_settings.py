@@ -82,6 +82,8 @@ def test_known_keys_are_the_design_keys_plus_pockets() -> None:
         "constraints.corner_adjacency",
         "constraints.max_distance_km",
         "columns",
+        "units.currency",
+        "units.distance",
     }
     assert all(k.startswith(("pockets.", "quota.")) for k in extra - beyond)
 

@@ -335,3 +335,70 @@ def test_cli_reads_the_dask_address_from_the_environment(
     assert _executor_spec("local") == "local"  # the option wins
     monkeypatch.setenv("ALIGN_DASK_ADDRESS", "tcp://10.0.0.5:8786")
     assert _executor_spec(None) == "tcp://10.0.0.5:8786"
+
+
+# --- chosen measures, labelled points, unique headers ------------------------------------
+
+
+def test_frontier_weighs_the_measures_chosen(tmp_path: Path) -> None:
+    grid = {"balance.potential.tolerance": [0.1, 0.5], "objective.disruption": [0, 100]}
+    result = align.sweep(TWO_REPS, grid, workers=2, measures="potential,moved,travel",
+                         out=tmp_path / "s")  # fmt: skip
+    assert result.measures == {
+        "potential": "potential.max_abs_deviation", "moved": "disruption", "travel": "travel"
+    }  # fmt: skip
+    t = result.table.set_index("point")
+    # +-10%: West and East at 30 each (A3 moves); +-50%: today's 40/20 stays
+    assert t["potential.max_abs_deviation"].tolist() == pytest.approx([0, 0, 1 / 3, 1 / 3])
+    assert t["label"].tolist() == [
+        "tolerance=0.1, disruption=0", "tolerance=0.1, disruption=100",
+        "tolerance=0.5, disruption=0", "tolerance=0.5, disruption=100",
+    ]  # fmt: skip
+    cols = list(result.measures.values())
+    for point, row in t.iterrows():
+        others = t.drop(index=point)
+        le = (others[cols] <= row[cols] + 1e-9).all(axis=1)
+        lt = (others[cols] < row[cols] - 1e-9).any(axis=1)
+        assert row["frontier"] == (not (le & lt).any())
+    info = json.loads((tmp_path / "s" / "sweep.json").read_text())
+    assert info["measures"] == result.measures
+    assert repr(result).startswith("<Sweep 4 points, 4 with a plan, 4 on the frontier of ")
+
+
+def test_an_unknown_measure_is_named_with_the_choices() -> None:
+    with pytest.raises(align.SettingsError) as e:
+        align.sweep(TWO_REPS, {"objective.disruption": [0, 1]}, measures=["potentail", "moved"])
+    assert e.value.problems == [
+        "--measures 'potentail': not a measure (did you mean 'potential'?); choose from "
+        "balance, moved, disruption, travel, distance, potential, workload"
+    ]
+    with pytest.raises(align.SettingsError, match="give two or more"):
+        align.sweep(TWO_REPS, {"objective.disruption": [0, 1]}, measures="travel")
+
+
+def test_short_keys_are_unique_tails() -> None:
+    from align.sweep import short_keys
+
+    keys = ["objective.disruption", "balance.potential.tolerance", "balance.workload.tolerance"]
+    assert short_keys(keys) == {
+        "objective.disruption": "disruption",
+        "balance.potential.tolerance": "potential.tolerance",
+        "balance.workload.tolerance": "workload.tolerance",
+    }
+    assert short_keys(["objective.travel"], taken=("travel",)) == {
+        "objective.travel": "objective.travel"
+    }
+
+
+def test_cli_sweep_headers_are_unique_and_name_the_measures(tmp_path: Path) -> None:
+    res = align_cli(
+        "sweep", TWO_REPS, "--vary", "objective.travel=0,1", "--vary", "objective.disruption=0,100",
+        "--measures", "potential,moved,travel", "--out", str(tmp_path / "s"), "--workers", "2",
+    )  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    header = next(line for line in res.stdout.splitlines() if line.strip().startswith("point"))
+    names = header.split()
+    assert names == ["point", "objective.travel", "disruption", "status", "objective",
+                     "potential", "moved", "travel"]  # fmt: skip
+    assert len(set(names)) == len(names)
+    assert "on the frontier of potential, moved, travel" in res.stdout

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 from ._version import __version__
 from .continuity import solve_from
 from .errors import (
@@ -16,7 +19,8 @@ from .errors import (
 )
 from .io import load_scenario, make_scenario
 from .metrics import alignment_kpis
-from .model import solve
+from .model.solve import Progress
+from .model.solve import solve as _solve
 from .pockets import WhitespacePockets, find_pockets
 from .quotas import (
     Proposal,
@@ -33,6 +37,38 @@ from .scenario import Scenario
 from .settings import Settings, list_presets
 from .sweep import Sweep, sweep
 from .tracking import Tracking, track
+
+
+def solve(
+    scenario: Scenario | str | os.PathLike[str],
+    *,
+    overrides: list[str] | dict[str, object] | None = None,
+    progress: Progress | None = None,
+) -> Run:
+    """Solve a scenario: a :class:`Scenario` or the path of a scenario folder (read with
+    :func:`load_scenario`, ``overrides`` as ``--set``). See :func:`align.model.solve`.
+
+    Raises
+    ------
+    ScenarioError
+        When the folder is invalid, ``scenario`` is neither a Scenario nor a path, or
+        ``overrides`` come with a Scenario (already resolved: use ``load_scenario(path,
+        overrides=...)``).
+    """
+    if isinstance(scenario, str | os.PathLike):
+        scenario = load_scenario(Path(scenario), overrides=overrides)
+    elif not isinstance(scenario, Scenario):
+        raise ScenarioError(
+            f"align.solve: expected a Scenario or a scenario folder, got "
+            f"{type(scenario).__name__}; e.g. align.solve('data/samples')"
+        )
+    elif overrides:
+        raise ScenarioError(
+            "align.solve: overrides apply when reading a folder; the Scenario's settings are "
+            "resolved already (use load_scenario(path, overrides=...))"
+        )
+    return _solve(scenario, progress=progress)
+
 
 __all__ = [
     "AlignError",

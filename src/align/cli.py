@@ -6,11 +6,11 @@ import math
 import sys
 from dataclasses import replace
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
 from rich import box
-from rich.console import Console
+from rich.console import Console, ConsoleDimensions
 from rich.table import Table
 
 from ._version import __version__
@@ -24,16 +24,19 @@ from .quotas import (
     Proposal,
     adjust_run,
     carry_proposal,
+    describe_stale,
     load_proposal,
     next_version_folder,
     override_quotas,
     propose_quotas,
+    stale_overrides,
 )
 from .review import review as review_trends
 from .runs import Run, compare_runs, load_run, moved_between
 from .settings import list_presets, load_preset
 from .tracking import MIN_COVERAGE, PACE_THRESHOLD
 from .tracking import track as track_progress
+from .units import Units, parse_amount
 
 app = typer.Typer(
     name="align",
@@ -43,9 +46,28 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
+PIPE_WIDTH = 10_000  # a pipe or a log has no width: tables keep their natural width
+
+
+class _Console(Console):
+    """A console whose tables are never cut to fit when it writes to a pipe or a file (money
+    would read "5,526,..."); on a terminal, the terminal's width."""
+
+    @property
+    def size(self) -> ConsoleDimensions:
+        size = super().size
+        if self.is_terminal:
+            return size
+        return ConsoleDimensions(PIPE_WIDTH, size.height)
+
+    @size.setter
+    def size(self, new_size: tuple[int, int]) -> None:
+        Console.size.fset(self, new_size)  # type: ignore[attr-defined]
+
+
 # markup off: ids and messages from user data are printed as they are
-out = Console(highlight=False, soft_wrap=True, markup=False)
-err = Console(stderr=True, highlight=False, soft_wrap=True, markup=False)
+out = _Console(highlight=False, soft_wrap=True, markup=False)
+err = _Console(stderr=True, highlight=False, soft_wrap=True, markup=False)
 
 SetOption = Annotated[
     list[str] | None,
@@ -88,18 +110,35 @@ def _fmt(v: object) -> str:
     return str(v)
 
 
+def _cell(units: Units, key: str, v: object) -> str:
+    """A value of column or KPI ``key``, shown with its unit (text as it is)."""
+    if isinstance(v, str):
+        return v
+    if key.startswith("settings."):
+        return units.format(v, "pct" if key.endswith(("tolerance", "share")) else "num")
+    return units.kpi(key, v)
+
+
 def _kpi_table(run: Run) -> Table:
     before = run.kpis.get("before", {})
     after = run.kpis.get("after", {})
+    units = run.units
     table = Table(title="KPIs: today's alignment and the plan", title_justify="left")
     table.add_column("kpi")
     if before:
         table.add_column("today", justify="right")
     table.add_column("plan", justify="right")
+    if before:
+        table.add_column("change", justify="right")
     for key in after or before:
         if key in ("accounts",):
             continue
-        row = [key] + ([_fmt(before.get(key))] if before else []) + [_fmt(after.get(key))]
+        row = [key]
+        if before:
+            row.append(units.kpi(key, before.get(key)))
+        row.append(units.kpi(key, after.get(key)))
+        if before:
+            row.append(units.change(key, before.get(key), after.get(key)))
         table.add_row(*row)
     return table
 
@@ -174,7 +213,7 @@ def solve(
         return
     out.print(
         f"{run.status}: objective {_fmt(run.objective)}, bound {_fmt(run.bound)}, "
-        f"gap {run.gap:.4%}, {run.wall_seconds:.2f} s with {run.solver}"
+        f"gap {run.units.pct(run.gap, 2)}, {run.wall_seconds:.2f} s with {run.solver}"
     )
     out.print(_kpi_table(run))
     far = run.stats.get("far_accounts")
@@ -212,14 +251,21 @@ def compare(
     table.add_column("kpi")
     for name in names:
         table.add_column(name, justify="right")
+    units = next((r.units for r in loaded if r.settings), Units())
     for key in df.columns:
-        table.add_row(str(key), *[_fmt(v) for v in df[key].tolist()])
+        table.add_row(str(key), *[_cell(units, str(key), v) for v in df[key].tolist()])
     out.print(table)
     for path in runs:
         chain = lineage(path)
         if len(chain) > 1:
             out.print("chain: " + " <- ".join(_short(p) for p in chain))
     for a, b, na, nb in zip(loaded, loaded[1:], names, names[1:], strict=False):
+        lacking = [
+            f"{n} holds no plan ({r.status})" for r, n in ((a, na), (b, nb)) if not r.has_plan
+        ]
+        if lacking:
+            out.print(f"no accounts compared between {na} and {nb}: {'; '.join(lacking)}")
+            continue
         diff = moved_between(a, b)
         out.print(f"{len(diff):,} accounts differ between {na} and {nb}")
         if len(diff) and moved:
@@ -258,8 +304,10 @@ def pockets(
     s = result.settings
     seg = f", segment {s.segment}" if s.segment is not None else ""
     out.print(
-        f"{result.n_pockets} pockets (radius {s.radius_km:g} km, min whitespace "
-        f"{s.min_whitespace:,.0f}{seg}); owners from {run if run is not None else 'today'}"
+        f"{result.n_pockets} pockets (radius {s.radius_km:g} km, members within "
+        f"{result.max_radius_km:,.0f} km of a centre, min whitespace "
+        f"{Units.of(sc.settings).money(s.min_whitespace)}{seg}); owners from "
+        f"{run if run is not None else 'today'}"
     )
     if result.n_pockets:
         a, b = ("lat", "lon") if result.coord_kind == "latlon" else ("x", "y")
@@ -272,8 +320,9 @@ def pockets(
             table.add_column(
                 c, justify="left" if c in ("pocket_id", "dominant_segment") else "right"
             )
+        units = Units.of(sc.settings)
         for row in result.pockets.head(top)[cols].itertuples(index=False):
-            table.add_row(*[_fmt(v) for v in row])
+            table.add_row(*[_cell(units, c, v) for c, v in zip(cols, row, strict=True)])
         out.print(table)
         if result.n_pockets > top:
             out.print(f"... and {result.n_pockets - top:,} more")
@@ -291,8 +340,9 @@ def pockets(
         t = Table(title="New territories at pockets (vs baseline)", title_justify="left")
         for c in cols:
             t.add_column(c, justify="left" if c in ("scenario", "status") else "right")
+        units = Units.of(sc.settings)
         for row in df[cols].itertuples(index=False):
-            t.add_row(*[_fmt(v) for v in row])
+            t.add_row(*[_cell(units, c, v) for c, v in zip(cols, row, strict=True)])
         out.print(t)
     out.print(f"wrote {out_dir}/ ({', '.join(p.name for p in files)})")
 
@@ -335,6 +385,7 @@ def _print_proposal(proposal: Proposal, folder: Path, top: int) -> None:
         err.print(f"no proposal: {proposal.message} ({folder}/proposal.json)", style="bold red")
         raise typer.Exit(4)
     assert proposal.quotas is not None and proposal.regions is not None
+    units = Units()
     cols = ["territory_id", "region", "fair_share", "quota", "growth", "binding", "min_quota",
             "max_quota"]  # fmt: skip
     if top > 0:
@@ -343,7 +394,7 @@ def _print_proposal(proposal: Proposal, folder: Path, top: int) -> None:
             left = c in ("territory_id", "region", "binding")
             table.add_column(c, justify="left" if left else "right")
         for row in proposal.quotas.head(top)[cols].itertuples(index=False):
-            table.add_row(*[_fmt(v) for v in row])
+            table.add_row(*[_cell(units, c, v) for c, v in zip(cols, row, strict=True)])
         out.print(table)
         if len(proposal.quotas) > top:
             out.print(f"... and {len(proposal.quotas) - top:,} more")
@@ -352,11 +403,12 @@ def _print_proposal(proposal: Proposal, folder: Path, top: int) -> None:
     for c in rcols:
         regions.add_column(c, justify="left" if c == "region" else "right")
     for row in proposal.regions[rcols].itertuples(index=False):
-        regions.add_row(*[_fmt(v) for v in row])
+        regions.add_row(*[_cell(units, c, v) for c, v in zip(rcols, row, strict=True)])
     out.print(regions)
     k = proposal.kpis
     out.print(
-        f"goal {_fmt(proposal.goal)} met exactly: quotas sum to {_fmt(k['quota'])}; "
+        f"goal {units.money(proposal.goal)} met exactly: quotas sum to "
+        f"{units.money(k['quota'])}; "
         f"quota/potential cv {k['quota_to_potential.cv']:.3f}, "
         f"{int(k['over_potential_alert'])} territories above "
         f"{k['potential_alert']:.0%} of potential, growth {k['growth.min']:+.1%} to "
@@ -366,8 +418,9 @@ def _print_proposal(proposal: Proposal, folder: Path, top: int) -> None:
         diff = Table(title=f"Changes against version {proposal.version - 1}", title_justify="left")
         for c in proposal.diff.columns:
             diff.add_column(c, justify="left" if c in ("territory_id", "reason") else "right")
+        dcols = [str(c) for c in proposal.diff.columns]
         for row in proposal.diff.itertuples(index=False):
-            diff.add_row(*[_fmt(v) for v in row])
+            diff.add_row(*[_cell(units, c, v) for c, v in zip(dcols, row, strict=True)])
         out.print(diff)
     files = ["quotas.csv", "regions.csv", "proposal.json", "proposal.xlsx"]
     if proposal.diff is not None:
@@ -380,7 +433,10 @@ def quotas(
     source: Annotated[
         Path, typer.Argument(help="run folder (propose) or proposal folder (override)")
     ],
-    goal: Annotated[float | None, typer.Option("--goal", help="company goal (with a run)")] = None,
+    goal: Annotated[
+        str | None,
+        typer.Option("--goal", help="company goal (with a run): 144000000, 144,000,000, 144M"),
+    ] = None,
     out_dir: Annotated[
         Path | None,
         typer.Option(
@@ -404,11 +460,14 @@ def quotas(
     """Propose territory quotas for a run, or override quotas of a proposal (a new version)."""
     pairs = _pairs(override, "--override", "TERRITORY=QUOTA, e.g. T07=1250000")
     values: dict[str, float] = {}
+    problems: list[str] = []
     for t, text in pairs.items():
         try:
-            values[t] = float(text.replace(",", "").replace("_", ""))
-        except ValueError:
-            raise ScenarioError(f"--override {t}={text}: the quota must be a number") from None
+            values[t] = parse_amount(text, what=f"--override {t}=")
+        except ScenarioError as e:
+            problems += e.problems
+    if problems:
+        raise ScenarioError(problems)
     reasons = list(reason or [])
     if len(reasons) > 1 and len(reasons) != len(values):
         raise ScenarioError(
@@ -438,13 +497,14 @@ def quotas(
     else:
         if goal is None:
             raise ScenarioError(f"{source}: give the company goal, e.g. --goal 48000000")
+        amount = parse_amount(goal, what="--goal")
         if out_dir is None:
             raise ScenarioError("give the proposal folder to write, e.g. --out proposals/fy27")
         run = load_run(source)
         sc = load_scenario(run.scenario_path, overrides=set_) if run.scenario_path else None
         ovr = [{"territory_id": t, "quota": q, "reason": why.get(t, "")} for t, q in values.items()]
         proposal = propose_quotas(
-            run, goal=goal, overrides=ovr or None, region_goals=region_goals, scenario=sc
+            run, goal=amount, overrides=ovr or None, region_goals=region_goals, scenario=sc
         )
         target = out_dir
     proposal.write(target)
@@ -465,8 +525,30 @@ def adjust(
         Path | None,
         typer.Option("--proposal-out", help="folder of the carried proposal (default <p>-v2)"),
     ] = None,
+    drop_overrides: Annotated[
+        bool,
+        typer.Option(
+            "--drop-overrides", help="drop carried overrides that left the range the rules allow"
+        ),
+    ] = False,
+    restate_overrides: Annotated[
+        bool,
+        typer.Option(
+            "--restate-overrides",
+            help="hold carried overrides that left their range at its nearest end",
+        ),
+    ] = False,
 ) -> None:
-    """Move accounts by hand; the rest changes as little as possible; carry quotas over."""
+    """Move accounts by hand; the rest changes as little as possible; carry quotas over.
+
+    A carried quota override may leave the range the rules allow once accounts move (a
+    territory that loses accounts loses revenue, so its growth cap allows less): the command
+    names each, and --drop-overrides or --restate-overrides says what to do with them."""
+    if drop_overrides and restate_overrides:
+        raise ScenarioError("give --drop-overrides or --restate-overrides, not both")
+    if (drop_overrides or restate_overrides) and proposal_dir is None:
+        flag = "--drop-overrides" if drop_overrides else "--restate-overrides"
+        raise ScenarioError(f"{flag} applies to a carried proposal: give --proposal FOLDER")
     moves = _pairs(move, "--move", "ACCOUNT=TERRITORY, e.g. A00017=T03")
     run = load_run(run_dir)
     previous = load_proposal(proposal_dir) if proposal_dir is not None else None
@@ -482,8 +564,21 @@ def adjust(
     out.print(f"wrote {out_dir}/ (assignments.csv, territories.csv, run.json)")
     if previous is not None:
         target = proposal_out or next_version_folder(previous)
-        carried = carry_proposal(previous, new)
+        stale: Literal["keep", "drop", "restate"] = (
+            "drop" if drop_overrides else "restate" if restate_overrides else "keep"
+        )
+        carried = carry_proposal(previous, new, stale=stale)
         carried.write(target)
+        if stale != "keep" and carried.message:
+            for note in carried.message.split("; "):
+                out.print(note)
+        if not carried.has_quotas and stale == "keep":
+            for o in stale_overrides(previous, new):
+                err.print(
+                    f"{describe_stale(o)}: rerun with --drop-overrides to drop it, or "
+                    "--restate-overrides to hold it at the nearest end of that range",
+                    style="yellow",
+                )
         _print_proposal(carried, target, 0)
 
 
@@ -712,6 +807,15 @@ def sweep(
         int | None, typer.Option("--workers", min=1, help="local worker processes (CPUs)")
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="print nothing but errors")] = False,
+    measures: Annotated[
+        str | None,
+        typer.Option(
+            "--measures",
+            help="what the frontier weighs, e.g. potential,moved,travel: balance (the worst "
+            "balanced measure), moved, travel, distance or a balanced column "
+            "(default balance,moved,travel)",
+        ),
+    ] = None,
 ) -> None:
     """Solve every combination of the varied settings and find the Pareto frontier.
 
@@ -727,7 +831,7 @@ def sweep(
         TimeElapsedColumn,
     )
 
-    from .sweep import parse_vary
+    from .sweep import parse_vary, short_keys
     from .sweep import sweep as run_sweep
 
     grid = parse_vary(vary)
@@ -754,6 +858,7 @@ def sweep(
             out=out_dir,
             progress=progress,
             overrides=set_,
+            measures=measures,
         )
     t = result.table
     plans = int(t["status"].isin(["optimal", "feasible"]).sum())
@@ -765,11 +870,12 @@ def sweep(
             pad_edge=False,
             collapse_padding=True,
         )
-        cols = ["point", *grid, "status", "objective", "balance", "disruption", "travel"]
-        for col in cols:
-            header = col.split(".")[-1] if col in grid else col
-            numeric = col in ("objective", "balance", "disruption", "travel")
-            header = {"disruption": "moved"}.get(header, header)
+        shown = {("moved" if m == "disruption" else m): c for m, c in result.measures.items()}
+        fixed = ("point", "status", "objective", *shown)
+        heads = short_keys(list(grid), taken=fixed)  # every header once
+        units = Units.of(load_scenario(scenario, overrides=set_).settings)
+        for header in ("point", *heads.values(), "status", "objective", *shown):
+            numeric = header in ("objective", *shown)
             table.add_column(
                 header,
                 justify="right" if numeric else "left",
@@ -779,13 +885,17 @@ def sweep(
         for _, row in t.iterrows():
             cells = [("* " if row["frontier"] else "  ") + str(row["point"]).split("_", 1)[0]]
             cells += [str(row[k]) for k in grid] + [str(row["status"])]
-            cells += [_fmt(row[c]) for c in ("objective", "balance", "disruption", "travel")]
+            cells.append(_fmt(row["objective"]))
+            for c in shown.values():
+                kind = "num" if c == "travel" else "dist" if "distance" in c else "pct"
+                cells.append(units.format(row[c], kind))
             table.add_row(*cells)
         out.print(table)
         for _, row in t[t["reason"].astype(bool)].iterrows():
             out.print(f"{str(row['point']).split('_', 1)[0]} {row['status']}: {row['reason']}")
         out.print(
-            f"{plans} of {len(t)} points with a plan, {int(t['frontier'].sum())} on the frontier; "
+            f"{plans} of {len(t)} points with a plan, {int(t['frontier'].sum())} on the frontier "
+            f"of {', '.join(shown)}; "
             f"wrote {out_dir}/ (runs/, sweep.csv, frontier.csv, frontier.png, sweep.json)"
         )
     if result.interrupted:
@@ -820,6 +930,10 @@ def report(
         Path | None,
         typer.Option("--scenario", help="scenario folder (default: the one the run names)"),
     ] = None,
+    title: Annotated[
+        str | None,
+        typer.Option("--title", help='the report\'s title, e.g. "FY27 territories: Midwest"'),
+    ] = None,
 ) -> None:
     """Write one self-contained HTML report of a run (KPIs, map, balance, moves, quotas,
     pockets, a plan per territory); it opens without network access."""
@@ -834,6 +948,7 @@ def report(
         pockets=pockets_dir,
         scenario=sc,
         out=out_file or run_dir / "report.html",
+        title=title,
     )
     out.print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB, self-contained)")
 
@@ -852,13 +967,16 @@ def demo(
     scenario: Annotated[Path, typer.Option("--scenario", help="scenario folder")] = Path(
         "data/samples"
     ),
-    goal: Annotated[float, typer.Option("--goal", help="company quota goal")] = DEMO_GOAL,
+    goal: Annotated[
+        str, typer.Option("--goal", help="company quota goal, e.g. 110M or 110,000,000")
+    ] = f"{DEMO_GOAL:,}",
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no live progress")] = False,
 ) -> None:
     """The whole planning cycle on a scenario: solve, pockets, quotas, report."""
     from .report import write_report
 
     live = not quiet and sys.stderr.isatty()
+    amount = parse_amount(goal, what="--goal")
     sc = load_scenario(scenario)
     out.print(
         f"1/4 solve {scenario}: {sc.n_accounts:,} accounts, {sc.n_territories} territories, "
@@ -894,13 +1012,17 @@ def demo(
         reach = sugg["whitespace_within_reach.change"].iloc[-1]
         out.print(
             f"    {found.n_pockets} pockets; {top['pocket_id']} holds "
-            f"{_fmt(top['whitespace'])} of whitespace, {top['far_owner_share']:.0%} of it far "
-            f"from its owner (nearest rep {top['nearest_territory']}, "
+            f"{run.units.money(top['whitespace'])} of whitespace, "
+            f"{top['far_owner_share']:.0%} of it far from its owner "
+            f"(nearest rep {top['nearest_territory']}, "
             f"{top['nearest_distance_km']:.0f} km); a new territory there brings "
             f"{reach:+.1%} of all whitespace within reach; wrote {pockets_dir}/"
         )
-    out.print(f"3/4 quotas for a goal of {_fmt(goal)} (growth 0% to +25% over last revenue)")
-    proposal = propose_quotas(run, goal=goal, settings=DEMO_QUOTA, scenario=sc)
+    units = run.units
+    out.print(
+        f"3/4 quotas for a goal of {units.money(amount)} (growth 0% to +25% over last revenue)"
+    )
+    proposal = propose_quotas(run, goal=amount, settings=DEMO_QUOTA, scenario=sc)
     quotas_dir = out_dir / "quotas"
     proposal.write(quotas_dir)
     proposal.raise_for_status()

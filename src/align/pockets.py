@@ -21,6 +21,14 @@ The two parameters are in business units:
   hold at least that much whitespace together. Clusters whose total whitespace stays below
   ``min_whitespace`` are dropped as well.
 
+A pocket is a place, not a chain: density clusters can string thin background together over a
+whole country, so each cluster is cut into local pieces whose members all lie within
+``max_radius_km`` of the piece's centre (by default the larger of twice ``radius_km`` and 5% of
+the span of the data), and a piece is kept only when its whitespace is at least
+``min_density_ratio`` times as dense as the data's on average (whitespace over the area of the
+accounts' convex hull; a piece's area is the disc that holds 80% of its whitespace, at least
+``radius_km`` wide): background alone is never a pocket.
+
 Only accounts with whitespace take part. Planar scenarios (x/y) use Euclidean distance and
 ``radius_km`` in the units of the coordinates. DBSCAN is deterministic; ``seed`` is accepted for
 anything random. Pockets are ranked by whitespace, largest first, and named P01, P02, ...
@@ -81,7 +89,9 @@ class WhitespacePockets(ClusterMixin, BaseEstimator):
     ``fit(X, sample_weight=whitespace)`` with ``X`` = (lat, lon) in degrees (or x, y with
     ``metric="euclidean"``). Learned: ``labels_`` (pocket per row, ranked by whitespace, -1 =
     background), ``centroids_`` (whitespace-weighted, one row per pocket, same units as ``X``),
-    ``whitespace_`` (per pocket) and ``n_pockets_``.
+    ``whitespace_`` (per pocket), ``n_pockets_``, ``max_radius_km_`` (the locality radius
+    used) and ``background_density_`` (whitespace per square km, or per square unit, of the
+    whole data).
     """
 
     def __init__(
@@ -90,11 +100,15 @@ class WhitespacePockets(ClusterMixin, BaseEstimator):
         min_whitespace: float = 500_000.0,
         seed: int = 0,
         metric: str = "haversine",
+        max_radius_km: float | None = None,
+        min_density_ratio: float = 5.0,
     ):
         self.radius_km = radius_km
         self.min_whitespace = min_whitespace
         self.seed = seed
         self.metric = metric
+        self.max_radius_km = max_radius_km
+        self.min_density_ratio = min_density_ratio
 
     def fit(
         self, X: ArrayLike, y: object = None, sample_weight: ArrayLike | None = None
@@ -112,6 +126,10 @@ class WhitespacePockets(ClusterMixin, BaseEstimator):
             raise ValueError("radius_km and min_whitespace must be > 0")
         if self.metric not in ("haversine", "euclidean"):
             raise ValueError(f"metric must be 'haversine' or 'euclidean', got {self.metric!r}")
+        if self.max_radius_km is not None and not self.max_radius_km > 0:
+            raise ValueError("max_radius_km must be > 0 (or None: from the data's span)")
+        if not self.min_density_ratio >= 0:
+            raise ValueError("min_density_ratio must be >= 0")
         raw = np.full(n, -1, dtype=np.int64)
         if n:
             if self.metric == "haversine":
@@ -131,6 +149,11 @@ class WhitespacePockets(ClusterMixin, BaseEstimator):
                 )
                 db.fit(pts, sample_weight=w)
             raw = np.asarray(db.labels_, dtype=np.int64)
+        plane = _plane_km(pts, self.metric)
+        span, area = _span_and_area(plane[w > 0] if (w > 0).any() else plane)
+        self.max_radius_km_ = float(self.max_radius_km or max(2 * self.radius_km, 0.05 * span))
+        self.background_density_ = float(w.sum() / area) if area > 0 else 0.0
+        raw = self._local_pieces(raw, pts, w)
         # keep clusters with enough whitespace, ranked by whitespace (ties: first row first)
         keep: list[tuple[float, int, int]] = []
         for lab in np.unique(raw[raw >= 0]):
@@ -152,6 +175,111 @@ class WhitespacePockets(ClusterMixin, BaseEstimator):
         self.whitespace_ = whitespace
         self.n_pockets_ = len(keep)
         return self
+
+    def _local_pieces(self, raw: IntArray, pts: FloatArray, w: FloatArray) -> IntArray:
+        """Cut each cluster into pieces whose members lie within ``max_radius_km_`` of the
+        piece's centre, densest first; drop pieces no denser than the background."""
+        out = np.full(len(raw), -1, dtype=np.int64)
+        kind = "latlon" if self.metric == "haversine" else "xy"
+        radius, reach = self.radius_km, self.max_radius_km_
+        label = 0
+        for lab in np.unique(raw[raw >= 0]):
+            rows = np.flatnonzero(raw == lab)
+            # each member's whitespace within radius_km (among the cluster): the densest seeds
+            local = _neighbourhood_whitespace(pts[rows], w[rows], radius, self.metric)
+            left = np.ones(len(rows), dtype=bool)
+            while left.any():
+                cand = np.flatnonzero(left)
+                seed = cand[int(np.argmax(local[cand]))]
+                d = point_distance(kind, pts[rows[cand]], pts[rows[seed]][None, :])
+                near = cand[d <= reach]
+                centre = _centroid(pts[rows[near]], w[rows[near]], self.metric)
+                d = point_distance(kind, pts[rows[cand]], centre[None, :])
+                piece = np.union1d(cand[d <= reach], [seed])
+                left[piece] = False
+                core = self._core(pts[rows[piece]], w[rows[piece]], kind)
+                if core is not None:
+                    out[rows[piece][core]] = label
+                    label += 1
+        return out
+
+    def _core(self, pts: FloatArray, w: FloatArray, kind: str) -> NDArray[np.bool_] | None:
+        """The members of a piece that make a pocket, or None when the piece is background.
+
+        The piece's extent is where whitespace above the background's accumulates: around
+        its centre, the whitespace within a distance less what the background density puts
+        in that disc rises to a peak; the core radius holds 80% of that peak. The core must
+        be ``min_density_ratio`` times as dense as the background (over a disc at least
+        ``radius_km`` wide), and its members lie within twice the core radius (so that the
+        thin background a dense patch gathers around it is left out)."""
+        if float(w.sum()) < self.min_whitespace:
+            return None
+        c = _centroid(pts, w, self.metric)
+        d = point_distance(kind, pts, c[None, :])
+        order = np.argsort(d, kind="stable")
+        ds, cum = d[order], np.cumsum(w[order])
+        excess = cum - self.background_density_ * math.pi * ds * ds
+        peak = float(excess.max())
+        if peak <= 0:
+            return None
+        k = int(np.argmax(excess >= 0.8 * peak))
+        r_core = float(ds[k])
+        r = max(r_core, self.radius_km)
+        density = float(cum[k]) / (math.pi * r * r)
+        if density < self.min_density_ratio * self.background_density_:
+            return None
+        core = d <= 2 * r_core + 1e-9
+        return core if float(w[core].sum()) >= self.min_whitespace else None
+
+
+def _plane_km(pts: FloatArray, metric: str) -> FloatArray:
+    """Points on a plane in km (an equirectangular projection about the mean latitude) for
+    lat/lon; x/y as they are."""
+    if metric != "haversine" or not len(pts):
+        return pts
+    lat0 = math.radians(float(np.mean(pts[:, 0])))
+    k = math.pi / 180 * EARTH_RADIUS_KM
+    return np.column_stack((pts[:, 1] * k * math.cos(lat0), pts[:, 0] * k))
+
+
+def _span_and_area(plane: FloatArray) -> tuple[float, float]:
+    """The diagonal of the points' bounding box and the area of their convex hull (0 when
+    they lie on a line or there are fewer than three)."""
+    if len(plane) == 0:
+        return 0.0, 0.0
+    span = float(np.hypot(*(plane.max(axis=0) - plane.min(axis=0))))
+    if len(plane) < 3:
+        return span, 0.0
+    from scipy.spatial import ConvexHull, QhullError
+
+    try:
+        return span, float(ConvexHull(plane).volume)  # in 2-D the volume is the area
+    except (QhullError, ValueError):
+        return span, 0.0
+
+
+def _neighbourhood_whitespace(
+    pts: FloatArray, w: FloatArray, radius_km: float, metric: str
+) -> FloatArray:
+    """Each point's whitespace within ``radius_km`` (itself included)."""
+    from sklearn.neighbors import BallTree
+
+    if metric == "haversine":
+        x, r = np.radians(pts), radius_km / EARTH_RADIUS_KM
+    else:
+        x, r = pts, radius_km
+    found = BallTree(x, metric=metric).query_radius(x, r)  # each holds the point itself
+    sizes = np.fromiter((len(f) for f in found), dtype=np.int64, count=len(found))
+    starts = np.concatenate(([0], np.cumsum(sizes)[:-1]))
+    return np.add.reduceat(w[np.concatenate(found)], starts).astype(float)
+
+
+def _radius_80(d: FloatArray, w: FloatArray) -> float:
+    """The distance from the centre within which 80% of the whitespace lies."""
+    total = float(w.sum())
+    order = np.argsort(d, kind="stable")
+    cum = np.cumsum(w[order])
+    return float(d[order][np.searchsorted(cum, 0.8 * total - 1e-9 * max(total, 1.0))])
 
 
 def _centroid(pts: FloatArray, w: FloatArray, metric: str) -> FloatArray:
@@ -184,6 +312,7 @@ class PocketsResult:
     labels: IntArray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     whitespace: FloatArray = field(default_factory=lambda: np.zeros(0))
     scenario: Scenario | None = None
+    max_radius_km: float = math.nan  # the locality radius used (pockets.max_radius_km or default)
 
     @property
     def n_pockets(self) -> int:
@@ -338,10 +467,7 @@ def _pocket_table(
         w = ws[idx]
         total = float(w.sum())
         c = _centroid(pts[idx], w, metric)
-        d = point_distance(kind, pts[idx], c[None, :])
-        order = np.argsort(d, kind="stable")
-        cum = np.cumsum(w[order])
-        r80 = float(d[order][np.searchsorted(cum, 0.8 * total - 1e-9 * max(total, 1.0))])
+        r80 = _radius_80(point_distance(kind, pts[idx], c[None, :]), w)
         row: dict[str, Any] = {
             "pocket_id": f"P{k + 1:02d}",
             tcols[0]: float(c[0]),
@@ -394,18 +520,24 @@ def _cluster(
     pts: FloatArray,
     metric: str,
     owners: IntArray,
-) -> tuple[pd.DataFrame, IntArray]:
-    """Pockets among the accounts in ``mask`` (with whitespace); labels for every account."""
+) -> tuple[pd.DataFrame, IntArray, float]:
+    """Pockets among the accounts in ``mask`` (with whitespace); labels for every account; the
+    locality radius used."""
     rows = np.flatnonzero(mask & (ws > 0))
     est = WhitespacePockets(
-        radius_km=s.radius_km, min_whitespace=s.min_whitespace, seed=s.seed, metric=metric
+        radius_km=s.radius_km,
+        min_whitespace=s.min_whitespace,
+        seed=s.seed,
+        metric=metric,
+        max_radius_km=s.max_radius_km,
+        min_density_ratio=s.min_density_ratio,
     ).fit(pts[rows], sample_weight=ws[rows])
     labels = np.full(scenario.n_accounts, -1, dtype=np.int64)
     labels[rows] = est.labels_
     table = _pocket_table(
         scenario, rows, est.labels_, est.n_pockets_, ws, kind, pts, owners, s.reach_km
     )
-    return table, labels
+    return table, labels, est.max_radius_km_
 
 
 def find_pockets(
@@ -449,7 +581,7 @@ def find_pockets(
             f"no account{where} has whitespace (potential above revenue): nothing to cluster"
         )
     owners = _owners(scenario, run)
-    table, labels = _cluster(scenario, mask, s, ws, kind, pts, metric, owners)
+    table, labels, reach = _cluster(scenario, mask, s, ws, kind, pts, metric, owners)
     ids = np.array([f"P{k + 1:02d}" for k in range(len(table))], dtype=object)
     inp = labels >= 0
     members = pd.DataFrame(
@@ -466,7 +598,7 @@ def find_pockets(
             m = (seg.astype(str) == name).to_numpy()
             if not (ws[m] > 0).any():
                 continue
-            t, _ = _cluster(scenario, m, s, ws, kind, pts, metric, owners)
+            t, _, _ = _cluster(scenario, m, s, ws, kind, pts, metric, owners)
             frames.append(t.assign(segment=name))
         cols = ["segment", *table.columns]
         per_seg = (
@@ -481,6 +613,7 @@ def find_pockets(
         labels=labels,
         whitespace=ws,
         scenario=scenario,
+        max_radius_km=reach,
     )
 
 

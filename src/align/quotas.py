@@ -61,7 +61,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -75,6 +75,7 @@ from .model.formulation import MatrixModel
 from .runs import Run, continue_from, load_run
 from .scenario import Scenario
 from .settings import QuotaSettings, Settings
+from .units import strict_json
 from .validation import suggest
 
 FloatArray = NDArray[np.float64]
@@ -545,7 +546,7 @@ class Proposal:
                 continue
             frame.to_csv(folder / name, index=False, float_format="%.10g")
         (folder / "proposal.json").write_text(
-            json.dumps(_jsonable(self.summary()), indent=2) + "\n"
+            json.dumps(strict_json(self.summary()), indent=2, allow_nan=False) + "\n"
         )
         if self.has_quotas:
             write_workbook(self, folder / "proposal.xlsx")
@@ -555,22 +556,8 @@ class Proposal:
         return folder
 
 
-def _jsonable(o: Any) -> Any:
-    if isinstance(o, dict):
-        return {str(k): _jsonable(v) for k, v in o.items()}
-    if isinstance(o, list | tuple):
-        return [_jsonable(v) for v in o]
-    if isinstance(o, np.integer):
-        return int(o)
-    if isinstance(o, float | np.floating):
-        return None if not math.isfinite(float(o)) else float(o)
-    if isinstance(o, np.bool_):
-        return bool(o)
-    return o
-
-
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    return [_jsonable(r) for r in frame.astype(object).to_dict(orient="records")]
+    return [strict_json(r) for r in frame.astype(object).to_dict(orient="records")]
 
 
 def _next_folder(folder: Path) -> Path:
@@ -689,13 +676,7 @@ def propose_quotas(
         For invalid input: a goal off the unit grid, an unknown territory or region, region or
         component goals that do not add up, a run without a plan.
     """
-    if scenario is None:
-        if not run.scenario_path:
-            raise ScenarioError(
-                f"run {run.path or run.scenario}: it does not name its scenario folder; pass "
-                "scenario= (the scenario it was solved from)"
-            )
-        scenario = load_scenario(run.scenario_path)
+    scenario = _scenario_of_run(run, scenario)
     if settings is None:
         qs = scenario.settings.quota
     elif isinstance(settings, QuotaSettings):
@@ -1288,13 +1269,7 @@ def adjust_run(run: Run, moves: Mapping[str, str], *, scenario: Scenario | None 
     """
     from .model import solve
 
-    if scenario is None:
-        if not run.scenario_path:
-            raise ScenarioError(
-                f"run {run.path or run.scenario}: it does not name its scenario folder; pass "
-                "scenario="
-            )
-        scenario = load_scenario(run.scenario_path)
+    scenario = _scenario_of_run(run, scenario)
     settings = Settings.model_validate(run.settings) if run.settings else scenario.settings
     obj = settings.objective
     measure = obj.travel_weight if obj.travel_weight != "none" else "accounts"
@@ -1335,15 +1310,100 @@ def _max_distance(scenario: Scenario) -> float:
     return far
 
 
-def carry_proposal(proposal: Proposal, run: Run, *, scenario: Scenario | None = None) -> Proposal:
+def _scenario_of_run(run: Run, scenario: Scenario | None) -> Scenario:
+    """``scenario``, or the scenario folder the run names."""
+    if scenario is not None:
+        return scenario
+    if not run.scenario_path:
+        raise ScenarioError(
+            f"run {run.path or run.scenario}: it does not name its scenario folder; pass "
+            "scenario= (the scenario it was solved from)"
+        )
+    return load_scenario(run.scenario_path)
+
+
+def stale_overrides(
+    proposal: Proposal, run: Run, *, scenario: Scenario | None = None
+) -> list[dict[str, Any]]:
+    """The overrides of ``proposal`` that lie outside what the rules allow for their territory
+    on ``run`` (its growth caps, floor and ceiling move with the accounts it now owns): each
+    override with ``min_quota`` and ``max_quota``, the range the rules now allow."""
+    if not proposal.overrides:
+        return []
+    qs = proposal.settings
+    inp = _inputs(run, _scenario_of_run(run, scenario), qs)
+    lo, hi, _, _ = _rule_bounds(inp, qs, proposal.goal)
+    by_tid = {t: k for k, t in enumerate(inp.ids)}
+    out = []
+    for o in proposal.overrides:
+        j = by_tid.get(str(o["territory_id"]))
+        if j is None:
+            continue  # an unknown territory is reported by propose_quotas
+        if not lo[j] <= round(o["quota"] / qs.unit) <= hi[j]:
+            lo_q, hi_q = float(lo[j] * qs.unit) + 0.0, float(hi[j] * qs.unit)  # no -0
+            out.append({**o, "min_quota": lo_q, "max_quota": hi_q})
+    return out
+
+
+def describe_stale(o: Mapping[str, Any]) -> str:
+    """One line on an override that left its range."""
+    hi = "no most" if not math.isfinite(o["max_quota"]) else _money(o["max_quota"])
+    return (
+        f"override {o['territory_id']}={_money(o['quota'])} is outside what the rules now allow "
+        f"for it ({_money(o['min_quota'])} to {hi})"
+    )
+
+
+STALE_CHOICES = ("keep", "drop", "restate")
+
+
+def carry_proposal(
+    proposal: Proposal,
+    run: Run,
+    *,
+    scenario: Scenario | None = None,
+    stale: Literal["keep", "drop", "restate"] = "keep",
+) -> Proposal:
     """Re-propose on another run (e.g. after :func:`adjust_run`) with the same goal, settings,
-    region goals and overrides: the next version of ``proposal``."""
+    region goals and overrides: the next version of ``proposal``.
+
+    An override may leave its range on the new run (a territory that lost accounts has less
+    revenue, so its growth cap allows less). ``stale`` says what to do with such overrides:
+    ``keep`` them (the proposal is then infeasible, its reasons name them), ``drop`` them, or
+    ``restate`` them at the nearest end of the range the rules now allow. What was dropped or
+    restated is said in the new proposal's ``message``.
+    """
+    if stale not in STALE_CHOICES:
+        raise ScenarioError(f"stale={stale!r}: choose one of {', '.join(STALE_CHOICES)}")
+    overrides = [dict(o) for o in proposal.overrides]
+    notes = []
+    if stale != "keep":
+        scenario = _scenario_of_run(run, scenario)
+        bad = {str(o["territory_id"]): o for o in stale_overrides(proposal, run, scenario=scenario)}
+        kept = []
+        for o in overrides:
+            b = bad.get(str(o["territory_id"]))
+            if b is None:
+                kept.append(o)
+            elif stale == "drop":
+                notes.append(f"dropped {describe_stale(b)}")
+            else:
+                unit = proposal.settings.unit
+                q = min(max(o["quota"], b["min_quota"]), b["max_quota"])
+                q = round(q / unit) * unit
+                why = f"restated from {_money(o['quota'])}"
+                reason = f"{o.get('reason')}; {why}" if o.get("reason") else why
+                kept.append({**o, "quota": float(q), "reason": reason})
+                notes.append(f"restated {describe_stale(b)} at {_money(q)}")
+        overrides = kept
     new = propose_quotas(
         run,
         goal=proposal.goal,
         settings=proposal.settings,
-        overrides=proposal.overrides,
+        overrides=overrides,
         region_goals=proposal.region_goals or None,
         scenario=scenario,
     )
+    if notes:
+        new.message = "; ".join(notes) + (f"; {new.message}" if new.message else "")
     return _next_version(proposal, new)

@@ -15,6 +15,7 @@ import html
 import io
 import math
 from collections.abc import Sequence
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -24,6 +25,7 @@ import pandas as pd
 
 from ._version import __version__
 from .errors import RunError, ScenarioError
+from .units import DASH, Units
 
 if TYPE_CHECKING:  # pragma: no cover
     from .pockets import PocketsResult
@@ -118,6 +120,16 @@ footer { color: var(--muted); font-size: 12px; text-align: center; padding: 10px
 # formatting
 
 
+# the units of the report being rendered (a run's ``units`` settings)
+_UNITS: ContextVar[Units | None] = ContextVar("report_units", default=None)
+# account label columns shown beside the CRM id, the first present
+NAME_COLUMNS = ("name", "account_name")
+
+
+def _units() -> Units:
+    return _UNITS.get() or Units()
+
+
 def _esc(v: Any) -> str:
     return html.escape(str(v), quote=True)
 
@@ -146,9 +158,11 @@ def _kind(v: Any, kind: str) -> str:
     if kind == "pct":
         return _pct(v)
     if kind == "ratio":
-        return _num(v, 2) + "×" if v is not None else "–"
+        return _units().format(v, "ratio")
     if kind == "dist":
-        return _num(v, 1)
+        return _esc(_units().dist(v))
+    if kind == "money":
+        return _esc(_units().money(v))
     return _num(v)
 
 
@@ -160,7 +174,8 @@ def _table(
     scroll: bool = False,
 ) -> str:
     """An HTML table of ``frame``: columns as (column, header, kind); kind 'text' is left-aligned,
-    'num' (whole numbers), 'pct', 'spct' (signed percent) and 'dist' (one decimal) right."""
+    'num' (whole numbers), 'money' (with the currency), 'pct', 'spct' (signed percent) and
+    'dist' (one decimal, with the distance unit) right."""
     head = "".join(
         f'<th class="l">{_esc(h)}</th>' if k == "text" else f"<th>{_esc(h)}</th>"
         for _, h, k in columns
@@ -177,8 +192,8 @@ def _table(
                 cells.append(f"<td>{_pct(v)}</td>")
             elif kind == "spct":
                 cells.append(f"<td>{_pct(v, sign=True)}</td>")
-            elif kind == "dist":
-                cells.append(f"<td>{_num(v, 1)}</td>")
+            elif kind in ("dist", "money"):
+                cells.append(f"<td>{_kind(v, kind)}</td>")
             else:
                 cells.append(f"<td>{_num(v)}</td>")
         rows.append("<tr>" + "".join(cells) + "</tr>")
@@ -282,10 +297,13 @@ def _headline(run: Run) -> str:
         change = ""
         if b is not None and a is not None:
             d = float(a) - float(b)
-            better = d < 0 if not key.startswith(("moved", "accounts_per_territory")) else None
-            cls = "" if better is None or abs(d) < 1e-12 else "better" if better else "worse"
-            txt = f"{d * 100:+.1f} pts" if kind == "pct" else f"{d:+,.{1 if kind != 'num' else 0}f}"
-            change = f'<span class="{cls}">{txt}</span>'
+            txt = _units().change(key, b, a)
+            if txt == DASH:  # a side is not finite (an empty territory): no change to show
+                change = txt
+            else:
+                better = d < 0 if not key.startswith(("moved", "accounts_per_territory")) else None
+                cls = "" if better is None or abs(d) < 1e-12 else "better" if better else "worse"
+                change = f'<span class="{cls}">{_esc(txt)}</span>'
         rows.append(
             f'<tr><td class="l">{_esc(label)}</td><td>{_kind(b, kind) if b is not None else "–"}'
             f"</td><td>{_kind(a, kind) if a is not None else '–'}</td><td>{change}</td></tr>"
@@ -368,9 +386,11 @@ def _moved_section(assignments: pd.DataFrame, accounts: pd.DataFrame | None) -> 
         )
     cols: list[tuple[str, str, str]] = [("account_id", "account", "text")]
     if accounts is not None:
+        label = [c for c in NAME_COLUMNS if c in accounts][:1]
         extra = [c for c in ("city", "state", "segment", "potential", "revenue") if c in accounts]
-        moved = moved.merge(accounts[["account_id", *extra]], on="account_id", how="left")
-        cols += [(c, c, "num" if c in ("potential", "revenue") else "text") for c in extra]
+        moved = moved.merge(accounts[["account_id", *label, *extra]], on="account_id", how="left")
+        cols += [(c, "name", "text") for c in label]
+        cols += [(c, c, "money" if c in ("potential", "revenue") else "text") for c in extra]
     cols += [("previous_territory", "from", "text"), ("territory_id", "to", "text"),
              ("distance", "distance to new rep", "dist")]  # fmt: skip
     if "potential" in moved:
@@ -428,7 +448,7 @@ def _quota_section(proposal: Proposal) -> str:
     q = proposal.quotas
     k = proposal.kpis
     lead = (
-        f"Version {proposal.version}: company goal {_num(proposal.goal)} met exactly. "
+        f"Version {proposal.version}: company goal {_units().money(proposal.goal)} met exactly. "
         f"Growth over last revenue from {_pct(k.get('growth.min'), sign=True)} to "
         f"{_pct(k.get('growth.max'), sign=True)} (median {_pct(k.get('growth.median'), sign=True)})"
         f"; {int(k.get('over_potential_alert', 0))} territories above "
@@ -439,16 +459,16 @@ def _quota_section(proposal: Proposal) -> str:
         regions = "<h3>Regions</h3>" + _table(
             proposal.regions,
             [("region", "region", "text"), ("territories", "territories", "num"),
-             ("potential", "potential", "num"), ("revenue", "last revenue", "num"),
-             ("quota", "quota", "num"), ("growth", "growth", "spct"),
+             ("potential", "potential", "money"), ("revenue", "last revenue", "money"),
+             ("quota", "quota", "money"), ("growth", "growth", "spct"),
              ("quota_to_potential", "quota / potential", "pct")],
             cls="regions",
         )  # fmt: skip
     cols: list[tuple[str, str, str]] = [
         ("territory_id", "territory", "text"), ("region", "region", "text"),
-        ("potential", "potential", "num"), ("revenue", "last revenue", "num"),
-        ("quota", "quota", "num"), ("growth", "growth", "spct"),
-        ("min_quota", "range from", "num"), ("max_quota", "range to", "num"),
+        ("potential", "potential", "money"), ("revenue", "last revenue", "money"),
+        ("quota", "quota", "money"), ("growth", "growth", "spct"),
+        ("min_quota", "range from", "money"), ("max_quota", "range to", "money"),
         ("binding", "what holds it", "text"),
     ]  # fmt: skip
     if q["reason"].astype(str).str.strip().ne("").any():
@@ -482,16 +502,16 @@ def _pockets_section(
     total = float(pockets["whitespace"].sum())
     lead = (
         f"{len(pockets)} clusters of untapped potential (whitespace = potential − revenue), "
-        f"{_num(total)} in all. The far-owner share is the part of a pocket's whitespace whose "
-        "rep lives beyond the pocket's radius."
+        f"{_units().money(total)} in all. The far-owner share is the part of a pocket's "
+        "whitespace whose rep lives beyond the pocket's radius."
     )
     table = _table(
         pockets.head(POCKET_ROWS),
         [("pocket_id", "pocket", "text"), ("accounts", "accounts", "num"),
-         ("whitespace", "whitespace", "num"), ("potential", "potential", "num"),
-         ("dominant_segment", "main segment", "text"), ("radius_80_km", "radius (km)", "dist"),
+         ("whitespace", "whitespace", "money"), ("potential", "potential", "money"),
+         ("dominant_segment", "main segment", "text"), ("radius_80_km", "radius", "dist"),
          ("nearest_territory", "nearest rep", "text"),
-         ("nearest_distance_km", "distance (km)", "dist"),
+         ("nearest_distance_km", "distance", "dist"),
          ("far_owner_share", "far-owner share", "pct")],
         cls="pockets",
     )  # fmt: skip
@@ -566,21 +586,25 @@ def _plans(
         for m_ in balance:
             if m_ in t:
                 dev = _pct(t.get(f"{m_}_deviation"), sign=True)
-                facts.append((m_.capitalize(), f"{_num(t[m_])} <small>({dev})</small>"))
+                shown = _kind(t[m_], "money" if m_ in ("potential", "revenue") else "num")
+                facts.append((m_.capitalize(), f"{shown} <small>({dev})</small>"))
         if "revenue" in mine:
-            facts.append(("Last revenue", _num(mine["revenue"].sum())))
+            facts.append(("Last revenue", _kind(mine["revenue"].sum(), "money")))
         if "whitespace" in mine:
-            facts.append(("Whitespace", _num(mine["whitespace"].sum())))
+            facts.append(("Whitespace", _kind(mine["whitespace"].sum(), "money")))
         if qrow is not None and tid in qrow.index:
             r = qrow.loc[tid]
-            facts.append(("Quota", _num(r["quota"])))
+            facts.append(("Quota", _kind(r["quota"], "money")))
             if "growth" in r and pd.notna(r["growth"]):
                 facts.append(("Growth", _pct(r["growth"], sign=True)))
             if "min_quota" in r and pd.notna(r["min_quota"]):
                 facts.append(
-                    ("Negotiation range", f"{_num(r['min_quota'])} – {_num(r['max_quota'])}")
+                    (
+                        "Negotiation range",
+                        f"{_kind(r['min_quota'], 'money')} – {_kind(r['max_quota'], 'money')}",
+                    )
                 )
-        facts.append(("Mean distance", _num(t.get("mean_distance"), 1)))
+        facts.append(("Mean distance", _kind(t.get("mean_distance"), "dist")))
         fact_html = "".join(
             f'<div class="fact"><div class="label">{_esc(lbl)}</div><div class="value">{v}</div>'
             "</div>"
@@ -590,8 +614,9 @@ def _plans(
         if "whitespace" in mine and len(mine):
             top = mine.sort_values("whitespace", ascending=False, kind="stable").head(TOP_TARGETS)
             cols: list[tuple[str, str, str]] = [("account_id", "account", "text")]
+            cols += [(c, "name", "text") for c in [c for c in NAME_COLUMNS if c in top][:1]]
             cols += [(c, c, "text") for c in ("city", "state", "segment") if c in top]
-            cols += [(c, c, "num") for c in ("potential", "revenue", "whitespace") if c in top]
+            cols += [(c, c, "money") for c in ("potential", "revenue", "whitespace") if c in top]
             targets = f"<h3>Top {len(top)} target accounts by whitespace</h3>" + _table(
                 top, cols, cls="targets"
             )
@@ -603,7 +628,7 @@ def _plans(
                 inside = "<h3>Pockets inside this territory</h3>" + _table(
                     mp,
                     [("pocket_id", "pocket", "text"), ("accounts", "its accounts here", "num"),
-                     ("whitespace", "whitespace here", "num")],
+                     ("whitespace", "whitespace here", "money")],
                     cls="plan-pockets",
                 )  # fmt: skip
             else:
@@ -649,6 +674,21 @@ def render_report(
             f"{run.path or 'run'}: status {run.status}, it holds no plan to report; solve again "
             "with a longer solver.time_limit_s or wider bands"
         )
+    token = _UNITS.set(run.units)
+    try:
+        return _render(run, proposal, pockets, scenario, title)
+    finally:
+        _UNITS.reset(token)
+
+
+def _render(
+    run: Run,
+    proposal: Proposal | None,
+    pockets: PocketsResult | str | Path | None,
+    scenario: Scenario | None,
+    title: str | None,
+) -> str:
+    assert run.assignments is not None and run.territories is not None
     sc = _scenario_of(run, scenario)
     accounts = None
     if sc is not None:

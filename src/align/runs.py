@@ -15,6 +15,7 @@ import pandas as pd
 from .errors import InfeasibleError, NoSolutionError, RunError, ScenarioError
 from .io import read_run_folder, write_run_folder
 from .scenario import Scenario
+from .units import Units, strict_json
 from .validation import suggest
 
 STATUSES = ("optimal", "feasible", "infeasible", "no_solution")
@@ -70,17 +71,61 @@ class Run:
             raise NoSolutionError(self.message or "no plan was found within the limits")
         return self
 
+    def __repr__(self) -> str:
+        parts = [self.status]
+        if self.objective is not None and math.isfinite(self.objective):
+            parts.append(f"objective={self.objective:,.6g}")
+        if self.gap is not None and math.isfinite(self.gap):
+            parts.append(f"gap={self.gap:.2%}")
+        if self.assignments is not None:
+            parts.append(f"accounts={len(self.assignments):,}")
+        if self.territories is not None:
+            parts.append(f"territories={len(self.territories):,}")
+        if self.reasons:
+            parts.append(f"reasons={len(self.reasons)}")
+        parts.append(f"{self.wall_seconds:.2f}s")
+        if self.path is not None:
+            parts.append(f"path={str(self.path)!r}")
+        return f"<Run {' '.join(parts)}>"
+
+    def kpi_table(self) -> pd.DataFrame:
+        """The KPIs as a tidy table: one row per KPI (index ``kpi``), columns ``before``
+        (today's alignment), ``after`` (the plan), ``change`` (after - before) and ``kind``
+        (money, pct, dist, count, ratio, num: how :class:`~align.units.Units` shows it).
+        Values that are not finite (an empty territory's ratio) are NaN."""
+        from .units import kind_of
+
+        before = self.kpis.get("before", {})
+        after = self.kpis.get("after", {})
+        keys = list(dict.fromkeys([*before, *after]))
+        df = pd.DataFrame(
+            {
+                "before": [_as_float(before.get(k)) for k in keys],
+                "after": [_as_float(after.get(k)) for k in keys],
+            },
+            index=pd.Index(keys, name="kpi"),
+            dtype=float,
+        )
+        df = df.where(df.abs() != math.inf)
+        df["change"] = df["after"] - df["before"]
+        df["kind"] = [kind_of(k) for k in keys]
+        return df
+
+    @property
+    def units(self) -> Units:
+        """How this run's numbers are shown (the ``units`` settings)."""
+        return Units.of(self.settings)
+
     def summary(self) -> dict[str, Any]:
-        """The content of run.json."""
+        """The content of run.json: strict JSON (NaN and infinities are null)."""
+        return strict_json(self._summary())
 
-        def num(v: float | None) -> float | None:
-            return None if v is None or (isinstance(v, float) and not math.isfinite(v)) else v
-
+    def _summary(self) -> dict[str, Any]:
         return {
             "status": self.status,
-            "objective": num(self.objective),
-            "bound": num(self.bound),
-            "gap": num(self.gap),
+            "objective": self.objective,
+            "bound": self.bound,
+            "gap": self.gap,
             "terms": self.terms,
             "solver": self.solver,
             "wall_seconds": round(self.wall_seconds, 4),
@@ -154,6 +199,13 @@ class Run:
         return plot_balance(self, measure, ax=ax)
 
 
+def _as_float(v: Any) -> float:
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        return math.nan
+
+
 RUN_ID_ENV = "ALIGN_DATABASE_URL"
 
 
@@ -182,11 +234,49 @@ def load_run(path_or_id: str | Path) -> Run:
                 "store (e.g. sqlite:///runs.db), or give a run folder (align solve --out RUN)"
             )
         return _load_stored_run(path_or_id, url)
+    folder = Path(path_or_id)
+    summary = _plan_less_summary(folder)
+    if summary is not None:  # an infeasible or plan-less run: run.json alone
+        run = _run_of(summary)
+        run.path = folder
+        return run
     summary, assignments, territories = read_run_folder(path_or_id)
-    keys = set(Run.__dataclass_fields__) - {"assignments", "territories", "path", "account_shapes"}
-    run = Run(**{k: v for k, v in summary.items() if k in keys})
+    run = _run_of(summary)
     run.assignments, run.territories, run.path = assignments, territories, Path(path_or_id)
     return run
+
+
+_SUMMARY_KEYS = set(Run.__dataclass_fields__) - {
+    "assignments",
+    "territories",
+    "path",
+    "account_shapes",
+    "_territory_shapes",
+}
+
+
+def _run_of(summary: Mapping[str, Any]) -> Run:
+    """A Run (without its tables) from run.json's summary."""
+    return Run(**{k: v for k, v in summary.items() if k in _SUMMARY_KEYS})
+
+
+def _plan_less_summary(folder: Path) -> dict[str, Any] | None:
+    """run.json of a run folder whose status says it holds no plan, else None."""
+    import json
+
+    path = folder / "run.json"
+    if not path.is_file():
+        return None
+    try:
+        summary = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise RunError(f"{path}: not valid JSON ({e})") from None
+    if not isinstance(summary, dict):
+        raise RunError(f"{path}: not a run summary (a JSON object)")
+    status = summary.get("status")
+    if status not in STATUSES:
+        raise RunError(f"{path}: status {status!r} is not one of {', '.join(STATUSES)}")
+    return summary if status in ("infeasible", "no_solution") else None
 
 
 def _load_stored_run(run_id: str, url: str) -> Run:
@@ -225,8 +315,7 @@ def stored_table(content: bytes) -> pd.DataFrame:
 
 def stored_run(summary: Mapping[str, Any], assignments: bytes, territories: bytes) -> Run:
     """A Run from what the run store keeps: run.json's summary and the two tables as CSV."""
-    keys = set(Run.__dataclass_fields__) - {"assignments", "territories", "path", "account_shapes"}
-    run = Run(**{k: v for k, v in summary.items() if k in keys})
+    run = _run_of(summary)
     run.assignments, run.territories = stored_table(assignments), stored_table(territories)
     return run
 
@@ -267,7 +356,9 @@ class Comparison(pd.DataFrame):
 def compare_runs(runs: list[Run], *, names: list[str] | None = None) -> Comparison:
     """A tidy KPI table: one row per run (index ``run``), one column per KPI.
 
-    Columns: status, objective, bound, gap, wall_seconds, the plan's KPIs (run.kpis['after']),
+    Columns: status, objective, bound, gap, wall_seconds, ``reason`` (why a run holds no plan:
+    an infeasible run's reasons, a no_solution run's message; only when some run has no plan),
+    the plan's KPIs (run.kpis['after']),
     then ``settings.<key>`` for every setting whose value differs between the runs (e.g.
     ``settings.model``, ``settings.solver.name``). Names default to the run folders' names.
     """
@@ -284,7 +375,9 @@ def compare_runs(runs: list[Run], *, names: list[str] | None = None) -> Comparis
             "gap": run.gap,
             "wall_seconds": run.wall_seconds,
         }
-        row.update(run.kpis.get("after", {}))
+        if not run.has_plan:
+            row["reason"] = "; ".join(run.reasons) or run.message or "no plan"
+        row.update(run.kpis.get("after", {}) if run.has_plan else {})
         rows.append(row)
     flat = [_flat(r.settings) for r in runs]
     keys = list(dict.fromkeys(k for f in flat for k in f))
@@ -292,6 +385,8 @@ def compare_runs(runs: list[Run], *, names: list[str] | None = None) -> Comparis
     for row, f in zip(rows, flat, strict=True):
         row.update({f"settings.{k}": f.get(k) for k in differ})
     df = Comparison(rows, index=pd.Index(names, name="run"))
+    if "reason" in df.columns:  # beside the status it explains
+        df = df[["status", "reason", *[c for c in df.columns if c not in ("status", "reason")]]]
     return df
 
 

@@ -87,6 +87,18 @@ class PocketSettings(_Strict):
     reach_km: float = Field(
         default=0.0, ge=0, description="added to a pocket's radius: what a rep reaches from home"
     )
+    max_radius_km: float | None = Field(
+        default=None,
+        gt=0,
+        description="a pocket's members lie within this of its centre (default: the larger of "
+        "2 x radius_km and 5% of the span of the accounts)",
+    )
+    min_density_ratio: float = Field(
+        default=5.0,
+        ge=0,
+        description="a pocket's whitespace is at least this many times as dense as the "
+        "accounts' on average (background alone is never a pocket)",
+    )
 
 
 # --- planning cycle: continuity between quarters (``align solve --from``) ---------------------
@@ -152,6 +164,18 @@ class QuotaSettings(_Strict):
     components: QuotaComponents = QuotaComponents()
 
 
+class UnitSettings(_Strict):
+    """How outputs show numbers (CLI, report, workbook): see :mod:`align.units`."""
+
+    currency: str = Field(
+        default="$", min_length=1, max_length=8,
+        description='a symbol put before amounts ("$", "€") or a code put after them ("EUR")',
+    )  # fmt: skip
+    distance: str = Field(
+        default="km", max_length=16, description="the unit of distances (x/y data: its own unit)"
+    )
+
+
 class Settings(_Strict):
     """All settings of a scenario, as resolved."""
 
@@ -170,6 +194,7 @@ class Settings(_Strict):
     pockets: PocketSettings = PocketSettings()
     continuity: ContinuitySettings = ContinuitySettings()
     quota: QuotaSettings = QuotaSettings()
+    units: UnitSettings = UnitSettings()
 
 
 # ---------------------------------------------------------------------------------------------

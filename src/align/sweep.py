@@ -33,12 +33,28 @@ from .model.solve import solve
 from .runs import Run
 from .scenario import Scenario
 from .settings import Settings, deep_merge, parse_overrides, resolve_settings
+from .units import strict_json
 from .validation import suggest
 
 Progress = Callable[[int, int, dict[str, Any]], None]
 
-AXES = ("balance", "disruption", "travel")
+AXES = ("balance", "disruption", "travel")  # the default measures of the frontier
 PLAN = ("optimal", "feasible")
+# measures by name: the table column each reads (lower is better on all)
+MEASURE_COLUMNS = {
+    "balance": "balance",  # the largest |deviation| of any balanced measure
+    "moved": "disruption",  # the moved share of the disruption measure
+    "disruption": "disruption",
+    "travel": "travel",
+    "distance": "weighted_mean_distance",
+}
+# what a measure's values are, for labels
+MEASURE_LABELS = {
+    "balance": "balance: largest |deviation| from target (share)",
+    "disruption": "moved: share of the disruption measure moved",
+    "travel": "travel",
+    "weighted_mean_distance": "mean distance to the rep (weighted)",
+}
 
 
 # --- the grid ---------------------------------------------------------------------------------
@@ -88,6 +104,62 @@ def _nest(key: str, value: Any) -> dict[str, Any]:
     for part in parts[:-1]:
         node = node.setdefault(part, {})
     node[parts[-1]] = value
+    return out
+
+
+def short_keys(keys: list[str], taken: tuple[str, ...] = ()) -> dict[str, str]:
+    """Each dotted key by its shortest tail that is unique among ``keys`` and not in ``taken``:
+    ``balance.potential.tolerance`` -> ``tolerance``, unless another key ends so too (then
+    ``potential.tolerance``)."""
+    out: dict[str, str] = {}
+    for k in keys:
+        parts = k.split(".")
+        for depth in range(1, len(parts) + 1):
+            tail = ".".join(parts[-depth:])
+            clash = [o for o in keys if o != k and (o == tail or o.endswith("." + tail))]
+            if not clash and tail not in taken:
+                out[k] = tail
+                break
+        else:
+            out[k] = k
+    return out
+
+
+def measure_columns(measures: list[str], settings: Settings) -> dict[str, str]:
+    """``{measure: table column}`` for the frontier's measures, e.g. ``potential`` ->
+    ``potential.max_abs_deviation``.
+
+    A measure is ``balance`` (the worst balanced measure), ``moved`` (or ``disruption``),
+    ``travel``, ``distance`` (mean distance to the rep, weighted), or a balanced column
+    (``potential``, ``workload`` or any column of ``[balance]``): its largest |deviation|.
+
+    Raises
+    ------
+    SettingsError
+        An unknown or repeated measure, or fewer than two.
+    """
+    columns = list(dict.fromkeys(["potential", "workload", *settings.balance]))
+    known = [*MEASURE_COLUMNS, *columns]
+    problems = []
+    out: dict[str, str] = {}
+    for m in measures:
+        if m in MEASURE_COLUMNS:
+            col = MEASURE_COLUMNS[m]
+        elif m in columns:
+            col = f"{m}.max_abs_deviation"
+        else:
+            problems.append(
+                f"--measures {m!r}: not a measure{suggest(m, known)}; choose from "
+                f"{', '.join(known)}"
+            )
+            continue
+        if col in out.values():
+            problems.append(f"--measures {m!r}: given twice")
+        out[m] = col
+    if not problems and len(out) < 2:
+        problems.append("--measures: give two or more, e.g. potential,moved,travel")
+    if problems:
+        raise SettingsError(problems)
     return out
 
 
@@ -250,9 +322,11 @@ class Sweep:
 
     ``table`` has per point: ``point`` (its name), the varied keys, ``status``, ``objective``,
     ``bound``, ``gap``, ``wall_seconds``, ``balance``, ``disruption``, ``travel``, ``frontier``,
-    ``reason`` (why there is no plan), ``worker``, ``run`` (its folder, once written) and every
-    KPI of the plan. ``frontier`` is the rows no other plan dominates on balance, disruption and
-    travel (all lower is better). ``runs`` maps point names to their :class:`Run`.
+    ``reason`` (why there is no plan), ``worker``, ``label`` (the varied settings that made
+    the point, e.g. ``tolerance=0.05, disruption=2``), ``run`` (its folder, once written) and
+    every KPI of the plan. ``frontier`` is the rows no other plan dominates on the
+    ``measures`` (``{measure: column}``; by default balance, disruption and travel; all lower
+    is better). ``runs`` maps point names to their :class:`Run`.
     """
 
     table: pd.DataFrame
@@ -260,6 +334,17 @@ class Sweep:
     runs: dict[str, Run] = field(default_factory=dict)
     info: dict[str, Any] = field(default_factory=dict)
     path: Path | None = None
+    measures: dict[str, str] = field(default_factory=lambda: {a: a for a in AXES})
+
+    def __repr__(self) -> str:
+        t = self.table
+        plans = int(t["status"].isin(PLAN).sum()) if len(t) else 0
+        front = int(t["frontier"].sum()) if "frontier" in t else 0
+        where = f" path={str(self.path)!r}" if self.path is not None else ""
+        return (
+            f"<Sweep {len(t)} points, {plans} with a plan, {front} on the frontier of "
+            f"{', '.join(self.measures)}{where}>"
+        )
 
     @property
     def frontier(self) -> pd.DataFrame:
@@ -283,13 +368,18 @@ class Sweep:
         self.frontier.to_csv(folder / "frontier.csv", index=False, float_format="%.10g")
         ax = self.plot_frontier()
         ax.figure.savefig(folder / "frontier.png")
-        info = dict(self.info, grid=self.grid, frontier=list(self.frontier["point"]))
-        (folder / "sweep.json").write_text(json.dumps(info, indent=2, default=str) + "\n")
+        info = dict(
+            self.info, grid=self.grid, measures=self.measures, frontier=list(self.frontier["point"])
+        )
+        (folder / "sweep.json").write_text(
+            json.dumps(strict_json(info), indent=2, default=str, allow_nan=False) + "\n"
+        )
         self.path = folder
         return folder
 
     def plot_frontier(self, *, ax: Any = None) -> Any:
-        """Balance against disruption, coloured by travel; the frontier's runs named.
+        """The first measure against the second, coloured by the third; the frontier's points
+        labelled with the settings that made them.
 
         Returns the matplotlib Axes (made without pyplot when not given).
         """
@@ -298,15 +388,19 @@ class Sweep:
 
             ax = Figure(figsize=(8, 6), dpi=110, layout="constrained").add_subplot()
         t = self.table
+        cols = list(self.measures.values())
+        names = list(self.measures)
+        x, y = cols[0], cols[1]
+        colour = cols[2] if len(cols) > 2 else cols[1]
         plan = t[t["status"].isin(PLAN)]
         front = plan[plan["frontier"]]
         rest = plan[~plan["frontier"]]
         if len(plan):
             norm = None
-            if plan["travel"].notna().any():
+            if plan[colour].notna().any():
                 from matplotlib.colors import Normalize
 
-                norm = Normalize(plan["travel"].min(), plan["travel"].max())
+                norm = Normalize(plan[colour].min(), plan[colour].max())
             styles = (
                 (rest, {"s": 30, "alpha": 0.5, "label": "dominated"}),
                 (front, {"s": 90, "edgecolors": "black", "linewidths": 1.2, "label": "frontier"}),
@@ -314,23 +408,23 @@ class Sweep:
             for rows, style in styles:
                 if len(rows):
                     sc = ax.scatter(
-                        rows["balance"],
-                        rows["disruption"],
-                        c=rows["travel"],
+                        rows[x],
+                        rows[y],
+                        c=rows[colour],
                         norm=norm,
                         cmap="viridis",
                         **style,
                     )
-            ax.figure.colorbar(sc, ax=ax, label="travel")
-            # one label per place: runs with the same balance and disruption share it
+            ax.figure.colorbar(sc, ax=ax, label=_measure_label(names[-1], colour))
+            # one label per place: points at the same place share it
             places: dict[tuple[float, float], list[str]] = {}
             for _, row in front.iterrows():
-                key = (row["balance"], row["disruption"])
-                places.setdefault(key, []).append(str(row["point"]).split("_", 1)[0])
-            for (x, y), labels in places.items():
+                key = (row[x], row[y])
+                places.setdefault(key, []).append(_label_of(row))
+            for (px, py), labels in places.items():
                 ax.annotate(
-                    ", ".join(labels),
-                    (x, y),
+                    "\n".join(labels),
+                    (px, py),
                     textcoords="offset points",
                     xytext=(6, 4),
                     fontsize=8,
@@ -338,13 +432,26 @@ class Sweep:
             ax.legend(loc="best", fontsize=8)
         else:
             ax.text(0.5, 0.5, "no point has a plan", ha="center", transform=ax.transAxes)
-        ax.set_xlabel("balance: largest |deviation| from target (share)")
-        ax.set_ylabel("disruption: moved share")
+        ax.set_xlabel(_measure_label(names[0], x))
+        ax.set_ylabel(_measure_label(names[1], y))
         ax.set_title(
             f"{len(t)} runs, {len(plan)} with a plan, {len(front)} on the Pareto frontier",
             loc="left",
         )
         return ax
+
+
+def _measure_label(name: str, column: str) -> str:
+    if column in MEASURE_LABELS:
+        return MEASURE_LABELS[column]
+    return f"{name}: largest |deviation| from target (share)"
+
+
+def _label_of(row: pd.Series) -> str:
+    """``p2: tolerance=0.1, disruption=0``: a point and the settings that made it."""
+    head = str(row["point"]).split("_", 1)[0]
+    label = row.get("label")
+    return f"{head}: {label}" if isinstance(label, str) and label else head
 
 
 def pareto_mask(values: np.ndarray) -> np.ndarray:
@@ -406,18 +513,30 @@ COLUMNS = [
 ]  # fmt: skip
 
 
+def point_labels(grid: Mapping[str, list[Any]], points: list[dict[str, Any]]) -> list[str]:
+    """Each point's varied settings as a person reads them: ``tolerance=0.1, disruption=0``."""
+    short = short_keys(list(grid))
+    return [", ".join(f"{short[k]}={_text(v)}" for k, v in p.items()) for p in points]
+
+
 def _table(
-    names: list[str], points: list[dict[str, Any]], rows: dict[str, dict[str, Any]]
+    names: list[str],
+    points: list[dict[str, Any]],
+    rows: dict[str, dict[str, Any]],
+    measures: Mapping[str, str] | None = None,
+    grid: Mapping[str, list[Any]] | None = None,
 ) -> pd.DataFrame:
     full = []
     for name, point in zip(names, points, strict=True):
         full.append(rows.get(name) or {"point": name, **point, "status": "cancelled"})
     table = pd.DataFrame(full)
-    for col in COLUMNS:
+    cols = list((measures or {a: a for a in AXES}).values())
+    for col in [*COLUMNS, *cols]:
         if col not in table:
             table[col] = None if col in ("reason", "worker", "loads") else math.nan
+    table["label"] = point_labels(grid or {k: [] for k in points[0]} if points else {}, points)
     ok = table["status"].isin(PLAN).to_numpy()
-    vals = table[list(AXES)].to_numpy(dtype=float)
+    vals = table[cols].to_numpy(dtype=float)
     ok = ok & np.isfinite(vals).all(axis=1)
     mask = np.zeros(len(table), dtype=bool)
     if ok.any():
@@ -440,6 +559,7 @@ def sweep(
     out: str | Path | None = None,
     progress: Progress | None = None,
     overrides: list[str] | dict[str, Any] | None = None,
+    measures: list[str] | str | None = None,
 ) -> Sweep:
     """Solve the scenario at every point of the grid and find the Pareto frontier.
 
@@ -463,6 +583,11 @@ def sweep(
         Called as ``progress(done, total, row)`` after each point.
     overrides
         ``--set`` overrides applied to every point (under the varied keys).
+    measures
+        What the frontier weighs (lower is better on each), e.g. ``["potential", "moved",
+        "travel"]`` or ``"potential,moved,travel"``: ``balance`` (the worst balanced
+        measure), ``moved``, ``travel``, ``distance`` or a balanced column (its largest
+        |deviation|). Default ``balance, disruption, travel``.
 
     Returns
     -------
@@ -487,6 +612,13 @@ def sweep(
         base = load_scenario(scenario, overrides=over)
         shared = Lazy(load_scenario, (Path(scenario),), {"overrides": over})
     grid = {k: list(v) for k, v in vary.items()}
+    if isinstance(measures, str):
+        measures = [m.strip() for m in measures.split(",") if m.strip()]
+    chosen = (
+        measure_columns(list(measures), base.settings)
+        if measures is not None
+        else {a: a for a in AXES}
+    )
     settled = point_settings(base, grid, overrides=over)
     points = [p for p, _ in settled]
     names = _point_names(grid, points)
@@ -543,7 +675,7 @@ def sweep(
     finally:
         if owned:
             ex.close()
-    table = _table(names, points, rows)
+    table = _table(names, points, rows, chosen, grid)
     statuses = table["status"].value_counts().to_dict()
     info.update(
         interrupted=interrupted,
@@ -552,7 +684,7 @@ def sweep(
         started=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
         workers_used=_workers_used(table),
     )
-    result = Sweep(table=table, grid=grid, runs=runs, info=info)
+    result = Sweep(table=table, grid=grid, runs=runs, info=info, measures=chosen)
     if folder is not None:
         result.write(folder)
     return result

@@ -25,6 +25,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, Response
 from fastapi.security import APIKeyHeader
+from fastapi_offline import FastAPIOffline
 from pydantic import ValidationError
 from sqlalchemy import text
 from starlette.concurrency import run_in_threadpool
@@ -38,7 +39,8 @@ from ..runs import Run, compare_runs, moved_between, stored_run, stored_table
 from ..scenario import Scenario
 from ..settings import _parse_overrides, deep_merge, list_presets, load_preset
 from ..tracking import proposal_of, track
-from ..workbook import write_workbook
+from ..units import Units
+from ..workbook import territory_labels, write_workbook
 from . import formats
 from .config import ServiceConfig
 from .formats import TooLarge
@@ -223,7 +225,9 @@ def create_app(config: ServiceConfig | None = None, *, run_workers: bool = True)
                 pool.stop()
             store.dispose()
 
-    app = FastAPI(
+    # /docs and /redoc load Swagger UI and ReDoc from the service itself (no CDN: they work
+    # offline); the assets are those fastapi-offline ships, served under /static-offline-docs
+    app = FastAPIOffline(
         title="align",
         version=__version__,
         summary="Exact, balanced territory alignment: scenarios and solve runs over HTTP.",
@@ -616,7 +620,10 @@ def _routes(app: FastAPI) -> None:  # noqa: C901 - one place that lists every ro
         row = _proposal_row(store, proposal_id, owner)
         _quotas_or_409(row)
         with tempfile.TemporaryDirectory(prefix="align-xlsx-") as tmp:
-            content = write_workbook(_library_proposal(row), Path(tmp) / "proposal.xlsx")
+            labels, units = _workbook_context(store, row)
+            content = write_workbook(
+                _library_proposal(row), Path(tmp) / "proposal.xlsx", labels=labels, units=units
+            )
             data = content.read_bytes()
         name = f"proposal-{row.id[:8]}-v{row.version}.xlsx"
         return Response(
@@ -886,6 +893,16 @@ def _proposal_info(row: ProposalRow) -> ProposalInfo:
     )
 
 
+def _workbook_context(store: Store, row: ProposalRow) -> tuple[pd.DataFrame | None, Units]:
+    """Territory names and reps (the scenario's territories.csv) and the run's units."""
+    run = store.run(row.run_id)
+    if run is None:
+        return None, Units()
+    units = Units.of((run.summary or {}).get("settings") or {})
+    raw = store.scenario_files(run.scenario_id).get("territories.csv")
+    return (territory_labels(io.BytesIO(raw)) if raw is not None else None), units
+
+
 def _library_proposal(row: ProposalRow) -> Proposal:
     """A stored version as the library's :class:`Proposal` (run and parent: the service ids)."""
     data = {
@@ -966,14 +983,15 @@ def _run_out(row: RunRow) -> RunOut:
         scenario_id=row.scenario_id,
         status=row.status,  # type: ignore[arg-type]
         progress=row.progress,
+        name=row.request.get("name"),
         phase=row.phase,
         reason=row.reason,
         solver_status=row.solver_status,
-        objective=s.get("objective"),
-        bound=s.get("bound"),
-        gap=s.get("gap"),
-        kpis=s.get("kpis"),
-        terms=s.get("terms"),
+        objective=formats.plain(s.get("objective")),
+        bound=formats.plain(s.get("bound")),
+        gap=formats.plain(s.get("gap")),
+        kpis=formats.plain_tree(s.get("kpis")),
+        terms=formats.plain_tree(s.get("terms")),
         wall_seconds=s.get("wall_seconds"),
         reasons=s.get("reasons") or [],
         warnings=[w["message"] for w in [(s.get("stats") or {}).get("far_accounts")] if w],

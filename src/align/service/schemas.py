@@ -49,7 +49,16 @@ class ScenarioList(BaseModel):
 
 
 class RunIn(_In):
-    """How to solve: a preset, settings merged over the scenario's, then dotted overrides."""
+    """How to solve: a preset, settings merged over the scenario's, then dotted overrides; and a
+    name to find the run by."""
+
+    name: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=200,
+        pattern=r"^[^\x00-\x1f\x7f]+$",
+        description="a name for the run, e.g. 'FY27 balanced +-5%' (no control characters)",
+    )
 
     preset: str | None = Field(default=None, description="a preset from GET /models")
     settings: dict[str, Any] | None = Field(
@@ -69,6 +78,7 @@ class RunCreated(BaseModel):
 class RunOut(BaseModel):
     id: str
     scenario_id: str
+    name: str | None = Field(default=None, description="the run's name, when it was given one")
     status: Literal["queued", "running", "succeeded", "failed", "cancelled"]
     progress: float = Field(description="0 to 1")
     phase: str | None
