@@ -15,7 +15,7 @@ from rich.table import Table
 
 from . import __version__
 from .continuity import lineage, solve_from
-from .errors import AlignError, ScenarioError
+from .errors import AlignError, RunError, ScenarioError
 from .io import load_scenario
 from .model import solve as solve_scenario
 from .pockets import SUGGEST_TIME_LIMIT_S, find_pockets, suggest_territories
@@ -30,7 +30,7 @@ from .quotas import (
     propose_quotas,
 )
 from .review import review as review_trends
-from .runs import Run, compare_runs, load_run, moved_between
+from .runs import Run, check_run_folder, compare_runs, load_run, moved_between
 from .settings import list_presets, load_preset
 from .tracking import MIN_COVERAGE, PACE_THRESHOLD
 from .tracking import track as track_progress
@@ -131,6 +131,12 @@ def solve(
 ) -> None:
     """Solve a scenario and write the run folder."""
     sc = load_scenario(scenario, overrides=set_)
+    if out_dir.resolve() == scenario.resolve():
+        raise RunError(
+            f"--out {out_dir}: is the scenario folder; write the run to a folder of its own "
+            f"(e.g. --out {scenario / 'runs' / 'plan'})"
+        )
+    check_run_folder(out_dir)  # before the solve, not after it
     live = not quiet and sys.stderr.isatty()
     with live_progress(err, enabled=live) as progress, stop_on_ctrl_c(progress) as stopped:
         if from_run is None:
@@ -141,11 +147,11 @@ def solve(
         note = f"interrupted (Ctrl-C) after {run.wall_seconds:.1f} s"
         run.message = f"{note}; {run.message}" if run.message else note
         run.stats["interrupted"] = True
-    run.write(out_dir)
+    _write_run(run, out_dir)
     if stopped.is_set() and run.has_plan:
         err.print(
             f"interrupted (Ctrl-C): kept the best plan found, {run.status} with gap "
-            f"{run.gap:.2%} ({out_dir}/run.json)",
+            f"{_share(run.gap, 2)} ({out_dir}/run.json)",
             style="yellow",
         )
     _exit_without_plan(run, out_dir, "rules")
@@ -153,7 +159,7 @@ def solve(
         return
     out.print(
         f"{run.status}: objective {_fmt(run.objective)}, bound {_fmt(run.bound)}, "
-        f"gap {run.gap:.4%}, {run.wall_seconds:.2f} s with {run.solver}"
+        f"gap {_share(run.gap, 4)}, {run.wall_seconds:.2f} s with {run.solver}"
     )
     out.print(_kpi_table(run))
     if from_run is not None:
@@ -165,6 +171,17 @@ def solve(
             f"{len(c['vanished']):,} vanished{': ' + gone if gone else ''}"
         )
     out.print(f"wrote {out_dir}/ (assignments.csv, territories.csv, run.json)")
+
+
+def _write_run(run: Run, out_dir: Path) -> None:
+    """Write the run folder; a file system failure (a full disk, permissions) is a message."""
+    try:
+        run.write(out_dir)
+    except OSError as e:  # not the input's fault: exit 1
+        raise AlignError(
+            f"--out {out_dir}: the run folder could not be written ({e.strerror or e}); the "
+            "previous content is unchanged; free space or choose another folder"
+        ) from None
 
 
 def _short(path: Path) -> str:
@@ -488,8 +505,9 @@ def review(
     out.print(f"wrote {out_dir}/ ({', '.join(p.name for p in files)})")
 
 
-def _share(v: float) -> str:
-    return f"{v:.1%}" if math.isfinite(v) else "-"
+def _share(v: float | None, digits: int = 1) -> str:
+    """A share as a percentage; '-' when there is none (a plan without a bound has no gap)."""
+    return f"{v:.{digits}%}" if v is not None and math.isfinite(v) else "-"
 
 
 @app.command()
@@ -846,8 +864,9 @@ def demo(
     before, after = run.kpis.get("before", {}), run.kpis.get("after", {})
     dev = "potential.max_abs_deviation"
     out.print(
-        f"    {run.status} (gap {run.gap:.2%}) in {run.wall_seconds:.1f} s: largest potential "
-        f"deviation {before.get(dev, math.nan):.1%} today -> {after.get(dev, math.nan):.1%}, "
+        f"    {run.status} (gap {_share(run.gap, 2)}) in {run.wall_seconds:.1f} s: largest "
+        f"potential deviation {before.get(dev, math.nan):.1%} today -> "
+        f"{after.get(dev, math.nan):.1%}, "
         f"{int(after.get('moved_accounts', 0)):,} accounts move; wrote {plan_dir}/"
     )
     out.print("2/4 pockets of whitespace, and a new territory where nobody is near")
