@@ -650,14 +650,37 @@ def serve(
     import uvicorn
 
     from .service import ServiceConfig, create_app
+    from .service.config import ServiceConfigError
+    from .service.keys import KeyRing
 
     config = ServiceConfig.from_env(workers=workers, database_url=database_url)
-    keys = f"{len(config.api_keys)} API keys" if config.api_keys else "no API keys (open)"
+    if not (config.api_keys or config.api_keys_file) and not _loopback(host):
+        raise ServiceConfigError(
+            [
+                f"--host {host}: listening beyond this machine without API keys would let "
+                "anyone who reaches the port read and run every scenario; set ALIGN_API_KEYS or "
+                "ALIGN_API_KEYS_FILE, or listen on 127.0.0.1 (the default)"
+            ]
+        )
+    ring = KeyRing(config.api_keys, config.api_keys_file)
+    keys = f"{len(ring)} API keys" if ring.enabled else "no API keys (open)"
     err.print(
         f"align serve: http://{host}:{port} (docs at /docs), {config.workers} solver processes, "
         f"database {_redact(config.database_url)}, {keys}"
     )
     uvicorn.run(create_app(config), host=host, port=port, log_level=log_level)
+
+
+def _loopback(host: str) -> bool:
+    """True for an address only this machine reaches (127.0.0.0/8, ::1, localhost)."""
+    import ipaddress
+
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a name that may resolve to anything
 
 
 def _redact(url: str) -> str:

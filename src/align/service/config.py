@@ -20,6 +20,15 @@ ENV_KEYS = {
     "max_accounts": "ALIGN_MAX_ACCOUNTS",
     "cors_origins": "ALIGN_CORS_ORIGINS",
     "max_attempts": "ALIGN_MAX_ATTEMPTS",
+    "api_keys_file": "ALIGN_API_KEYS_FILE",
+    "max_columns": "ALIGN_MAX_COLUMNS",
+    "max_cell_bytes": "ALIGN_MAX_CELL_BYTES",
+    "max_pairs": "ALIGN_MAX_PAIRS",
+    "max_time_limit_s": "ALIGN_MAX_TIME_LIMIT_S",
+    "run_memory_mb": "ALIGN_RUN_MEMORY_MB",
+    "max_active_runs": "ALIGN_MAX_ACTIVE_RUNS",
+    "rate_per_s": "ALIGN_RATE_PER_S",
+    "rate_burst": "ALIGN_RATE_BURST",
 }
 
 
@@ -49,6 +58,37 @@ class ServiceConfig(BaseModel):
     max_attempts: int = Field(
         default=2, ge=1, description="times a run is started before a server crash fails it"
     )
+    api_keys_file: Path | None = Field(
+        default=None,
+        description="a file of API keys, one a line (# comments); re-read when it changes, so "
+        "keys rotate without a restart. Keys of ALIGN_API_KEYS are accepted too",
+    )
+    # limits on every resource, checked before the expensive work
+    max_columns: int = Field(
+        default=1000, ge=4, description="columns of an uploaded table (from its header line)"
+    )
+    max_cell_bytes: int = Field(default=10_000, ge=16, description="bytes of one table cell")
+    max_pairs: int = Field(
+        default=50_000_000,
+        ge=1,
+        description="account x territory pairs of a run (estimated at submit)",
+    )
+    max_time_limit_s: float = Field(
+        default=3600.0, gt=0, le=7 * 86400, description="largest solver.time_limit_s of a run"
+    )
+    run_memory_mb: int = Field(
+        default=4096, ge=0, description="memory cap of one solver process, MiB (0 = none)"
+    )
+    max_active_runs: int = Field(
+        default=20, ge=1, description="queued and running runs of one key at once"
+    )
+    rate_per_s: float = Field(
+        default=50.0,
+        gt=0,
+        description="requests per second of one key (or one client "
+        "address without a valid key), on average",
+    )
+    rate_burst: int = Field(default=100, ge=1, description="requests of one key at once")
 
     @classmethod
     def from_env(
@@ -83,7 +123,6 @@ class ServiceConfig(BaseModel):
     @property
     def sqlite_path(self) -> Path | None:
         """The database file when the store is SQLite on disk."""
-        prefix = "sqlite:///"
-        if self.database_url.startswith(prefix) and self.database_url != prefix + ":memory:":
-            return Path(self.database_url[len(prefix) :])
-        return None
+        from .store import sqlite_file
+
+        return sqlite_file(self.database_url)
