@@ -120,7 +120,9 @@ def test_a_corrupt_parquet_is_named_with_the_fix(folder: Path) -> None:
     (folder / "accounts.parquet").write_bytes(b"PAR1garbagePAR1")
     (problem,) = problems_of(folder)
     assert problem.startswith("accounts.parquet: not a readable Parquet file (")
-    assert problem.endswith("; write it again with pandas.DataFrame.to_parquet or send accounts.csv")
+    assert problem.endswith(
+        "; write it again with pandas.DataFrame.to_parquet or send accounts.csv"
+    )
     assert str(folder) not in problem  # the place is the file's name, not a server's path
 
 
@@ -228,9 +230,7 @@ def test_a_write_stopped_midway_leaves_the_previous_run_folder(
     assert load_run(out).objective == two_reps_run.objective
 
 
-def test_a_folder_that_is_not_a_run_is_never_written_over(
-    two_reps_run: Run, folder: Path
-) -> None:
+def test_a_folder_that_is_not_a_run_is_never_written_over(two_reps_run: Run, folder: Path) -> None:
     from align.errors import RunError
 
     with pytest.raises(RunError, match="holds files that are not a run's"):
@@ -324,6 +324,4 @@ def test_a_failed_write_after_the_solve_is_a_message_and_exit_1(
         f"error: --out {tmp_path / 'run'}: the run folder could not be written (No space left "
         "on device); the previous content is unchanged; free space or choose another folder\n"
     )
-    assert not (tmp_path / "run").exists() and [p.name for p in tmp_path.iterdir()] == [
-        "scenario"
-    ]
+    assert not (tmp_path / "run").exists() and [p.name for p in tmp_path.iterdir()] == ["scenario"]

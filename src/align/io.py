@@ -198,7 +198,10 @@ def _check_extra_cells(path: Path, n_columns: int) -> None:
 def _read_geo(path: Path) -> Table:
     from .shapes import read_geo
 
-    frame, shapes = read_geo(path)
+    try:
+        frame, shapes = read_geo(path)
+    except ScenarioError as e:  # the reader's message may hold the path: the name is the place
+        raise ScenarioError([m.replace(str(path), path.name) for m in e.problems]) from None
     return Table(path.name, frame, header_rows=0, shapes=shapes)
 
 
