@@ -374,3 +374,30 @@ def test_the_solver_process_writes_its_outcome_once_the_database_is_back(
     worker._execute(store, claim)
     row = store.run(claim.run_id)
     assert row is not None and row.status == "succeeded" and row.summary["objective"] == 15.0
+
+
+def test_results_are_encoded_once_and_still_checked_on_every_request(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from align.service import formats, worker
+
+    with make_client(tmp_path, api_keys=("k1", "k2")) as c:
+        c.headers["X-API-Key"] = "k1"
+        sid = scenario_id(c)
+        run_id = c.post(f"/scenarios/{sid}/runs", json={}).json()["id"]
+        store = Store(f"sqlite:///{tmp_path / 'align.db'}")
+        claim = store.claim_next()
+        assert claim is not None
+        worker._execute(store, claim)
+        first = c.get(f"/runs/{run_id}/assignments")
+        assert first.status_code == 200
+        assert [r["account_id"] for r in first.json() if r["moved"]] == ["A3"]
+
+        def again(*_: object, **__: object) -> None:
+            raise AssertionError("encoded again")
+
+        monkeypatch.setattr(formats, "respond", again)
+        second = c.get(f"/runs/{run_id}/assignments")
+        assert second.status_code == 200 and second.content == first.content
+        other = c.get(f"/runs/{run_id}/assignments", headers={"X-API-Key": "k2"})
+        assert other.status_code == 404  # the cache never skips the owner's check

@@ -13,6 +13,8 @@ import logging
 import math
 import re
 import tempfile
+import threading
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -280,6 +282,7 @@ def create_app(config: ServiceConfig | None = None, *, run_workers: bool = True)
     app.state.config = config
     app.state.keys = KeyRing(config.api_keys, config.api_keys_file)
     app.state.rates = RateLimiter(config.rate_per_s, config.rate_burst)
+    app.state.results = ResultCache(config.result_cache_mb * 2**20)
     app.add_middleware(BodyLimit, limit=config.max_request_bytes)
     if config.cors_origins:
         app.add_middleware(
@@ -468,11 +471,15 @@ def _routes(app: FastAPI) -> None:  # noqa: C901 - one place that lists every ro
         responses={404: {"model": Problem}, 409: {"model": Problem}},
     )
     def assignments(
-        run_id: str, store: StoreDep, owner: Owner, format: Format = "json"
+        run_id: str, request: Request, store: StoreDep, owner: Owner, format: Format = "json"
     ) -> Response:
         """The plan: account_id, territory_id, previous_territory, moved, distance."""
-        row, frame = _result(store, run_id, owner, "assignments")
-        return formats.respond(frame, format, lambda: _points(store, row), "accounts")
+
+        def build() -> Response:
+            row, frame = _result(store, run_id, owner, "assignments")
+            return formats.respond(frame, format, lambda: _points(store, row), "accounts")
+
+        return _cached(request, store, run_id, owner, ("assignments", format), build)
 
     @app.get(
         "/runs/{run_id}/territories",
@@ -480,17 +487,21 @@ def _routes(app: FastAPI) -> None:  # noqa: C901 - one place that lists every ro
         responses={404: {"model": Problem}, 409: {"model": Problem}},
     )
     def territories(
-        run_id: str, store: StoreDep, owner: Owner, format: Format = "json"
+        run_id: str, request: Request, store: StoreDep, owner: Owner, format: Format = "json"
     ) -> Response:
         """One row per territory: totals, targets, deviations, mean distance. In GeoJSON each
         territory is the convex hull of its accounts (lat/lon scenarios)."""
-        row, frame = _result(store, run_id, owner, "territories")
 
-        def hulls() -> dict[str, Any] | None:
-            _, plan = _result(store, run_id, owner, "assignments")
-            return formats.hulls(plan, _points(store, row))
+        def build() -> Response:
+            row, frame = _result(store, run_id, owner, "territories")
 
-        return formats.respond(frame, format, hulls, "territories")
+            def hulls() -> dict[str, Any] | None:
+                _, plan = _result(store, run_id, owner, "assignments")
+                return formats.hulls(plan, _points(store, row))
+
+            return formats.respond(frame, format, hulls, "territories")
+
+        return _cached(request, store, run_id, owner, ("territories", format), build)
 
     @app.get(
         "/compare",
@@ -1066,6 +1077,57 @@ def _run_out(row: RunRow) -> RunOut:
         finished_at=utc(row.finished_at),
         url=f"/runs/{row.id}",
     )
+
+
+class ResultCache:
+    """Encoded result tables of succeeded runs (which never change), the least recently used
+    dropped past ``max_bytes``: a result is parsed and encoded once, not on every request."""
+
+    def __init__(self, max_bytes: int):
+        self.max_bytes = max_bytes
+        self._items: OrderedDict[tuple[str, ...], tuple[bytes, str]] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[str, ...]) -> tuple[bytes, str] | None:
+        with self._lock:
+            hit = self._items.get(key)
+            if hit is not None:
+                self._items.move_to_end(key)
+            return hit
+
+    def put(self, key: tuple[str, ...], body: bytes, media_type: str) -> None:
+        if len(body) > self.max_bytes // 4:
+            return  # one large result must not empty the cache
+        with self._lock:
+            if key in self._items:
+                return
+            self._items[key] = (body, media_type)
+            self._bytes += len(body)
+            while self._bytes > self.max_bytes:
+                _, (old, _) = self._items.popitem(last=False)
+                self._bytes -= len(old)
+
+
+def _cached(
+    request: Request,
+    store: Store,
+    run_id: str,
+    owner: str,
+    what: tuple[str, str],
+    build: Callable[[], Response],
+) -> Response:
+    """A succeeded run's result from the cache (its owner and status checked on every request),
+    else built and kept."""
+    row = _run(store, run_id, owner)
+    cache: ResultCache = request.app.state.results
+    key = (row.id, *what)
+    if row.status == SUCCEEDED and (hit := cache.get(key)) is not None:
+        return Response(hit[0], media_type=hit[1])
+    response = build()
+    if response.status_code == 200 and response.media_type is not None:
+        cache.put(key, bytes(response.body), response.media_type)
+    return response
 
 
 def _stored(store: Store, run_id: str, owner: str) -> tuple[RunRow, Any]:

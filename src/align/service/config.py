@@ -29,6 +29,7 @@ ENV_KEYS = {
     "max_active_runs": "ALIGN_MAX_ACTIVE_RUNS",
     "rate_per_s": "ALIGN_RATE_PER_S",
     "rate_burst": "ALIGN_RATE_BURST",
+    "result_cache_mb": "ALIGN_RESULT_CACHE_MB",
 }
 
 
@@ -89,6 +90,9 @@ class ServiceConfig(BaseModel):
         "address without a valid key), on average",
     )
     rate_burst: int = Field(default=100, ge=1, description="requests of one key at once")
+    result_cache_mb: int = Field(
+        default=64, ge=0, description="memory for encoded results of succeeded runs, MiB"
+    )
 
     @classmethod
     def from_env(
