@@ -363,8 +363,15 @@ def _routes(app: FastAPI) -> None:  # noqa: C901 - one place that lists every ro
             name, files = await run_in_threadpool(_json_scenario, raw, config)
         else:
             raise HTTPException(415, "send application/json or multipart/form-data")
-        row = await run_in_threadpool(_add_scenario, store_of(request), owner, name, files, config)
-        out = _scenario_out(row, list(files))
+        names = list(files)
+        try:
+            row = await run_in_threadpool(
+                _add_scenario, store_of(request), owner, name, files, config
+            )
+        finally:
+            del files
+            await run_in_threadpool(release_memory)
+        out = _scenario_out(row, names)
         return JSONResponse(out.model_dump(mode="json"), 201, headers={"Location": out.url})
 
     @app.get("/scenarios", tags=["scenarios"])
@@ -768,6 +775,19 @@ def _echoable(value: Any) -> Any:
             elif isinstance(v, dict | list):
                 stack.append(v)
     return value
+
+
+def release_memory() -> None:
+    """Give memory freed by a large request back to the system (glibc keeps freed heap pages
+    for reuse otherwise, and the server would stay at its peak after one large upload)."""
+    import ctypes
+    import gc
+
+    gc.collect()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc: nothing to do
+        pass
 
 
 def _json_scenario(raw: bytes, config: ServiceConfig) -> tuple[str, dict[str, bytes]]:
