@@ -325,3 +325,46 @@ def test_a_failed_write_after_the_solve_is_a_message_and_exit_1(
         "on device); the previous content is unchanged; free space or choose another folder\n"
     )
     assert not (tmp_path / "run").exists() and [p.name for p in tmp_path.iterdir()] == ["scenario"]
+
+
+def test_a_number_of_four_hundred_digits_is_a_problem_not_an_overflow(folder: Path) -> None:
+    # found by the fuzzing suite: pandas' to_numeric raised OverflowError
+    text = (folder / "accounts.csv").read_text().splitlines()
+    text[1] = text[1].replace("A1,1,0,", "A1," + "9" * 400 + ",0,", 1)
+    (folder / "accounts.csv").write_text("\n".join(text) + "\n")
+    found = problems_of(folder)
+    assert found[0] == "accounts.csv row 2: x must be a number (got " + "9" * 400 + ")"
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "::", "192.168.1.10", "example.org"])
+def test_serve_refuses_to_listen_beyond_loopback_without_keys(
+    host: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for var in ("ALIGN_API_KEYS", "ALIGN_API_KEYS_FILE"):
+        monkeypatch.delenv(var, raising=False)
+    import uvicorn
+
+    monkeypatch.setattr(uvicorn, "run", lambda *_, **__: pytest.fail("served without keys"))
+    code, _, stderr = run_cli(capsys, monkeypatch, "serve", "--host", host)
+    assert code == 2
+    assert stderr == (
+        f"error: invalid service settings:\n- --host {host}: listening beyond this machine "
+        "without API keys would let anyone who reaches the port read and run every scenario; "
+        "set ALIGN_API_KEYS or ALIGN_API_KEYS_FILE, or listen on 127.0.0.1 (the default)\n"
+    )
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "localhost", "::1"])
+def test_serve_listens_on_loopback_without_keys(
+    host: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:  # fmt: skip
+    import uvicorn
+
+    monkeypatch.delenv("ALIGN_API_KEYS", raising=False)
+    monkeypatch.setenv("ALIGN_DATABASE_URL", f"sqlite:///{tmp_path / 'a.db'}")
+    served: list[str] = []
+    monkeypatch.setattr(uvicorn, "run", lambda *_, host, **__: served.append(host))
+    code, _, stderr = run_cli(capsys, monkeypatch, "serve", "--host", host)
+    assert code == 0 and served == [host], stderr
+    assert "no API keys (open)" in stderr

@@ -401,3 +401,23 @@ def test_results_are_encoded_once_and_still_checked_on_every_request(
         assert second.status_code == 200 and second.content == first.content
         other = c.get(f"/runs/{run_id}/assignments", headers={"X-API-Key": "k2"})
         assert other.status_code == 404  # the cache never skips the owner's check
+
+
+def test_time_without_a_database_does_not_count_against_a_solve(tmp_path: Path) -> None:
+    # the dispatcher stops a solve far past its time limit; a database outage is not solving
+    store, claim = _claimed(tmp_path)
+    pool = WorkerPool(store, store.url, size=0)
+
+    class Alive(_Dead):
+        def is_alive(self) -> bool:
+            return True
+
+    import time as clock
+
+    job = _Job(claim, Alive(0))  # type: ignore[arg-type]
+    job.started = clock.monotonic() - 20  # 20 s of solving (limit 60 s + 60 s grace)
+    pool.jobs[claim.run_id] = job
+    pool._down_since = clock.monotonic() - 200  # then 200 s without a database
+    pool.tick()
+    assert job.stop_reason is None and pool._down_since is None
+    assert clock.monotonic() - job.started < 30

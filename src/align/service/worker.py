@@ -259,6 +259,7 @@ class WorkerPool:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._down_since: float | None = None  # when a tick last failed (the database away)
         self._ctx = _context()
 
     def start(self) -> None:
@@ -290,12 +291,18 @@ class WorkerPool:
                 self.tick()
             except Exception:  # noqa: BLE001 - the dispatcher must outlive a database hiccup
                 log.error("dispatcher: %s", traceback.format_exc())
+                self._down_since = self._down_since or time.monotonic()
             self._wake.wait(self.poll_s)
             self._wake.clear()
 
     def tick(self) -> None:
         """One round: reap ended processes, stop cancelled or overdue ones, start queued runs."""
         states = self.store.status_of(list(self.jobs))
+        if self._down_since is not None:  # time without a database is no solving time
+            away = time.monotonic() - self._down_since
+            for job in self.jobs.values():
+                job.started += away
+            self._down_since = None
         for run_id, job in list(self.jobs.items()):
             status, token = states.get(run_id, (None, None))
             mine = status == RUNNING and token == job.claim.token
