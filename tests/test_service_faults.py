@@ -281,3 +281,20 @@ def test_postgresql_down_for_30_s_while_two_runs_solve(postgres: Any, tmp_path: 
             check_outcome(c, runs)
     finally:
         server.stop()
+
+
+def test_a_run_past_its_memory_cap_fails_and_the_server_lives(tmp_path: Path) -> None:
+    # 64 MiB is below what a solver process holds at its start: its first allocations fail
+    server = Server(f"sqlite:///{tmp_path / 'align.db'}", tmp_path,
+                    ALIGN_RUN_MEMORY_MB="64").start(workers=1)  # fmt: skip
+    try:
+        with server.client() as c:
+            runs = submit_two(c, time_limit_s=4)
+            outcome = [wait_for(c, r) for r in runs]
+            for run in outcome:
+                assert run["status"] == "failed", run
+                assert "memory cap of 64 MiB (ALIGN_RUN_MEMORY_MB)" in run["reason"], run
+            assert c.get("/healthz").status_code == 200
+            assert c.get("/runs", params={"status": "running"}).json()["runs"] == []
+    finally:
+        server.stop()

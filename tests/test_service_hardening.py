@@ -421,3 +421,23 @@ def test_time_without_a_database_does_not_count_against_a_solve(tmp_path: Path) 
     pool.tick()
     assert job.stop_reason is None and pool._down_since is None
     assert clock.monotonic() - job.started < 30
+
+
+def test_a_solve_past_its_memory_cap_fails_with_that_reason(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from align.service import worker
+
+    store, claim = _claimed(tmp_path)
+
+    def greedy(*_: object, **__: object) -> None:
+        raise MemoryError
+
+    monkeypatch.setattr(worker, "solve", greedy)
+    worker._execute(store, claim, memory_mb=512)
+    row = store.run(claim.run_id)
+    assert row is not None and row.status == FAILED
+    assert row.reason == (
+        "the solve passed its memory cap of 512 MiB (ALIGN_RUN_MEMORY_MB); solve fewer accounts "
+        "or pairs (solver.candidates), or raise the cap"
+    )
