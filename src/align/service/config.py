@@ -78,7 +78,10 @@ class ServiceConfig(BaseModel):
         default=3600.0, gt=0, le=7 * 86400, description="largest solver.time_limit_s of a run"
     )
     run_memory_mb: int = Field(
-        default=4096, ge=0, description="memory cap of one solver process, MiB (0 = none)"
+        default=8192,
+        ge=0,
+        description="address-space cap of one solver process, MiB (0 = none); a process starts "
+        "at about 1.8 GiB of address space (260 MiB resident)",
     )
     max_active_runs: int = Field(
         default=20, ge=1, description="queued and running runs of one key at once"
