@@ -253,7 +253,9 @@ def write(files: dict[str, bytes], folder: Path) -> Path:
     return folder
 
 
-RAW = re.compile(r"Traceback|\b[A-Z][a-zA-Z]+(Error|Exception)\b|object at 0x|<class ")
+# an exception's text as the whole message (a reader's reason in parentheses after the place
+# is fine: "accounts.parquet: not a readable Parquet file (Couldn't deserialize thrift...)")
+RAW = re.compile(r"^\s*[A-Za-z.]*(Error|Exception)\b|Traceback|object at 0x|<class ")
 
 
 def names_a_place(problem: str, folder: Path) -> bool:

@@ -942,6 +942,9 @@ def main() -> None:
     except AlignError as e:
         err.print(f"error: {e}")
         sys.exit(e.exit_code)
+    except KeyboardInterrupt:  # outside a solve (which keeps its best plan): stop, no traceback
+        err.print("interrupted (Ctrl-C); a run folder being written is left as it was before")
+        sys.exit(130)
 
 
 if __name__ == "__main__":
