@@ -11,7 +11,6 @@ Figures go to benchmarks/README.md ("Hardening"), with the load average of the m
 from __future__ import annotations
 
 import argparse
-import asyncio
 import io
 import os
 import statistics
@@ -27,6 +26,10 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from servers import TWO_REPS, TWO_REPS_FILES, Server, slow_scenario, upload, wait_for  # noqa: E402
+
+
+def say(text: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {text}", file=sys.stderr, flush=True)
 
 
 def rss_mib(pid: int) -> float:
@@ -101,39 +104,50 @@ def memory(args: argparse.Namespace) -> dict[str, Any]:
     return out
 
 
-async def _pace(
-    url: str, paths: list[str], rate: float, seconds: float
+def _pace(
+    url: str, paths: list[str], rate: float, seconds: float, threads: int = 32
 ) -> tuple[list[float], dict[int, int], int]:
-    """GETs of ``paths`` in turn, one every 1/rate s for ``seconds``: latencies (s), status
+    """GETs of ``paths`` in turn, request i due at i/rate s, for ``seconds``, from ``threads``
+    keep-alive clients: latencies (s, from the due time, so a late start counts), status
     counts, transport errors."""
+    import threading
+
     latencies: list[float] = []
     statuses: dict[int, int] = {}
     errors = 0
-    limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
-    async with httpx.AsyncClient(base_url=url, timeout=30, limits=limits) as client:
+    lock = threading.Lock()
+    n = int(rate * seconds)
+    counter = iter(range(n))
+    start = time.perf_counter() + 0.5
 
-        async def one(path: str) -> None:
-            nonlocal errors
-            t = time.perf_counter()
-            try:
-                r = await client.get(path)
-                await r.aread()
-            except httpx.HTTPError:
-                errors += 1
-                return
-            latencies.append(time.perf_counter() - t)
-            statuses[r.status_code] = statuses.get(r.status_code, 0) + 1
+    def work() -> None:
+        nonlocal errors
+        with httpx.Client(base_url=url, timeout=30) as client:
+            while True:
+                with lock:
+                    i = next(counter, None)
+                if i is None:
+                    return
+                due = start + i / rate
+                delay = due - time.perf_counter()
+                if delay > 0:
+                    time.sleep(delay)
+                try:
+                    r = client.get(paths[i % len(paths)])
+                except httpx.HTTPError:
+                    with lock:
+                        errors += 1
+                    continue
+                took = time.perf_counter() - due
+                with lock:
+                    latencies.append(took)
+                    statuses[r.status_code] = statuses.get(r.status_code, 0) + 1
 
-        tasks = []
-        start = time.perf_counter()
-        n = int(rate * seconds)
-        for i in range(n):
-            due = start + i / rate
-            delay = due - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
-            tasks.append(asyncio.create_task(one(paths[i % len(paths)])))
-        await asyncio.gather(*tasks)
+    pool = [threading.Thread(target=work) for _ in range(threads)]
+    for t in pool:
+        t.start()
+    for t in pool:
+        t.join()
     return latencies, statuses, errors
 
 
@@ -145,6 +159,7 @@ def load(args: argparse.Namespace) -> dict[str, Any]:
         server = Server(f"sqlite:///{tmp}/align.db", Path(tmp), **env).start(workers=args.solves)
         try:
             with server.client() as c:
+                say("server up; solving the two-reps example")
                 sid = upload(c, TWO_REPS, TWO_REPS_FILES, "two reps").json()["id"]
                 done = c.post(f"/scenarios/{sid}/runs", json={}).json()["id"]
                 assert wait_for(c, done)["status"] == "succeeded"
@@ -157,11 +172,14 @@ def load(args: argparse.Namespace) -> dict[str, Any]:
                     if states.count("running") == args.solves:
                         break
                     time.sleep(0.5)
+                say(
+                    f"{states.count('running')} solves running; {args.rate:g} req/s for "
+                    f"{args.seconds:g} s"
+                )
                 paths = [f"/runs/{done}/assignments", f"/runs/{done}/territories",
                          f"/runs/{done}", "/runs?limit=20"]  # fmt: skip
                 load_before = os.getloadavg()
-                lat, statuses, errors = asyncio.run(_pace(server.url, paths, args.rate,
-                                                          args.seconds))  # fmt: skip
+                lat, statuses, errors = _pace(server.url, paths, args.rate, args.seconds)
                 running = sum(c.get(f"/runs/{r}").json()["status"] == "running" for r in runs)
                 for r in runs:
                     c.delete(f"/runs/{r}")
