@@ -180,7 +180,9 @@ def load(args: argparse.Namespace) -> dict[str, Any]:
                          f"/runs/{done}", "/runs?limit=20"]  # fmt: skip
                 load_before = os.getloadavg()
                 lat, statuses, errors = _pace(server.url, paths, args.rate, args.seconds)
-                running = sum(c.get(f"/runs/{r}").json()["status"] == "running" for r in runs)
+                running_at_end = sum(
+                    c.get(f"/runs/{r}").json()["status"] == "running" for r in runs
+                )
                 for r in runs:
                     c.delete(f"/runs/{r}")
         finally:
@@ -195,7 +197,8 @@ def load(args: argparse.Namespace) -> dict[str, Any]:
         "p50_ms": round(q[49] * 1000, 1),
         "p99_ms": round(q[98] * 1000, 1),
         "max_ms": round(max(lat) * 1000, 1) if lat else None,
-        "solves_running_at_end": running,
+        "solves_running_at_start": states.count("running"),
+        "solves_running_at_end": running_at_end,
         "load_before": load_before,
         "load_after": os.getloadavg(),
     }
