@@ -386,5 +386,6 @@ def test_a_solver_process_that_dies_fails_its_run_with_the_reason(
     run = wait_for(client, run_id)
     assert (run["status"], run["reason"]) == (
         "failed",
-        "the solver process stopped unexpectedly (exit code -9); it may have run out of memory",
+        "the solver process was killed (signal 9); it may have passed its memory cap of 8,192 "
+        "MiB (ALIGN_RUN_MEMORY_MB) or the machine's memory",
     )

@@ -15,7 +15,7 @@ from rich.table import Table
 
 from ._version import __version__
 from .continuity import lineage, solve_from
-from .errors import AlignError, ScenarioError
+from .errors import AlignError, RunError, ScenarioError
 from .io import load_scenario
 from .model import solve as solve_scenario
 from .pockets import SUGGEST_TIME_LIMIT_S, find_pockets, suggest_territories
@@ -32,7 +32,7 @@ from .quotas import (
     stale_overrides,
 )
 from .review import review as review_trends
-from .runs import Run, compare_runs, load_run, moved_between
+from .runs import Run, check_run_folder, compare_runs, load_run, moved_between
 from .settings import list_presets, load_preset
 from .tracking import MIN_COVERAGE, PACE_THRESHOLD
 from .tracking import track as track_progress
@@ -189,6 +189,12 @@ def solve(
 ) -> None:
     """Solve a scenario and write the run folder."""
     sc = load_scenario(scenario, overrides=set_, columns=map_)
+    if out_dir.resolve() == scenario.resolve():
+        raise RunError(
+            f"--out {out_dir}: is the scenario folder; write the run to a folder of its own "
+            f"(e.g. --out {scenario / 'runs' / 'plan'})"
+        )
+    check_run_folder(out_dir)  # before the solve, not after it
     if not quiet:
         _print_notes(sc.notes)
     live = not quiet and sys.stderr.isatty()
@@ -201,11 +207,11 @@ def solve(
         note = f"interrupted (Ctrl-C) after {run.wall_seconds:.1f} s"
         run.message = f"{note}; {run.message}" if run.message else note
         run.stats["interrupted"] = True
-    run.write(out_dir)
+    _write_run(run, out_dir)
     if stopped.is_set() and run.has_plan:
         err.print(
             f"interrupted (Ctrl-C): kept the best plan found, {run.status} with gap "
-            f"{run.gap:.2%} ({out_dir}/run.json)",
+            f"{_share(run.gap, 2)} ({out_dir}/run.json)",
             style="yellow",
         )
     _exit_without_plan(run, out_dir, "rules")
@@ -228,6 +234,17 @@ def solve(
             f"{len(c['vanished']):,} vanished{': ' + gone if gone else ''}"
         )
     out.print(f"wrote {out_dir}/ (assignments.csv, territories.csv, run.json)")
+
+
+def _write_run(run: Run, out_dir: Path) -> None:
+    """Write the run folder; a file system failure (a full disk, permissions) is a message."""
+    try:
+        run.write(out_dir)
+    except OSError as e:  # not the input's fault: exit 1
+        raise AlignError(
+            f"--out {out_dir}: the run folder could not be written ({e.strerror or e}); the "
+            "previous content is unchanged; free space or choose another folder"
+        ) from None
 
 
 def _short(path: Path) -> str:
@@ -609,8 +626,9 @@ def review(
     out.print(f"wrote {out_dir}/ ({', '.join(p.name for p in files)})")
 
 
-def _share(v: float) -> str:
-    return f"{v:.1%}" if math.isfinite(v) else "-"
+def _share(v: float | None, digits: int = 1) -> str:
+    """A share as a percentage; '-' when there is none (a plan without a bound has no gap)."""
+    return f"{v:.{digits}%}" if v is not None and math.isfinite(v) else "-"
 
 
 @app.command()
@@ -753,14 +771,37 @@ def serve(
     import uvicorn
 
     from .service import ServiceConfig, create_app
+    from .service.config import ServiceConfigError
+    from .service.keys import KeyRing
 
     config = ServiceConfig.from_env(workers=workers, database_url=database_url)
-    keys = f"{len(config.api_keys)} API keys" if config.api_keys else "no API keys (open)"
+    if not (config.api_keys or config.api_keys_file) and not _loopback(host):
+        raise ServiceConfigError(
+            [
+                f"--host {host}: listening beyond this machine without API keys would let "
+                "anyone who reaches the port read and run every scenario; set ALIGN_API_KEYS or "
+                "ALIGN_API_KEYS_FILE, or listen on 127.0.0.1 (the default)"
+            ]
+        )
+    ring = KeyRing(config.api_keys, config.api_keys_file)
+    keys = f"{len(ring)} API keys" if ring.enabled else "no API keys (open)"
     err.print(
         f"align serve: http://{host}:{port} (docs at /docs), {config.workers} solver processes, "
         f"database {_redact(config.database_url)}, {keys}"
     )
     uvicorn.run(create_app(config), host=host, port=port, log_level=log_level)
+
+
+def _loopback(host: str) -> bool:
+    """True for an address only this machine reaches (127.0.0.0/8, ::1, localhost)."""
+    import ipaddress
+
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a name that may resolve to anything
 
 
 def _redact(url: str) -> str:
@@ -990,8 +1031,9 @@ def demo(
     before, after = run.kpis.get("before", {}), run.kpis.get("after", {})
     dev = "potential.max_abs_deviation"
     out.print(
-        f"    {run.status} (gap {run.gap:.2%}) in {run.wall_seconds:.1f} s: largest potential "
-        f"deviation {before.get(dev, math.nan):.1%} today -> {after.get(dev, math.nan):.1%}, "
+        f"    {run.status} (gap {_share(run.gap, 2)}) in {run.wall_seconds:.1f} s: largest "
+        f"potential deviation {before.get(dev, math.nan):.1%} today -> "
+        f"{after.get(dev, math.nan):.1%}, "
         f"{int(after.get('moved_accounts', 0)):,} accounts move; wrote {plan_dir}/"
     )
     out.print("2/4 pockets of whitespace, and a new territory where nobody is near")
@@ -1048,6 +1090,9 @@ def main() -> None:
     except AlignError as e:
         err.print(f"error: {e}")
         sys.exit(e.exit_code)
+    except KeyboardInterrupt:  # outside a solve (which keeps its best plan): stop, no traceback
+        err.print("interrupted (Ctrl-C); a run folder being written is left as it was before")
+        sys.exit(130)
 
 
 if __name__ == "__main__":

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import csv
+import errno
 import hashlib
 import json
+import os
 import re
 import warnings
 from collections.abc import Callable
@@ -62,12 +64,30 @@ def _read_table(path: Path, text: Callable[[list[str]], set[str]] | None = None)
         if path.suffix == ".csv":
             return _read_csv(path, text)
         if path.suffix == ".parquet":
-            return Table(label, pd.read_parquet(path), header_rows=0)
+            return _read_parquet(path)
         return _read_geo(path)
     except ScenarioError:
         raise
+    except RecursionError:
+        raise ScenarioError(f"{label}: cannot be read (nested too deeply)") from None
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError) as e:
         raise ScenarioError(f"{label}: cannot be read ({str(e).strip()})") from None
+
+
+def _read_parquet(path: Path) -> Table:
+    """A Parquet file as a Table; a corrupt or truncated file is a ScenarioError naming it."""
+    import pyarrow as pa
+
+    try:
+        frame = pd.read_parquet(path)
+    except (pa.ArrowException, ValueError, OSError) as e:
+        why = str(e).replace(str(path), path.name).strip() or type(e).__name__
+        why = why.splitlines()[0]
+        raise ScenarioError(
+            f"{path.name}: not a readable Parquet file ({why}); write it again with "
+            "pandas.DataFrame.to_parquet or send accounts.csv"
+        ) from None
+    return Table(path.name, frame, header_rows=0)
 
 
 def read_table(path: str | Path) -> Table:
@@ -191,8 +211,56 @@ def _check_extra_cells(path: Path, n_columns: int) -> None:
 def _read_geo(path: Path) -> Table:
     from .shapes import read_geo
 
-    frame, shapes = read_geo(path)
+    try:
+        frame, shapes = read_geo(path)
+    except ScenarioError as e:  # the reader's message may hold the path: the name is the place
+        raise ScenarioError([m.replace(str(path), path.name) for m in e.problems]) from None
     return Table(path.name, frame, header_rows=0, shapes=shapes)
+
+
+def _not_a_file(path: Path) -> str | None:
+    """Why an entry named as a scenario file is not one (a folder, a broken or looping link),
+    or None when it is a regular file or absent."""
+    if not os.path.lexists(path) or path.is_file():
+        return None
+    if path.is_symlink():
+        try:
+            path.resolve(strict=True)
+        except RuntimeError:  # Python 3.11 reports a loop so
+            return "is a symbolic link that loops back on itself; replace it by the file"
+        except OSError as e:
+            if e.errno == errno.ELOOP:
+                return "is a symbolic link that loops back on itself; replace it by the file"
+            return "is a symbolic link to nothing; replace it by the file"
+    if path.is_dir():
+        return "is a folder, not a file; put the file itself there"
+    return "is not a regular file (a device or a pipe); put the file itself there"
+
+
+MAX_TOTAL = 1e15  # a total past this is beyond the solver's exact arithmetic (and any business)
+
+
+def _check_totals(accounts: pd.DataFrame, settings: Settings | None, label: str) -> list[str]:
+    """Columns the model sums (potential, workload, balanced and weighting columns) whose total
+    is past MAX_TOTAL: the bands would be silently unenforced."""
+    columns = {"potential", "workload", "revenue"}
+    if settings is not None:
+        columns |= set(settings.balance) | set(settings.balance_regions)
+        columns |= {settings.objective.travel_weight, settings.objective.disruption_measure}
+    problems = []
+    for col in sorted(columns):
+        if col not in accounts or not pd.api.types.is_numeric_dtype(accounts[col].dtype):
+            continue
+        with np.errstate(over="ignore", invalid="ignore"):
+            total = float(np.abs(accounts[col].to_numpy(dtype=float)).sum())
+        if not total <= MAX_TOTAL:  # also catches inf and nan
+            shown = "infinite" if not np.isfinite(total) else f"{total:.3g}"
+            problems.append(
+                f"{label}: the total of column {col!r} is {shown}, above {MAX_TOTAL:.0e}, "
+                "where the bands and the objective are no longer exact; give it in larger "
+                "units (thousands or millions)"
+            )
+    return problems
 
 
 def _adjacency_of(accounts: Table, given: Table | None, settings: Settings | None) -> Table | None:
@@ -248,8 +316,12 @@ def load_scenario(
     if not folder.is_dir():
         raise ScenarioError(f"{folder}: no such scenario folder")
     problems: list[str] = []
+    names = (*ACCOUNT_FILES, "territories.csv", "distances.csv", "adjacency.csv",
+             "history.csv", "scenario.toml")  # fmt: skip
+    odd = {n: why for n in names if (why := _not_a_file(folder / n)) is not None}
+    problems += [f"{folder / n}: {why}" for n, why in odd.items()]
     acc_path = next((folder / f for f in ACCOUNT_FILES if (folder / f).is_file()), None)
-    if acc_path is None:
+    if acc_path is None and not odd.keys() & set(ACCOUNT_FILES):
         problems.append(f"{folder}: accounts.csv is missing (one row per account is required)")
     toml_path = folder / "scenario.toml"
     raw_settings: dict[str, Any] = {}
@@ -309,6 +381,8 @@ def load_scenario(
         )
     except ScenarioError as e:
         data_problems += e.problems
+    else:
+        data_problems += _check_totals(accounts, settings, accounts_table.label)
     history, history_problems = build_history(accounts_table, tables["history"])
     data_problems += history_problems
     problems += drop_echoes(data_problems, tables, unmapped_names(mappings, profile_problems))

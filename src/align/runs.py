@@ -143,23 +143,42 @@ class Run:
 
     def write(self, folder: str | Path) -> Path:
         """Write the run folder: run.json, and with a plan assignments.csv, territories.csv and,
-        when the scenario gave polygons, territories.geojson."""
+        when the scenario gave polygons, territories.geojson.
+
+        The files are written to a hidden folder beside ``folder``, which is then renamed into
+        place: a run folder is whole or absent, never half written (a stop, a full disk or
+        Ctrl-C leaves the previous one). A previous run folder there is replaced whole (with
+        what else it held: a report or a map of that run); a folder that is not a run's
+        (no run.json, not empty) or a file is never written over (RunError).
+        """
+        import secrets
+        import shutil
+
         folder = Path(folder)
-        frames: dict[str, pd.DataFrame] = {}
-        if self.has_plan:
-            assert self.assignments is not None and self.territories is not None
-            frames = {"assignments.csv": self.assignments, "territories.csv": self.territories}
-        else:
-            for stale in ("assignments.csv", "territories.csv"):
-                (folder / stale).unlink(missing_ok=True)
-        shapes = self.territory_shapes() if self.has_plan else None
-        if shapes is None:
-            (folder / "territories.geojson").unlink(missing_ok=True)
-        write_run_folder(folder, self.summary(), frames)
-        if shapes is not None:
-            tmp = folder / ".territories.geojson.tmp"
-            shapes.to_file(tmp, driver="GeoJSON")
-            tmp.replace(folder / "territories.geojson")
+        check_run_folder(folder)
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        tag = secrets.token_hex(4)
+        tmp = folder.parent / f".{folder.name}.{tag}.tmp"
+        old = folder.parent / f".{folder.name}.{tag}.old"
+        tmp.mkdir()  # the permissions a folder gets (mkdtemp would make it private)
+        try:
+            frames: dict[str, pd.DataFrame] = {}
+            if self.has_plan:
+                assert self.assignments is not None and self.territories is not None
+                frames = {"assignments.csv": self.assignments, "territories.csv": self.territories}
+            write_run_folder(tmp, self.summary(), frames)
+            shapes = self.territory_shapes() if self.has_plan else None
+            if shapes is not None:
+                shapes.to_file(tmp / "territories.geojson", driver="GeoJSON")
+            if folder.is_dir():
+                folder.rename(old)
+            tmp.rename(folder)
+        except BaseException:
+            if old.is_dir() and not folder.exists():
+                old.rename(folder)  # put the previous run back
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        shutil.rmtree(old, ignore_errors=True)
         self.path = folder
         return folder
 
@@ -207,6 +226,29 @@ def _as_float(v: Any) -> float:
 
 
 RUN_ID_ENV = "ALIGN_DATABASE_URL"
+
+
+def check_run_folder(folder: Path) -> None:
+    """Raise RunError unless a run folder may be written at ``folder``: absent (its parent
+    creatable and writable), empty, or a previous run folder (it is replaced whole)."""
+    import os
+
+    if folder.exists() or folder.is_symlink():
+        if not folder.is_dir():
+            raise RunError(f"{folder}: is a file, not a run folder; give a folder to write")
+        if not (folder / "run.json").is_file() and any(folder.iterdir()):
+            found = sorted(p.name for p in folder.iterdir())[:3]
+            raise RunError(
+                f"{folder}: holds files that are not a run's ({', '.join(found)}); write "
+                "the run to a new folder"
+            )
+    base = folder.absolute().parent
+    while not base.exists() and base != base.parent:
+        base = base.parent
+    if not base.is_dir():
+        raise RunError(f"{folder}: {base} is a file, so the folder cannot be made there")
+    if not os.access(base, os.W_OK | os.X_OK):
+        raise RunError(f"{folder}: cannot write in {base} (permission denied); choose another")
 
 
 def _looks_like_id(ref: str) -> bool:

@@ -215,26 +215,79 @@ def list_presets() -> list[str]:
 
 
 def load_preset(name: str) -> dict[str, Any]:
-    """Read preset ``name`` from ``models/`` as a raw dict."""
-    path = models_dir() / f"{name}.toml"
-    if not path.is_file():
-        known = list_presets()
-        hint = difflib.get_close_matches(name, known, n=1)
+    """Read preset ``name`` from ``models/`` as a raw dict.
+
+    Only the names :func:`list_presets` gives are read: a path (``../x``, ``/etc/x``) never
+    reaches the file system, and the message does not say whether such a file exists.
+    """
+    known = list_presets()
+    if name not in known:
+        hint = difflib.get_close_matches(name[:100], known, n=1)
         tip = f" (did you mean '{hint[0]}'?)" if hint else ""
+        shown = name if len(name) <= 100 else name[:100] + "..."
         raise SettingsError(
-            f"settings key 'model': unknown preset '{name}'{tip}; presets: {', '.join(known)}"
+            f"settings key 'model': unknown preset '{shown}'{tip}; presets: {', '.join(known)}"
         )
-    return read_toml(path, label=f"models/{path.name}")
+    return read_toml(models_dir() / f"{name}.toml", label=f"models/{name}.toml")
+
+
+MAX_TOML_BYTES = 1 << 20  # a settings file is a few hundred bytes; 1 MiB is far beyond any
+MAX_DEPTH = 16  # tables and arrays nested deeper than this are no settings
+MAX_KEY_PARTS = 16  # a dotted --set key has at most this many parts
 
 
 def read_toml(path: Path, *, label: str) -> dict[str, Any]:
+    """A settings file as a dict; SettingsError naming ``label`` when it is not valid TOML,
+    larger than MAX_TOML_BYTES or nested deeper than MAX_DEPTH."""
     try:
         with path.open("rb") as f:
-            return tomllib.load(f)
+            content = f.read(MAX_TOML_BYTES + 1)
+    except OSError as e:
+        raise SettingsError(f"{label}: cannot be read ({e.strerror or e})") from None
+    if len(content) > MAX_TOML_BYTES:
+        raise SettingsError(
+            f"{label}: the file is over {MAX_TOML_BYTES:,} bytes; a settings file holds a few "
+            "keys (see the README's settings); remove what is not a setting"
+        )
+    try:
+        data = tomllib.loads(content.decode("utf-8"))
     except tomllib.TOMLDecodeError as e:
         raise SettingsError(f"{label}: not valid TOML ({e})") from None
     except UnicodeDecodeError:
         raise SettingsError(f"{label}: not valid TOML (the file is not UTF-8 text)") from None
+    except RecursionError:
+        raise SettingsError(_too_deep(label, None)) from None
+    depth = nesting(data)
+    if depth > MAX_DEPTH:
+        raise SettingsError(_too_deep(label, depth))
+    return data
+
+
+def nesting(value: Any) -> int:
+    """How deeply tables and arrays nest in ``value`` (a scalar is 0), without recursion."""
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, Mapping):
+            children: Any = node.values()
+        elif isinstance(node, list | tuple):
+            children = node
+        else:
+            continue
+        deepest = max(deepest, depth + 1)
+        if deepest > MAX_DEPTH:  # deep enough to refuse; no need to walk the rest
+            return deepest
+        stack.extend((child, depth + 1) for child in children)
+    return deepest
+
+
+def _too_deep(label: str, depth: int | None) -> str:
+    levels = "too many levels" if depth is None else f"more than {MAX_DEPTH} levels"
+    return (
+        f"{label}: tables or arrays are nested {levels} deep; settings nest at most "
+        f"{MAX_DEPTH} levels (e.g. [balance.potential] tolerance = 0.05)"
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -354,12 +407,24 @@ def _parse_overrides(items: list[str] | None) -> tuple[dict[str, Any], list[str]
                 f"--set {item!r}: expected key=value, e.g. balance.potential.tolerance=0.05"
             )
             continue
+        shown = item if len(item) <= 200 else item[:200] + "..."
+        parts = [part.strip() for part in key.split(".", MAX_KEY_PARTS)]
+        if len(parts) > MAX_KEY_PARTS:
+            problems.append(
+                f"--set {shown!r}: the key has more than {MAX_KEY_PARTS} parts; settings keys "
+                "have a few, e.g. balance.potential.tolerance"
+            )
+            continue
         try:
             value = tomllib.loads(f"v = {text.strip()}")["v"]
         except tomllib.TOMLDecodeError:
             value = text.strip()
+        except RecursionError:
+            value = None
+        if value is None or nesting(value) > MAX_DEPTH:
+            problems.append(f"--set {shown!r}: " + _too_deep("the value", None).split(": ", 1)[1])
+            continue
         node = out
-        parts = [part.strip() for part in key.split(".")]
         if not all(parts):
             problems.append(f"--set {item!r}: '{key}' is not a settings key (empty part)")
             continue

@@ -156,7 +156,11 @@ def check_numeric(
         missing = num.isna().to_numpy()
         nonnum = np.zeros(len(raw), dtype=bool)
     else:
-        num = pd.to_numeric(raw.astype(object).map(_strip), errors="coerce").astype(float)
+        stripped = raw.astype(object).map(_strip)
+        try:
+            num = pd.to_numeric(stripped, errors="coerce").astype(float)
+        except OverflowError:  # an integer of hundreds of digits: float() makes it inf
+            num = stripped.map(_as_float).astype(float)
         missing = _is_blank(raw)
         nonnum = num.isna().to_numpy() & ~missing
     values = num.to_numpy()
@@ -182,6 +186,13 @@ def check_numeric(
         high = ok & (values > maximum)
         p.rows(t, high, lambda i: f"{col} must be <= {maximum:g} (got {values[i]:g})")
     return num
+
+
+def _as_float(v: object) -> float:
+    try:
+        return float(v)  # type: ignore[arg-type]
+    except (TypeError, ValueError, OverflowError):
+        return float("nan")
 
 
 def _strip(v: object) -> object:

@@ -7,13 +7,14 @@ with the reason), and a :class:`WorkerPool` solves queued runs in their own proc
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import io
 import json
 import logging
+import math
 import re
 import tempfile
+import threading
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -21,18 +22,18 @@ from typing import Annotated, Any, Literal
 
 import pandas as pd
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
+from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, Response
 from fastapi.security import APIKeyHeader
 from fastapi_offline import FastAPIOffline
 from pydantic import ValidationError
-from sqlalchemy import text
 from starlette.concurrency import run_in_threadpool
 
 from .._version import __version__
-from ..errors import AlignError, ScenarioError
-from ..io import load_scenario
+from ..errors import AlignError, ScenarioError, SolverError
+from ..model.backends import get_backend
 from ..pockets import find_pockets
 from ..quotas import DIFF_COLUMNS, Proposal, override_quotas, propose_quotas
 from ..runs import Run, compare_runs, moved_between, stored_run, stored_table
@@ -44,6 +45,7 @@ from ..workbook import territory_labels, write_workbook
 from . import formats
 from .config import ServiceConfig
 from .formats import TooLarge
+from .keys import KeyRing, RateLimiter
 from .schemas import (
     Comparison,
     Health,
@@ -81,7 +83,7 @@ from .store import (
     now,
     utc,
 )
-from .worker import WorkerPool, materialise
+from .worker import WorkerPool, load_stored
 
 log = logging.getLogger("align.service")
 
@@ -104,38 +106,48 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 # limits, keys, errors
 
 
-class BodyLimit:
-    """Reject request bodies over ``limit`` bytes with 413, declared or streamed."""
+Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
+Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 
-    def __init__(self, app: Callable[..., Awaitable[None]], limit: int):
+
+class _Middleware:
+    """A pure ASGI middleware over HTTP requests (others pass through)."""
+
+    def __init__(self, app: Callable[..., Awaitable[None]]):
         self.app = app
-        self.limit = limit
 
-    async def __call__(
-        self,
-        scope: MutableMapping[str, Any],
-        receive: Callable[[], Awaitable[MutableMapping[str, Any]]],
-        send: Callable[[MutableMapping[str, Any]], Awaitable[None]],
-    ) -> None:
+    async def __call__(self, scope: MutableMapping[str, Any], receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        await self.http(scope, receive, send)
+
+    async def http(self, scope: MutableMapping[str, Any], receive: Receive, send: Send) -> None:
+        raise NotImplementedError
+
+
+async def send_json(send: Send, status: int, content: dict[str, Any]) -> None:
+    """A whole JSON response, straight on the ASGI channel."""
+    headers = [(b"content-type", b"application/json")]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": json.dumps(content).encode()})
+
+
+class BodyLimit(_Middleware):
+    """Reject request bodies over ``limit`` bytes with 413, declared or streamed."""
+
+    def __init__(self, app: Callable[..., Awaitable[None]], limit: int):
+        super().__init__(app)
+        self.limit = limit
+
+    async def http(self, scope: MutableMapping[str, Any], receive: Receive, send: Send) -> None:
         declared = dict(scope.get("headers") or []).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.limit:
-            body = json.dumps(
-                {
-                    "detail": f"the request body is {int(declared):,} bytes; the limit is "
-                    f"{self.limit:,} bytes (ALIGN_MAX_REQUEST_BYTES); send less or raise it"
-                }
-            ).encode()
-            await send(
-                {
-                    "type": "http.response.start",
-                    "status": 413,
-                    "headers": [(b"content-type", b"application/json")],
-                }
+            detail = (
+                f"the request body is {int(declared):,} bytes; the limit is {self.limit:,} "
+                "bytes (ALIGN_MAX_REQUEST_BYTES); send less or raise it"
             )
-            await send({"type": "http.response.body", "body": body})
+            await send_json(send, 413, {"detail": detail})
             return
         seen = 0
 
@@ -155,24 +167,59 @@ class BodyLimit:
         await self.app(scope, counted, send)
 
 
+class Unexpected(_Middleware):
+    """An exception no handler took becomes a 500 with a plain message (the details go to the
+    log), answered like any other response: the exception is not raised on to the server, which
+    would close the keep-alive connection without saying so."""
+
+    async def http(self, scope: MutableMapping[str, Any], receive: Receive, send: Send) -> None:
+        started = False
+
+        async def watched(message: MutableMapping[str, Any]) -> None:
+            nonlocal started
+            started |= message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watched)
+        except Exception:  # noqa: BLE001 - the last net under every route
+            log.exception("%s %s failed", scope.get("method"), scope.get("path"))
+            if started:  # half a response is out: only closing tells the client
+                raise
+            detail = "internal error; the server log has the details"
+            await send_json(send, 500, {"detail": detail, "problems": []})
+
+
 api_key = APIKeyHeader(name="X-API-Key", auto_error=False, description="one of ALIGN_API_KEYS")
 
 
 def owner_of(request: Request, key: Annotated[str | None, Depends(api_key)]) -> str:
-    """The owner of what this request creates or reads: a digest of its API key."""
-    config: ServiceConfig = request.app.state.config
-    if not config.api_keys:
-        return ""
+    """The owner of what this request creates or reads: a digest of its API key.
+
+    Each owner (or, without a valid key, each client address) has a request rate
+    (ALIGN_RATE_PER_S, ALIGN_RATE_BURST); past it the answer is 429 with Retry-After, also for
+    wrong keys, so keys cannot be guessed at speed.
+    """
+    keys: KeyRing = request.app.state.keys
+    owner = keys.owner(key) if keys.enabled else ""
+    client = request.client.host if request.client is not None else "?"
+    wait = request.app.state.rates.take(f"key:{owner}" if owner is not None else f"ip:{client}")
+    if wait > 0:
+        raise HTTPException(
+            429,
+            f"too many requests: the limit is {request.app.state.config.rate_per_s:g} a second "
+            "(ALIGN_RATE_PER_S); retry after the seconds in Retry-After",
+            headers={"Retry-After": str(max(1, math.ceil(wait)))},
+        )
+    if owner is not None:
+        return owner
     if not key:
         raise HTTPException(
             401,
             "an API key is required: send it in the X-API-Key header",
             headers={"WWW-Authenticate": "APIKey"},
         )
-    given = key.encode()
-    if not any(hmac.compare_digest(given, k.encode()) for k in config.api_keys):
-        raise HTTPException(403, "the API key is not valid")
-    return hashlib.sha256(given).hexdigest()[:32]
+    raise HTTPException(403, "the API key is not valid")
 
 
 Owner = Annotated[str, Depends(owner_of)]
@@ -214,7 +261,9 @@ def create_app(config: ServiceConfig | None = None, *, run_workers: bool = True)
         requeued, failed = store.recover(max_attempts=config.max_attempts)
         if requeued or failed:
             log.warning("recovered runs: %d re-queued, %d failed", len(requeued), len(failed))
-        pool = WorkerPool(store, config.database_url, size=config.workers)
+        pool = WorkerPool(
+            store, config.database_url, size=config.workers, memory_mb=config.run_memory_mb
+        )
         app.state.store, app.state.pool = store, pool
         if run_workers:
             pool.start()
@@ -235,6 +284,9 @@ def create_app(config: ServiceConfig | None = None, *, run_workers: bool = True)
         responses={401: {"model": Problem}, 403: {"model": Problem}, 413: {"model": Problem}},
     )
     app.state.config = config
+    app.state.keys = KeyRing(config.api_keys, config.api_keys_file)
+    app.state.rates = RateLimiter(config.rate_per_s, config.rate_burst)
+    app.state.results = ResultCache(config.result_cache_mb * 2**20)
     app.add_middleware(BodyLimit, limit=config.max_request_bytes)
     if config.cors_origins:
         app.add_middleware(
@@ -251,21 +303,24 @@ def create_app(config: ServiceConfig | None = None, *, run_workers: bool = True)
             return problem(422, f"{n} problem{'s' if n != 1 else ''} in the input", e.problems)
         return problem(422, str(e))
 
-    @app.exception_handler(Exception)
-    async def unexpected(request: Request, e: Exception) -> JSONResponse:
-        log.exception("%s %s failed", request.method, request.url.path)
-        return problem(500, "internal error; the server log has the details")
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(_: Request, e: RequestValidationError) -> JSONResponse:
+        # FastAPI's own answer, with the echoed inputs made JSON (NaN was a 500 when echoed)
+        return JSONResponse({"detail": _echoable(jsonable_encoder(e.errors()))}, 422)
 
+    app.add_middleware(Unexpected)  # a 500 is a response; the connection stays usable
     _routes(app)
     return app
 
 
 def _routes(app: FastAPI) -> None:  # noqa: C901 - one place that lists every route
-    @app.get("/healthz", tags=["service"])
+    @app.get("/healthz", tags=["service"], responses={503: {"model": Problem}})
     def healthz(store: StoreDep) -> Health:
-        """Liveness and the database's reachability (no key needed)."""
-        with store.engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
+        """Liveness and the database's reachability (no key needed): 503 with the reason while
+        the database cannot be read (gone, locked, unreachable)."""
+        reason = store.unreachable()
+        if reason is not None:
+            raise HTTPException(503, f"the database is unavailable: {reason}")
         return Health(status="ok", version=__version__, database=store.engine.dialect.name)
 
     @app.get("/models", tags=["service"])
@@ -318,17 +373,19 @@ def _routes(app: FastAPI) -> None:  # noqa: C901 - one place that lists every ro
         if kind == "multipart/form-data":
             name, files = await _read_upload(request)
         elif kind in ("application/json", ""):
-            try:
-                body = ScenarioIn.model_validate_json(await request.body())
-            except ValidationError as e:
-                raise RequestValidationError(e.errors(include_url=False)) from None
-            name, files = body.name, formats.scenario_files(body, config.max_accounts)
+            raw = await request.body()
+            name, files = await run_in_threadpool(_json_scenario, raw, config)
         else:
             raise HTTPException(415, "send application/json or multipart/form-data")
-        row, notes = await run_in_threadpool(
-            _add_scenario, store_of(request), owner, name, files, config
-        )
-        out = _scenario_out(row, list(files)).model_copy(update={"notes": notes})
+        names = list(files)
+        try:
+            row, notes = await run_in_threadpool(
+                _add_scenario, store_of(request), owner, name, files, config
+            )
+        finally:
+            del files
+            await run_in_threadpool(release_memory)
+        out = _scenario_out(row, names).model_copy(update={"notes": notes})
         return JSONResponse(out.model_dump(mode="json"), 201, headers={"Location": out.url})
 
     @app.get("/scenarios", tags=["scenarios"])
@@ -360,8 +417,18 @@ def _routes(app: FastAPI) -> None:  # noqa: C901 - one place that lists every ro
         """Queue a solve of the scenario; 202 with the run's id and URL. Settings are checked
         now (422 with every problem); the solve happens in a worker process."""
         row = _scenario(store, scenario_id, owner)
+        config: ServiceConfig = request.app.state.config
+        active = store.active_runs(owner)
+        if active >= config.max_active_runs:
+            raise HTTPException(
+                429,
+                f"{active} runs of this key are queued or running, the limit "
+                "(ALIGN_MAX_ACTIVE_RUNS); wait for one to finish or cancel one",
+                headers={"Retry-After": "10"},
+            )
         effective, problems = _run_overrides(body)
         scenario = _load(store, row, effective, label=RUN_SETTINGS, problems=problems)
+        _check_run_limits(scenario, config)
         run = store.add_run(
             RunRow(
                 id=new_id(),
@@ -425,11 +492,15 @@ def _routes(app: FastAPI) -> None:  # noqa: C901 - one place that lists every ro
         responses={404: {"model": Problem}, 409: {"model": Problem}},
     )
     def assignments(
-        run_id: str, store: StoreDep, owner: Owner, format: Format = "json"
+        run_id: str, request: Request, store: StoreDep, owner: Owner, format: Format = "json"
     ) -> Response:
         """The plan: account_id, territory_id, previous_territory, moved, distance."""
-        row, frame = _result(store, run_id, owner, "assignments")
-        return formats.respond(frame, format, lambda: _points(store, row), "accounts")
+
+        def build() -> Response:
+            row, frame = _result(store, run_id, owner, "assignments")
+            return formats.respond(frame, format, lambda: _points(store, row), "accounts")
+
+        return _cached(request, store, run_id, owner, ("assignments", format), build)
 
     @app.get(
         "/runs/{run_id}/territories",
@@ -437,17 +508,21 @@ def _routes(app: FastAPI) -> None:  # noqa: C901 - one place that lists every ro
         responses={404: {"model": Problem}, 409: {"model": Problem}},
     )
     def territories(
-        run_id: str, store: StoreDep, owner: Owner, format: Format = "json"
+        run_id: str, request: Request, store: StoreDep, owner: Owner, format: Format = "json"
     ) -> Response:
         """One row per territory: totals, targets, deviations, mean distance. In GeoJSON each
         territory is the convex hull of its accounts (lat/lon scenarios)."""
-        row, frame = _result(store, run_id, owner, "territories")
 
-        def hulls() -> dict[str, Any] | None:
-            _, plan = _result(store, run_id, owner, "assignments")
-            return formats.hulls(plan, _points(store, row))
+        def build() -> Response:
+            row, frame = _result(store, run_id, owner, "territories")
 
-        return formats.respond(frame, format, hulls, "territories")
+            def hulls() -> dict[str, Any] | None:
+                _, plan = _result(store, run_id, owner, "assignments")
+                return formats.hulls(plan, _points(store, row))
+
+            return formats.respond(frame, format, hulls, "territories")
+
+        return _cached(request, store, run_id, owner, ("territories", format), build)
 
     @app.get(
         "/compare",
@@ -726,13 +801,50 @@ async def _read_upload(request: Request) -> tuple[str, dict[str, bytes]]:
     return formats.clean_name(label), files
 
 
+def _echoable(value: Any) -> Any:
+    """A validation error's content as strict JSON: NaN and infinities as their names."""
+    stack = [value]
+    while stack:  # no recursion: an echoed input may nest deeply
+        node = stack.pop()
+        items = node.items() if isinstance(node, dict) else enumerate(node)
+        for k, v in list(items):
+            if isinstance(v, float) and not math.isfinite(v):
+                node[k] = str(v)
+            elif isinstance(v, dict | list):
+                stack.append(v)
+    return value
+
+
+def release_memory() -> None:
+    """Give memory freed by a large request back to the system (glibc keeps freed heap pages
+    for reuse otherwise, and the server would stay at its peak after one large upload)."""
+    import ctypes
+    import gc
+
+    gc.collect()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc: nothing to do
+        pass
+
+
+def _json_scenario(raw: bytes, config: ServiceConfig) -> tuple[str, dict[str, bytes]]:
+    """A JSON scenario's name and files (in a worker thread: a large body is parsed there, not
+    on the event loop)."""
+    try:
+        body = ScenarioIn.model_validate_json(raw)
+    except ValidationError as e:
+        raise RequestValidationError(e.errors(include_url=False)) from None
+    return body.name, formats.scenario_files(body, config.max_accounts)
+
+
 def _add_scenario(
     store: Store, owner: str, name: str, files: dict[str, bytes], config: ServiceConfig
 ) -> tuple[ScenarioRow, list[str]]:
     """The stored scenario and how its files were read (headers mapped, amounts, ZIP codes)."""
-    formats.check_account_lines(files, config.max_accounts)
+    formats.check_tables(files, config)
     with tempfile.TemporaryDirectory(prefix="align-scenario-") as tmp:
-        scenario = load_scenario(materialise(files, Path(tmp) / "scenario"))
+        scenario = load_stored(files, Path(tmp) / "scenario")
     if scenario.n_accounts > config.max_accounts:
         raise TooLarge(
             "the number of accounts", scenario.n_accounts, config.max_accounts, "ALIGN_MAX_ACCOUNTS"
@@ -778,9 +890,8 @@ def _load(
     listed after ``problems`` (those found before), which are raised in any case."""
     found = list(problems or [])
     with tempfile.TemporaryDirectory(prefix="align-scenario-") as tmp:
-        folder = materialise(store.scenario_files(row.id), Path(tmp) / "scenario")
         try:
-            scenario = load_scenario(folder, overrides=overrides)
+            scenario = load_stored(store.scenario_files(row.id), Path(tmp) / "scenario", overrides)
         except ScenarioError as e:
             found += [
                 f"{label}{p[len('--set') :]}" if p.startswith("--set") else p for p in e.problems
@@ -789,6 +900,41 @@ def _load(
     if found:
         raise ScenarioError(found)
     return scenario
+
+
+def _check_run_limits(scenario: Scenario, config: ServiceConfig) -> None:
+    """422 before a run is queued: an unknown solver, a time limit past the service's, or
+    more account x territory pairs than the service solves (with the setting that fits)."""
+    problems = []
+    solver = scenario.settings.solver
+    try:
+        get_backend(solver.name)
+    except SolverError as e:
+        problems.append(f"{RUN_SETTINGS}: {e}")
+    if solver.time_limit_s > config.max_time_limit_s:
+        problems.append(
+            f"{RUN_SETTINGS}: settings key 'solver.time_limit_s' is {solver.time_limit_s:g} s, "
+            f"above this service's limit of {config.max_time_limit_s:g} s "
+            "(ALIGN_MAX_TIME_LIMIT_S); ask for less"
+        )
+    n = scenario.n_accounts
+    m = max(scenario.n_territories, scenario.settings.territories.count or 0)
+    per_account = min(m, solver.candidates) if solver.candidates else m
+    if n * per_account > config.max_pairs:
+        fit = config.max_pairs // max(n, 1)
+        how = (
+            f"set solver.candidates = {fit} (nearest territories per account) or send fewer "
+            "accounts"
+            if fit >= 2
+            else "send fewer accounts"
+        )
+        problems.append(
+            f"{RUN_SETTINGS}: {n:,} accounts x {per_account:,} territories are "
+            f"{n * per_account:,} pairs, above this service's limit of {config.max_pairs:,} "
+            f"(ALIGN_MAX_PAIRS); {how}"
+        )
+    if problems:
+        raise ScenarioError(problems)
 
 
 def _plan_or_409(row: RunRow) -> None:
@@ -1002,6 +1148,57 @@ def _run_out(row: RunRow) -> RunOut:
         finished_at=utc(row.finished_at),
         url=f"/runs/{row.id}",
     )
+
+
+class ResultCache:
+    """Encoded result tables of succeeded runs (which never change), the least recently used
+    dropped past ``max_bytes``: a result is parsed and encoded once, not on every request."""
+
+    def __init__(self, max_bytes: int):
+        self.max_bytes = max_bytes
+        self._items: OrderedDict[tuple[str, ...], tuple[bytes, str]] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[str, ...]) -> tuple[bytes, str] | None:
+        with self._lock:
+            hit = self._items.get(key)
+            if hit is not None:
+                self._items.move_to_end(key)
+            return hit
+
+    def put(self, key: tuple[str, ...], body: bytes, media_type: str) -> None:
+        if len(body) > self.max_bytes // 4:
+            return  # one large result must not empty the cache
+        with self._lock:
+            if key in self._items:
+                return
+            self._items[key] = (body, media_type)
+            self._bytes += len(body)
+            while self._bytes > self.max_bytes:
+                _, (old, _) = self._items.popitem(last=False)
+                self._bytes -= len(old)
+
+
+def _cached(
+    request: Request,
+    store: Store,
+    run_id: str,
+    owner: str,
+    what: tuple[str, str],
+    build: Callable[[], Response],
+) -> Response:
+    """A succeeded run's result from the cache (its owner and status checked on every request),
+    else built and kept."""
+    row = _run(store, run_id, owner)
+    cache: ResultCache = request.app.state.results
+    key = (row.id, *what)
+    if row.status == SUCCEEDED and (hit := cache.get(key)) is not None:
+        return Response(hit[0], media_type=hit[1])
+    response = build()
+    if response.status_code == 200 and response.media_type is not None:
+        cache.put(key, bytes(response.body), response.media_type)
+    return response
 
 
 def _stored(store: Store, run_id: str, owner: str) -> tuple[RunRow, Any]:

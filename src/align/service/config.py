@@ -20,6 +20,16 @@ ENV_KEYS = {
     "max_accounts": "ALIGN_MAX_ACCOUNTS",
     "cors_origins": "ALIGN_CORS_ORIGINS",
     "max_attempts": "ALIGN_MAX_ATTEMPTS",
+    "api_keys_file": "ALIGN_API_KEYS_FILE",
+    "max_columns": "ALIGN_MAX_COLUMNS",
+    "max_cell_bytes": "ALIGN_MAX_CELL_BYTES",
+    "max_pairs": "ALIGN_MAX_PAIRS",
+    "max_time_limit_s": "ALIGN_MAX_TIME_LIMIT_S",
+    "run_memory_mb": "ALIGN_RUN_MEMORY_MB",
+    "max_active_runs": "ALIGN_MAX_ACTIVE_RUNS",
+    "rate_per_s": "ALIGN_RATE_PER_S",
+    "rate_burst": "ALIGN_RATE_BURST",
+    "result_cache_mb": "ALIGN_RESULT_CACHE_MB",
 }
 
 
@@ -48,6 +58,43 @@ class ServiceConfig(BaseModel):
     cors_origins: tuple[str, ...] = Field(default=(), description="origins allowed by CORS")
     max_attempts: int = Field(
         default=2, ge=1, description="times a run is started before a server crash fails it"
+    )
+    api_keys_file: Path | None = Field(
+        default=None,
+        description="a file of API keys, one a line (# comments); re-read when it changes, so "
+        "keys rotate without a restart. Keys of ALIGN_API_KEYS are accepted too",
+    )
+    # limits on every resource, checked before the expensive work
+    max_columns: int = Field(
+        default=1000, ge=4, description="columns of an uploaded table (from its header line)"
+    )
+    max_cell_bytes: int = Field(default=10_000, ge=16, description="bytes of one table cell")
+    max_pairs: int = Field(
+        default=50_000_000,
+        ge=1,
+        description="account x territory pairs of a run (estimated at submit)",
+    )
+    max_time_limit_s: float = Field(
+        default=3600.0, gt=0, le=7 * 86400, description="largest solver.time_limit_s of a run"
+    )
+    run_memory_mb: int = Field(
+        default=8192,
+        ge=0,
+        description="address-space cap of one solver process, MiB (0 = none); a process starts "
+        "at about 1.8 GiB of address space (260 MiB resident)",
+    )
+    max_active_runs: int = Field(
+        default=20, ge=1, description="queued and running runs of one key at once"
+    )
+    rate_per_s: float = Field(
+        default=50.0,
+        gt=0,
+        description="requests per second of one key (or one client "
+        "address without a valid key), on average",
+    )
+    rate_burst: int = Field(default=100, ge=1, description="requests of one key at once")
+    result_cache_mb: int = Field(
+        default=64, ge=0, description="memory for encoded results of succeeded runs, MiB"
     )
 
     @classmethod
@@ -83,7 +130,6 @@ class ServiceConfig(BaseModel):
     @property
     def sqlite_path(self) -> Path | None:
         """The database file when the store is SQLite on disk."""
-        prefix = "sqlite:///"
-        if self.database_url.startswith(prefix) and self.database_url != prefix + ":memory:":
-            return Path(self.database_url[len(prefix) :])
-        return None
+        from .store import sqlite_file
+
+        return sqlite_file(self.database_url)

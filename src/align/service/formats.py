@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 import math
@@ -18,6 +19,7 @@ from fastapi.responses import JSONResponse, Response
 from ..errors import ScenarioError
 from ..importing import check_mappings, parse_map
 from ..scenario import Scenario
+from .config import ServiceConfig
 from .schemas import ScenarioIn
 
 
@@ -152,14 +154,59 @@ def scenario_files(body: ScenarioIn, max_accounts: int) -> dict[str, bytes]:
     return files
 
 
-def check_account_lines(files: dict[str, bytes], max_accounts: int) -> None:
-    """413 before validating an accounts.csv that has more lines than accounts allowed."""
-    content = files.get("accounts.csv")
-    if content is None:
-        return
-    lines = content.count(b"\n") + (0 if content.endswith(b"\n") else 1) - 1
-    if lines > max_accounts:
-        raise TooLarge("accounts.csv (rows)", lines, max_accounts, "ALIGN_MAX_ACCOUNTS")
+def check_tables(files: dict[str, bytes], config: ServiceConfig) -> None:
+    """413 before any table is parsed when it is past a limit: rows of the accounts (lines of
+    accounts.csv, Parquet metadata), columns (the header line, Parquet schema) and the bytes of
+    one cell. Every file is checked; the first table past a limit is reported."""
+    for name, content in files.items():
+        if name.endswith(".csv"):
+            _check_csv(name, content, config, rows=name == "accounts.csv")
+        elif name.endswith(".parquet"):
+            _check_parquet(name, content, config)
+
+
+def _check_csv(name: str, content: bytes, config: ServiceConfig, *, rows: bool) -> None:
+    end = content.find(b"\n")
+    header = content if end < 0 else content[:end]
+    # commas bound the columns from above (quoted commas only make the count larger)
+    columns = header.count(b",") + 1
+    if columns > config.max_columns:
+        exact = len(next(csv.reader([header.decode("utf-8", "replace")]), []))
+        if exact > config.max_columns:
+            raise TooLarge(f"{name} (columns)", exact, config.max_columns, "ALIGN_MAX_COLUMNS")
+    limit = config.max_cell_bytes
+    raw = np.frombuffer(content, dtype=np.uint8)
+    cuts = np.flatnonzero((raw == ord(",")) | (raw == ord("\n")))
+    widths = np.diff(cuts, prepend=-1, append=len(raw)) - 1  # bytes between separators
+    longest = int(np.argmax(widths)) if len(widths) else 0
+    if len(widths) and widths[longest] > limit:
+        start = int(cuts[longest - 1]) + 1 if longest > 0 else 0
+        row = content.count(b"\n", 0, start) + 1
+        raise HTTPException(
+            413,
+            f"{name} row {row}: a cell is over {limit:,} bytes, the limit (ALIGN_MAX_CELL_BYTES); "
+            "send less or raise it",
+        )
+    if rows:
+        lines = content.count(b"\n") + (0 if content.endswith(b"\n") else 1) - 1
+        if lines > config.max_accounts:
+            raise TooLarge(f"{name} (rows)", lines, config.max_accounts, "ALIGN_MAX_ACCOUNTS")
+
+
+def _check_parquet(name: str, content: bytes, config: ServiceConfig) -> None:
+    """Rows and columns from the Parquet footer, without reading a row."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        meta = pq.ParquetFile(pa.BufferReader(content)).metadata
+    except (pa.ArrowException, ValueError, OSError):
+        return  # not readable: the scenario's reader names the problem
+    if meta.num_columns > config.max_columns:
+        raise TooLarge(f"{name} (columns)", meta.num_columns, config.max_columns,
+                       "ALIGN_MAX_COLUMNS")  # fmt: skip
+    if meta.num_rows > config.max_accounts:
+        raise TooLarge(f"{name} (rows)", meta.num_rows, config.max_accounts, "ALIGN_MAX_ACCOUNTS")
 
 
 def points_of(scenario: Scenario) -> bytes | None:

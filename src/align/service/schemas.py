@@ -11,7 +11,7 @@ Row = dict[str, Any]
 
 
 class _In(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)  # NaN is no quota or goal
 
 
 class ScenarioIn(_In):

@@ -31,10 +31,12 @@ from sqlalchemy import (
     Text,
     create_engine,
     event,
+    func,
     select,
     update,
 )
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import (
     DeclarativeBase,
     Mapped,
@@ -53,6 +55,7 @@ QUEUED, RUNNING, SUCCEEDED, FAILED, CANCELLED = (
     "cancelled",
 )
 ACTIVE = (QUEUED, RUNNING)
+CONNECT_TIMEOUT_S = 5
 FINAL = (SUCCEEDED, FAILED, CANCELLED)
 
 
@@ -186,15 +189,28 @@ def make_engine(url: str, *, pooled: bool = True) -> Engine:
         @event.listens_for(engine, "connect")
         def _pragmas(conn: Any, _record: Any) -> None:
             cur = conn.cursor()
-            cur.execute("PRAGMA journal_mode=WAL")
+            # WAL is kept in the file: set it once, not on every connection (each request and
+            # each progress write opens one; setting the mode is not free)
+            if str(cur.execute("PRAGMA journal_mode").fetchone()[0]).lower() != "wal":
+                cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.close()
 
         return engine
+    # an unreachable server fails a connection in seconds, not after the system's TCP timeout
+    args = {"connect_timeout": CONNECT_TIMEOUT_S} if url.startswith("postgresql") else {}
     if pooled:
-        return create_engine(url, pool_pre_ping=True)
-    return create_engine(url, poolclass=NullPool)
+        return create_engine(url, pool_pre_ping=True, connect_args=args)
+    return create_engine(url, poolclass=NullPool, connect_args=args)
+
+
+def sqlite_file(url: str) -> Path | None:
+    """The file of a SQLite URL on disk (None for other databases and in-memory SQLite)."""
+    prefix = "sqlite:///"
+    if url.startswith(prefix) and url not in (prefix, prefix + ":memory:"):
+        return Path(url[len(prefix) :])
+    return None
 
 
 def migrate(engine: Engine) -> None:
@@ -311,6 +327,27 @@ class Store:
         with self.tx() as s:
             return s.scalars(q).all()
 
+    def active_runs(self, owner: str) -> int:
+        """Queued and running runs of ``owner``."""
+        q = select(func.count()).select_from(RunRow)
+        q = q.where(RunRow.owner == owner, RunRow.status.in_(ACTIVE))
+        with self.tx() as s:
+            return int(s.scalar(q) or 0)
+
+    def unreachable(self) -> str | None:
+        """Why the database cannot be used now (None when it answers): a SQLite file that is
+        gone (it is not created again here) or a query on the runs table that fails."""
+        path = sqlite_file(self.url)
+        if path is not None and not path.is_file():
+            return f"the database file {path.name} is missing"
+        try:
+            with self.engine.connect() as conn:
+                conn.execute(select(RunRow.id).limit(1)).all()
+        except SQLAlchemyError as e:
+            first = str(getattr(e, "orig", None) or e).strip().splitlines()
+            return first[0] if first else type(e).__name__
+        return None
+
     def result(self, run_id: str) -> RunResultRow | None:
         with self.tx() as s:
             return s.get(RunResultRow, run_id)
@@ -425,8 +462,11 @@ class Store:
                     requeued.append(row.id)
         return requeued, failed
 
-    def requeue(self, claim: Claim) -> None:
-        """Give a claimed run back to the queue (graceful shutdown), not counting the attempt."""
+    def requeue(
+        self, claim: Claim, *, phase: str = "re-queued at shutdown", count: bool = False
+    ) -> None:
+        """Give a claimed run back to the queue: at a graceful shutdown, not counting the
+        attempt; after a database outage (``count``), counting it (ALIGN_MAX_ATTEMPTS)."""
         q = (
             update(RunRow)
             .where(RunRow.id == claim.run_id, RunRow.token == claim.token)
@@ -434,8 +474,8 @@ class Store:
                 status=QUEUED,
                 token=None,
                 progress=0.0,
-                phase="re-queued at shutdown",
-                attempts=RunRow.attempts - 1,
+                phase=phase,
+                attempts=RunRow.attempts if count else RunRow.attempts - 1,
             )
         )
         with self.tx() as s:

@@ -18,26 +18,32 @@ import tempfile
 import threading
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from multiprocessing.context import BaseContext
 from multiprocessing.process import BaseProcess
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pandas as pd
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from ..errors import ScenarioError
 from ..io import load_scenario
 from ..model import solve
 from ..runs import Run
+from ..scenario import Scenario
 from .store import FAILED, RUNNING, SUCCEEDED, Claim, Store
 
 log = logging.getLogger("align.service")
+T = TypeVar("T")
 
 # progress figure by solver phase (the solver reports phases, not fractions)
 PHASES = {"starting": 0.02, "loading": 0.05, "lp": 0.15, "repair": 0.6, "incumbent": 0.8}
 PROGRESS_EVERY_S = 0.5
 GRACE_S = 30.0  # past solver.time_limit_s + max(GRACE_S, the limit), a solve is stopped
+RECORD_RETRY_S = 60.0  # a solver process tries this long to write its outcome
+DATABASE_EXIT = 75  # EX_TEMPFAIL: the outcome could not be written; the run is re-queued
 
 
 def overtime(time_limit_s: float) -> float:
@@ -55,6 +61,22 @@ def materialise(files: dict[str, bytes], folder: Path) -> Path:
     for name, content in files.items():
         (folder / Path(name).name).write_bytes(content)
     return folder
+
+
+def load_stored(
+    files: dict[str, bytes], folder: Path, overrides: dict[str, Any] | None = None
+) -> Scenario:
+    """A stored scenario, written to ``folder`` and read; problems name its files, never the
+    server's temporary folder."""
+    materialise(files, folder)
+    try:
+        return load_scenario(folder, overrides=overrides)
+    except ScenarioError as e:
+        problems = [
+            m.replace(f"{folder}/", "").replace(f"{folder}: ", "").replace(str(folder), "scenario")
+            for m in e.problems
+        ]
+        raise ScenarioError(problems) from None
 
 
 def frame_bytes(frame: pd.DataFrame) -> bytes:
@@ -80,18 +102,55 @@ def _die_with_server() -> None:
     threading.Thread(target=watch, name="align-watch-server", daemon=True).start()
 
 
-def execute(database_url: str, claim: Claim) -> None:
-    """Solve one claimed run and record its outcome (the body of a solver process)."""
+def cap_memory(memory_mb: int) -> None:
+    """Cap this process's address space (a run past it gets MemoryError, the server lives)."""
+    if memory_mb <= 0:
+        return
+    import resource
+
+    limit = memory_mb * 2**20
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    if hard != resource.RLIM_INFINITY:
+        limit = min(limit, hard)
+    resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+
+
+def execute(database_url: str, claim: Claim, memory_mb: int = 0) -> None:
+    """Solve one claimed run and record its outcome (the body of a solver process).
+
+    When the outcome cannot be written (the database is away past RECORD_RETRY_S) the process
+    exits with DATABASE_EXIT, and the dispatcher puts the run back in the queue.
+    """
     _die_with_server()
+    cap_memory(memory_mb)
     store = Store(database_url, pooled=False)
     try:
-        _execute(store, claim)
+        _execute(store, claim, memory_mb)
+    except SQLAlchemyError:
+        log.error("run %s: the database is unavailable\n%s", claim.run_id, traceback.format_exc())
+        store.dispose()
+        os._exit(DATABASE_EXIT)
     finally:
         store.dispose()
 
 
-def _execute(store: Store, claim: Claim) -> None:
-    row = store.run(claim.run_id)
+def _retrying(write: Callable[[], T]) -> T:
+    """A store write, tried again while the database is unavailable, up to RECORD_RETRY_S."""
+    deadline = time.monotonic() + RECORD_RETRY_S
+    delay = 0.2
+    while True:
+        try:
+            return write()
+        except OperationalError:
+            if time.monotonic() + delay > deadline:
+                raise
+            log.warning("database unavailable; writing again in %.1f s", delay)
+            time.sleep(delay)
+            delay = min(delay * 2, 5.0)
+
+
+def _execute(store: Store, claim: Claim, memory_mb: int = 0) -> None:
+    row = _retrying(lambda: store.run(claim.run_id))
     if row is None or row.token != claim.token:
         return
     last = [0.0, 0.0]  # time of the last write, figure written
@@ -104,28 +163,40 @@ def _execute(store: Store, claim: Claim) -> None:
         t = time.monotonic()
         if t - last[0] >= PROGRESS_EVERY_S or phase != "lp":
             last[0], last[1] = t, figure
-            if not store.set_progress(claim, round(figure, 4), phase):
+            try:
+                mine = store.set_progress(claim, round(figure, 4), phase)
+            except OperationalError:  # progress can wait; the solve goes on
+                log.warning("run %s: progress not written (database unavailable)", claim.run_id)
+                return
+            if not mine:
                 os._exit(0)  # cancelled or re-queued: the run is no longer this process's
 
     report("loading", {})
     request = row.request
     try:
         with tempfile.TemporaryDirectory(prefix="align-run-") as tmp:
-            folder = materialise(store.scenario_files(row.scenario_id), Path(tmp) / "scenario")
-            scenario = load_scenario(folder, overrides=request.get("effective") or None)
+            files = store.scenario_files(row.scenario_id)
+            scenario = load_stored(files, Path(tmp) / "scenario", request.get("effective") or None)
     except ScenarioError as e:
-        store.finish(
-            claim, status=FAILED, reason="the scenario is invalid: " + "; ".join(e.problems)
-        )
+        reason = "the scenario is invalid: " + "; ".join(e.problems)
+        _retrying(lambda: store.finish(claim, status=FAILED, reason=reason))
         return
     scenario.name = row.scenario_id
     try:
         run = solve(scenario, progress=report)
+    except MemoryError:
+        reason = (
+            f"the solve passed its memory cap of {memory_mb:,} MiB (ALIGN_RUN_MEMORY_MB); "
+            "solve fewer accounts or pairs (solver.candidates), or raise the cap"
+        )
+        _retrying(lambda: store.finish(claim, status=FAILED, reason=reason))
+        return
     except Exception as e:  # noqa: BLE001 - any solver failure becomes the run's reason
         log.error("run %s: solve raised\n%s", claim.run_id, traceback.format_exc())
-        store.finish(claim, status=FAILED, reason=f"the solve failed: {type(e).__name__}: {e}")
+        reason = f"the solve failed: {type(e).__name__}: {e}"
+        _retrying(lambda: store.finish(claim, status=FAILED, reason=reason))
         return
-    record(store, claim, run)
+    _retrying(lambda: record(store, claim, run))
 
 
 def record(store: Store, claim: Claim, run: Run) -> bool:
@@ -173,15 +244,25 @@ class _Job:
 class WorkerPool:
     """Claims queued runs and solves each in its own process, ``size`` at a time."""
 
-    def __init__(self, store: Store, database_url: str, *, size: int, poll_s: float = 0.25):
+    def __init__(
+        self,
+        store: Store,
+        database_url: str,
+        *,
+        size: int,
+        poll_s: float = 0.25,
+        memory_mb: int = 0,
+    ):
         self.store = store
         self.database_url = database_url
         self.size = size
+        self.memory_mb = memory_mb
         self.poll_s = poll_s
         self.jobs: dict[str, _Job] = {}
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._down_since: float | None = None  # when a tick last failed (the database away)
         self._ctx = _context()
 
     def start(self) -> None:
@@ -213,25 +294,38 @@ class WorkerPool:
                 self.tick()
             except Exception:  # noqa: BLE001 - the dispatcher must outlive a database hiccup
                 log.error("dispatcher: %s", traceback.format_exc())
+                self._down_since = self._down_since or time.monotonic()
             self._wake.wait(self.poll_s)
             self._wake.clear()
 
     def tick(self) -> None:
         """One round: reap ended processes, stop cancelled or overdue ones, start queued runs."""
         states = self.store.status_of(list(self.jobs))
+        if self._down_since is not None:  # time without a database is no solving time
+            away = time.monotonic() - self._down_since
+            for job in self.jobs.values():
+                job.started += away
+            self._down_since = None
         for run_id, job in list(self.jobs.items()):
             status, token = states.get(run_id, (None, None))
             mine = status == RUNNING and token == job.claim.token
             if not job.process.is_alive():
                 job.process.join()
-                del self.jobs[run_id]
                 if mine:  # the process ended without recording an outcome
                     code = job.process.exitcode
-                    reason = job.stop_reason or (
-                        f"the solver process stopped unexpectedly (exit code {code}); "
-                        "it may have run out of memory"
-                    )
-                    self.store.finish(job.claim, status=FAILED, reason=reason)
+                    if code == DATABASE_EXIT and job.stop_reason is None:
+                        self.store.requeue(
+                            job.claim,
+                            phase="re-queued: the database was unavailable when the result "
+                            "was written",
+                            count=True,
+                        )
+                    else:
+                        self.store.finish(job.claim, status=FAILED, reason=job.stop_reason
+                                          or self._died(code))  # fmt: skip
+                # forgotten only once the outcome is written: a write that fails (the database
+                # away) is tried again at the next tick, so no run stays running for good
+                del self.jobs[run_id]
                 continue
             if not mine:  # cancelled (or taken away): stop solving
                 _terminate(job.process)
@@ -249,7 +343,7 @@ class WorkerPool:
                 break
             process = self._ctx.Process(  # type: ignore[attr-defined]
                 target=execute,
-                args=(self.database_url, claim),
+                args=(self.database_url, claim, self.memory_mb),
                 name=f"align-run-{claim.run_id[:8]}",
                 daemon=True,
             )
@@ -261,6 +355,16 @@ class WorkerPool:
                 self.store.finish(claim, status=FAILED, reason=reason)
                 continue
             self.jobs[claim.run_id] = _Job(claim, process)
+
+    def _died(self, code: int | None) -> str:
+        why = f"the solver process stopped unexpectedly (exit code {code})"
+        if code is not None and code < 0:
+            why = f"the solver process was killed (signal {-code})"
+        if self.memory_mb > 0:
+            return f"{why}; it may have passed its memory cap of {self.memory_mb:,} MiB " + (
+                "(ALIGN_RUN_MEMORY_MB) or the machine's memory"
+            )
+        return f"{why}; it may have run out of memory"
 
 
 def _terminate(process: BaseProcess, *, wait_s: float = 5.0) -> None:
