@@ -253,6 +253,9 @@ def create_app(config: ServiceConfig | None = None, *, run_workers: bool = True)
         return problem(500, "internal error; the server log has the details")
 
     _routes(app)
+    from .web import mount  # the planning room: pages, its API, the sign-in cookie
+
+    mount(app)
     return app
 
 
