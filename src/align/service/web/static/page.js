@@ -17,6 +17,7 @@
       e.detail.target.replaceChildren(p);
     }
   });
+  document.body.dataset.js = "1"; // htmx is loaded and wired: forms post through it
   const compare = document.getElementById("compare");
   if (compare) {
     compare.addEventListener("submit", function () {

@@ -149,6 +149,7 @@
         const x = (v) => 50 + 50 * v / span;
         band.style.left = x(-mm.tolerance) + "%"; band.style.width = (x(mm.tolerance) - x(-mm.tolerance)) + "%";
         const v = mm.dev[j];
+        row.dataset.deviation = String(v);
         val.style.left = Math.min(x(0), x(v)) + "%"; val.style.width = Math.abs(x(v) - x(0)) + "%";
         track.append(band, el("div", null, "zero"), val);
         row.append(el("span", t.id + " " + t.name), track, el("span", (v >= 0 ? "+" : "") + pct(v), "pct"));
@@ -202,6 +203,7 @@
   }
 
   // --- selection and changes -------------------------------------------------------------------
+  window.alignRoom.selected = () => Array.from(state.selected, (i) => state.data.accounts.id[i]).sort();
   function select(indices, add) {
     const before = Array.from(state.selected);
     if (!add) state.selected.clear();
@@ -359,6 +361,13 @@
       L.control.layers(null, overlays, { collapsed: false }).addTo(map);
       map.fitBounds(bounds.pad(0.05));
       boxSelect(map);
+      // for tests and benchmarks: where an account is drawn (page pixels), its hover details
+      window.alignRoom.pointOf = (id) => {
+        const i = state.aIndex.get(id), r = map.getContainer().getBoundingClientRect();
+        const p = map.latLngToContainerPoint([A.lat[i], A.lon[i]]);
+        return [r.left + p.x, r.top + p.y];
+      };
+      window.alignRoom.openTip = (id) => { state.markers[state.aIndex.get(id)].openTooltip(); };
     } else {
       document.getElementById("map").replaceChildren(el("p", "this scenario has no coordinates: no map, balance only", "hint"));
     }
