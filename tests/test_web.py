@@ -346,4 +346,3 @@ def test_the_planning_room_in_chromium(
     assert errors == []
     assert outside == []
     assert dialogs == []
-

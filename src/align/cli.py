@@ -636,7 +636,8 @@ def serve(
     config = ServiceConfig.from_env(workers=workers, database_url=database_url)
     keys = f"{len(config.api_keys)} API keys" if config.api_keys else "no API keys (open)"
     err.print(
-        f"align serve: http://{host}:{port} (docs at /docs), {config.workers} solver processes, "
+        f"align serve: http://{host}:{port}/ (planning room; API docs at /docs), "
+        f"{config.workers} solver processes, "
         f"database {_redact(config.database_url)}, {keys}"
     )
     uvicorn.run(create_app(config), host=host, port=port, log_level=log_level)

@@ -89,6 +89,10 @@
     const m = state.markers[i];
     if (!m) return;
     const sel = state.selected.has(i), man = state.manual.has(i);
+    const flag = (sel ? 2 : 0) + (man ? 1 : 0);
+    if (state.drawnT[i] === state.assign[i] && state.drawnFlag[i] === flag) return; // as drawn
+    state.drawnT[i] = state.assign[i];
+    state.drawnFlag[i] = flag;
     m.setStyle({ fillColor: colourOf(state.assign[i]), color: sel ? "#000" : (man ? "#222" : colourOf(state.assign[i])),
       weight: sel ? 2.5 : (man ? 1.5 : 0.5), radius: sel ? 5 : (man ? 4.5 : 3.5) });
   }
@@ -203,6 +207,7 @@
   }
 
   // --- selection and changes -------------------------------------------------------------------
+  window.alignRoom.selectIds = (ids) => select(ids.map((a) => state.aIndex.get(a)), false);
   window.alignRoom.selected = () => Array.from(state.selected, (i) => state.data.accounts.id[i]).sort();
   function select(indices, add) {
     const before = Array.from(state.selected);
@@ -229,6 +234,7 @@
       const saved = await api("POST", "/runs/" + runId + "/changes", body);
       state.data.changes[state.data.changes.indexOf(pending)] = saved;
       state.version = saved.seq;
+      room.dataset.saved = String(saved.seq);
       select([], false);
       renderChanges();
       say("recorded: " + idx.length + " account(s) " + (territory ? "moved to " + territory : "locked"));
@@ -319,6 +325,8 @@
     state.tIndex = new Map(d.territories.map((t, j) => [t.id, j]));
     state.aIndex = new Map(d.accounts.id.map((a, i) => [a, i]));
     state.plan = Int32Array.from(d.accounts.plan, (t) => state.tIndex.get(t));
+    state.drawnT = new Int32Array(state.plan.length).fill(-1);
+    state.drawnFlag = new Uint8Array(state.plan.length);
     replay();
     const A = d.accounts, T = d.territories;
     for (const s of document.querySelectorAll("select[name=territory]")) {
