@@ -223,6 +223,74 @@ def test_change_log_versions_refuse_stale_writers(kind: str, tmp_path: Path) -> 
             store.dispose()
 
 
+def test_review_roles_regions_and_frozen_plans(server: Server, solved: dict[str, Any]) -> None:
+    run = fresh_run(server, solved)
+    with server.client(OPS) as ops, server.client(LEADER) as lead, server.client(OTHER) as other:
+        prop = ops.post(f"/runs/{run}/quotas", json={"goal": 25_000_000}).json()
+        pid = prop["id"]
+        assert prop["status"] == "optimal"
+        url = f"/proposals/{pid}/review"
+        assert ops.get(url).json()["state"] == "draft"
+        assert other.get(url).status_code == 404
+        r = lead.post(url, json={"to": "submitted"})
+        assert r.status_code == 403
+        assert r.json()["detail"] == (
+            "submitting a proposal needs the ops role; Lee Lead is leader (ALIGN_KEY_ROLES)"
+        )
+        r = ops.post(url, json={"to": "approved"})
+        assert r.status_code == 409
+        assert r.json()["detail"] == (
+            f"proposal {pid} (region East) is draft; it cannot become approved"
+        )
+        r = ops.post(url, json={"to": "submitted", "region": "North"})
+        assert r.status_code == 422
+        assert r.json()["problems"] == [
+            "region: 'North' is not a region of the proposal (East, South)"
+        ]
+        body = ops.post(url, json={"to": "submitted", "note": "first cut"}).json()
+        assert body["state"] == "submitted"
+        assert body["regions"] == {"East": "submitted", "South": "submitted"}
+        r = ops.post(url, json={"to": "approved", "region": "East"})
+        assert r.status_code == 403
+        assert r.json()["detail"] == (
+            "approving a proposal needs the leader role; Ana Ops is ops (ALIGN_KEY_ROLES)"
+        )
+        r = lead.post(url, json={"to": "changes_requested", "region": "South"})
+        assert r.status_code == 422
+        assert r.json()["problems"] == ["note: say what should change when asking for changes"]
+        body = lead.post(url, json={"to": "approved", "region": "East"}).json()
+        assert body["state"] == "submitted"
+        assert body["regions"] == {"East": "approved", "South": "submitted"}
+        body = lead.post(url, json={"to": "approved", "region": "South"}).json()
+        assert body["state"] == "approved" and body["frozen"] is True
+        assert [(h["who"], h["state"], h["region"]) for h in body["history"]] == [
+            ("Ana Ops", "submitted", "East"),
+            ("Ana Ops", "submitted", "South"),
+            ("Lee Lead", "approved", "East"),
+            ("Lee Lead", "approved", "South"),
+        ]
+        r = ops.post(url, json={"to": "submitted"})
+        assert r.status_code == 409
+        assert r.json()["detail"] == (
+            f"proposal {pid} (region East) is approved; it cannot become submitted; an "
+            "approved version is frozen"
+        )
+        move = {"accounts": MOVED, "territory": "T02", "reason": "x", "base": 0}
+        r = ops.post(f"/runs/{run}/changes", json=move)
+        assert r.status_code == 409
+        assert r.json()["detail"] == (
+            f"run {run}'s plan is frozen: proposal {pid} on it is approved; re-optimise it "
+            "into a new run to change it"
+        )
+        assert ops.get(f"/proposals/{pid}/xlsx").status_code == 200  # still exportable
+        body = lead.post(f"/proposals/{pid}/comments", json={"text": XSS}).json()
+        assert body["comments"] == [
+            {"who": "Lee Lead", "region": "", "text": XSS, "at": body["comments"][0]["at"]}
+        ]
+        page = lead.get(f"/ui/proposals/{pid}")
+        assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page.text and XSS not in page.text
+
+
 # --- the whole flow in a real browser --------------------------------------------------------
 
 
@@ -342,6 +410,37 @@ def test_the_planning_room_in_chromium(
         assert page.locator("#parent ul.others li").count() == len(others)
         assert f"proven gap {100 * gap:.1f}%" in page.inner_text("#parent")
         page.screenshot(path=str(shots / "4-reoptimised.png"))
+
+        # quotas on the new plan: propose, edit one with a reason, submit
+        page.fill("#propose input[name=goal]", "25000000")
+        page.click("#propose button[type=submit]")
+        page.wait_for_selector("body[data-proposal-js='1'] table.quotas")
+        first = page.url
+        page.select_option("#override select[name=territory]", "T01")
+        page.fill("#override input[name=quota]", "4000000")
+        page.fill("#override input[name=reason]", "new hire ramps slowly")
+        page.click("#override button[type=submit]")
+        page.wait_for_url(lambda u: u != first)
+        page.wait_for_selector("body[data-proposal-js='1'] table.diff")
+        assert page.inner_text("tr[data-territory=T01] td.quota") == "4,000,000"
+        assert "new hire ramps slowly" in page.inner_text("table.diff")
+        assert page.locator("table.versions thead th").count() == 3  # territory, v1, v2
+        page.click("#review button[value=submitted]")
+        page.wait_for_selector("h1 .review-state.submitted")
+        second = page.url
+
+        # a leader approves with the second key; the version is frozen
+        page.click("header button")  # sign out
+        page.goto(second)
+        page.fill("input[name=key]", LEADER)
+        page.click("button[type=submit]")
+        page.wait_for_selector("body[data-proposal-js='1'] #review")
+        assert page.locator("#review button[value=submitted]").count() == 0
+        page.click("#review button[value=approved]")
+        page.wait_for_selector("h1 .review-state.approved")
+        assert page.locator("#override, #review").count() == 0
+        assert "frozen" in page.inner_text("section.card")
+        page.screenshot(path=str(shots / "5-approved.png"), full_page=True)
         browser.close()
     assert errors == []
     assert outside == []

@@ -8,6 +8,7 @@ here, which call the same functions as the API and show its messages.
 from __future__ import annotations
 
 import hmac
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -32,6 +33,7 @@ from ..app import (
 )
 from ..config import ServiceConfig
 from ..schemas import RunIn
+from ..store import ProposalRow
 from .access import COOKIE, PAGE_HEADER, Caller, caller, owner
 from .plans import queue_run
 
@@ -181,7 +183,8 @@ def run_page(run_id: str, request: Request, store: StoreDep) -> Response:
     who = _who(request)
     run = _run_out(_run(store, run_id, who.owner))
     scenario = _scenario_out(_scenario(store, run.scenario_id, who.owner))
-    return page(request, "run.html", who=who, run=run, scenario=scenario)
+    proposals = store.proposals(who.owner, run_id=run.id, limit=1000, offset=0)
+    return page(request, "run.html", who=who, run=run, scenario=scenario, proposals=proposals)
 
 
 @router.get("/ui/runs/{run_id}/status")
@@ -202,3 +205,71 @@ def compare_page(request: Request, store: StoreDep, runs: str = "") -> Response:
     rows = [_run_out(_run(store, r, who.owner)) for r in ids]
     keys = dict.fromkeys(k for r in rows for k in ((r.kpis or {}).get("after") or {}))
     return page(request, "compare.html", who=who, runs=rows, kpi_keys=list(keys))
+
+
+@router.get("/ui/proposals/{proposal_id}")
+def proposal_page(proposal_id: str, request: Request, store: StoreDep) -> Response:
+    """A quota proposal: each quota inside its range, versions side by side, the diff, the
+    review (state, history, comments) and what the caller's role may do."""
+    from ..app import _proposal_row
+    from .reviews import regions_of, review_of
+
+    who = _who(request)
+    row = _proposal_row(store, proposal_id, who.owner)
+    quotas = row.quotas or []
+    top = max([float(q.get("max_quota") or q.get("quota") or 0) for q in quotas] + [1.0])
+    bars = [
+        {
+            **q,
+            "lo": 100 * float(q.get("min_quota") or 0) / top,
+            "hi": 100 * float(q.get("max_quota") or 0) / top,
+            "at": 100 * float(q.get("quota") or 0) / top,
+        }
+        for q in quotas
+    ]
+    versions = [
+        _proposal_row(store, v.id, who.owner)
+        for v in lineage(store.proposals(who.owner, run_id=row.run_id, limit=1000, offset=0), row)
+    ]
+    side = {
+        str(q["territory_id"]): {v.id: q2.get("quota") for v in versions for q2 in v.quotas or []
+                                 if q2.get("territory_id") == q["territory_id"]}
+        for q in quotas
+    }  # fmt: skip
+    return page(
+        request,
+        "proposal.html",
+        who=who,
+        proposal=row,
+        bars=bars,
+        versions=versions,
+        side=side,
+        review=review_of(store, row),
+        regions=regions_of(row),
+    )
+
+
+def lineage(rows: Sequence[ProposalRow], row: ProposalRow) -> list[ProposalRow]:
+    """The versions ``row`` comes from and those made from it, oldest first."""
+    by_id = {r.id: r for r in rows}
+    chain, at = set(), by_id.get(row.id, row)
+    while at is not None:
+        chain.add(at.id)
+        at = by_id.get(at.parent_id or "")
+    grown = True
+    while grown:
+        grown = False
+        for r in rows:
+            if r.parent_id in chain and r.id not in chain and _descends(by_id, r, row.id):
+                chain.add(r.id)
+                grown = True
+    return [r for r in rows if r.id in chain]
+
+
+def _descends(by_id: dict[str, ProposalRow], r: ProposalRow, ancestor: str) -> bool:
+    at: ProposalRow | None = r
+    while at is not None:
+        if at.id == ancestor:
+            return True
+        at = by_id.get(at.parent_id or "")
+    return False

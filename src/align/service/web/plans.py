@@ -97,6 +97,18 @@ def _stale(current: int, base: int) -> HTTPException:
     )
 
 
+def _not_frozen(store: Store, row: RunRow) -> None:
+    from .reviews import approved_proposal
+
+    approved = approved_proposal(store, row.owner, row.id)
+    if approved is not None:
+        raise HTTPException(
+            409,
+            f"run {row.id}'s plan is frozen: proposal {approved} on it is approved; re-optimise "
+            "it into a new run to change it",
+        )
+
+
 def _succeeded(store: Store, run_id: str, owner: str) -> tuple[RunRow, pd.DataFrame]:
     row = _run(store, run_id, owner)
     if row.status != SUCCEEDED:
@@ -177,6 +189,7 @@ def add_change(run_id: str, body: ChangeIn, store: StoreDep, who: CallerDep) -> 
     plan's version)."""
     who.require("ops", "changing a plan")
     row, assignments = _succeeded(store, run_id, who.owner)
+    _not_frozen(store, row)
     changes = list(records.changes(store, row.id))
     where, _ = working_plan(assignments, changes)
     problems: list[str] = []
@@ -224,6 +237,7 @@ def undo(
     """Undo a manual change (recorded: who undid it; the change stays in the log)."""
     who.require("ops", "undoing a change")
     row, _ = _succeeded(store, run_id, who.owner)
+    _not_frozen(store, row)
     try:
         change = records.undo_change(store, row.id, change_id, who.name, base=body.base)
     except Stale as e:
