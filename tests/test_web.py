@@ -441,6 +441,18 @@ def test_the_planning_room_in_chromium(
         assert page.locator("#override, #review").count() == 0
         assert "frozen" in page.inner_text("section.card")
         page.screenshot(path=str(shots / "5-approved.png"), full_page=True)
+
+        # the rep's page: from the map's balance bars; the quota, the targets, printable
+        page.click("text=the run's map")
+        page.wait_for_selector("#room[data-ready='1']")
+        page.click(".bars .row[data-measure=potential][data-territory=T01] a")
+        page.wait_for_selector("body[data-rep-ready='1']")
+        head = page.inner_text("#rep section.card")
+        assert "Territory plan T01 · Philadelphia" in head and "Rep Jordan Reed" in head
+        assert "4,000,000" in page.inner_text("#rep")
+        assert page.locator("table.targets tbody tr").count() == 10
+        page.emulate_media(media="print")
+        page.screenshot(path=str(shots / "6-rep-print.png"), full_page=True)
         browser.close()
     assert errors == []
     assert outside == []

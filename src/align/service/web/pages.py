@@ -273,3 +273,15 @@ def _descends(by_id: dict[str, ProposalRow], r: ProposalRow, ancestor: str) -> b
             return True
         at = by_id.get(at.parent_id or "")
     return False
+
+
+@router.get("/ui/runs/{run_id}/territories/{territory_id}")
+def rep_page(run_id: str, territory_id: str, request: Request, store: StoreDep) -> Response:
+    """One territory's plan, printable: the rep, a map of it, its accounts with names, the
+    target accounts by whitespace, and the quota of the run's newest proposal with its range and
+    seasonality."""
+    from .plans import territory_plan
+
+    who = _who(request)
+    plan = territory_plan(store, run_id, territory_id, who.owner)
+    return page(request, "rep.html", who=who, **plan)

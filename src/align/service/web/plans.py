@@ -337,3 +337,64 @@ def _territories_of(store: Store, scenario_row: Any) -> list[dict[str, Any]]:
         io.BytesIO(content), dtype={"territory_id": str}
     ).to_dict(orient="records")
     return out
+
+
+TARGETS = 10  # target accounts listed per territory, by whitespace
+
+
+def territory_plan(store: Store, run_id: str, territory_id: str, owner: str) -> dict[str, Any]:
+    """What a rep's page shows: the territory, its accounts in the plan as it stands (manual
+    changes applied), the targets by whitespace, and its quota in the newest proposal."""
+    row, assignments = _succeeded(store, run_id, owner)
+    scenario_row = _scenario(store, row.scenario_id, row.owner)
+    sc = _load(store, scenario_row, row.request.get("effective") or None, label="run settings")
+    ter = sc.territories.set_index(sc.territories["territory_id"].astype(str))
+    if territory_id not in ter.index:
+        raise HTTPException(404, f"run {row.id} has no territory {territory_id[:64]!r}")
+    where, _ = working_plan(assignments, list(records.changes(store, row.id)))
+    acc = sc.accounts.assign(territory_id=sc.accounts["account_id"].astype(str).map(where))
+    mine = acc.loc[acc["territory_id"] == territory_id].copy()
+    name_col = next((c for c in NAME_COLUMNS if c in mine), None)
+    mine["label"] = mine[name_col].astype(str) if name_col else mine["account_id"].astype(str)
+    if "revenue" in mine:
+        mine["whitespace"] = (mine["potential"] - mine["revenue"]).clip(lower=0)
+    t = ter.loc[territory_id]
+    kind = sc.coord_kind
+    points = []
+    if kind is not None:
+        a, b = ("lat", "lon") if kind == "latlon" else ("y", "x")
+        points = mine[[a, b]].round(6).to_numpy().tolist()
+        home = [t.get(a), t.get(b)] if pd.notna(t.get(a)) else None
+    else:
+        home = None
+    quota = None
+    for info in reversed(store.proposals(owner, run_id=row.id, limit=1000, offset=0)):
+        if info.status == "optimal":
+            full = store.proposal(info.id, owner, tables=True)
+            found = [q for q in (full.quotas if full else None) or []
+                     if str(q.get("territory_id")) == territory_id]  # fmt: skip
+            if found:
+                q = found[0]
+                season = {k[len("period_") :]: v for k, v in q.items() if k.startswith("period_")}
+                quota = {"proposal": info, "row": q, "season": season}
+                break
+    cols = [c for c in ("account_id", "label", "potential", "revenue", "whitespace", "workload")
+            if c in mine]  # fmt: skip
+    targets = (
+        mine.sort_values("whitespace", ascending=False, kind="stable").head(TARGETS)
+        if "whitespace" in mine
+        else mine.head(0)
+    )
+    return {
+        "run": row,
+        "territory": {k: formats.plain(v) for k, v in t.to_dict().items()} | {"id": territory_id},
+        "accounts": formats.records(mine[cols].sort_values("potential", ascending=False)),
+        "targets": formats.records(targets[cols]),
+        "totals": {
+            c: float(mine[c].sum()) for c in ("potential", "revenue", "workload") if c in mine
+        },  # fmt: skip
+        "points": points,
+        "home": home,
+        "coordinates": kind,
+        "quota": quota,
+    }

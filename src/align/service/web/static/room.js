@@ -156,7 +156,10 @@
         row.dataset.deviation = String(v);
         val.style.left = Math.min(x(0), x(v)) + "%"; val.style.width = Math.abs(x(v) - x(0)) + "%";
         track.append(band, el("div", null, "zero"), val);
-        row.append(el("span", t.id + " " + t.name), track, el("span", (v >= 0 ? "+" : "") + pct(v), "pct"));
+        const label = el("a", t.id + " " + t.name);
+        label.href = "/ui/runs/" + runId + "/territories/" + encodeURIComponent(t.id);
+        label.title = "the territory plan of " + (t.rep || t.id);
+        row.append(label, track, el("span", (v >= 0 ? "+" : "") + pct(v), "pct"));
         row.title = t.id + ": " + fmt(mm.totals[j]) + " " + mm.name;
         frag.append(row);
       });
