@@ -457,3 +457,33 @@ def test_the_planning_room_in_chromium(
     assert errors == []
     assert outside == []
     assert dialogs == []
+
+
+def test_vendored_assets_carry_their_licences_and_pages_name_no_other_site() -> None:
+    web = ROOT / "src/align/service/web"
+    vendored = sorted(p.name for p in (web / "static/vendor").iterdir())
+    assert vendored == ["htmx", "leaflet", "topojson-client", "us-atlas"]
+    for name in vendored:
+        folder = web / "static/vendor" / name
+        assert (folder / "LICENSE").stat().st_size > 300, name
+        assert "@" in (folder / "VERSION").read_text(), name
+    ours = [*web.glob("templates/*.html"), *web.glob("static/*.js"), *web.glob("static/*.css")]
+    assert len(ours) >= 10
+    for path in ours:
+        text = path.read_text()
+        assert "http://" not in text and "https://" not in text, path.name
+
+
+def test_compare_page_shows_runs_side_by_side(server: Server, solved: dict[str, Any]) -> None:
+    other = fresh_run(server, solved)
+    with server.client(OPS) as c:
+        page = c.get(f"/ui/compare?runs={solved['run']},{other}")
+        kpis = c.get(f"/runs/{other}").json()["kpis"]["after"]
+    assert page.status_code == 200
+    assert (
+        f'href="/ui/runs/{solved["run"]}"' in page.text and f'href="/ui/runs/{other}"' in page.text
+    )
+    assert "<th>potential.max_abs_deviation</th>" in page.text
+    assert f"<td>{kpis['potential.max_abs_deviation']:.4g}</td>" in page.text
+    assert page.text.count("<circle ") == 2  # the trade-off plot: one point per run
+    assert f"<title>{other[:8]}: {100 * kpis['potential.max_abs_deviation']:.3f}%" in page.text

@@ -204,7 +204,38 @@ def compare_page(request: Request, store: StoreDep, runs: str = "") -> Response:
     ids = [r for r in runs.split(",") if ID.fullmatch(r)]
     rows = [_run_out(_run(store, r, who.owner)) for r in ids]
     keys = dict.fromkeys(k for r in rows for k in ((r.kpis or {}).get("after") or {}))
-    return page(request, "compare.html", who=who, runs=rows, kpi_keys=list(keys))
+    return page(
+        request, "compare.html", who=who, runs=rows, kpi_keys=list(keys), plot=tradeoff(rows)
+    )
+
+
+PLOT_X, PLOT_Y = "potential.max_abs_deviation", "weighted_mean_distance"
+
+
+def tradeoff(runs: list[Any]) -> dict[str, Any]:
+    """The trade-off plot: one point per run, balance (x) against distance (y), as SVG
+    coordinates in a 480 x 280 box with a 50-pixel margin on the left and bottom."""
+    pts = []
+    for r in runs:
+        after = (r.kpis or {}).get("after") or {}
+        x, y = after.get(PLOT_X), after.get(PLOT_Y)
+        if isinstance(x, int | float) and isinstance(y, int | float):
+            pts.append((r.id, float(x), float(y)))
+    if not pts:
+        return {"points": [], "x": PLOT_X, "y": PLOT_Y}
+    xs, ys = [p[1] for p in pts], [p[2] for p in pts]
+    x0, x1 = min(xs), max(xs) if max(xs) > min(xs) else min(xs) + 1e-9
+    y0, y1 = min(ys), max(ys) if max(ys) > min(ys) else min(ys) + 1e-9
+    return {
+        "x": PLOT_X,
+        "y": PLOT_Y,
+        "range": [x0, x1, y0, y1],
+        "points": [
+            {"id": i, "x": x, "y": y, "px": 60 + 400 * (x - x0) / (x1 - x0),
+             "py": 240 - 200 * (y - y0) / (y1 - y0)}
+            for i, x, y in pts
+        ],
+    }  # fmt: skip
 
 
 @router.get("/ui/proposals/{proposal_id}")
@@ -252,7 +283,8 @@ def proposal_page(proposal_id: str, request: Request, store: StoreDep) -> Respon
 def lineage(rows: Sequence[ProposalRow], row: ProposalRow) -> list[ProposalRow]:
     """The versions ``row`` comes from and those made from it, oldest first."""
     by_id = {r.id: r for r in rows}
-    chain, at = set(), by_id.get(row.id, row)
+    chain: set[str] = set()
+    at: ProposalRow | None = by_id.get(row.id, row)
     while at is not None:
         chain.add(at.id)
         at = by_id.get(at.parent_id or "")

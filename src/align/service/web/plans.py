@@ -137,7 +137,7 @@ def plan(run_id: str, store: StoreDep, who: CallerDep) -> JSONResponse:
         "today": _texts(acc["current_territory"]) if "current_territory" in acc else None,
         "locked": acc["locked"].astype(bool).tolist(),
     }
-    for col in {"potential", "workload", "revenue", *(m["name"] for m in measures)}:
+    for col in {"potential", "workload", "revenue", *(str(m["name"]) for m in measures)}:
         if col in acc:
             columns[col] = np.round(acc[col].to_numpy(dtype=float), 4).tolist()
     kind = sc.coord_kind
@@ -333,10 +333,8 @@ def _territories_of(store: Store, scenario_row: Any) -> list[dict[str, Any]]:
     content = store.scenario_files(scenario_row.id).get("territories.csv")
     if content is None:
         return []
-    out: list[dict[str, Any]] = pd.read_csv(
-        io.BytesIO(content), dtype={"territory_id": str}
-    ).to_dict(orient="records")
-    return out
+    frame = pd.read_csv(io.BytesIO(content), dtype={"territory_id": str})
+    return [{str(k): v for k, v in r.items()} for r in frame.to_dict(orient="records")]
 
 
 TARGETS = 10  # target accounts listed per territory, by whitespace
