@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pandas as pd
 import pytest
-from servers import Server, database, wait_for
+from servers import Server, database, slow_scenario, wait_for
 
 from align.service.config import ServiceConfig, ServiceConfigError
 from align.service.store import QUEUED, RunRow, ScenarioRow, Store, new_id, now
@@ -140,6 +140,23 @@ def test_the_ops_and_leader_keys_share_a_team_and_others_get_404(
         assert r.json()["detail"] == (
             "changing a plan needs the ops role; Lee Lead is leader (ALIGN_KEY_ROLES)"
         )
+
+
+def test_the_progress_fragment_polls_a_running_run_and_cancels_it(server: Server) -> None:
+    with server.client(OPS) as c:
+        sc = c.post("/scenarios", json=slow_scenario(60)).json()
+        run = c.post(f"/scenarios/{sc['id']}/runs", json={}).json()["id"]
+        wait_for(c, run, until=("running",))
+        live = c.get(f"/ui/runs/{run}/status")
+        assert f'hx-get="/ui/runs/{run}/status" hx-trigger="every 1s"' in live.text
+        assert f'hx-delete="/runs/{run}"' in live.text and "HX-Refresh" not in live.headers
+    with httpx.Client(base_url=server.url, cookies={"align_key": OPS}, timeout=60) as page:
+        assert page.delete(f"/runs/{run}").status_code == 403  # the cookie alone cannot
+        gone = page.delete(f"/runs/{run}", headers={"X-Align-Page": "1"})
+        assert gone.status_code == 200 and gone.json()["status"] == "cancelled"
+        done = page.get(f"/ui/runs/{run}/status")
+        assert done.headers["HX-Refresh"] == "true"
+        assert "hx-delete" not in done.text and "cancelled on request" in done.text
 
 
 # --- manual changes ---------------------------------------------------------------------------
