@@ -399,6 +399,17 @@ def test_the_planning_room_in_chromium(
             page.mouse.click(x, y)
             page.keyboard.up("Shift")
         assert page.evaluate("window.alignRoom.selected()") == MOVED
+        page.click("#clear")
+        x, y = page.evaluate("window.alignRoom.pointOf('A00148')")  # alone for 2 degrees
+        page.keyboard.down("Shift")
+        page.mouse.move(x - 12, y - 12)
+        page.mouse.down()
+        for dx, dy in ((12, -12), (12, 12), (-12, 12), (-12, -12)):
+            page.mouse.move(x + dx, y + dy, steps=3)
+        page.mouse.up()
+        page.keyboard.up("Shift")
+        assert page.evaluate("window.alignRoom.selected()") == ["A00148"]  # lasso
+        page.evaluate(f"window.alignRoom.selectIds({MOVED!r})")
         page.select_option("#move select[name=territory]", "T02")
         page.fill("#move input[name=reason]", "Aisha knows them")
         page.click("#move button[type=submit]")

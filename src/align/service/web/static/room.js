@@ -273,22 +273,35 @@
     if (state.manual.has(i) || A.locked[i]) line("locked", "yes");
     return box;
   }
-  function boxSelect(map) {
-    let start = null, rect = null;
+  function lassoSelect(map) { // shift-drag draws a free-hand lasso; the points inside join
+    let path = null, line = null;
     map.on("mousedown", (e) => {
       if (!e.originalEvent.shiftKey) return;
       map.dragging.disable();
-      start = e.latlng;
-      rect = L.rectangle([start, start], { color: "#000", weight: 1, dashArray: "4", fill: false, interactive: false }).addTo(map);
+      path = [e.containerPoint];
+      line = L.polyline([e.latlng], { color: "#000", weight: 1, dashArray: "4", interactive: false }).addTo(map);
     });
-    map.on("mousemove", (e) => { if (start) rect.setBounds([start, e.latlng]); });
+    map.on("mousemove", (e) => {
+      if (!path) return;
+      path.push(e.containerPoint);
+      line.addLatLng(e.latlng);
+    });
     map.on("mouseup", () => {
-      if (!start) return;
-      const b = rect.getBounds(), A = state.data.accounts, hit = [];
-      for (let i = 0; i < A.id.length; i++) if (b.contains([A.lat[i], A.lon[i]])) hit.push(i);
-      map.removeLayer(rect);
-      start = null; rect = null;
+      if (!path) return;
+      const ring = path, A = state.data.accounts, hit = [];
+      map.removeLayer(line);
+      path = null; line = null;
       map.dragging.enable();
+      if (ring.length < 3) return;
+      for (let i = 0; i < A.id.length; i++) {
+        const p = map.latLngToContainerPoint([A.lat[i], A.lon[i]]);
+        let inside = false; // ray casting
+        for (let a = 0, b = ring.length - 1; a < ring.length; b = a++) {
+          if ((ring[a].y > p.y) !== (ring[b].y > p.y) &&
+              p.x < (ring[b].x - ring[a].x) * (p.y - ring[a].y) / (ring[b].y - ring[a].y) + ring[a].x) inside = !inside;
+        }
+        if (inside) hit.push(i);
+      }
       select(hit, true);
     });
   }
@@ -371,7 +384,7 @@
       overlays["Pockets of whitespace"] = await pocketsLayer();
       L.control.layers(null, overlays, { collapsed: false }).addTo(map);
       map.fitBounds(bounds.pad(0.05));
-      boxSelect(map);
+      lassoSelect(map);
       // for tests and benchmarks: where an account is drawn (page pixels), its hover details
       window.alignRoom.pointOf = (id) => {
         const i = state.aIndex.get(id), r = map.getContainer().getBoundingClientRect();
