@@ -3,6 +3,8 @@ and the whole flow in Debian's Chromium driven by Playwright."""
 
 from __future__ import annotations
 
+import html
+import re
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -515,3 +517,31 @@ def test_compare_page_shows_runs_side_by_side(server: Server, solved: dict[str, 
     assert f"<td>{kpis['potential.max_abs_deviation']:.4g}</td>" in page.text
     assert page.text.count("<circle ") == 2  # the trade-off plot: one point per run
     assert f"<title>{other[:8]}: {100 * kpis['potential.max_abs_deviation']:.3f}%" in page.text
+
+
+def test_the_run_form_lists_every_settings_problem_as_the_cli_words_it(tmp_path: Path) -> None:
+    from fastapi.testclient import TestClient
+
+    from align.service import create_app
+
+    app = create_app(
+        ServiceConfig(database_url=f"sqlite:///{tmp_path / 'a.db'}"), run_workers=False
+    )
+    folder = ROOT / "data/examples/two-reps"
+    with TestClient(app) as c:
+        files = [
+            ("files", (n, (folder / n).read_bytes())) for n in ("accounts.csv", "territories.csv")
+        ]
+        sid = c.post("/scenarios", files=files).json()["id"]
+        form = {"time_limit_s": "-1", "tolerance": "abc", "preset": "nope"}
+        r = c.post(f"/ui/scenarios/{sid}/runs", data=form, headers={"X-Align-Page": "1"})
+        assert c.get("/runs").json()["runs"] == []  # nothing was queued
+    cells = [html.unescape(t) for t in re.findall(r"<td>(.*?)</td>", r.text)][1::2]
+    assert cells == [
+        "run settings: settings key 'model': unknown preset 'nope'; presets: balanced, "
+        "greenfield, min-disruption",
+        "run settings: settings key 'balance.potential.tolerance' must be a number (got 'abc'); "
+        "0.05 means every territory within +-5% of its target",
+        "run settings: settings key 'solver.time_limit_s' must be greater than 0 (got -1); "
+        "seconds, e.g. 60",
+    ]
