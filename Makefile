@@ -17,6 +17,7 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/align validate data/samples
 	$(BIN)/align demo --out runs/demo
+	@echo "planning room: run '$(BIN)/align serve' and open http://127.0.0.1:8000/ (docs/web.md)"
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 -q

@@ -786,7 +786,8 @@ def serve(
     ring = KeyRing(config.api_keys, config.api_keys_file)
     keys = f"{len(ring)} API keys" if ring.enabled else "no API keys (open)"
     err.print(
-        f"align serve: http://{host}:{port} (docs at /docs), {config.workers} solver processes, "
+        f"align serve: http://{host}:{port}/ (planning room; API docs at /docs), "
+        f"{config.workers} solver processes, "
         f"database {_redact(config.database_url)}, {keys}"
     )
     uvicorn.run(create_app(config), host=host, port=port, log_level=log_level)

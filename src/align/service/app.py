@@ -310,6 +310,9 @@ def create_app(config: ServiceConfig | None = None, *, run_workers: bool = True)
 
     app.add_middleware(Unexpected)  # a 500 is a response; the connection stays usable
     _routes(app)
+    from .web import mount  # the planning room: pages, its API, the sign-in cookie
+
+    mount(app)
     return app
 
 
