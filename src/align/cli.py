@@ -915,7 +915,7 @@ def sweep(
         shown = {("moved" if m == "disruption" else m): c for m, c in result.measures.items()}
         fixed = ("point", "status", "objective", *shown)
         heads = short_keys(list(grid), taken=fixed)  # every header once
-        units = Units.of(load_scenario(scenario, overrides=set_).settings)
+        units = next((r.units for r in result.runs.values() if r.settings), Units())
         for header in ("point", *heads.values(), "status", "objective", *shown):
             numeric = header in ("objective", *shown)
             table.add_column(
