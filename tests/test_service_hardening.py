@@ -441,3 +441,21 @@ def test_a_solve_past_its_memory_cap_fails_with_that_reason(
         "the solve passed its memory cap of 512 MiB (ALIGN_RUN_MEMORY_MB); solve fewer accounts "
         "or pairs (solver.candidates), or raise the cap"
     )
+
+
+def test_uploaded_file_names_never_leave_the_scenario_folder(
+    client: TestClient, tmp_path: Path
+) -> None:
+    files = {n: (TWO_REPS / n).read_bytes() for n in FILES}
+    parts = [("files", (f"../../../{tmp_path.name}/{n}", c)) for n, c in files.items()]
+    r = client.post("/scenarios", files=parts)
+    assert r.status_code == 201  # the folders of a name are dropped: accounts.csv is accounts.csv
+    assert sorted(r.json()["files"]) == sorted(FILES)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["align.db"]
+    r = client.post("/scenarios", files=[("files", ("../../etc/passwd", b"root:x:0:0"))])
+    assert r.status_code == 422
+    assert r.json()["problems"] == [
+        "upload 'passwd': not a scenario file; send accounts.csv, accounts.parquet, "
+        "accounts.geojson, accounts.gpkg, territories.csv, distances.csv, adjacency.csv, "
+        "scenario.toml"
+    ]

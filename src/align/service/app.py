@@ -196,14 +196,15 @@ api_key = APIKeyHeader(name="X-API-Key", auto_error=False, description="one of A
 def owner_of(request: Request, key: Annotated[str | None, Depends(api_key)]) -> str:
     """The owner of what this request creates or reads: a digest of its API key.
 
-    Each owner (or, without a valid key, each client address) has a request rate
+    Each owner (or, without a valid key or keys at all, each client address) has a request rate
     (ALIGN_RATE_PER_S, ALIGN_RATE_BURST); past it the answer is 429 with Retry-After, also for
     wrong keys, so keys cannot be guessed at speed.
     """
     keys: KeyRing = request.app.state.keys
     owner = keys.owner(key) if keys.enabled else ""
     client = request.client.host if request.client is not None else "?"
-    wait = request.app.state.rates.take(f"key:{owner}" if owner is not None else f"ip:{client}")
+    # per key; per client address without a valid key, and on an open service (no keys)
+    wait = request.app.state.rates.take(f"key:{owner}" if owner else f"ip:{client}")
     if wait > 0:
         raise HTTPException(
             429,
