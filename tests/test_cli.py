@@ -126,6 +126,8 @@ def test_tables_in_a_pipe_keep_whole_amounts_and_goal_reads_144m(tmp_path: Path)
     (sc / "territories.csv").write_text(
         "territory_id,name,lat,lon\nT1,Columbus,40.0,-83.0\nT2,Toledo,41.0,-84.0\n"
     )
+    # settings of its own (no band): without scenario.toml the balanced preset would apply
+    (sc / "scenario.toml").write_text("[solver]\ngap = 0.001\n")
     assert align_cli("solve", str(sc), "--out", str(tmp_path / "run"), "-q").returncode == 0
     narrow = {**os.environ, "COLUMNS": "40"}  # a narrow terminal's width must not cut a pipe
     written = {}
@@ -162,7 +164,7 @@ def test_compare_lists_an_infeasible_run_with_its_status(tmp_path: Path) -> None
     status = next(line for line in lines if line.startswith("│ status"))
     assert "optimal" in status and "infeasible" in status
     reason = next(line for line in lines if line.startswith("│ reason"))
-    assert "constraints.max_moved_share must rise to at least 20.0% (it is 0.0%)" in reason
+    assert "constraints.max_moved_share must rise to at least 20.00% (it is 0.00%)" in reason
     assert f"no accounts compared between {ok} and {stuck}: {stuck} holds no plan (infeasible)" in (
         res.stdout
     )

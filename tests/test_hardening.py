@@ -302,7 +302,7 @@ def test_a_plan_without_a_bound_is_printed_with_dashes(
         capsys, monkeypatch, "solve", str(folder), "--out", str(tmp_path / "run")
     )
     assert code == 0, stderr
-    assert stdout.startswith("feasible: objective 15, bound -, gap -, ")
+    assert stdout.startswith("feasible: objective 15, bound –, gap –, ")  # units.DASH
     assert json.loads((tmp_path / "run" / "run.json").read_text())["gap"] is None
 
 

@@ -179,7 +179,9 @@ def test_compare_lists_an_infeasible_run_with_its_status_and_reason(tmp_path: Pa
     assert list(df.columns[:2]) == ["status", "reason"]
     assert df["status"].tolist() == ["optimal", "infeasible"]
     assert df.loc["stuck", "reason"] == (
-        "constraints.max_moved_share must rise to at least 20.0% (it is 0.0%)"
+        "smallest single change that lets a plan exist: constraints.max_moved_share must rise "
+        "to at least 20.00% (it is 0.00%); or, alone: balance.potential.tolerance must rise to "
+        "at least 33.34% (it is 10.00%)"
     )
     assert math.isnan(df.loc["stuck", "potential.max_abs_deviation"])
     assert df.loc["plan", "potential.max_abs_deviation"] == pytest.approx(0.0)

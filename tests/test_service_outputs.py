@@ -45,6 +45,8 @@ EMPTY_REP = {
         {"territory_id": "T2", "x": 1, "y": 0},
         {"territory_id": "T3", "x": 100, "y": 0},
     ],
+    # settings of its own (no band): without any the balanced preset would apply
+    "settings": {"solver": {"gap": 0.001}},
 }
 
 
@@ -55,7 +57,7 @@ def test_a_named_run_keeps_its_name_and_its_json_is_strict(client: httpx.Client)
     r = client.post(f"/scenarios/{sid}/runs", json={"name": "FY27 balanced +-5%"})
     assert r.status_code == 202, r.text
     done = wait_for(client, r.json()["id"])
-    assert done["status"] == "succeeded", done
+    assert done["status"] == "succeeded", (done.get("reason"), done)
     got = client.get(f"/runs/{done['id']}")
     body = strict(got)
     assert body["name"] == "FY27 balanced +-5%"

@@ -36,7 +36,7 @@ from .runs import Run, check_run_folder, compare_runs, load_run, moved_between
 from .settings import list_presets, load_preset
 from .tracking import MIN_COVERAGE, PACE_THRESHOLD
 from .tracking import track as track_progress
-from .units import Units, parse_amount
+from .units import DASH, Units, parse_amount
 
 app = typer.Typer(
     name="align",
@@ -93,13 +93,13 @@ def _print_notes(notes: list[str]) -> None:
 
 def _fmt(v: object) -> str:
     if v is None:
-        return "-"
+        return DASH
     if isinstance(v, bool):
         return str(v)
     if isinstance(v, int | float):
         f = float(v)
         if math.isnan(f):
-            return "-"
+            return DASH
         if math.isinf(f):
             return "inf"
         if f == int(f) and abs(f) < 1e15:
@@ -627,8 +627,8 @@ def review(
 
 
 def _share(v: float | None, digits: int = 1) -> str:
-    """A share as a percentage; '-' when there is none (a plan without a bound has no gap)."""
-    return f"{v:.{digits}%}" if v is not None and math.isfinite(v) else "-"
+    """A share as a percentage; a dash when there is none (a plan without a bound has no gap)."""
+    return f"{v:.{digits}%}" if v is not None and math.isfinite(v) else DASH
 
 
 @app.command()

@@ -422,8 +422,10 @@ def parse_values(table: Table, kind: str, numeric: Iterable[str] = ()) -> list[s
             or not (raw.dtype == object or pd.api.types.is_string_dtype(raw.dtype))
         ):
             continue
-        values, parsed, examples = parse_amounts(raw)
         filled = raw.astype(object).map(lambda v: isinstance(v, str) and bool(v.strip()))
+        if not filled.any():
+            continue  # no text to read (numbers too large for a float stay for validation)
+        values, parsed, examples = parse_amounts(raw)
         unread = filled.to_numpy() & values.map(lambda v: isinstance(v, str)).to_numpy()
         if col not in wanted and (unread.any() or not filled.any()):
             continue

@@ -388,7 +388,11 @@ def _moved_section(assignments: pd.DataFrame, accounts: pd.DataFrame | None) -> 
     if accounts is not None:
         label = [c for c in NAME_COLUMNS if c in accounts][:1]
         extra = [c for c in ("city", "state", "segment", "potential", "revenue") if c in accounts]
-        moved = moved.merge(accounts[["account_id", *label, *extra]], on="account_id", how="left")
+        details = [*label, *extra]
+        # the scenario's details win over the copies a run carries (name, city, state)
+        moved = moved.drop(columns=[c for c in details if c in moved]).merge(
+            accounts[["account_id", *details]], on="account_id", how="left"
+        )
         cols += [(c, "name", "text") for c in label]
         cols += [(c, c, "money" if c in ("potential", "revenue") else "text") for c in extra]
     cols += [("previous_territory", "from", "text"), ("territory_id", "to", "text"),

@@ -134,7 +134,7 @@ async def upload(request: Request, store: StoreDep) -> Response:
     who = _who(request)
     try:
         name, files = await _read_upload(request)
-        row = await run_in_threadpool(
+        row, _notes = await run_in_threadpool(
             _add_scenario, store, who.owner, name, files, request.app.state.config
         )
     except ScenarioError as e:
