@@ -200,3 +200,18 @@ def test_an_instance_too_large_for_the_machine_is_refused_before_it_starts(monke
     monkeypatch.setattr(solve_mod, "available_mib", lambda: 100.0)
     with pytest.raises(align.errors.NoSolutionError, match="split the accounts into regions"):
         align.solve(sc)
+
+
+def test_the_first_plan_is_reported_before_the_lp_is_solved() -> None:
+    """With solver.threads = 1 the first plan is made in line: the progress shows it as the
+    incumbent (with a bound below it) before the first LP round, and the solve goes on."""
+    sc = _shape_scenario("heavy", 1500, 15, 2, threads=1, time_limit_s=60.0)
+    events: list[tuple[str, dict]] = []
+    run = align.solve(sc, progress=lambda phase, info: events.append((phase, dict(info))))
+    phases = [p for p, _ in events]
+    assert phases.index("incumbent") < phases.index("lp")
+    first = events[phases.index("incumbent")][1]
+    assert first["bound"] < first["objective"]
+    assert run.status in ("optimal", "feasible")
+    assert run.objective is not None and run.objective <= first["objective"] + 1e-6
+    _check_run(run, sc)

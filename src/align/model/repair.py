@@ -97,7 +97,7 @@ def repair_moves(
             a, b = ca[q], cb[q]
             if touched[a] or touched[b] or assign[ci[q]] != a:
                 continue
-            if capped and moved_any and dk[q] < 0 and kept + dk[q] < lo_k - 1e-12:
+            if capped and moved_any and dk[q] < 0 and kept + dk[q] < lo_k - 1e-12:  # type: ignore[operator]
                 continue  # the cap is one row shared by every move: never overdrawn together
             assign[ci[q]] = b
             touched[a] = touched[b] = True

@@ -122,6 +122,7 @@ def solve(scenario: Scenario, *, progress: Progress | None = None) -> Run:
     # a plan first: Lagrangian rounding with repair, beside the LP (a thread: HiGHS releases
     # the GIL), so a solve stopped before the LP's plan still returns one
     first = FirstPlan(problem, pairs, clock, background=s.solver.threads != 1)
+    say = first.announcing(say)
     out = Outcome("no_solution", message=NO_PLAN)
     try:
         if _decompose(problem):
@@ -220,6 +221,32 @@ class FirstPlan:
         else:
             self._run()
 
+    def announcing(self, say: Progress) -> Progress:
+        """``say`` that first reports the first plan as the incumbent, once it exists and while
+        the main path has reported none (in the main thread: progress need not be thread-safe)."""
+        told = False
+
+        def relay(phase: str, info: dict[str, Any]) -> None:
+            nonlocal told
+            if phase == "incumbent":
+                told = True
+            elif not told and self.assign is not None:
+                told = True
+                objective = self.problem.plan_cost(self.assign)
+                say("incumbent", {"objective": objective, "bound": self.floor()})
+            say(phase, info)
+
+        return relay
+
+    def floor(self) -> float:
+        """Every account at its cheapest eligible territory: a bound of any plan (the candidates
+        hold each account's cheapest eligible pair)."""
+        problem = self.problem
+        pi, pj = self.pairs
+        cheapest = np.full(problem.n, np.inf)
+        np.minimum.at(cheapest, pi, problem.pair_costs(pi, pj))
+        return float(cheapest.sum())
+
     def _stopped(self) -> bool:
         # the clock may have run out: the grace after the main path gives up is its own limit
         return self._halt.is_set() or time.perf_counter() > self._deadline
@@ -250,13 +277,7 @@ class FirstPlan:
         if self.assign is None:
             return out
         problem = self.problem
-        pi, pj = self.pairs
-        cost = problem.pair_costs(pi, pj)
-        cheapest = np.full(problem.n, np.inf)
-        np.minimum.at(cheapest, pi, cost)
-        # every account at its cheapest eligible territory: a bound of any plan (the candidates
-        # hold each account's cheapest eligible pair)
-        floor = float(cheapest.sum())
+        floor = self.floor()
         bound = floor if out.bound is None else max(out.bound, floor)
         objective = problem.plan_cost(self.assign)
         stats["first_plan"]["used"] = True
