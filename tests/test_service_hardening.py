@@ -457,5 +457,5 @@ def test_uploaded_file_names_never_leave_the_scenario_folder(
     assert r.json()["problems"] == [
         "upload 'passwd': not a scenario file; send accounts.csv, accounts.parquet, "
         "accounts.geojson, accounts.gpkg, territories.csv, distances.csv, adjacency.csv, "
-        "scenario.toml"
+        "scenario.toml, or say which it is with the form field accounts='passwd' (or territories)"
     ]
