@@ -156,7 +156,15 @@ def test_priced_plan_holds_every_rule_on_lumpy_books(shape: str) -> None:
     assert (plan[locked] == problem.fixed[locked]).all()
 
 
-def test_solver_threads_reach_the_lp_session_and_every_mip(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+@pytest.fixture
+def fresh_pool(monkeypatch: pytest.MonkeyPatch) -> None:
+    """This process's HiGHS thread pool as in a new process: not sized yet (tests in one
+    process run one at a time, so rebuilding the pool here disturbs no running solve)."""
+    highspy.Highs.resetGlobalScheduler(True)
+    monkeypatch.setattr(_highs_child, "_POOL", [])
+
+
+def test_solver_threads_reach_the_lp_session_and_every_mip(monkeypatch, fresh_pool) -> None:  # type: ignore[no-untyped-def]
     sc = _shape_scenario("heavy", 1500, 15, 1, threads=2, time_limit_s=60.0)
     problem = build_problem(sc)
     pi, pj = problem.nearest_pairs(8)
@@ -175,7 +183,7 @@ def test_solver_threads_reach_the_lp_session_and_every_mip(monkeypatch) -> None:
     assert seen and set(seen) == {2}
 
 
-def test_the_mip_worker_sets_the_threads_option() -> None:
+def test_the_mip_worker_sets_the_threads_option(fresh_pool) -> None:  # type: ignore[no-untyped-def]
     sc = swap_case()
     problem = build_problem(sc)
     model, _ = build_model(problem, *problem.all_pairs(), integer=True)
@@ -183,6 +191,42 @@ def test_the_mip_worker_sets_the_threads_option() -> None:
         highspy, backends._arrays(model), time_limit=1.0, gap=0.0, seed=0, threads=2
     )
     assert h.getOptionValue("threads")[1] == 2
+
+
+def _size_pool(threads: int) -> None:
+    h = highspy.Highs()
+    h.setOptionValue("output_flag", False)
+    _highs_child.set_threads(highspy, h, threads)
+    h.addVariable(0.0, 1.0)
+    assert h.run() == highspy.HighsStatus.kOk
+
+
+def test_a_solve_asking_for_other_threads_than_the_pool_has_still_proves_its_plan(
+    fresh_pool,  # type: ignore[no-untyped-def]
+) -> None:
+    # HiGHS refuses an instance asking for another pool size than the process's (an error, no
+    # solve): a sweep in Dask threads, a notebook or a service process solves after others did
+    _size_pool(2)
+    sc = align.load_scenario("tests/data/pfizer-22x4", overrides=["solver.threads=1"])
+    run = align.solve(sc)
+    assert run.status == "optimal"
+    assert run.objective == pytest.approx(154.60, abs=0.005)  # the published optimum
+    assert _highs_child._POOL == [2]  # the pool was left as it was
+
+
+def test_a_worker_process_rebuilds_its_pool_for_the_threads_asked(  # type: ignore[no-untyped-def]
+    fresh_pool, monkeypatch
+) -> None:
+    monkeypatch.setattr(_highs_child, "_RESET_POOL", True)  # as in the MIP worker process
+    _size_pool(2)
+    sc = swap_case()
+    problem = build_problem(sc)
+    model, _ = build_model(problem, *problem.all_pairs(), integer=True)
+    h = _highs_child.load(
+        highspy, backends._arrays(model), time_limit=5.0, gap=0.0, seed=0, threads=1
+    )
+    assert h.getOptionValue("threads")[1] == 1 and _highs_child._POOL == [1]
+    assert h.run() == highspy.HighsStatus.kOk
 
 
 def test_an_instance_too_large_for_the_machine_is_refused_before_it_starts(monkeypatch) -> None:  # type: ignore[no-untyped-def]

@@ -280,33 +280,10 @@ def with_settings(scenario: Scenario, settings: Settings) -> Scenario:
     return dataclasses.replace(scenario, settings=settings, input_hash=digest)
 
 
-_HIGHS_THREADS: list[int] = []
-
-
-def _size_highs(threads: int | None) -> None:
-    """Size HiGHS's thread pool in this worker process, once, before its first solve.
-
-    HiGHS keeps one scheduler per process, sized by the first solve that runs; the engine's LP
-    does not pass ``solver.threads``, so a tiny solve with it goes first.
-    """
-    if threads is None or _HIGHS_THREADS:
-        return
-    import highspy
-
-    h = highspy.Highs()
-    h.setOptionValue("output_flag", False)
-    h.setOptionValue("threads", int(threads))
-    h.addVar(0.0, 1.0)
-    h.run()
-    _HIGHS_THREADS.append(int(threads))
-
-
 def _solve_point(scenario: Scenario, settings: Settings) -> dict[str, Any]:
     """One point, in a worker: the run, or the error that stopped it."""
     out: dict[str, Any] = worker_stats()
     try:
-        if settings.solver.name == "highs":
-            _size_highs(settings.solver.threads)
         out["run"] = solve(with_settings(scenario, settings))
     except Exception as e:  # noqa: BLE001 - one point's failure must not lose the others
         out["error"] = f"{type(e).__name__}: {e}"

@@ -21,6 +21,29 @@ import numpy as np
 
 Result = tuple[str, Any, float, float, Any, str]
 
+# HiGHS keeps one thread pool per process, sized by the first solve, and refuses (an error
+# status, no solve) an instance that asks for another size afterwards. _POOL holds the size this
+# process's pool was given (0: HiGHS's own default) once an instance asked; _RESET_POOL is True
+# in a worker process, which runs one solve at a time and so may rebuild its pool.
+_POOL: list[int] = []
+_RESET_POOL = False
+
+
+def set_threads(hs: Any, h: Any, threads: Any) -> None:
+    """Ask HiGHS for ``threads`` threads where this process's pool allows it (see ``_POOL``):
+    the first instance of the process sizes the pool; a later one that asks for another size
+    keeps the pool as it is, or, in a worker process, rebuilds it at that size."""
+    want = int(threads or 0)
+    if not _POOL:
+        _POOL.append(want)
+    elif want and want != _POOL[0]:
+        if not _RESET_POOL:
+            return
+        hs.Highs.resetGlobalScheduler(True)
+        _POOL[0] = want
+    if want:
+        h.setOptionValue("threads", want)
+
 
 def load(hs: Any, m: dict[str, Any], *, time_limit: float, gap: float, seed: int, threads: Any):
     """A HiGHS instance holding the model, with its options set."""
@@ -29,8 +52,7 @@ def load(hs: Any, m: dict[str, Any], *, time_limit: float, gap: float, seed: int
     h.setOptionValue("time_limit", max(float(time_limit), 0.01))
     h.setOptionValue("random_seed", int(seed))
     h.setOptionValue("mip_rel_gap", float(gap))
-    if threads:
-        h.setOptionValue("threads", int(threads))
+    set_threads(hs, h, threads)
     lp = hs.HighsLp()
     nrow, ncol = m["shape"]
     lp.num_col_ = ncol
@@ -179,6 +201,8 @@ def serve(fd_in: int, fd_out: int) -> None:
 
     import highspy
 
+    global _RESET_POOL
+    _RESET_POOL = True  # one solve at a time here: the pool may be rebuilt between them
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     _die_with_parent(signal.SIGKILL)
     inbox = Connection(fd_in, writable=False)
