@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import sys
 import time
 from pathlib import Path
@@ -143,10 +142,7 @@ def main(argv: list[str] | None = None) -> int:
     results = [bench_k(int(k), args) for k in args.k.split(",")]
     text = markdown(results, header)
     print(text)
-    if args.out:
-        args.out.write_text(text)
-    if args.json:
-        args.json.write_text(json.dumps({"header": header, "results": results}, indent=1))
+    bp.write_outputs(args, header, results, text)
     return 0
 
 

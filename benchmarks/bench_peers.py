@@ -567,11 +567,16 @@ def main(argv: list[str] | None = None) -> int:
     text = markdown(results, args, header)
     print()
     print(text)
+    write_outputs(args, header, results, text)
+    return 0
+
+
+def write_outputs(args: argparse.Namespace, header: str, results: list, text: str) -> None:
+    """The table to ``--out`` and the results to ``--json``, where asked for."""
     if args.out:
         args.out.write_text(text)
     if args.json:
         args.json.write_text(json.dumps({"header": header, "results": results}, indent=1))
-    return 0
 
 
 if __name__ == "__main__":

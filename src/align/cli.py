@@ -628,7 +628,7 @@ def review(
 
 def _share(v: float | None, digits: int = 1) -> str:
     """A share as a percentage; a dash when there is none (a plan without a bound has no gap)."""
-    return f"{v:.{digits}%}" if v is not None and math.isfinite(v) else DASH
+    return Units().pct(v, digits)
 
 
 @app.command()

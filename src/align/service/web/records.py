@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import TypeVar
 
 from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint, select
 from sqlalchemy.orm import Mapped, mapped_column
@@ -126,14 +127,18 @@ def undo_change(store: Store, run_id: str, change_id: str, who: str, *, base: in
 # --- reviews ----------------------------------------------------------------------------------
 
 
-def reviews(store: Store, proposal_id: str) -> Sequence[ReviewRow]:
-    q = (
-        select(ReviewRow)
-        .where(ReviewRow.proposal_id == proposal_id)
-        .order_by(ReviewRow.created_at, ReviewRow.id)
-    )
+_Row = TypeVar("_Row", "ReviewRow", "CommentRow")
+
+
+def _of_proposal(store: Store, row: type[_Row], proposal_id: str) -> Sequence[_Row]:
+    """The rows of one proposal, oldest first."""
+    q = select(row).where(row.proposal_id == proposal_id).order_by(row.created_at, row.id)
     with store.tx() as s:
         return s.scalars(q).all()
+
+
+def reviews(store: Store, proposal_id: str) -> Sequence[ReviewRow]:
+    return _of_proposal(store, ReviewRow, proposal_id)
 
 
 def state_of(rows: Sequence[ReviewRow], region: str = "") -> str:
@@ -149,13 +154,7 @@ def add_review(store: Store, row: ReviewRow) -> ReviewRow:
 
 
 def comments(store: Store, proposal_id: str) -> Sequence[CommentRow]:
-    q = (
-        select(CommentRow)
-        .where(CommentRow.proposal_id == proposal_id)
-        .order_by(CommentRow.created_at, CommentRow.id)
-    )
-    with store.tx() as s:
-        return s.scalars(q).all()
+    return _of_proposal(store, CommentRow, proposal_id)
 
 
 def add_comment(store: Store, row: CommentRow) -> CommentRow:
