@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 
 import numpy as np
 
@@ -431,3 +432,58 @@ def _priced_once(
         if left <= SLACK_TOL or stop():
             break
     return out, left
+
+
+HOLD_MARGIN = 1e-6  # relative: how far inside its bands a plan is pushed when it misses one
+
+
+def exact_violation(problem: Problem, assign: np.ndarray) -> float:
+    """Largest amount (scaled) by which a whole plan misses a band, a capacity or the moved cap,
+    from its own sums: 0 when every rule holds within BAND_EPS (floating-point sums only)."""
+    worst = 0.0
+    for r in problem.resources:
+        load = r.load(assign, problem.m)
+        over = np.where(np.isfinite(r.hi), load - r.hi, 0.0)
+        under = np.where(np.isfinite(r.lo), r.lo - load, 0.0)
+        worst = max(worst, float(over.max(initial=0.0)), float(under.max(initial=0.0)))
+    if problem.moved_min_kept is not None:
+        cur = problem.current
+        kept = float(problem.measure[(cur >= 0) & (cur == assign)].sum()) / problem.moved_scale
+        worst = max(worst, problem.moved_min_kept - kept)
+    return worst if worst > BAND_EPS else 0.0
+
+
+def _narrowed(problem: Problem, margin: float) -> Problem:
+    """The problem with every band, capacity and the moved cap moved inward by ``margin`` of its
+    own size (never past the band's middle)."""
+    resources = []
+    for r in problem.resources:
+        mid = np.where(np.isfinite(r.lo) & np.isfinite(r.hi), (r.lo + r.hi) / 2, np.nan)
+        lo = np.where(np.isfinite(r.lo), r.lo + margin * np.abs(r.lo), r.lo)
+        hi = np.where(np.isfinite(r.hi), r.hi - margin * np.abs(r.hi), r.hi)
+        lo = np.where(np.isnan(mid), lo, np.minimum(lo, mid))
+        hi = np.where(np.isnan(mid), hi, np.maximum(hi, mid))
+        resources.append(replace(r, lo=lo, hi=hi))
+    kept = problem.moved_min_kept
+    if kept is not None:
+        kept = min(kept + margin * abs(kept), 1.0)
+    return replace(problem, resources=resources, moved_min_kept=kept)
+
+
+def hold_exactly(
+    problem: Problem, pi: np.ndarray, pj: np.ndarray, assign: np.ndarray
+) -> np.ndarray | None:
+    """A plan that keeps every band, capacity and the moved cap from its own sums.
+
+    A plan from a MIP solver or an elastic repair may miss a band by up to the solver's
+    feasibility tolerance (1e-6 of a target). Such a plan is moved inside bands narrowed by
+    HOLD_MARGIN with the greedy repair, then checked again. Returns the plan as it is when it
+    holds, the mended plan, or None when it cannot be mended along the candidate pairs.
+    """
+    if exact_violation(problem, assign) == 0.0:
+        return assign
+    for margin in (HOLD_MARGIN, 100 * HOLD_MARGIN):
+        mended, _left = repair_moves(_narrowed(problem, margin), pi, pj, assign)
+        if exact_violation(problem, mended) == 0.0:
+            return mended
+    return None

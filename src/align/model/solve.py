@@ -51,6 +51,8 @@ from .pricing import PricedLP, may_price
 from .repair import (
     SLACK_COST,
     SLACK_TOL,
+    exact_violation,
+    hold_exactly,
     local_search,
     near_violations,
     priced_plan,
@@ -133,8 +135,10 @@ def solve(scenario: Scenario, *, progress: Progress | None = None) -> Run:
         first.stop(grace=out.kind == "no_solution")
     if out.kind == "infeasible":
         return _infeasible(problem, backend, clock, finish)
+    if out.kind == "plan":
+        out = _held(problem, pairs, out, stats)
     if out.kind != "plan":
-        out = first.rescue(out, stats, say)
+        out = _held(problem, pairs, first.rescue(out, stats, say), stats)
     if out.kind == "plan":
         return finish("plan", out.assign, objective=out.objective, bound=out.bound)
     return finish("no_solution", bound=out.bound, message=out.message)
@@ -777,6 +781,34 @@ def _improve(problem, backend, lp, layout, assign, objective, bound, clock, stat
         # solutions outside the kept pairs cost more than the old incumbent
         bound = max(bound, min(res.bound * cs, objective))
     return assign, objective, bound
+
+
+def _held(
+    problem: Problem, pairs: tuple[np.ndarray, np.ndarray], out: Outcome, stats: dict[str, Any]
+) -> Outcome:
+    """The plan of ``out`` checked against every band from its own sums, and mended when it
+    misses one within a solver's tolerance (see :func:`hold_exactly`); a plan that cannot be
+    mended is no plan."""
+    if out.kind != "plan" or out.assign is None:
+        return out
+    missed = exact_violation(problem, out.assign)
+    if missed == 0.0:
+        return out
+    mended = hold_exactly(problem, *pairs, out.assign)
+    stats["mended"] = {
+        "missed": missed,
+        "moves": None if mended is None else int((mended != out.assign).sum()),
+    }
+    if mended is None:
+        return Outcome(
+            "no_solution",
+            bound=out.bound,
+            message=f"the best plan found misses a band by {missed:.2g} of a mean target and "
+            "could not be moved inside it; " + NO_PLAN,
+        )
+    objective = problem.plan_cost(mended)
+    bound = out.bound if out.bound is None else min(out.bound, objective)
+    return Outcome("plan", mended, objective, bound)
 
 
 def _gap(objective: float, bound: float) -> float:
