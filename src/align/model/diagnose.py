@@ -121,6 +121,67 @@ def quick_checks(problem: Problem) -> list[str]:
     return reasons
 
 
+def _cover(value: np.ndarray, cost: np.ndarray, need: float) -> float:
+    """Least cost of a share of items (fractions allowed, sorted cheapest per unit of value
+    first) whose values reach ``need``; inf when they cannot."""
+    return _cover_sums(np.cumsum(value), np.cumsum(cost), need)
+
+
+def _cover_sums(cv: np.ndarray, cc: np.ndarray, need: float) -> float:
+    """:func:`_cover` from the running sums of the items' values and costs."""
+    q = int(np.searchsorted(cv, need))
+    if q >= len(cv):
+        return math.inf
+    v0, c0 = (cv[q - 1], cc[q - 1]) if q else (0.0, 0.0)
+    return float(c0 + (need - v0) / (cv[q] - v0) * (cc[q] - c0))
+
+
+def least_moved_share(problem: Problem) -> float:
+    """A lower bound on the share of the disruption measure any plan in band moves.
+
+    Accounts locked away from today's territory move; every territory over a band's top must
+    shed at least its excess, every territory under a band's bottom take in its shortfall. Each
+    is a knapsack cover whose fractional solution (the cheapest measure per unit of value
+    first) bounds it below; the moves out of different territories are different accounts, as
+    are the moves into them, so either sum bounds the whole.
+    """
+    cur, fixed, measure = problem.current, problem.fixed, problem.measure
+    has = cur >= 0
+    total = float(measure[has].sum())
+    if total <= 0:
+        return 0.0
+    forced = has & (fixed >= 0) & (fixed != cur)
+    where = np.where(forced, fixed, cur)  # today's plan, with the locked accounts moved
+    m = problem.m
+    out_need, in_need = np.zeros(m), np.zeros(m)
+    everyone_placed = bool(has.all())
+    for r in problem.resources:
+        if r.group is not None:
+            continue
+        load = np.bincount(where[has], weights=r.values[has], minlength=m)
+        free = np.flatnonzero(has & (fixed < 0) & (r.values > 0))
+        per_value = measure[free] / r.values[free]
+        order = free[np.lexsort((per_value, cur[free]))]  # by today's territory, cheapest first
+        owner = cur[order]
+        for j in np.flatnonzero(load > r.hi + 1e-12):
+            mine = order[np.searchsorted(owner, j) : np.searchsorted(owner, j, side="right")]
+            need = _cover(r.values[mine], measure[mine], load[j] - r.hi[j])
+            out_need[j] = max(out_need[j], need)
+        if not everyone_placed:
+            continue  # accounts without an owner today can fill a territory without a move
+        # moves into a territory: a cover from every movable account (its own among them: a
+        # cover from more accounts costs no more, so the bound stays valid)
+        anyone = free[np.argsort(per_value, kind="stable")]
+        cv, cc = np.cumsum(r.values[anyone]), np.cumsum(measure[anyone])
+        for j in np.flatnonzero(load < r.lo - 1e-12):
+            in_need[j] = max(in_need[j], _cover_sums(cv, cc, r.lo[j] - load[j]))
+    # a band no move can mend (the locked accounts alone break it) is named by the checks above
+    out_need[~np.isfinite(out_need)] = 0.0
+    in_need[~np.isfinite(in_need)] = 0.0
+    moved = float(measure[forced].sum()) + max(float(out_need.sum()), float(in_need.sum()))
+    return moved / total
+
+
 @dataclass
 class Change:
     """One setting that, changed alone, lets a plan exist."""

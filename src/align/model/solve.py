@@ -36,7 +36,7 @@ from ..metrics import (
 from ..runs import Run
 from ..scenario import Scenario
 from .backends import Backend, BackendResult, get_backend, stop_requested
-from .diagnose import quick_checks, ranked_reasons
+from .diagnose import least_moved_share, quick_checks, ranked_reasons
 from .formulation import (
     Layout,
     Problem,
@@ -117,6 +117,10 @@ def solve(scenario: Scenario, *, progress: Progress | None = None) -> Run:
     phase("checks", t0)
     if reasons:
         return finish("infeasible", reasons=reasons)
+    if problem.moved_min_kept is not None:
+        least = stats["least_moved_share"] = least_moved_share(problem)
+        if least > (1 - problem.moved_min_kept) * (1 + 1e-9) + 1e-12:
+            return _infeasible(problem, backend, clock, finish)  # proven: no LP needed
     t0 = time.perf_counter()
     k = s.solver.candidates or default_candidates(problem.m)
     pairs = problem.nearest_pairs(k)
@@ -141,7 +145,19 @@ def solve(scenario: Scenario, *, progress: Progress | None = None) -> Run:
         out = _held(problem, pairs, first.rescue(out, stats, say), stats)
     if out.kind == "plan":
         return finish("plan", out.assign, objective=out.objective, bound=out.bound)
-    return finish("no_solution", bound=out.bound, message=out.message)
+    return finish("no_solution", bound=out.bound, message=out.message + _cap_note(problem))
+
+
+def _cap_note(problem: Problem) -> str:
+    """Where the moved cap stands against the least the bands make move (a cap close to it
+    leaves few plans, and they are hard to find)."""
+    if problem.moved_min_kept is None:
+        return ""
+    allowed, least = 1 - problem.moved_min_kept, least_moved_share(problem)  # 0.1 s at 100k
+    return (
+        f"; constraints.max_moved_share allows {allowed:.1%} and bringing every territory "
+        f"inside its bands moves at least {least:.1%}: a cap close to that leaves few plans"
+    )
 
 
 BASE_MIB = 250.0  # the interpreter, libraries and per-account tables of a solve
