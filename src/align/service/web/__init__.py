@@ -29,4 +29,5 @@ def mount(app: FastAPI) -> None:
     app.include_router(outlines.router)
     app.include_router(pages.router)
     app.add_exception_handler(pages.SignIn, pages.signin_redirect)
+    app.middleware("http")(reviews.refuse_stale_quotas)
     app.mount("/ui/static", StaticFiles(directory=STATIC), name="static")
