@@ -52,6 +52,12 @@
   }
   input.addEventListener("change", () => { show().catch((e) => { box.textContent = e.message; }); });
   box.addEventListener("change", async (e) => { // another kind for a file: its mapping again
+    if (e.target.name === "map") {
+      const row = e.target.closest("tr");
+      row.className = "chosen";
+      row.querySelector("td.how").textContent = "chosen here";
+      return;
+    }
     if (!e.target.classList.contains("kind")) return;
     const set = e.target.closest("fieldset"), name = set.dataset.file;
     try {
