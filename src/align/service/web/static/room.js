@@ -189,6 +189,7 @@
       state.outlines.addData(res);
       for (const t of ids) state.staleOutlines.delete(t);
       state.outlines.setStyle(outlineStyle);
+      if (timings.outlines === undefined) timings.outlines = performance.now() - timings.start;
       room.dataset.outlines = String(res.version);
     } catch (e) { say("territory outlines: " + e.message, true); }
   }
@@ -271,7 +272,10 @@
       room.dataset.saved = String(saved.seq);
       select([], false);
       renderChanges();
-      if (state.outlines) await loadOutlines(touched(idx, before));
+      if (state.outlines) {
+        await loadOutlines(touched(idx, before));
+        timings.outlinesUpdate = performance.now() - t0;
+      }
       say("recorded: " + idx.length + " account(s) " + (territory ? "moved to " + territory : "locked"));
     } catch (e) {
       state.data.changes.splice(state.data.changes.indexOf(pending), 1);
