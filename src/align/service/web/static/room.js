@@ -12,7 +12,7 @@
     "#3182bd", "#e6550d", "#31a354", "#756bb1", "#636363"];
   const timings = { start: performance.now() };
   const state = { data: null, version: 0, assign: null, plan: null, manual: new Set(),
-    selected: new Set(), markers: [], hulls: null, outlines: null, staleOutlines: new Set(), homes: null, maxPlanDist: null };
+    selected: new Set(), markers: [], hulls: null, outlines: null, staleOutlines: new Set(), outlineAt: new Map(), outlinesDrawn: -1, homes: null, maxPlanDist: null };
   window.alignRoom = { ready: false, timings: timings, state: state };
 
   function el(tag, text, cls) {
@@ -184,13 +184,15 @@
     state.outlines.setStyle(outlineStyle);
     try {
       const res = await api("GET", "/runs/" + runId + "/outlines" + q);
-      const gone = new Set(ids);
-      state.outlines.eachLayer((layer) => { if (gone.has(layer.feature.properties.territory_id)) state.outlines.removeLayer(layer); });
-      state.outlines.addData(res);
-      for (const t of ids) state.staleOutlines.delete(t);
+      // an answer older than one drawn already (a slow first load after a quick move) is dropped
+      const newer = new Set(ids.filter((t) => (state.outlineAt.get(t) ?? -1) <= res.version));
+      state.outlines.eachLayer((layer) => { if (newer.has(layer.feature.properties.territory_id)) state.outlines.removeLayer(layer); });
+      state.outlines.addData({ type: "FeatureCollection", features: res.features.filter((f) => newer.has(f.properties.territory_id)) });
+      for (const t of newer) { state.outlineAt.set(t, res.version); state.staleOutlines.delete(t); }
       state.outlines.setStyle(outlineStyle);
       if (timings.outlines === undefined) timings.outlines = performance.now() - timings.start;
-      room.dataset.outlines = String(res.version);
+      state.outlinesDrawn = Math.max(state.outlinesDrawn, res.version);
+      room.dataset.outlines = String(state.outlinesDrawn);
     } catch (e) { say("territory outlines: " + e.message, true); }
   }
   function touched(indices, before) { // the territories a change or an undo moved accounts between
@@ -406,7 +408,7 @@
       if (d.outlines === "dissolved") {
         state.outlines = L.geoJSON(null, { style: outlineStyle, interactive: false }).addTo(map);
         overlays["Territory outlines (dissolved)"] = state.outlines;
-        await loadOutlines(null);
+        loadOutlines(null); // drawn when the server has dissolved them; the points do not wait
       } else {
         state.hulls = L.layerGroup().addTo(map);
         overlays["Territory outlines (hulls)"] = state.hulls;
