@@ -40,17 +40,28 @@ class Shapes:
         self.lock = threading.Lock()
         self.held: OrderedDict[str, tuple[pd.Index, np.ndarray] | None] = OrderedDict()
 
-    def of(self, store: Store, scenario_id: str, owner: str, effective: Any) -> Any:
+    def of(
+        self, store: Store, scenario_id: str, owner: str, effective: Any
+    ) -> tuple[pd.Index, np.ndarray] | None:
         """(account ids, polygons aligned with them) or None when the scenario has none."""
-        with self.lock:
-            if scenario_id in self.held:
-                self.held.move_to_end(scenario_id)
-                return self.held[scenario_id]
+        hit, found = self._held(scenario_id)
+        if hit:
+            return found
         row = _scenario(store, scenario_id, owner)
         return self.keep(scenario_id, _load(store, row, effective or None, label="run settings"))
 
+    def _held(self, scenario_id: str) -> tuple[bool, tuple[pd.Index, np.ndarray] | None]:
+        with self.lock:
+            if scenario_id in self.held:
+                self.held.move_to_end(scenario_id)
+                return True, self.held[scenario_id]
+        return False, None
+
     def keep(self, scenario_id: str, sc: Scenario) -> tuple[pd.Index, np.ndarray] | None:
         """Hold the polygons of ``sc`` (loaded already by the caller) for its scenario id."""
+        hit, found = self._held(scenario_id)
+        if hit:
+            return found
         found = None
         if sc.shapes is not None:
             ids = pd.Index(sc.accounts["account_id"].astype(str))
