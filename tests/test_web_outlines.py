@@ -9,6 +9,7 @@ from pathlib import Path
 
 import geopandas as gpd
 import networkx as nx
+import pandas as pd
 import pytest
 import shapely
 from fastapi.testclient import TestClient
@@ -121,3 +122,20 @@ def test_a_scenario_of_points_has_hulls_and_no_outlines(client: TestClient) -> N
         f"run {run}'s scenario has no polygons (its accounts are points), so its territories "
         "have no dissolved outlines; the map draws hulls"
     )
+
+
+def test_a_territory_in_two_pieces_is_one_multipolygon_feature() -> None:
+    from align.service.web.outlines import dissolved
+
+    squares = shapely.box([0, 1, 2, 3], 0, [1, 2, 3, 4], 1)  # four unit squares in a row
+    ids = pd.Index(["a", "b", "c", "d"])
+    where = pd.Series({"a": "T1", "b": "T2", "c": "T1", "d": "T1"})
+    feats = {f["properties"]["territory_id"]: f for f in dissolved(ids, squares, where,
+                                                                   ["T1", "T2", "T3"])}  # fmt: skip
+    assert sorted(feats) == ["T1", "T2"]  # T3 has no units: no feature
+    t1, t2 = feats["T1"], feats["T2"]
+    assert t1["properties"] == {"territory_id": "T1", "units": 3, "parts": 2}
+    assert t1["geometry"]["type"] == "MultiPolygon"
+    assert shapely.geometry.shape(t1["geometry"]).area == pytest.approx(3.0)
+    assert t2["properties"] == {"territory_id": "T2", "units": 1, "parts": 1}
+    assert shapely.geometry.shape(t2["geometry"]).equals(shapely.box(1, 0, 2, 1))
