@@ -4,12 +4,16 @@ and the whole flow in Debian's Chromium driven by Playwright."""
 from __future__ import annotations
 
 import html
+import os
 import re
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import geopandas as gpd
 import httpx
 import pandas as pd
 import pytest
@@ -20,6 +24,7 @@ from align.service.store import QUEUED, RunRow, ScenarioRow, Store, new_id, now
 from align.service.web import records
 from align.service.web.access import Access
 from align.service.web.records import PlanChangeRow, Stale
+from align.shapes import adjacency_pairs
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="uses /proc")
 
@@ -313,18 +318,71 @@ def test_review_roles_regions_and_frozen_plans(server: Server, solved: dict[str,
 # --- the whole flow in a real browser --------------------------------------------------------
 
 
-def test_the_planning_room_in_chromium(
-    server: Server, solved: dict[str, Any], tmp_path: Path
-) -> None:
+@dataclass
+class Room:
+    """Chromium pages that record console errors, dialogs and every request that would leave
+    loopback (aborted)."""
+
+    server: Server
+    browser: Any
+    errors: list[str] = field(default_factory=list)
+    outside: list[str] = field(default_factory=list)
+    dialogs: list[str] = field(default_factory=list)
+
+    def page(self, key: str | None = None) -> Any:
+        """A new page (its own cookies), signed in with ``key`` when given."""
+        page = self.browser.new_page(viewport={"width": 1400, "height": 900})
+        page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: self.errors.append(str(e)))
+        page.on("dialog", lambda d: (self.dialogs.append(d.message), d.dismiss()))
+
+        def route(r: Any) -> None:
+            if r.request.url.startswith(self.server.url + "/"):
+                r.continue_()
+            else:
+                self.outside.append(r.request.url)
+                r.abort()
+
+        page.route("**/*", route)
+        if key is not None:
+            page.goto(self.server.url + "/")
+            page.fill("input[name=key]", key)
+            page.click("button[type=submit]")
+            page.wait_for_selector("body[data-js='1'] #upload")
+        return page
+
+    def check(self, expected: tuple[str, ...] = ()) -> None:
+        """No console error but those ``expected`` (each seen once), nothing left loopback."""
+        assert sorted(self.errors) == sorted(expected)
+        assert self.outside == []
+        assert self.dialogs == []
+
+
+@contextmanager
+def chromium(server: Server) -> Iterator[Room]:
     if not CHROMIUM.exists():
         pytest.skip(f"{CHROMIUM} is absent (Debian package chromium; .ci/run installs it)")
     sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright")
-    shots = Path(tmp_path) / "shots"
-    shots.mkdir()
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        try:
+            yield Room(server, browser)
+        finally:
+            browser.close()
+
+
+def shots_dir(tmp_path: Path) -> Path:
+    """Where screenshots go: ALIGN_TEST_SHOTS (to look at them after the run) or tmp_path."""
+    shots = Path(os.environ.get("ALIGN_TEST_SHOTS") or tmp_path / "shots")
+    shots.mkdir(parents=True, exist_ok=True)
     print(f"screenshots in {shots}")
-    errors: list[str] = []
-    outside: list[str] = []
-    dialogs: list[str] = []
+    return shots
+
+
+def test_the_planning_room_in_chromium(
+    server: Server, solved: dict[str, Any], tmp_path: Path
+) -> None:
+    shots = shots_dir(tmp_path)
     folder = solved["folder"]
     bad = tmp_path / "bad"
     bad.mkdir()
@@ -332,21 +390,8 @@ def test_the_planning_room_in_chromium(
     acc.assign(potential=acc["potential"].where(acc.index != 15, -5)).to_csv(
         bad / "accounts.csv", index=False
     )  # line 17 of the file: a negative potential
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        page = browser.new_page(viewport={"width": 1400, "height": 900})
-        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-        page.on("pageerror", lambda e: errors.append(str(e)))
-        page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
-
-        def route(r: Any) -> None:
-            if r.request.url.startswith(server.url + "/"):
-                r.continue_()
-            else:
-                outside.append(r.request.url)
-                r.abort()
-
-        page.route("**/*", route)
+    with chromium(server) as room:
+        page = room.page()
         page.goto(server.url + "/")
         page.fill("input[name=key]", OPS)
         page.click("button[type=submit]")
@@ -483,10 +528,7 @@ def test_the_planning_room_in_chromium(
         assert page.locator("table.targets tbody tr").count() == 10
         page.emulate_media(media="print")
         page.screenshot(path=str(shots / "6-rep-print.png"), full_page=True)
-        browser.close()
-    assert errors == []
-    assert outside == []
-    assert dialogs == []
+    room.check()
 
 
 def test_vendored_assets_carry_their_licences_and_pages_name_no_other_site() -> None:
@@ -545,3 +587,135 @@ def test_the_run_form_lists_every_settings_problem_as_the_cli_words_it(tmp_path:
         "run settings: settings key 'solver.time_limit_s' must be greater than 0 (got -1); "
         "seconds, e.g. 60",
     ]
+
+
+COUNTIES = ROOT / "data/examples/counties"
+CRM = ROOT / "data/examples/crm-export"
+CONFLICT = "Failed to load resource: the server responded with a status of 409 (Conflict)"
+
+
+def test_crm_mapping_dissolved_outlines_and_stale_quotas_in_chromium(
+    server: Server, solved: dict[str, Any], tmp_path: Path
+) -> None:
+    shots = shots_dir(tmp_path)
+    crm = tmp_path / "crm"
+    crm.mkdir()
+    (crm / "Account_Export.csv").write_bytes((CRM / "accounts.csv").read_bytes())
+    (crm / "Reps.csv").write_bytes((CRM / "territories.csv").read_bytes())
+    api = httpx.Client(base_url=server.url, headers={"X-API-Key": OPS}, timeout=60)
+    with chromium(server) as room, api:
+        page = room.page(OPS)
+
+        # a CRM export: the columns listed with the names the import recognises, one chosen
+        page.fill("#upload input[name=name]", "crm export")
+        page.set_input_files("#upload input[type=file]",
+                             [str(crm / "Account_Export.csv"), str(crm / "Reps.csv")])  # fmt: skip
+        page.wait_for_selector("#upload[data-mapped='2']")
+
+        def column(file: str, header: str) -> Any:
+            return page.locator(f"fieldset[data-file='{file}'] tr[data-header='{header}'] select")
+
+        accounts = "Account_Export.csv"
+        assert column(accounts, "Account ID").input_value() == "accounts:Account ID=account_id"
+        assert column(accounts, "Annual Potential (USD)").input_value() == (
+            "accounts:Annual Potential (USD)=potential"
+        )
+        assert column(accounts, "Last Year Sales").input_value() == ""  # not a common name
+        assert column("Reps.csv", "Rep Name").input_value() == "territories:Rep Name=rep"
+        assert page.locator("fieldset[data-file='Reps.csv'] select.kind").input_value() == (
+            "territories"
+        )
+        column(accounts, "Last Year Sales").select_option(label="revenue")
+        column(accounts, "Strategic").select_option(label="revenue")  # two columns, one name
+        page.screenshot(path=str(shots / "7-crm-mapping.png"), full_page=True)
+        page.click("#upload button[type=submit]")
+        page.wait_for_selector("table.problems")
+        assert page.locator("table.problems tbody tr").count() == 1
+        assert page.inner_text("table.problems tbody td:nth-child(2)") == (
+            "--map 'accounts:Strategic=revenue': two headers map to 'revenue': 'Last Year "
+            "Sales' (--map 'accounts:Last Year Sales=revenue') and 'Strategic'; map one header "
+            "to each name"
+        )
+        page.screenshot(path=str(shots / "8-crm-problem.png"), full_page=True)
+        column(accounts, "Strategic").select_option(label="locked")
+        page.click("#upload button[type=submit]")
+        page.wait_for_selector("table.scenarios td:text('crm export')")
+        row = page.locator("table.scenarios tr", has_text="crm export")
+        assert "600" in row.inner_text()
+        stored = [x for x in api.get("/scenarios").json()["scenarios"] if x["name"] == "crm export"]
+        columns = stored[0]["settings"]["columns"]["accounts"]
+        assert columns["revenue"] == "Last Year Sales" and columns["locked"] == "Strategic"
+
+        # a scenario of polygons: territories drawn as their counties dissolved
+        page.wait_for_selector("body[data-js='1'] #upload")
+        page.fill("#upload input[name=name]", "counties")
+        page.set_input_files("#upload input[type=file]", [str(COUNTIES / n) for n in
+                             ("accounts.geojson", "territories.csv", "scenario.toml")])  # fmt: skip
+        page.wait_for_selector("#upload[data-mapped='1']")  # territories.csv; no CSV else
+        page.click("#upload button[type=submit]")
+        page.wait_for_selector("table.scenarios td:text('counties')")
+        page.wait_for_selector("body[data-js='1']")
+        page.locator("table.scenarios tr", has_text="counties").locator("button").click()
+        page.wait_for_url("**/ui/runs/*")
+        page.wait_for_selector("#room[data-ready='1'][data-outlines='0']", timeout=240_000)
+        run = page.url.rsplit("/", 1)[1]
+        drawn = page.evaluate("window.alignRoom.outlines()")
+        table = api.get(f"/runs/{run}/territories").json()
+        contiguous = {str(t["territory_id"]): bool(t["contiguous"]) for t in table}
+        assert [o["territory"] for o in drawn] == sorted(contiguous)  # one feature each
+        for o in drawn:
+            assert (o["type"], o["parts"] == 1) == (
+                ("Polygon", True) if contiguous[o["territory"]] else ("MultiPolygon", False)
+            ), o
+        assert sum(o["units"] for o in drawn) == 30
+        page.screenshot(path=str(shots / "9-counties-dissolved.png"))
+
+        # a county moved by hand to a neighbouring territory: both outlines drawn again
+        plan = pd.DataFrame(api.get(f"/runs/{run}/assignments").json())
+        owner = dict(zip(plan["account_id"], plan["territory_id"], strict=True))
+        units = gpd.read_file(COUNTIES / "accounts.geojson")
+        pairs = adjacency_pairs(units.geometry, units["account_id"])
+        a, b = next((a, b) for a, b in pairs.itertuples(index=False) if owner[a] != owner[b])
+        src, dst = owner[a], owner[b]
+        page.evaluate(f"window.alignRoom.selectIds([{a!r}])")
+        page.select_option("#move select[name=territory]", dst)
+        page.fill("#move input[name=reason]", "the rep lives next door")
+        page.click("#move button[type=submit]")
+        page.wait_for_selector("#room[data-outlines='1']")
+        after = {o["territory"]: o for o in page.evaluate("window.alignRoom.outlines()")}
+        before = {o["territory"]: o for o in drawn}
+        assert after[dst]["units"] == before[dst]["units"] + 1
+        assert after.get(src, {"units": 0})["units"] == before[src]["units"] - 1
+        assert {t: o["units"] for t, o in after.items() if t not in (src, dst)} == {
+            t: o["units"] for t, o in before.items() if t not in (src, dst)
+        }
+        page.screenshot(path=str(shots / "10-counties-moved.png"))
+
+        # two pages on one proposal: the second edit is told the quotas changed under it
+        pid = api.post(f"/runs/{solved['run']}/quotas", json={"goal": 25_000_000}).json()["id"]
+        quotas = {q["territory_id"]: q for q in api.get(f"/proposals/{pid}").json()["quotas"]}
+        t01 = quotas["T01"]
+        base = round(t01["quota"] / 1000) * 1000
+        lo, hi = max(base - 200_000, t01["min_quota"]), min(base + 200_000, t01["max_quota"])
+        ana, lee = room.page(OPS), room.page(OPS)
+        for p in (ana, lee):
+            p.goto(f"{server.url}/ui/proposals/{pid}")
+            p.wait_for_selector("body[data-proposal-js='1'] #override")
+        for p, value, why in ((ana, hi, "Ana: a big renewal"), (lee, lo, "Lee: a slow start")):
+            p.select_option("#override select[name=territory]", "T01")
+            p.fill("#override input[name=quota]", str(int(value)))
+            p.fill("#override input[name=reason]", why)
+        ana.click("#override button[type=submit]")
+        ana.wait_for_url(lambda u: pid not in u)
+        ana.wait_for_selector("body[data-proposal-js='1'] table.diff")
+        lee.click("#override button[type=submit]")
+        lee.wait_for_selector("#message.error")
+        assert lee.inner_text("#message") == (
+            "the quotas changed since this page read them (it read v1 as the newest, now v2); "
+            "reload to see the changes, then make yours again"
+        )
+        assert lee.url.endswith(pid)  # still on v1, nothing made
+        made = api.get("/proposals", params={"run": solved["run"]}).json()["proposals"]
+        assert [p["version"] for p in made if p["id"] == pid or p["parent_id"] == pid] == [1, 2]
+        lee.screenshot(path=str(shots / "11-stale-quota.png"), full_page=True)
+    room.check(expected=(CONFLICT,))  # the browser's own line for the refused edit

@@ -20,12 +20,14 @@ STATIC = Path(__file__).parent / "static"
 def mount(app: FastAPI) -> None:
     """Serve the planning room from ``app`` (built by :func:`align.service.app.create_app`)."""
     from ..app import owner_of
-    from . import pages, plans, reviews
+    from . import outlines, pages, plans, reviews
 
     app.state.access = Access.from_env(app.state.config)
     app.dependency_overrides[owner_of] = owner
     app.include_router(plans.router)
     app.include_router(reviews.router)
+    app.include_router(outlines.router)
     app.include_router(pages.router)
     app.add_exception_handler(pages.SignIn, pages.signin_redirect)
+    app.middleware("http")(reviews.refuse_stale_quotas)
     app.mount("/ui/static", StaticFiles(directory=STATIC), name="static")

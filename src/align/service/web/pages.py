@@ -10,11 +10,12 @@ from __future__ import annotations
 import hmac
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from ...errors import ScenarioError
@@ -144,6 +145,31 @@ async def upload(request: Request, store: StoreDep) -> Response:
     response = Response(status_code=204)
     response.headers["HX-Redirect"] = f"/?scenario={row.id}"
     return response
+
+
+class HeadersIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    file: Annotated[str, Field(min_length=1, max_length=300)]
+    headers: Annotated[list[Annotated[str, Field(max_length=300)]], Field(max_length=500)]
+    kind: Literal["accounts", "territories", ""] | None = None
+
+
+class ColumnsIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    files: Annotated[list[HeadersIn], Field(max_length=20)]
+
+
+@router.post("/ui/columns")
+def columns_form(body: ColumnsIn, request: Request) -> Response:
+    """The column mapping of an upload: for each CSV file (its header line, read by the page)
+    what it is read as and each header's contract name, pre-filled as the import reads them."""
+    from .columns import guess
+
+    _who(request)
+    files = [guess(Path(f.file).name, f.headers, f.kind) for f in body.files]
+    return page(request, "columns.html", files=files)
 
 
 @router.post("/ui/scenarios/{scenario_id}/runs")

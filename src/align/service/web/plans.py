@@ -159,6 +159,8 @@ def plan(run_id: str, store: StoreDep, who: CallerDep) -> JSONResponse:
                 "home": None if home[0] is None or pd.isna(home[0]) else [home[0], home[1]],
             }
         )
+    from .outlines import SHAPES
+
     changes = list(records.changes(store, row.id))
     summary = row.summary or {}
     body = {
@@ -173,6 +175,7 @@ def plan(run_id: str, store: StoreDep, who: CallerDep) -> JSONResponse:
             "manual": row.request.get("manual") or [],
         },
         "coordinates": kind,
+        "outlines": "dissolved" if SHAPES.keep(scenario_row.id, sc) is not None else "hulls",
         "version": records.version_of(changes),
         "measures": measures,
         "accounts": columns,

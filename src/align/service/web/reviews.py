@@ -7,16 +7,20 @@ more manual changes (an override makes a new version, which starts as a draft).
 
 from __future__ import annotations
 
+import re
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, HTTPException, Request, Response
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
 
 from ...errors import ScenarioError
 from ..app import Problem, StoreDep, _proposal_row
 from ..store import ProposalRow, Store, utc
 from . import records
-from .access import CallerDep
+from .access import CallerDep, owner
 from .records import APPROVED, CHANGES, DRAFT, SUBMITTED, TRANSITIONS, CommentRow, ReviewRow
 
 router = APIRouter(tags=["planning room"])
@@ -27,6 +31,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     422: {"model": Problem},
 }
 ACTION = {SUBMITTED: "submitting", APPROVED: "approving", CHANGES: "asking for changes to"}
+OVERRIDES = re.compile(r"/proposals/(?P<id>[0-9a-f]{32})/overrides")
 
 
 class ReviewIn(BaseModel):
@@ -67,8 +72,10 @@ def review_of(store: Store, row: ProposalRow) -> dict[str, Any]:
             overall = DRAFT
     else:
         overall = records.state_of(history)
+    newest = newest_from(store, row)
     return {
         "proposal_id": row.id,
+        "newest": {"id": newest.id, "version": newest.version, "etag": etag(newest)},
         "state": overall,
         "frozen": overall == APPROVED,
         "regions": per,
@@ -97,6 +104,59 @@ def approved_proposal(store: Store, owner: str, run_id: str) -> str | None:
         if row is not None and review_of(store, row)["state"] == APPROVED:
             return row.id
     return None
+
+
+def newest_from(store: Store, row: ProposalRow) -> ProposalRow:
+    """The newest version made from ``row`` (``row`` itself when none was): a quota page that
+    read ``row`` is stale once this changes under it."""
+    from .pages import _descends
+
+    rows = store.proposals(row.owner, run_id=row.run_id, limit=1000, offset=0)
+    by_id = {r.id: r for r in rows}
+    made = [r for r in rows if _descends(by_id, r, row.id)] or [row]
+    return max(made, key=lambda r: (r.version, utc(r.created_at)))
+
+
+def etag(row: ProposalRow) -> str:
+    return f'"{row.id}"'
+
+
+def stale_quotas(store: Store, who: str, proposal_id: str, seen: str) -> str | None:
+    """Why an edit of the quotas of ``proposal_id`` that read ``seen`` (an ETag, from the page or
+    ``GET /proposals/{id}/review``) would overwrite a newer version; None when it would not."""
+    row = store.proposal(proposal_id, who, tables=False)
+    if row is None:
+        return None  # the route says 404
+    newest = newest_from(store, row)
+    if seen.strip() in (etag(newest), "*"):
+        return None
+    rows = store.proposals(who, run_id=row.run_id, limit=1000, offset=0)
+    shown = next((f"v{r.version}" for r in rows if etag(r) == seen.strip()), "an unknown version")
+    return (
+        f"the quotas changed since this page read them (it read {shown} as the newest, now "
+        f"v{newest.version}); reload to see the changes, then make yours again"
+    )
+
+
+async def refuse_stale_quotas(
+    request: Request, call_next: Callable[[Request], Awaitable[Response]]
+) -> Response:
+    """409 for a quota edit (``POST /proposals/{id}/overrides``) sent with ``If-Match`` when a
+    newer version was made from the proposal since the sender read it (the page always sends
+    it; scripts may)."""
+    found = OVERRIDES.fullmatch(request.url.path)
+    seen = request.headers.get("If-Match")
+    if request.method != "POST" or found is None or seen is None:
+        return await call_next(request)
+    try:
+        who = owner(request)
+    except HTTPException:
+        return await call_next(request)  # the route answers 401/403 as usual
+    store: Store = request.app.state.store
+    why = await run_in_threadpool(stale_quotas, store, who, found["id"], seen)
+    if why is not None:
+        return JSONResponse({"detail": why, "problems": []}, status_code=409)
+    return await call_next(request)
 
 
 @router.get("/proposals/{proposal_id}/review", responses=ERRORS)

@@ -6,8 +6,9 @@
     const m = document.getElementById("message") || document.getElementById("quota-message");
     if (m) { m.textContent = text; m.className = "error"; }
   }
-  async function post(url, body) {
-    const r = await fetch(url, { method: "POST", headers: HEADERS, credentials: "same-origin", body: JSON.stringify(body) });
+  async function post(url, body, extra) {
+    const r = await fetch(url, { method: "POST", headers: Object.assign({}, HEADERS, extra || {}),
+      credentials: "same-origin", body: JSON.stringify(body) });
     const j = await r.json().catch(() => ({}));
     if (!r.ok) throw new Error((j.detail || r.statusText) + ((j.problems && j.problems.length) ? ": " + j.problems.join("; ") : ""));
     return j;
@@ -33,7 +34,9 @@
     const t = f.get("territory"), q = {}, why = {};
     q[t] = parseFloat(f.get("quota"));
     why[t] = f.get("reason");
-    const res = await post("/proposals/" + id + "/overrides", { quotas: q, reason: why });
+    // sent with the version this page read: a newer one made meanwhile is a 409, not overwritten
+    const res = await post("/proposals/" + id + "/overrides", { quotas: q, reason: why },
+      { "If-Match": box.dataset.etag });
     window.location.assign("/ui/proposals/" + res.id);
   });
   on("review", async (f) => {

@@ -12,7 +12,7 @@
     "#3182bd", "#e6550d", "#31a354", "#756bb1", "#636363"];
   const timings = { start: performance.now() };
   const state = { data: null, version: 0, assign: null, plan: null, manual: new Set(),
-    selected: new Set(), markers: [], hulls: null, homes: null, maxPlanDist: null };
+    selected: new Set(), markers: [], hulls: null, outlines: null, staleOutlines: new Set(), outlineAt: new Map(), outlinesDrawn: -1, homes: null, maxPlanDist: null };
   window.alignRoom = { ready: false, timings: timings, state: state };
 
   function el(tag, text, cls) {
@@ -173,6 +173,39 @@
     if (!out.warnings.length) ul.replaceChildren(el("li", "none: every account moved by hand is within its new territory's reach"));
     document.querySelector("#warnings h2").textContent = "Distance warnings (" + out.warnings.length + ")";
   }
+  // dissolved outlines (scenarios of polygons): unions by territory from the server; after a
+  // change, the territories it touched are drawn dashed until their new union is back
+  const outlineStyle = (f) => ({ color: colourOf(state.tIndex.get(f.properties.territory_id)), weight: 2,
+    fillOpacity: 0.08, dashArray: state.staleOutlines.has(f.properties.territory_id) ? "5 5" : null });
+  async function loadOutlines(ids) {
+    const q = ids ? "?territories=" + ids.map(encodeURIComponent).join(",") : "";
+    ids = ids || state.data.territories.map((t) => t.id);
+    for (const t of ids) state.staleOutlines.add(t);
+    state.outlines.setStyle(outlineStyle);
+    try {
+      const res = await api("GET", "/runs/" + runId + "/outlines" + q);
+      // an answer older than one drawn already (a slow first load after a quick move) is dropped
+      const newer = new Set(ids.filter((t) => (state.outlineAt.get(t) ?? -1) <= res.version));
+      state.outlines.eachLayer((layer) => { if (newer.has(layer.feature.properties.territory_id)) state.outlines.removeLayer(layer); });
+      state.outlines.addData({ type: "FeatureCollection", features: res.features.filter((f) => newer.has(f.properties.territory_id)) });
+      for (const t of newer) { state.outlineAt.set(t, res.version); state.staleOutlines.delete(t); }
+      state.outlines.setStyle(outlineStyle);
+      if (timings.outlines === undefined) timings.outlines = performance.now() - timings.start;
+      state.outlinesDrawn = Math.max(state.outlinesDrawn, res.version);
+      room.dataset.outlines = String(state.outlinesDrawn);
+    } catch (e) { say("territory outlines: " + e.message, true); }
+  }
+  function touched(indices, before) { // the territories a change or an undo moved accounts between
+    const T = state.data.territories, ids = new Set();
+    for (const i of indices) { ids.add(T[before[i]].id); ids.add(T[state.assign[i]].id); }
+    return Array.from(ids);
+  }
+  window.alignRoom.outlines = () => {
+    const out = [];
+    if (state.outlines) state.outlines.eachLayer((l) => out.push({ territory: l.feature.properties.territory_id,
+      type: l.feature.geometry.type, parts: l.feature.properties.parts, units: l.feature.properties.units }));
+    return out.sort((a, b) => (a.territory < b.territory ? -1 : 1));
+  };
   function drawHulls() {
     if (!state.hulls) return;
     const d = state.data, groups = d.territories.map(() => []);
@@ -227,6 +260,7 @@
     const body = { accounts: idx.map((i) => state.data.accounts.id[i]), territory: territory, lock: true,
       reason: reason, base: state.version };
     // at once in the browser: the change as if recorded, undone if the server refuses it
+    const before = Int32Array.from(state.assign);
     const pending = { id: "pending", seq: state.version + 1, accounts: body.accounts, territory: territory || "",
       who: "…", reason: reason, undone_seq: null, undone_by: null };
     state.data.changes.push(pending);
@@ -240,6 +274,10 @@
       room.dataset.saved = String(saved.seq);
       select([], false);
       renderChanges();
+      if (state.outlines) {
+        await loadOutlines(touched(idx, before));
+        timings.outlinesUpdate = performance.now() - t0;
+      }
       say("recorded: " + idx.length + " account(s) " + (territory ? "moved to " + territory : "locked"));
     } catch (e) {
       state.data.changes.splice(state.data.changes.indexOf(pending), 1);
@@ -253,8 +291,10 @@
       const saved = await api("POST", "/runs/" + runId + "/changes/" + c.id + "/undo", { base: state.version });
       Object.assign(c, saved);
       state.version = saved.undone_seq;
+      const before = Int32Array.from(state.assign);
       replay();
       refresh();
+      if (state.outlines) await loadOutlines(touched(c.accounts.map((a) => state.aIndex.get(a)), before));
       say("undone: change " + c.seq);
     } catch (e) { say(e.message, true); }
   }
@@ -365,8 +405,14 @@
       for (let i = 0; i < state.markers.length; i++) restyle(i);
       state.points = L.layerGroup(state.markers).addTo(map);
       overlays["Accounts"] = state.points;
-      state.hulls = L.layerGroup().addTo(map);
-      overlays["Territory outlines (hulls)"] = state.hulls;
+      if (d.outlines === "dissolved") {
+        state.outlines = L.geoJSON(null, { style: outlineStyle, interactive: false }).addTo(map);
+        overlays["Territory outlines (dissolved)"] = state.outlines;
+        loadOutlines(null); // drawn when the server has dissolved them; the points do not wait
+      } else {
+        state.hulls = L.layerGroup().addTo(map);
+        overlays["Territory outlines (hulls)"] = state.hulls;
+      }
       state.homes = L.layerGroup();
       state.maxPlanDist = new Float64Array(T.length);
       for (let i = 0; i < A.id.length; i++) {
