@@ -110,3 +110,8 @@ def test_no_plan_under_a_cap_says_how_close_the_cap_is(monkeypatch) -> None:  # 
         "stop; constraints.max_moved_share allows 50.0% and bringing every territory inside its "
         "bands moves at least 45.0%: a cap close to that leaves few plans"
     )
+    far = align.solve(all_at_t1(0.75))  # 0.75 >= 1.25 x 0.45: not said to be close
+    assert far.message == (
+        "stop; constraints.max_moved_share allows 75.0% and bringing every territory inside its "
+        "bands moves at least 45.0%"
+    )

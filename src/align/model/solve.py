@@ -154,10 +154,14 @@ def _cap_note(problem: Problem) -> str:
     if problem.moved_min_kept is None:
         return ""
     allowed, least = 1 - problem.moved_min_kept, least_moved_share(problem)  # 0.1 s at 100k
+    close = ": a cap close to that leaves few plans" if allowed < CAP_CLOSE * least else ""
     return (
         f"; constraints.max_moved_share allows {allowed:.1%} and bringing every territory "
-        f"inside its bands moves at least {least:.1%}: a cap close to that leaves few plans"
+        f"inside its bands moves at least {least:.1%}{close}"
     )
+
+
+CAP_CLOSE = 1.25  # a moved cap below this many times the least the bands make move is close
 
 
 BASE_MIB = 250.0  # the interpreter, libraries and per-account tables of a solve
