@@ -78,7 +78,11 @@ def create_app(config: ServiceConfig | None = None, *, run_workers: bool = True)
         if requeued or failed:
             log.warning("recovered runs: %d re-queued, %d failed", len(requeued), len(failed))
         pool = WorkerPool(
-            store, config.database_url, size=config.workers, memory_mb=config.run_memory_mb
+            store,
+            config.database_url,
+            size=config.workers,
+            memory_mb=config.run_memory_mb,
+            nice=config.worker_nice,
         )
         app.state.store, app.state.pool = store, pool
         if run_workers:

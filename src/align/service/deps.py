@@ -52,12 +52,12 @@ def owner_of(request: Request, key: Annotated[str | None, Depends(api_key)]) -> 
     raise HTTPException(403, "the API key is not valid")
 
 
-def store_of(request: Request) -> Store:
+async def store_of(request: Request) -> Store:  # async: no worker thread for an attribute
     store: Store = request.app.state.store
     return store
 
 
-def config_of(request: Request) -> ServiceConfig:
+async def config_of(request: Request) -> ServiceConfig:
     config: ServiceConfig = request.app.state.config
     return config
 

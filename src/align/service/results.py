@@ -3,52 +3,72 @@ cache of encoded responses (a finished run's result never changes)."""
 
 from __future__ import annotations
 
+import hashlib
 import io
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
 from fastapi import HTTPException, Request
 from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
 
 from ..runs import Run, stored_run, stored_table
 from .deps import run_row
 from .store import ACTIVE, SUCCEEDED, RunRow, Store
 
 
+@dataclass(frozen=True)
+class Encoded:
+    """A result as sent: the bytes, their media type and entity tag, and whose run it is."""
+
+    owner: str
+    body: bytes
+    media_type: str
+    etag: str
+
+
 class ResultCache:
     """Encoded result tables of succeeded runs (which never change), the least recently used
-    dropped past ``max_bytes``: a result is parsed and encoded once, not on every request."""
+    dropped past ``max_bytes``: a result is parsed and encoded once, not on every request, and
+    a hit is served without a query (the owner is kept with the bytes)."""
 
     def __init__(self, max_bytes: int):
         self.max_bytes = max_bytes
-        self._items: OrderedDict[tuple[str, ...], tuple[bytes, str]] = OrderedDict()
+        self._items: OrderedDict[tuple[str, ...], Encoded] = OrderedDict()
         self._bytes = 0
         self._lock = threading.Lock()
 
-    def get(self, key: tuple[str, ...]) -> tuple[bytes, str] | None:
+    def get(self, key: tuple[str, ...]) -> Encoded | None:
         with self._lock:
             hit = self._items.get(key)
             if hit is not None:
                 self._items.move_to_end(key)
             return hit
 
-    def put(self, key: tuple[str, ...], body: bytes, media_type: str) -> None:
-        if len(body) > self.max_bytes // 4:
+    def put(self, key: tuple[str, ...], item: Encoded) -> None:
+        if len(item.body) > self.max_bytes // 4:
             return  # one large result must not empty the cache
         with self._lock:
             if key in self._items:
                 return
-            self._items[key] = (body, media_type)
-            self._bytes += len(body)
+            self._items[key] = item
+            self._bytes += len(item.body)
             while self._bytes > self.max_bytes:
-                _, (old, _) = self._items.popitem(last=False)
-                self._bytes -= len(old)
+                _, old = self._items.popitem(last=False)
+                self._bytes -= len(old.body)
 
 
-def cached(
+def encoded(owner: str, response: Response) -> Encoded:
+    body = bytes(response.body)
+    tag = hashlib.blake2b(body, digest_size=16).hexdigest()
+    return Encoded(owner, body, response.media_type or "application/octet-stream", f'"{tag}"')
+
+
+async def cached(
     request: Request,
     store: Store,
     run_id: str,
@@ -56,17 +76,26 @@ def cached(
     what: tuple[str, str],
     build: Callable[[], Response],
 ) -> Response:
-    """A succeeded run's result from the cache (its owner and status checked on every request),
-    else built and kept."""
-    row = run_row(store, run_id, owner)
+    """A succeeded run's result, from the cache when its owner asks, else built (in a worker
+    thread: queries, parsing, encoding) and kept. With an ETag; 304 when the client has it.
+
+    A run's result exists only once it has succeeded, and then never changes, so a hit needs
+    no query. Another owner's hit is not served from the cache: the store answers (404), as it
+    does for an unknown id, in the same time.
+    """
     cache: ResultCache = request.app.state.results
-    key = (row.id, *what)
-    if row.status == SUCCEEDED and (hit := cache.get(key)) is not None:
-        return Response(hit[0], media_type=hit[1])
-    response = build()
-    if response.status_code == 200 and response.media_type is not None:
-        cache.put(key, bytes(response.body), response.media_type)
-    return response
+    key = (run_id, *what)
+    item = cache.get(key)
+    if item is None or item.owner != owner:
+        response = await run_in_threadpool(build)
+        if response.status_code != 200:
+            return response
+        item = encoded(owner, response)
+        cache.put(key, item)
+    headers = {"ETag": item.etag, "Cache-Control": "private, no-cache"}
+    if item.etag in request.headers.get("if-none-match", ""):
+        return Response(status_code=304, headers=headers)
+    return Response(item.body, media_type=item.media_type, headers=headers)
 
 
 def stored(store: Store, run_id: str, owner: str) -> tuple[RunRow, Any]:

@@ -115,13 +115,21 @@ def cap_memory(memory_mb: int) -> None:
     resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
 
 
-def execute(database_url: str, claim: Claim, memory_mb: int = 0) -> None:
+def lower_priority(nice: int) -> None:
+    """Run this process (and the HiGHS processes it starts) ``nice`` steps below the server:
+    on a busy machine the web process then wins the cores and answers while solves run."""
+    if nice > 0 and hasattr(os, "nice"):
+        os.nice(nice)
+
+
+def execute(database_url: str, claim: Claim, memory_mb: int = 0, nice: int = 0) -> None:
     """Solve one claimed run and record its outcome (the body of a solver process).
 
     When the outcome cannot be written (the database is away past RECORD_RETRY_S) the process
     exits with DATABASE_EXIT, and the dispatcher puts the run back in the queue.
     """
     _die_with_server()
+    lower_priority(nice)
     cap_memory(memory_mb)
     store = Store(database_url, pooled=False)
     try:
@@ -252,11 +260,13 @@ class WorkerPool:
         size: int,
         poll_s: float = 0.25,
         memory_mb: int = 0,
+        nice: int = 0,
     ):
         self.store = store
         self.database_url = database_url
         self.size = size
         self.memory_mb = memory_mb
+        self.nice = nice
         self.poll_s = poll_s
         self.jobs: dict[str, _Job] = {}
         self._wake = threading.Event()
@@ -343,7 +353,7 @@ class WorkerPool:
                 break
             process = self._ctx.Process(  # type: ignore[attr-defined]
                 target=execute,
-                args=(self.database_url, claim, self.memory_mb),
+                args=(self.database_url, claim, self.memory_mb, self.nice),
                 name=f"align-run-{claim.run_id[:8]}",
                 daemon=True,
             )

@@ -18,7 +18,7 @@ FOUND_OR_NOT: dict[int | str, dict[str, Any]] = {404: {"model": Problem}, 409: {
 
 
 @router.get("/runs/{run_id}/assignments", responses=FOUND_OR_NOT)
-def assignments(
+async def assignments(
     run_id: str, request: Request, store: StoreDep, owner: Owner, format: Format = "json"
 ) -> Response:
     """The plan: account_id, territory_id, previous_territory, moved, distance."""
@@ -27,11 +27,11 @@ def assignments(
         row, frame = result_table(store, run_id, owner, "assignments")
         return formats.respond(frame, format, lambda: points(store, row), "accounts")
 
-    return cached(request, store, run_id, owner, ("assignments", format), build)
+    return await cached(request, store, run_id, owner, ("assignments", format), build)
 
 
 @router.get("/runs/{run_id}/territories", responses=FOUND_OR_NOT)
-def territories(
+async def territories(
     run_id: str, request: Request, store: StoreDep, owner: Owner, format: Format = "json"
 ) -> Response:
     """One row per territory: totals, targets, deviations, mean distance. In GeoJSON each
@@ -46,7 +46,7 @@ def territories(
 
         return formats.respond(frame, format, hulls, "territories")
 
-    return cached(request, store, run_id, owner, ("territories", format), build)
+    return await cached(request, store, run_id, owner, ("territories", format), build)
 
 
 @router.get("/compare", responses={**FOUND_OR_NOT, 422: {"model": Problem}})
