@@ -39,6 +39,7 @@ from .scenarios import run_overrides as _run_overrides
 from .schemas import Problem
 from .store import Store
 from .uploads import read_upload as _read_upload
+from .uploads import steady_malloc
 from .views import run_out as _run_out
 from .views import scenario_out as _scenario_out
 from .worker import WorkerPool
@@ -72,6 +73,7 @@ def create_app(config: ServiceConfig | None = None, *, run_workers: bool = True)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        steady_malloc()
         store = Store(config.database_url)
         store.migrate()
         requeued, failed = store.recover(max_attempts=config.max_attempts)

@@ -4,8 +4,11 @@ the checks a run must pass before it is queued."""
 from __future__ import annotations
 
 import tempfile
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
+
+from fastapi import HTTPException
 
 from ..errors import ScenarioError, SolverError
 from ..model.backends import get_backend
@@ -17,13 +20,27 @@ from .deps import RUN_SETTINGS
 from .formats import TooLarge
 from .schemas import RunIn
 from .store import ScenarioRow, Store, new_id, now
-from .worker import load_stored
+from .worker import cap_memory, context, load_stored
 
 
 def add_scenario(
     store: Store, owner: str, name: str, files: dict[str, bytes], config: ServiceConfig
 ) -> tuple[ScenarioRow, list[str]]:
-    """The stored scenario and how its files were read (headers mapped, amounts, ZIP codes)."""
+    """The stored scenario and how its files were read (headers mapped, amounts, ZIP codes).
+
+    The files are read and validated in a short-lived child process (:func:`read_apart`), so
+    the memory a large upload takes is given back whole when it ends.
+    """
+    fields, notes = read_apart(files, config)
+    row = ScenarioRow(id=new_id(), owner=owner, name=name, created_at=now(), **fields)
+    return store.add_scenario(row, files), notes
+
+
+def scenario_fields(
+    files: dict[str, bytes], config: ServiceConfig
+) -> tuple[dict[str, Any], list[str]]:
+    """What the store keeps of a scenario beside its files (sizes, coordinates, hash, resolved
+    settings, points) and the notes of its reading; ScenarioError or 413 when it is refused."""
     formats.check_tables(files, config)
     with tempfile.TemporaryDirectory(prefix="align-scenario-") as tmp:
         scenario = load_stored(files, Path(tmp) / "scenario")
@@ -31,19 +48,50 @@ def add_scenario(
         raise TooLarge(
             "the number of accounts", scenario.n_accounts, config.max_accounts, "ALIGN_MAX_ACCOUNTS"
         )
-    row = ScenarioRow(
-        id=new_id(),
-        owner=owner,
-        name=name,
-        created_at=now(),
-        n_accounts=scenario.n_accounts,
-        n_territories=scenario.n_territories,
-        coord_kind=scenario.coord_kind,
-        input_hash=scenario.input_hash,
-        settings=formats.plain_tree(scenario.settings.model_dump()),
-        points=formats.points_of(scenario),
-    )
-    return store.add_scenario(row, files), scenario.notes
+    fields = {
+        "n_accounts": scenario.n_accounts,
+        "n_territories": scenario.n_territories,
+        "coord_kind": scenario.coord_kind,
+        "input_hash": scenario.input_hash,
+        "settings": formats.plain_tree(scenario.settings.model_dump()),
+        "points": formats.points_of(scenario),
+    }
+    return fields, scenario.notes
+
+
+def read_apart(files: dict[str, bytes], config: ServiceConfig) -> tuple[dict[str, Any], list[str]]:
+    """:func:`scenario_fields` in a child process of its own, capped at ALIGN_RUN_MEMORY_MB.
+
+    glibc keeps the heap a large parse grew for reuse, so parsing in the server left it ~60
+    MiB above its baseline after the first large upload; a child's memory goes back to the
+    system when it ends, and a hostile upload can exhaust only the child's cap.
+    """
+    with ProcessPoolExecutor(max_workers=1, mp_context=context(), max_tasks_per_child=1) as pool:
+        kind, value = pool.submit(_read_in_child, files, config).result()
+    if kind == "problems":
+        raise ScenarioError(value)
+    if kind == "http":
+        raise HTTPException(*value)
+    fields, notes = value
+    return fields, notes
+
+
+def _read_in_child(files: dict[str, bytes], config: ServiceConfig) -> tuple[str, Any]:
+    """The body of :func:`read_apart`'s child: the outcome as plain values (an exception with
+    arguments of its own would not cross the process boundary intact)."""
+    cap_memory(config.run_memory_mb)
+    try:
+        return "ok", scenario_fields(files, config)
+    except ScenarioError as e:
+        return "problems", e.problems
+    except HTTPException as e:
+        return "http", (e.status_code, e.detail)
+    except MemoryError:
+        detail = (
+            f"reading the upload passed the memory cap of {config.run_memory_mb:,} MiB "
+            "(ALIGN_RUN_MEMORY_MB); send less or raise it"
+        )
+        return "http", (413, detail)
 
 
 def load_scenario(

@@ -94,6 +94,22 @@ def json_scenario(raw: bytes, config: ServiceConfig) -> tuple[str, dict[str, byt
     return body.name, formats.scenario_files(body, config.max_accounts)
 
 
+M_MMAP_THRESHOLD = -3  # mallopt's parameter number (glibc malloc.h)
+
+
+def steady_malloc() -> None:
+    """Keep large buffers (an upload's bytes, its copies) out of the heap: glibc serves
+    allocations from 128 KiB with their own mappings, returned to the system when freed, but
+    raises that threshold to the largest block freed so far, after which a large upload's
+    buffers stay in the heap. Fixing the threshold keeps it at 128 KiB (glibc only)."""
+    import ctypes
+
+    try:
+        ctypes.CDLL("libc.so.6").mallopt(M_MMAP_THRESHOLD, 128 * 1024)
+    except (OSError, AttributeError):  # not glibc: nothing to do
+        pass
+
+
 def release_memory() -> None:
     """Give memory freed by a large request back to the system (glibc keeps freed heap pages
     for reuse otherwise, and the server would stay at its peak after one large upload)."""

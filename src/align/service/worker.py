@@ -232,11 +232,13 @@ def record(store: Store, claim: Claim, run: Run) -> bool:
 # in the web process
 
 
-def _context() -> BaseContext:
+def context() -> BaseContext:
+    """Where the service starts processes: a fork server with the solver and the scenario
+    readers imported (starting a process is then cheap), else spawn."""
     methods = mp.get_all_start_methods()
     if "forkserver" in methods:
         ctx = mp.get_context("forkserver")
-        ctx.set_forkserver_preload(["align.service.worker"])
+        ctx.set_forkserver_preload(["align.service.worker", "align.service.scenarios"])
         return ctx
     return mp.get_context("spawn")  # pragma: no cover - Windows
 
@@ -273,7 +275,7 @@ class WorkerPool:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._down_since: float | None = None  # when a tick last failed (the database away)
-        self._ctx = _context()
+        self._ctx = context()
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._loop, name="align-dispatcher", daemon=True)
