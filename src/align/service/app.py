@@ -117,8 +117,8 @@ def create_app(config: ServiceConfig | None = None, *, run_workers: bool = True)
             allow_methods=["GET", "POST", "DELETE"],
             allow_headers=["X-API-Key", "Content-Type"],
         )
-    app.add_exception_handler(AlignError, align_error)  # type: ignore[arg-type]
-    app.add_exception_handler(RequestValidationError, invalid_request)  # type: ignore[arg-type]
+    app.exception_handler(AlignError)(align_error)
+    app.exception_handler(RequestValidationError)(invalid_request)
     app.add_middleware(Unexpected)  # a 500 is a response; the connection stays usable
     for router in ROUTERS:
         app.include_router(router)
