@@ -20,7 +20,7 @@ from .deps import RUN_SETTINGS
 from .formats import TooLarge
 from .schemas import RunIn
 from .store import ScenarioRow, Store, new_id, now
-from .worker import cap_memory, context, load_stored
+from .worker import context, load_stored
 
 
 def add_scenario(
@@ -60,11 +60,12 @@ def scenario_fields(
 
 
 def read_apart(files: dict[str, bytes], config: ServiceConfig) -> tuple[dict[str, Any], list[str]]:
-    """:func:`scenario_fields` in a child process of its own, capped at ALIGN_RUN_MEMORY_MB.
+    """:func:`scenario_fields` in a child process of its own.
 
     glibc keeps the heap a large parse grew for reuse, so parsing in the server left it ~60
     MiB above its baseline after the first large upload; a child's memory goes back to the
-    system when it ends, and a hostile upload can exhaust only the child's cap.
+    system when it ends. (The child is not capped at ALIGN_RUN_MEMORY_MB: that cap is set for
+    solves, and may be below what reading a scenario takes.)
     """
     with ProcessPoolExecutor(max_workers=1, mp_context=context(), max_tasks_per_child=1) as pool:
         kind, value = pool.submit(_read_in_child, files, config).result()
@@ -79,19 +80,12 @@ def read_apart(files: dict[str, bytes], config: ServiceConfig) -> tuple[dict[str
 def _read_in_child(files: dict[str, bytes], config: ServiceConfig) -> tuple[str, Any]:
     """The body of :func:`read_apart`'s child: the outcome as plain values (an exception with
     arguments of its own would not cross the process boundary intact)."""
-    cap_memory(config.run_memory_mb)
     try:
         return "ok", scenario_fields(files, config)
     except ScenarioError as e:
         return "problems", e.problems
     except HTTPException as e:
         return "http", (e.status_code, e.detail)
-    except MemoryError:
-        detail = (
-            f"reading the upload passed the memory cap of {config.run_memory_mb:,} MiB "
-            "(ALIGN_RUN_MEMORY_MB); send less or raise it"
-        )
-        return "http", (413, detail)
 
 
 def load_scenario(
