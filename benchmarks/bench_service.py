@@ -106,23 +106,30 @@ def memory(args: argparse.Namespace) -> dict[str, Any]:
 
 def _pace(
     url: str, paths: list[str], rate: float, seconds: float, threads: int = 32
-) -> tuple[list[float], dict[int, int], int]:
+) -> tuple[list[float], dict[int, int], int, dict[str, list[float]]]:
     """GETs of ``paths`` in turn, request i due at i/rate s, for ``seconds``, from ``threads``
     keep-alive clients: latencies (s, from the due time, so a late start counts), status
-    counts, transport errors."""
+    counts, transport errors, and the latencies of each path. Each client opens its connection
+    (a GET of /healthz) before the first request is due: the client's own start-up is not the
+    server's latency (it made the first seconds' requests up to 2 s late)."""
     import threading
 
     latencies: list[float] = []
+    by_path: dict[str, list[float]] = {p: [] for p in paths}
     statuses: dict[int, int] = {}
     errors = 0
     lock = threading.Lock()
     n = int(rate * seconds)
     counter = iter(range(n))
-    start = time.perf_counter() + 0.5
+    clock = [0.0]  # when request 0 is due: set once every client is connected
+    ready = threading.Barrier(threads, action=lambda: clock.__setitem__(0, time.perf_counter()))
 
     def work() -> None:
         nonlocal errors
         with httpx.Client(base_url=url, timeout=30) as client:
+            client.get("/healthz")
+            ready.wait()
+            start = clock[0] + 0.2
             while True:
                 with lock:
                     i = next(counter, None)
@@ -132,8 +139,9 @@ def _pace(
                 delay = due - time.perf_counter()
                 if delay > 0:
                     time.sleep(delay)
+                path = paths[i % len(paths)]
                 try:
-                    r = client.get(paths[i % len(paths)])
+                    r = client.get(path)
                 except httpx.HTTPError:
                     with lock:
                         errors += 1
@@ -141,6 +149,7 @@ def _pace(
                 took = time.perf_counter() - due
                 with lock:
                     latencies.append(took)
+                    by_path[path].append(took)
                     statuses[r.status_code] = statuses.get(r.status_code, 0) + 1
 
     pool = [threading.Thread(target=work) for _ in range(threads)]
@@ -148,7 +157,7 @@ def _pace(
         t.start()
     for t in pool:
         t.join()
-    return latencies, statuses, errors
+    return latencies, statuses, errors, by_path
 
 
 def load(args: argparse.Namespace) -> dict[str, Any]:
@@ -179,7 +188,7 @@ def load(args: argparse.Namespace) -> dict[str, Any]:
                 paths = [f"/runs/{done}/assignments", f"/runs/{done}/territories",
                          f"/runs/{done}", "/runs?limit=20"]  # fmt: skip
                 load_before = os.getloadavg()
-                lat, statuses, errors = _pace(server.url, paths, args.rate, args.seconds)
+                lat, statuses, errors, by_path = _pace(server.url, paths, args.rate, args.seconds)
                 running_at_end = sum(
                     c.get(f"/runs/{r}").json()["status"] == "running" for r in runs
                 )
@@ -197,6 +206,12 @@ def load(args: argparse.Namespace) -> dict[str, Any]:
         "p50_ms": round(q[49] * 1000, 1),
         "p99_ms": round(q[98] * 1000, 1),
         "max_ms": round(max(lat) * 1000, 1) if lat else None,
+        "p99_ms_by_endpoint": {
+            p.replace(done, "{id}"): round(statistics.quantiles(v, n=100)[98] * 1000, 1)
+            for p, v in by_path.items()
+            if len(v) >= 100
+        },
+        "worker_nice": os.environ.get("ALIGN_WORKER_NICE", "10 (default)"),
         "solves_running_at_start": states.count("running"),
         "solves_running_at_end": running_at_end,
         "load_before": load_before,

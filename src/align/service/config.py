@@ -30,6 +30,7 @@ ENV_KEYS = {
     "rate_per_s": "ALIGN_RATE_PER_S",
     "rate_burst": "ALIGN_RATE_BURST",
     "result_cache_mb": "ALIGN_RESULT_CACHE_MB",
+    "worker_nice": "ALIGN_WORKER_NICE",
 }
 
 
@@ -95,6 +96,13 @@ class ServiceConfig(BaseModel):
     rate_burst: int = Field(default=100, ge=1, description="requests of one key at once")
     result_cache_mb: int = Field(
         default=64, ge=0, description="memory for encoded results of succeeded runs, MiB"
+    )
+    worker_nice: int = Field(
+        default=10,
+        ge=0,
+        le=19,
+        description="niceness added to each solver process (0 = none): the web process keeps "
+        "the cores it needs to answer while solves run",
     )
 
     @classmethod

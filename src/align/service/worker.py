@@ -115,13 +115,21 @@ def cap_memory(memory_mb: int) -> None:
     resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
 
 
-def execute(database_url: str, claim: Claim, memory_mb: int = 0) -> None:
+def lower_priority(nice: int) -> None:
+    """Run this process (and the HiGHS processes it starts) ``nice`` steps below the server:
+    on a busy machine the web process then wins the cores and answers while solves run."""
+    if nice > 0 and hasattr(os, "nice"):
+        os.nice(nice)
+
+
+def execute(database_url: str, claim: Claim, memory_mb: int = 0, nice: int = 0) -> None:
     """Solve one claimed run and record its outcome (the body of a solver process).
 
     When the outcome cannot be written (the database is away past RECORD_RETRY_S) the process
     exits with DATABASE_EXIT, and the dispatcher puts the run back in the queue.
     """
     _die_with_server()
+    lower_priority(nice)
     cap_memory(memory_mb)
     store = Store(database_url, pooled=False)
     try:
@@ -224,11 +232,13 @@ def record(store: Store, claim: Claim, run: Run) -> bool:
 # in the web process
 
 
-def _context() -> BaseContext:
+def context() -> BaseContext:
+    """Where the service starts processes: a fork server with the solver and the scenario
+    readers imported (starting a process is then cheap), else spawn."""
     methods = mp.get_all_start_methods()
     if "forkserver" in methods:
         ctx = mp.get_context("forkserver")
-        ctx.set_forkserver_preload(["align.service.worker"])
+        ctx.set_forkserver_preload(["align.service.worker", "align.service.scenarios"])
         return ctx
     return mp.get_context("spawn")  # pragma: no cover - Windows
 
@@ -252,18 +262,20 @@ class WorkerPool:
         size: int,
         poll_s: float = 0.25,
         memory_mb: int = 0,
+        nice: int = 0,
     ):
         self.store = store
         self.database_url = database_url
         self.size = size
         self.memory_mb = memory_mb
+        self.nice = nice
         self.poll_s = poll_s
         self.jobs: dict[str, _Job] = {}
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._down_since: float | None = None  # when a tick last failed (the database away)
-        self._ctx = _context()
+        self._ctx = context()
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._loop, name="align-dispatcher", daemon=True)
@@ -343,7 +355,7 @@ class WorkerPool:
                 break
             process = self._ctx.Process(  # type: ignore[attr-defined]
                 target=execute,
-                args=(self.database_url, claim, self.memory_mb),
+                args=(self.database_url, claim, self.memory_mb, self.nice),
                 name=f"align-run-{claim.run_id[:8]}",
                 daemon=True,
             )

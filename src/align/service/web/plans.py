@@ -283,9 +283,7 @@ async def reoptimise(
     files = {**files, "accounts.csv": buf.getvalue().encode()}
     config = request.app.state.config
     name = formats.clean_name(f"{scenario_row.name} around {len(touched)} changes")
-    derived, _notes = await run_in_threadpool(
-        _add_scenario, store, row.owner, name, files, config
-    )
+    derived, _notes = await run_in_threadpool(_add_scenario, store, row.owner, name, files, config)
     extra: dict[str, Any] = {"constraints": {"max_moved_share": body.max_moved_share}}
     if body.time_limit_s is not None:
         extra["solver"] = {"time_limit_s": body.time_limit_s}
