@@ -24,45 +24,18 @@ from fastapi_offline import FastAPIOffline
 from .._version import __version__
 from ..errors import AlignError, ScenarioError
 from .config import ServiceConfig
-from .deps import ID, RUN_SETTINGS, StoreDep, owner_of, problem
-from .deps import proposal_row as _proposal_row
-from .deps import run_row as _run
-from .deps import scenario_row as _scenario
+from .deps import problem
 from .keys import KeyRing, RateLimiter
 from .middleware import BodyLimit, Unexpected
 from .results import ResultCache
-from .results import result_table as _result
 from .routers import ROUTERS
-from .scenarios import add_scenario as _add_scenario
-from .scenarios import load_scenario as _load
-from .scenarios import run_overrides as _run_overrides
 from .schemas import Problem
 from .store import Store
-from .uploads import read_upload as _read_upload
 from .uploads import steady_malloc
-from .views import run_out as _run_out
-from .views import scenario_out as _scenario_out
+from .web import mount
 from .worker import WorkerPool
 
-# besides create_app: the names the planning room (service/web) reads from this module
-__all__ = [
-    "ID",
-    "RUN_SETTINGS",
-    "Problem",
-    "StoreDep",
-    "_add_scenario",
-    "_load",
-    "_proposal_row",
-    "_read_upload",
-    "_result",
-    "_run",
-    "_run_out",
-    "_run_overrides",
-    "_scenario",
-    "_scenario_out",
-    "create_app",
-    "owner_of",
-]
+__all__ = ["create_app"]
 
 log = logging.getLogger("align.service")
 
@@ -122,9 +95,7 @@ def create_app(config: ServiceConfig | None = None, *, run_workers: bool = True)
     app.add_middleware(Unexpected)  # a 500 is a response; the connection stays usable
     for router in ROUTERS:
         app.include_router(router)
-    from .web import mount  # the planning room: pages, its API, the sign-in cookie
-
-    mount(app)
+    mount(app)  # the planning room: pages, its API, the sign-in cookie
     return app
 
 

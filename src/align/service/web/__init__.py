@@ -19,7 +19,7 @@ STATIC = Path(__file__).parent / "static"
 
 def mount(app: FastAPI) -> None:
     """Serve the planning room from ``app`` (built by :func:`align.service.app.create_app`)."""
-    from ..app import owner_of
+    from ..deps import owner_of
     from . import outlines, pages, plans, reviews
 
     app.state.access = Access.from_env(app.state.config)

@@ -2,7 +2,7 @@
 and its role (``ALIGN_KEY_ROLES``).
 
 The cookie holds the key itself (HttpOnly, SameSite=Strict) and is checked by the service's own
-:func:`align.service.app.owner_of`, exactly as the ``X-API-Key`` header. A request that changes
+:func:`align.service.deps.owner_of`, exactly as the ``X-API-Key`` header. A request that changes
 something with the cookie must also carry ``X-Align-Page: 1`` (the pages send it; another site
 cannot without CORS), so a link elsewhere cannot act for a signed-in user.
 
@@ -86,7 +86,7 @@ def key_of(request: Request) -> tuple[str | None, bool]:
 def owner(request: Request) -> str:
     """The owner of a request (replaces the service's ``owner_of`` dependency): the key comes
     from the header or the cookie and is checked by ``owner_of`` itself."""
-    from ..app import owner_of
+    from ..deps import owner_of
 
     key, from_cookie = key_of(request)
     if from_cookie and request.method not in SAFE and request.headers.get(PAGE_HEADER) != "1":

@@ -21,7 +21,8 @@ from fastapi import APIRouter, HTTPException, Query
 from fastapi.responses import JSONResponse
 
 from ...scenario import Scenario
-from ..app import StoreDep, _load, _scenario
+from ..deps import StoreDep, scenario_row
+from ..scenarios import load_scenario
 from ..store import Store
 from . import records
 from .access import CallerDep
@@ -47,8 +48,10 @@ class Shapes:
         hit, found = self._held(scenario_id)
         if hit:
             return found
-        row = _scenario(store, scenario_id, owner)
-        return self.keep(scenario_id, _load(store, row, effective or None, label="run settings"))
+        row = scenario_row(store, scenario_id, owner)
+        return self.keep(
+            scenario_id, load_scenario(store, row, effective or None, label="run settings")
+        )
 
     def _held(self, scenario_id: str) -> tuple[bool, tuple[pd.Index, np.ndarray] | None]:
         with self.lock:

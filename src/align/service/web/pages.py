@@ -20,21 +20,13 @@ from starlette.concurrency import run_in_threadpool
 
 from ...errors import ScenarioError
 from ...settings import list_presets
-from ..app import (
-    ID,
-    RUN_SETTINGS,
-    StoreDep,
-    _add_scenario,
-    _load,
-    _read_upload,
-    _run,
-    _run_out,
-    _scenario,
-    _scenario_out,
-)
 from ..config import ServiceConfig
+from ..deps import ID, RUN_SETTINGS, StoreDep, proposal_row, run_row, scenario_row
+from ..scenarios import add_scenario, load_scenario, run_overrides
 from ..schemas import RunIn
 from ..store import ProposalRow
+from ..uploads import read_upload
+from ..views import run_out, scenario_out
 from .access import COOKIE, PAGE_HEADER, Caller, caller, owner
 from .plans import queue_run
 
@@ -114,8 +106,8 @@ def _local(target: str) -> str:
 @router.get("/")
 def home(request: Request, store: StoreDep) -> Response:
     who = _who(request)
-    scenarios = [_scenario_out(s) for s in store.scenarios(who.owner, limit=1000, offset=0)]
-    runs = [_run_out(r) for r in store.runs(who.owner, scenario_id=None, status=None,
+    scenarios = [scenario_out(s) for s in store.scenarios(who.owner, limit=1000, offset=0)]
+    runs = [run_out(r) for r in store.runs(who.owner, scenario_id=None, status=None,
                                             limit=1000, offset=0)]  # fmt: skip
     names = {s.id: s.name for s in scenarios}
     return page(
@@ -134,9 +126,9 @@ async def upload(request: Request, store: StoreDep) -> Response:
     """Upload a scenario's files; the validation problems as a table, or the scenario."""
     who = _who(request)
     try:
-        name, files = await _read_upload(request)
+        name, files = await read_upload(request)
         row, _notes = await run_in_threadpool(
-            _add_scenario, store, who.owner, name, files, request.app.state.config
+            add_scenario, store, who.owner, name, files, request.app.state.config
         )
     except ScenarioError as e:
         return page(request, "problems.html", problems=e.problems, status=422)
@@ -184,18 +176,16 @@ def start_run(
     """Start a run with a preset and a few settings; problems as a table."""
     who = _who(request)
     who.require("ops", "starting a run")
-    row = _scenario(store, scenario_id, who.owner)
+    row = scenario_row(store, scenario_id, who.owner)
     overrides = []
     if time_limit_s.strip():
         overrides.append(f"solver.time_limit_s={time_limit_s.strip()}")
     if tolerance.strip():
         overrides.append(f"balance.potential.tolerance={tolerance.strip()}")
     body = RunIn(preset=preset or None, overrides=overrides)
-    from ..app import _run_overrides
-
-    effective, problems = _run_overrides(body)
+    effective, problems = run_overrides(body)
     try:
-        sc = _load(store, row, effective, label=RUN_SETTINGS, problems=problems)
+        sc = load_scenario(store, row, effective, label=RUN_SETTINGS, problems=problems)
     except ScenarioError as e:
         return page(request, "problems.html", problems=e.problems, status=422)
     run = queue_run(request, row.id, who.owner, {**body.model_dump(), "effective": effective}, sc)
@@ -207,8 +197,8 @@ def start_run(
 @router.get("/ui/runs/{run_id}")
 def run_page(run_id: str, request: Request, store: StoreDep) -> Response:
     who = _who(request)
-    run = _run_out(_run(store, run_id, who.owner))
-    scenario = _scenario_out(_scenario(store, run.scenario_id, who.owner))
+    run = run_out(run_row(store, run_id, who.owner))
+    scenario = scenario_out(scenario_row(store, run.scenario_id, who.owner))
     proposals = store.proposals(who.owner, run_id=run.id, limit=1000, offset=0)
     return page(request, "run.html", who=who, run=run, scenario=scenario, proposals=proposals)
 
@@ -217,7 +207,7 @@ def run_page(run_id: str, request: Request, store: StoreDep) -> Response:
 def run_status(run_id: str, request: Request, store: StoreDep) -> Response:
     """The live progress fragment (polled while the run is queued or running)."""
     who = _who(request)
-    run = _run_out(_run(store, run_id, who.owner))
+    run = run_out(run_row(store, run_id, who.owner))
     response = page(request, "status.html", run=run)
     if run.status not in ("queued", "running"):
         response.headers["HX-Refresh"] = "true"  # the page now shows the plan
@@ -228,7 +218,7 @@ def run_status(run_id: str, request: Request, store: StoreDep) -> Response:
 def compare_page(request: Request, store: StoreDep, runs: str = "") -> Response:
     who = _who(request)
     ids = [r for r in runs.split(",") if ID.fullmatch(r)]
-    rows = [_run_out(_run(store, r, who.owner)) for r in ids]
+    rows = [run_out(run_row(store, r, who.owner)) for r in ids]
     keys = dict.fromkeys(k for r in rows for k in ((r.kpis or {}).get("after") or {}))
     return page(
         request, "compare.html", who=who, runs=rows, kpi_keys=list(keys), plot=tradeoff(rows)
@@ -268,11 +258,10 @@ def tradeoff(runs: list[Any]) -> dict[str, Any]:
 def proposal_page(proposal_id: str, request: Request, store: StoreDep) -> Response:
     """A quota proposal: each quota inside its range, versions side by side, the diff, the
     review (state, history, comments) and what the caller's role may do."""
-    from ..app import _proposal_row
     from .reviews import regions_of, review_of
 
     who = _who(request)
-    row = _proposal_row(store, proposal_id, who.owner)
+    row = proposal_row(store, proposal_id, who.owner)
     quotas = row.quotas or []
     top = max([float(q.get("max_quota") or q.get("quota") or 0) for q in quotas] + [1.0])
     bars = [
@@ -285,7 +274,7 @@ def proposal_page(proposal_id: str, request: Request, store: StoreDep) -> Respon
         for q in quotas
     ]
     versions = [
-        _proposal_row(store, v.id, who.owner)
+        proposal_row(store, v.id, who.owner)
         for v in lineage(store.proposals(who.owner, run_id=row.run_id, limit=1000, offset=0), row)
     ]
     side = {

@@ -16,8 +16,11 @@ from starlette.concurrency import run_in_threadpool
 from ...errors import ScenarioError
 from ...scenario import Scenario
 from ...settings import deep_merge
-from .. import formats
-from ..app import Problem, StoreDep, _add_scenario, _load, _result, _run, _scenario
+from .. import deps, formats
+from ..deps import StoreDep, run_row
+from ..results import result_table
+from ..scenarios import add_scenario, load_scenario
+from ..schemas import Problem
 from ..store import QUEUED, SUCCEEDED, RunRow, Store, new_id, now, utc
 from . import records
 from .access import CallerDep
@@ -110,10 +113,10 @@ def _not_frozen(store: Store, row: RunRow) -> None:
 
 
 def _succeeded(store: Store, run_id: str, owner: str) -> tuple[RunRow, pd.DataFrame]:
-    row = _run(store, run_id, owner)
+    row = run_row(store, run_id, owner)
     if row.status != SUCCEEDED:
         raise HTTPException(409, f"run {row.id} is {row.status}; its plan changes once it has one")
-    return _result(store, run_id, owner, "assignments")
+    return result_table(store, run_id, owner, "assignments")
 
 
 @router.get("/runs/{run_id}/plan", responses=ERRORS)
@@ -121,8 +124,10 @@ def plan(run_id: str, store: StoreDep, who: CallerDep) -> JSONResponse:
     """Everything the map needs, columnar: accounts (coordinates, measures, owner today and in
     the plan, locks), territories, balance tolerances, the manual changes and the version."""
     row, assignments = _succeeded(store, run_id, who.owner)
-    scenario_row = _scenario(store, row.scenario_id, row.owner)
-    sc = _load(store, scenario_row, row.request.get("effective") or None, label="run settings")
+    scenario_row = deps.scenario_row(store, row.scenario_id, row.owner)
+    sc = load_scenario(
+        store, scenario_row, row.request.get("effective") or None, label="run settings"
+    )
     acc = sc.accounts.reset_index(drop=True)
     planned = assignments.set_index(assignments["account_id"].astype(str))["territory_id"]
     ids = acc["account_id"].astype(str)
@@ -203,7 +208,7 @@ def add_change(run_id: str, body: ChangeIn, store: StoreDep, who: CallerDep) -> 
         problems.append(f"accounts: {shown}{more} not in run {row.id}'s plan")
     territories = set(where.unique())
     if body.territory is not None:
-        scenario_row = _scenario(store, row.scenario_id, row.owner)
+        scenario_row = deps.scenario_row(store, row.scenario_id, row.owner)
         territories |= {str(t.get("territory_id")) for t in _territories_of(store, scenario_row)}
         if body.territory not in territories:
             problems.append(
@@ -266,7 +271,7 @@ async def reoptimise(
     if current != body.base:
         raise _stale(current, body.base)
     where, touched = working_plan(assignments, changes)
-    scenario_row = _scenario(store, row.scenario_id, row.owner)
+    scenario_row = deps.scenario_row(store, row.scenario_id, row.owner)
     files = store.scenario_files(scenario_row.id)
     if "accounts.csv" not in files:
         raise ScenarioError(
@@ -283,12 +288,12 @@ async def reoptimise(
     files = {**files, "accounts.csv": buf.getvalue().encode()}
     config = request.app.state.config
     name = formats.clean_name(f"{scenario_row.name} around {len(touched)} changes")
-    derived, _notes = await run_in_threadpool(_add_scenario, store, row.owner, name, files, config)
+    derived, _notes = await run_in_threadpool(add_scenario, store, row.owner, name, files, config)
     extra: dict[str, Any] = {"constraints": {"max_moved_share": body.max_moved_share}}
     if body.time_limit_s is not None:
         extra["solver"] = {"time_limit_s": body.time_limit_s}
     effective = deep_merge(row.request.get("effective") or {}, extra)
-    sc = await run_in_threadpool(_load, store, derived, effective, label="run settings")
+    sc = await run_in_threadpool(load_scenario, store, derived, effective, label="run settings")
     asked = {
         "preset": None,
         "settings": extra,
@@ -347,8 +352,10 @@ def territory_plan(store: Store, run_id: str, territory_id: str, owner: str) -> 
     """What a rep's page shows: the territory, its accounts in the plan as it stands (manual
     changes applied), the targets by whitespace, and its quota in the newest proposal."""
     row, assignments = _succeeded(store, run_id, owner)
-    scenario_row = _scenario(store, row.scenario_id, row.owner)
-    sc = _load(store, scenario_row, row.request.get("effective") or None, label="run settings")
+    scenario_row = deps.scenario_row(store, row.scenario_id, row.owner)
+    sc = load_scenario(
+        store, scenario_row, row.request.get("effective") or None, label="run settings"
+    )
     ter = sc.territories.set_index(sc.territories["territory_id"].astype(str))
     if territory_id not in ter.index:
         raise HTTPException(404, f"run {row.id} has no territory {territory_id[:64]!r}")

@@ -17,7 +17,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from ...errors import ScenarioError
-from ..app import Problem, StoreDep, _proposal_row
+from ..deps import StoreDep, proposal_row
+from ..schemas import Problem
 from ..store import ProposalRow, Store, utc
 from . import records
 from .access import CallerDep, owner
@@ -162,14 +163,14 @@ async def refuse_stale_quotas(
 @router.get("/proposals/{proposal_id}/review", responses=ERRORS)
 def get_review(proposal_id: str, store: StoreDep, who: CallerDep) -> dict[str, Any]:
     """Where the proposal stands: draft, submitted, approved or changes requested."""
-    return review_of(store, _proposal_row(store, proposal_id, who.owner))
+    return review_of(store, proposal_row(store, proposal_id, who.owner))
 
 
 @router.post("/proposals/{proposal_id}/review", responses=ERRORS)
 def move(proposal_id: str, body: ReviewIn, store: StoreDep, who: CallerDep) -> dict[str, Any]:
     """Move the proposal (or one region of it) on: ops submit a draft or a version sent back;
     leaders approve a submitted one or ask for changes (with a note saying what)."""
-    row = _proposal_row(store, proposal_id, who.owner)
+    row = proposal_row(store, proposal_id, who.owner)
     if row.status != "optimal":
         raise HTTPException(409, f"proposal {row.id} is {row.status}; only quotas are reviewed")
     regions = regions_of(row)
@@ -202,7 +203,7 @@ def move(proposal_id: str, body: ReviewIn, store: StoreDep, who: CallerDep) -> d
 @router.post("/proposals/{proposal_id}/comments", status_code=201, responses=ERRORS)
 def comment(proposal_id: str, body: CommentIn, store: StoreDep, who: CallerDep) -> dict[str, Any]:
     """Comment on a proposal (anyone who may read it, in any state)."""
-    row = _proposal_row(store, proposal_id, who.owner)
+    row = proposal_row(store, proposal_id, who.owner)
     if body.region and body.region not in regions_of(row):
         raise ScenarioError(f"region: {body.region!r} is not a region of the proposal")
     if not body.text.strip():
