@@ -12,6 +12,8 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
+from ..deps import owner_of
+from . import outlines, pages, plans, reviews
 from .access import Access, owner
 
 STATIC = Path(__file__).parent / "static"
@@ -19,9 +21,6 @@ STATIC = Path(__file__).parent / "static"
 
 def mount(app: FastAPI) -> None:
     """Serve the planning room from ``app`` (built by :func:`align.service.app.create_app`)."""
-    from ..deps import owner_of
-    from . import outlines, pages, plans, reviews
-
     app.state.access = Access.from_env(app.state.config)
     app.dependency_overrides[owner_of] = owner
     app.include_router(plans.router)

@@ -23,6 +23,7 @@ from typing import Annotated, Literal
 from fastapi import Depends, HTTPException, Request
 
 from ..config import ServiceConfig, ServiceConfigError
+from ..deps import owner_of
 
 COOKIE = "align_key"
 PAGE_HEADER = "X-Align-Page"
@@ -86,7 +87,6 @@ def key_of(request: Request) -> tuple[str | None, bool]:
 def owner(request: Request) -> str:
     """The owner of a request (replaces the service's ``owner_of`` dependency): the key comes
     from the header or the cookie and is checked by ``owner_of`` itself."""
-    from ..deps import owner_of
 
     key, from_cookie = key_of(request)
     if from_cookie and request.method not in SAFE and request.headers.get(PAGE_HEADER) != "1":

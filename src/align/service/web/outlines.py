@@ -10,8 +10,6 @@ the outlines follow each change. Scenarios of points keep the hulls the page dra
 from __future__ import annotations
 
 import json
-import threading
-from collections import OrderedDict
 from typing import Any
 
 import numpy as np
@@ -20,63 +18,14 @@ import shapely
 from fastapi import APIRouter, HTTPException, Query
 from fastapi.responses import JSONResponse
 
-from ...scenario import Scenario
-from ..deps import StoreDep, scenario_row
-from ..scenarios import load_scenario
-from ..store import Store
+from ..deps import StoreDep
 from . import records
 from .access import CallerDep
 from .plans import ERRORS, _succeeded, working_plan
+from .polygons import SHAPES
 
 router = APIRouter(tags=["planning room"])
 SIMPLIFY = 1 / 2000  # of the plan's extent (diagonal, degrees): well under a pixel on the map
-CACHED = 4  # scenarios whose polygons are kept in memory (stored scenarios never change)
-
-
-class Shapes:
-    """The polygons of a few stored scenarios, in WGS84, by scenario id."""
-
-    def __init__(self, size: int = CACHED):
-        self.size = size
-        self.lock = threading.Lock()
-        self.held: OrderedDict[str, tuple[pd.Index, np.ndarray] | None] = OrderedDict()
-
-    def of(
-        self, store: Store, scenario_id: str, owner: str, effective: Any
-    ) -> tuple[pd.Index, np.ndarray] | None:
-        """(account ids, polygons aligned with them) or None when the scenario has none."""
-        hit, found = self._held(scenario_id)
-        if hit:
-            return found
-        row = scenario_row(store, scenario_id, owner)
-        return self.keep(
-            scenario_id, load_scenario(store, row, effective or None, label="run settings")
-        )
-
-    def _held(self, scenario_id: str) -> tuple[bool, tuple[pd.Index, np.ndarray] | None]:
-        with self.lock:
-            if scenario_id in self.held:
-                self.held.move_to_end(scenario_id)
-                return True, self.held[scenario_id]
-        return False, None
-
-    def keep(self, scenario_id: str, sc: Scenario) -> tuple[pd.Index, np.ndarray] | None:
-        """Hold the polygons of ``sc`` (loaded already by the caller) for its scenario id."""
-        hit, found = self._held(scenario_id)
-        if hit:
-            return found
-        found = None
-        if sc.shapes is not None:
-            ids = pd.Index(sc.accounts["account_id"].astype(str))
-            found = (ids, sc.shapes.to_crs(4326).to_numpy())
-        with self.lock:
-            self.held[scenario_id] = found
-            while len(self.held) > self.size:
-                self.held.popitem(last=False)
-        return found
-
-
-SHAPES = Shapes()
 
 
 def dissolved(

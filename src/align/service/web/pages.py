@@ -28,7 +28,10 @@ from ..store import ProposalRow
 from ..uploads import read_upload
 from ..views import run_out, scenario_out
 from .access import COOKIE, PAGE_HEADER, Caller, caller, owner
-from .plans import queue_run
+from .columns import guess
+from .plans import queue_run, territory_plan
+from .records import descends
+from .reviews import regions_of, review_of
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
@@ -157,8 +160,6 @@ class ColumnsIn(BaseModel):
 def columns_form(body: ColumnsIn, request: Request) -> Response:
     """The column mapping of an upload: for each CSV file (its header line, read by the page)
     what it is read as and each header's contract name, pre-filled as the import reads them."""
-    from .columns import guess
-
     _who(request)
     files = [guess(Path(f.file).name, f.headers, f.kind) for f in body.files]
     return page(request, "columns.html", files=files)
@@ -258,8 +259,6 @@ def tradeoff(runs: list[Any]) -> dict[str, Any]:
 def proposal_page(proposal_id: str, request: Request, store: StoreDep) -> Response:
     """A quota proposal: each quota inside its range, versions side by side, the diff, the
     review (state, history, comments) and what the caller's role may do."""
-    from .reviews import regions_of, review_of
-
     who = _who(request)
     row = proposal_row(store, proposal_id, who.owner)
     quotas = row.quotas or []
@@ -307,19 +306,10 @@ def lineage(rows: Sequence[ProposalRow], row: ProposalRow) -> list[ProposalRow]:
     while grown:
         grown = False
         for r in rows:
-            if r.parent_id in chain and r.id not in chain and _descends(by_id, r, row.id):
+            if r.parent_id in chain and r.id not in chain and descends(by_id, r, row.id):
                 chain.add(r.id)
                 grown = True
     return [r for r in rows if r.id in chain]
-
-
-def _descends(by_id: dict[str, ProposalRow], r: ProposalRow, ancestor: str) -> bool:
-    at: ProposalRow | None = r
-    while at is not None:
-        if at.id == ancestor:
-            return True
-        at = by_id.get(at.parent_id or "")
-    return False
 
 
 @router.get("/ui/runs/{run_id}/territories/{territory_id}")
@@ -327,8 +317,6 @@ def rep_page(run_id: str, territory_id: str, request: Request, store: StoreDep) 
     """One territory's plan, printable: the rep, a map of it, its accounts with names, the
     target accounts by whitespace, and the quota of the run's newest proposal with its range and
     seasonality."""
-    from .plans import territory_plan
-
     who = _who(request)
     plan = territory_plan(store, run_id, territory_id, who.owner)
     return page(request, "rep.html", who=who, **plan)

@@ -24,7 +24,9 @@ from ..schemas import Problem
 from ..store import QUEUED, SUCCEEDED, RunRow, Store, new_id, now, utc
 from . import records
 from .access import CallerDep
+from .polygons import SHAPES
 from .records import PlanChangeRow, Stale
+from .reviews import approved_proposal
 
 router = APIRouter(tags=["planning room"])
 ERRORS: dict[int | str, dict[str, Any]] = {
@@ -101,8 +103,6 @@ def _stale(current: int, base: int) -> HTTPException:
 
 
 def _not_frozen(store: Store, row: RunRow) -> None:
-    from .reviews import approved_proposal
-
     approved = approved_proposal(store, row.owner, row.id)
     if approved is not None:
         raise HTTPException(
@@ -164,8 +164,6 @@ def plan(run_id: str, store: StoreDep, who: CallerDep) -> JSONResponse:
                 "home": None if home[0] is None or pd.isna(home[0]) else [home[0], home[1]],
             }
         )
-    from .outlines import SHAPES
-
     changes = list(records.changes(store, row.id))
     summary = row.summary or {}
     body = {

@@ -10,7 +10,7 @@ from typing import TypeVar
 from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint, select
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ..store import Base, Store, new_id, now
+from ..store import Base, ProposalRow, Store, new_id, now
 
 DRAFT, SUBMITTED, APPROVED, CHANGES = "draft", "submitted", "approved", "changes_requested"
 # review state -> the states a proposal may move to, and the role that moves it
@@ -162,3 +162,13 @@ def add_comment(store: Store, row: CommentRow) -> CommentRow:
     with store.tx() as s:
         s.add(row)
     return row
+
+
+def descends(by_id: dict[str, ProposalRow], r: ProposalRow, ancestor: str) -> bool:
+    """Whether proposal ``r`` is ``ancestor`` or made from it, through its parents."""
+    at: ProposalRow | None = r
+    while at is not None:
+        if at.id == ancestor:
+            return True
+        at = by_id.get(at.parent_id or "")
+    return False

@@ -110,11 +110,9 @@ def approved_proposal(store: Store, owner: str, run_id: str) -> str | None:
 def newest_from(store: Store, row: ProposalRow) -> ProposalRow:
     """The newest version made from ``row`` (``row`` itself when none was): a quota page that
     read ``row`` is stale once this changes under it."""
-    from .pages import _descends
-
     rows = store.proposals(row.owner, run_id=row.run_id, limit=1000, offset=0)
     by_id = {r.id: r for r in rows}
-    made = [r for r in rows if _descends(by_id, r, row.id)] or [row]
+    made = [r for r in rows if records.descends(by_id, r, row.id)] or [row]
     return max(made, key=lambda r: (r.version, utc(r.created_at)))
 
 
