@@ -64,9 +64,11 @@ def send(c: httpx.Client, accounts: bytes, territories: bytes) -> httpx.Response
 
 def memory(args: argparse.Namespace) -> dict[str, Any]:
     """RSS of the server: at start, after `repeat` uploads of an accounts.csv of `accounts`
-    rows, and after as many hostile uploads (1,000,000 columns, 9.9 MB)."""
+    rows, after as many hostile uploads (1,000,000 columns, 9.9 MB), and after `repeat` runs of
+    `run_accounts` accounts whose assignments, territories and run record are read back."""
     with tempfile.TemporaryDirectory() as tmp:
-        env = {"ALIGN_MAX_ACCOUNTS": str(max(args.accounts, 200_000)), "ALIGN_RATE_PER_S": "1000"}
+        env = {"ALIGN_MAX_ACCOUNTS": str(max(args.accounts, 200_000)), "ALIGN_RATE_PER_S": "1000",
+               "ALIGN_RESULT_CACHE_MB": str(args.result_cache_mb)}  # fmt: skip
         server = Server(f"sqlite:///{tmp}/align.db", Path(tmp), **env).start(workers=1)
         assert server.process is not None
         pid = server.process.pid
@@ -98,6 +100,19 @@ def memory(args: argparse.Namespace) -> dict[str, Any]:
                 time.sleep(2)
                 out["hostile_mb"] = round(len(hostile) / 1e6, 1)
                 out["after_hostile_mib"] = rss_mib(pid)
+                # large runs: solved in a worker process, their results read through the server
+                runs_of = big_accounts(args.run_accounts, seed=1)
+                sid = send(c, runs_of, territories).json()["id"]
+                for _ in range(args.repeat):
+                    rid = c.post(f"/scenarios/{sid}/runs", json={}).json()["id"]
+                    assert wait_for(c, rid)["status"] == "succeeded"
+                    for path in ("/assignments", "/territories", ""):
+                        assert c.get(f"/runs/{rid}{path}").status_code == 200
+                    time.sleep(1)
+                    out.setdefault("rss_after_each_run_mib", []).append(round(rss_mib(pid)))
+                time.sleep(2)
+                out["run_accounts"] = args.run_accounts
+                out["after_runs_mib"] = rss_mib(pid)
         finally:
             server.stop()
     out["load"] = os.getloadavg()
@@ -225,6 +240,8 @@ def main() -> None:
     m = sub.add_parser("memory")
     m.add_argument("--accounts", type=int, default=200_000)
     m.add_argument("--repeat", type=int, default=3)
+    m.add_argument("--run-accounts", type=int, default=50_000)
+    m.add_argument("--result-cache-mb", type=int, default=64, help="ALIGN_RESULT_CACHE_MB")
     ld = sub.add_parser("load")
     ld.add_argument("--rate", type=float, default=200)
     ld.add_argument("--seconds", type=float, default=60)
