@@ -41,13 +41,19 @@ def cases() -> list[dict[str, Any]]:
             over = ["objective.travel_weight=none", "solver.gap=0"]
             over += [f"balance.workload.tolerance={tol}", f"solver.name={solver}"]
             out.append(_case(f"pfizer {solver} +-{tol:.0%}", PFIZER, over))
-    out.append(_case("counties-NH +-5%", COUNTIES / "counties-NH",
-                     ["balance.potential.tolerance=0.05", "solver.gap=0"]))  # fmt: skip
+    out.append(
+        _case(
+            "counties-NH +-5%",
+            COUNTIES / "counties-NH",
+            ["balance.potential.tolerance=0.05", "solver.gap=0"],
+        )
+    )
     out.append(_case("counties-NH +-0.5%", COUNTIES / "counties-NH", []))
     out.append(_case("counties-NM +-0.5%", COUNTIES / "counties-NM", []))
     out.append(_case("counties-ME +-0.5%", COUNTIES / "counties-ME", ["solver.gap=0"]))
-    out.append(_case("counties-CO +-5%", COUNTIES / "counties-CO",
-                     ["balance.potential.tolerance=0.05"]))  # fmt: skip
+    out.append(
+        _case("counties-CO +-5%", COUNTIES / "counties-CO", ["balance.potential.tolerance=0.05"])
+    )
     return out
 
 
@@ -55,13 +61,26 @@ def bench_core(accounts: int, territories: int) -> dict[str, Any]:
     """The engine's objective on bench_core's synthetic scenario (no naive reference)."""
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "core.json"
-        cmd = [sys.executable, str(ROOT / "benchmarks" / "bench_core.py"), "--skip-naive",
-               "--accounts", str(accounts), "--territories", str(territories), "--json", str(out)]  # fmt: skip
+        cmd = [
+            sys.executable,
+            str(ROOT / "benchmarks" / "bench_core.py"),
+            "--skip-naive",
+            "--accounts",
+            str(accounts),
+            "--territories",
+            str(territories),
+            "--json",
+            str(out),
+        ]
         subprocess.run(cmd, check=True, capture_output=True)
         res = json.loads(out.read_text())
     eng = next(r for r in res["results"] if r["method"] == "engine")
-    return {"case": f"bench_core {accounts}x{territories} engine", "status": eng["status"],
-            "objective": eng["objective"], "bound": eng["bound"]}  # fmt: skip
+    return {
+        "case": f"bench_core {accounts}x{territories} engine",
+        "status": eng["status"],
+        "objective": eng["objective"],
+        "bound": eng["bound"],
+    }
 
 
 def main() -> None:
