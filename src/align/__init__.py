@@ -19,8 +19,8 @@ from .errors import (
 )
 from .io import load_scenario, make_scenario
 from .metrics import alignment_kpis
-from .model.solve import Progress
-from .model.solve import solve as _solve
+from .model.common import Progress
+from .model.entry import solve as _solve
 from .pockets import WhitespacePockets, find_pockets
 from .quotas import (
     Proposal,
@@ -46,7 +46,7 @@ def solve(
     progress: Progress | None = None,
 ) -> Run:
     """Solve a scenario: a :class:`Scenario` or the path of a scenario folder (read with
-    :func:`load_scenario`, ``overrides`` as ``--set``). See :func:`align.model.solve`.
+    :func:`load_scenario`, ``overrides`` as ``--set``). See :func:`align.model.entry.solve`.
 
     Raises
     ------

@@ -19,7 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .model.solve import Progress, solve
+from .model import solve
+from .model.common import Progress
 from .runs import Continuation, Run, continue_from
 from .scenario import Scenario
 

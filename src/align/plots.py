@@ -8,21 +8,43 @@ import it). Figures are made without pyplot (no global state, no interactive bac
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 import numpy as np
 import pandas as pd
 
 from .errors import RunError, ScenarioError
+from .io import load_scenario
+from .scenario import Scenario
 from .validation import suggest
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-    from .runs import Run
-    from .scenario import Scenario
+
+
+
+class Run(Protocol):
+    """What a chart reads of a run (:class:`align.Run` has it all); plots import no runs."""
+
+    status: str
+    path: Path | None
+    scenario: str
+    scenario_path: str
+    settings: Mapping[str, Any]
+    kpis: dict[str, dict[str, float]]
+    assignments: pd.DataFrame | None
+    territories: pd.DataFrame | None
+    account_shapes: Any
+
+    @property
+    def has_plan(self) -> bool: ...
+
+    def territory_shapes(self) -> Any: ...
+
 
 MAP_SIZE = (12.0, 8.0)  # inches
 BALANCE_SIZE = (12.0, 6.0)
@@ -105,8 +127,6 @@ def _plan(run: Run) -> tuple[pd.DataFrame, pd.DataFrame]:
 def _scenario_of(run: Run, scenario: Scenario | None) -> Scenario:
     if scenario is not None:
         return scenario
-    from .io import load_scenario
-
     if not run.scenario_path:
         raise RunError(
             f"{run.path or 'run'}: the run does not name its scenario folder; pass scenario="

@@ -70,13 +70,14 @@ from numpy.typing import NDArray
 
 from .errors import InfeasibleError, NoSolutionError, ScenarioError
 from .io import load_scenario
-from .model.backends import BackendResult, HighsBackend
+from .model.backends import Backend, BackendResult, HighsBackend
 from .model.formulation import MatrixModel
 from .runs import Run, continue_from, load_run
 from .scenario import Scenario
 from .settings import QuotaSettings, Settings
 from .units import strict_json
 from .validation import suggest
+from .workbook import write_workbook
 
 FloatArray = NDArray[np.float64]
 
@@ -326,7 +327,7 @@ def _ties(potential: FloatArray) -> FloatArray:
 
 
 def _solve_qp(
-    backend: HighsBackend, model: _Model, lo: FloatArray, hi: FloatArray, ties: FloatArray
+    backend: Backend, model: _Model, lo: FloatArray, hi: FloatArray, ties: FloatArray
 ) -> BackendResult:
     """The continuous optimum of sum (x - f)^2 / f over the goal rows and bounds (HiGHS QP):
     the centre of the MIP's window (components are left to the MIP)."""
@@ -342,14 +343,7 @@ def _solve_qp(
         integer=np.zeros(m, dtype=bool),
         offset=float(model.f.sum()),
     )
-    h = backend._load(qp, time_limit=60.0, gap=0.0, seed=0, threads=None)
-    start = np.arange(m + 1, dtype=np.int32)
-    hs = backend._hs
-    h.passHessian(
-        m, m, hs.HessianFormat.kTriangular, start, np.arange(m, dtype=np.int32), 2.0 / model.f
-    )
-    h.run()
-    return backend._result(h, False)
+    return backend.solve_qp(qp, 2.0 / model.f)
 
 
 def _epigraph(model: _Model, wlo: FloatArray, whi: FloatArray, ties: FloatArray) -> MatrixModel:
@@ -387,7 +381,7 @@ def _epigraph(model: _Model, wlo: FloatArray, whi: FloatArray, ties: FloatArray)
 
 
 def _ranges(
-    backend: HighsBackend, model: _Model, lo: FloatArray, hi: FloatArray, fixed: NDArray[np.bool_]
+    backend: Backend, model: _Model, lo: FloatArray, hi: FloatArray, fixed: NDArray[np.bool_]
 ) -> tuple[FloatArray, FloatArray] | None:
     """Least and most of each x_j over the LP relaxation (warm-started re-solves); None when
     the relaxation is infeasible."""
@@ -399,28 +393,7 @@ def _ranges(
         col_hi=np.r_[hi, mm.col_hi[m:]],
         integer=np.zeros_like(mm.integer),
     )
-    h = backend._load(lp, time_limit=60.0, gap=0.0, seed=0, threads=None)
-    h.run()  # a first basis; the re-solves below start from the last one (no presolve)
-    if h.getModelStatus() != backend._hs.HighsModelStatus.kOptimal:
-        return None
-    h.setOptionValue("presolve", "off")
-    h.setOptionValue("simplex_strategy", 4)  # primal: a new cost keeps the basis primal feasible
-    optimal = backend._hs.HighsModelStatus.kOptimal
-    low = np.empty(m)
-    high = np.empty(m)
-    free_lo, free_hi = model.lo, model.hi
-    for j in range(m):
-        if fixed[j]:  # an override: its own range with the others held
-            h.changeColBounds(j, float(free_lo[j]), float(free_hi[j]))
-        for sense, out in ((1.0, low), (-1.0, high)):
-            h.changeColCost(j, sense)
-            h.run()
-            ok = h.getModelStatus() == optimal
-            out[j] = sense * h.getInfo().objective_function_value if ok else np.nan
-        h.changeColCost(j, 0.0)
-        if fixed[j]:
-            h.changeColBounds(j, float(lo[j]), float(hi[j]))
-    return low, high
+    return backend.column_ranges(lp, m, released=fixed, released_lo=model.lo, released_hi=model.hi)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -530,8 +503,6 @@ class Proposal:
         """Write the proposal folder: quotas.csv, regions.csv, proposal.json, diff.csv (from
         version 2) and proposal.xlsx. The folder of the previous version is never written over.
         """
-        from .workbook import write_workbook
-
         folder = Path(folder)
         if self.parent and folder.resolve() == Path(self.parent).resolve():
             raise ScenarioError(
@@ -932,7 +903,7 @@ def _component_reason(inp: _Inputs, comp_goals: FloatArray | None, unit: float) 
 
 
 def _solve_mip(
-    backend: HighsBackend,
+    backend: Backend,
     model: _Model,
     center: FloatArray,
     xlo: FloatArray,

@@ -14,6 +14,7 @@ import pandas as pd
 
 from .errors import InfeasibleError, NoSolutionError, RunError, ScenarioError
 from .io import read_run_folder, write_run_folder
+from .plots import plot_balance, plot_map, plot_tradeoff
 from .scenario import Scenario
 from .units import Units, strict_json
 from .validation import suggest
@@ -206,15 +207,11 @@ class Run:
 
     def plot_map(self, *, ax: Any = None, scenario: Scenario | None = None) -> Any:
         """A map of the territories; see :func:`align.plots.plot_map`."""
-        from .plots import plot_map
-
         return plot_map(self, ax=ax, scenario=scenario)
 
     def plot_balance(self, measure: str | None = None, *, ax: Any = None) -> Any:
         """Each territory's balanced measures against their bands; see
         :func:`align.plots.plot_balance`."""
-        from .plots import plot_balance
-
         return plot_balance(self, measure, ax=ax)
 
 
@@ -390,8 +387,6 @@ class Comparison(pd.DataFrame):
         E.g. ``compare.plot_tradeoff("moved_share.accounts", "potential.max_abs_deviation")``:
         what each run pays in disruption for its balance.
         """
-        from .plots import plot_tradeoff
-
         return plot_tradeoff(self, x, y, ax=ax)
 
 

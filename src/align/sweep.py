@@ -29,7 +29,7 @@ import pandas as pd
 from .errors import SettingsError
 from .executors import Executor, Lazy, get_executor, worker_stats
 from .io import load_scenario
-from .model.solve import solve
+from .model import solve
 from .runs import Run
 from .scenario import Scenario
 from .settings import Settings, deep_merge, parse_overrides, resolve_settings

@@ -27,14 +27,29 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import pandas as pd
 
+from .settings import QuotaSettings
 from .units import Units
 
-if TYPE_CHECKING:
-    from .quotas import Proposal
+
+class Proposal(Protocol):
+    """What the workbook reads of a quota proposal (:class:`align.Proposal` has it all)."""
+
+    status: str
+    goal: float
+    settings: QuotaSettings
+    run: str | None
+    version: int
+    parent: str | None
+    quotas: pd.DataFrame | None
+    regions: pd.DataFrame | None
+    diff: pd.DataFrame | None
+    kpis: dict[str, float]
+    overrides: list[dict[str, Any]]
+    region_goals: dict[str, float]
 
 PERCENT = "0.0%"
 RATIO = "0.000"

@@ -55,6 +55,26 @@ class Backend(Protocol):
         on_solution: Callable[[FloatArray], bool] | None = None,
     ) -> BackendResult: ...
 
+    def solve_qp(
+        self, model: MatrixModel, hessian_diag: FloatArray, *, time_limit: float = 60.0
+    ) -> BackendResult:
+        """Minimise ``c x + x' diag(hessian_diag) x / 2`` over a continuous model."""
+        ...
+
+    def column_ranges(
+        self,
+        model: MatrixModel,
+        n: int,
+        *,
+        released: NDArray[np.bool_] | None = None,
+        released_lo: FloatArray | None = None,
+        released_hi: FloatArray | None = None,
+    ) -> tuple[FloatArray, FloatArray] | None:
+        """Least and most of each of the first ``n`` columns over the LP relaxation (nan where
+        a re-solve is not optimal); a ``released`` column takes ``released_lo``/``released_hi``
+        as its bounds while its own range is found. None when the relaxation is infeasible."""
+        ...
+
 
 _BANNER_DONE = False
 
@@ -98,13 +118,64 @@ class HighsBackend:
 
     def _load(
         self, model: MatrixModel, *, time_limit: float, gap: float, seed: int, threads: int | None
-    ):  # type: ignore[no-untyped-def]
+    ) -> Any:
         return _child.load(
             self._hs, _arrays(model), time_limit=time_limit, gap=gap, seed=seed, threads=threads
         )
 
-    def _result(self, h, is_mip: bool) -> BackendResult:  # type: ignore[no-untyped-def]
+    def _result(self, h: Any, is_mip: bool) -> BackendResult:
         return BackendResult(*_child.result(self._hs, h, is_mip))
+
+    def solve_qp(
+        self, model: MatrixModel, hessian_diag: FloatArray, *, time_limit: float = 60.0
+    ) -> BackendResult:
+        """Minimise ``c x + x' diag(hessian_diag) x / 2`` over a continuous model (HiGHS QP)."""
+        h = self._load(model, time_limit=time_limit, gap=0.0, seed=0, threads=None)
+        n = len(hessian_diag)
+        start = np.arange(n + 1, dtype=np.int32)
+        index = np.arange(n, dtype=np.int32)
+        h.passHessian(n, n, self._hs.HessianFormat.kTriangular, start, index, hessian_diag)
+        h.run()
+        return self._result(h, False)
+
+    def column_ranges(
+        self,
+        model: MatrixModel,
+        n: int,
+        *,
+        released: NDArray[np.bool_] | None = None,
+        released_lo: FloatArray | None = None,
+        released_hi: FloatArray | None = None,
+    ) -> tuple[FloatArray, FloatArray] | None:
+        """Least and most of each of the first ``n`` columns over the LP relaxation (nan where
+        a re-solve is not optimal); a ``released`` column takes ``released_lo``/``released_hi``
+        as its bounds while its own range is found. None when the relaxation is infeasible.
+
+        One HiGHS instance: a first basis, then two warm-started primal simplex re-solves per
+        column (cost +1 and -1 on that column alone, no presolve)."""
+        h = self._load(model, time_limit=60.0, gap=0.0, seed=0, threads=None)
+        h.run()  # a first basis; the re-solves below start from the last one (no presolve)
+        optimal = self._hs.HighsModelStatus.kOptimal
+        if h.getModelStatus() != optimal:
+            return None
+        h.setOptionValue("presolve", "off")
+        h.setOptionValue("simplex_strategy", 4)  # primal: a new cost keeps the basis feasible
+        free = np.zeros(n, dtype=bool) if released is None else released
+        low = np.empty(n)
+        high = np.empty(n)
+        for j in range(n):
+            if free[j]:
+                assert released_lo is not None and released_hi is not None
+                h.changeColBounds(j, float(released_lo[j]), float(released_hi[j]))
+            for sense, out in ((1.0, low), (-1.0, high)):
+                h.changeColCost(j, sense)
+                h.run()
+                ok = h.getModelStatus() == optimal
+                out[j] = sense * h.getInfo().objective_function_value if ok else np.nan
+            h.changeColCost(j, 0.0)
+            if free[j]:
+                h.changeColBounds(j, float(model.col_lo[j]), float(model.col_hi[j]))
+        return low, high
 
     def solve(
         self,
@@ -386,6 +457,11 @@ def watching(watch: Watch) -> Iterator[Watch]:
         _WATCH = previous
 
 
+def current_watch() -> Watch | None:
+    """The watch of the block being run (:func:`watching`), None outside one."""
+    return _WATCH
+
+
 def stop_requested() -> bool:
     """True once the watcher of the running solve asked it to stop."""
     return _WATCH is not None and _WATCH.stop.is_set()
@@ -470,6 +546,29 @@ class PulpBackend:
     def __init__(self, name: str) -> None:
         self.name = name
         self._make = PULP_SOLVERS[name]
+
+    def _highs_only(self, what: str) -> SolverError:
+        return SolverError(
+            f'solver {self.name!r}: {what} are solved with HiGHS only; set solver.name = "highs"'
+        )
+
+    def solve_qp(
+        self, model: MatrixModel, hessian_diag: FloatArray, *, time_limit: float = 60.0
+    ) -> BackendResult:
+        """Not through PuLP: raises :class:`SolverError` (quadratic objectives need HiGHS)."""
+        raise self._highs_only("quadratic objectives")
+
+    def column_ranges(
+        self,
+        model: MatrixModel,
+        n: int,
+        *,
+        released: NDArray[np.bool_] | None = None,
+        released_lo: FloatArray | None = None,
+        released_hi: FloatArray | None = None,
+    ) -> tuple[FloatArray, FloatArray] | None:
+        """Not through PuLP: raises :class:`SolverError` (ranging needs HiGHS's warm starts)."""
+        raise self._highs_only("column ranges")
 
     def solve(
         self,

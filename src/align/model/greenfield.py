@@ -18,12 +18,17 @@ import numpy as np
 import pandas as pd
 
 from ..geo import point_distance
+from ..io import make_scenario
 from ..runs import Run
 from ..scenario import Scenario
 from .backends import get_backend
+from .centre_bound import centre_bound
+from .common import Clock, make_run
 from .contiguity import Budget, Graph, account_graph, reachable_pairs
-from .districts import Band, hess_model, neighbour_rows, solve_with_cuts
+from .districts import Band, hess_model, neighbour_rows, solve_contiguous, solve_with_cuts
+from .fixed import solve_fixed
 from .formulation import build_problem
+from .local_search import Bands, ContiguousSearch, make_contiguous
 
 EXACT_PAIRS = 250_000  # unit x candidate pairs the exact model takes on
 RECENTRE_ROUNDS = 6
@@ -81,14 +86,19 @@ def _order(centres: np.ndarray, pts: np.ndarray) -> np.ndarray:
 def fixed_centres(scenario: Scenario, centres: np.ndarray, limit: float) -> tuple[Run, Scenario]:
     """The exact alignment around given centre accounts (each locked to its own territory),
     within ``limit`` seconds, and the fixed-centre scenario it solved."""
-    from .solve import solve as solve_fixed
-
     fixed = anchored(centred_scenario(scenario, centres))
     s = scenario.settings
     fixed.settings = fixed.settings.model_copy(
         update={"solver": s.solver.model_copy(update={"time_limit_s": limit})}
     )
-    return solve_fixed(fixed), fixed
+    return _solve_around(fixed), fixed
+
+
+def _solve_around(fixed: Scenario) -> Run:
+    """The alignment around chosen centres: contiguous when the scenario asks for it."""
+    if fixed.settings.constraints.contiguity:
+        return solve_contiguous(fixed)
+    return solve_fixed(fixed)
 
 
 def heuristic(
@@ -97,8 +107,6 @@ def heuristic(
     """k-means++ centres, fixed-centre alignment, alternating recentring: the best run found
     within ``budget`` seconds (None when no fixed-centre plan was found), and its centres."""
     from sklearn.cluster import KMeans
-
-    from .solve import Clock
 
     clock = Clock(budget)
     s = scenario.settings
@@ -157,8 +165,6 @@ def heuristic(
 
 def solve_greenfield(scenario: Scenario, *, progress: Any = None) -> Run:
     """Choose the centres and the alignment; see the module docstring."""
-    from .solve import Clock, _make_run
-
     s = scenario.settings
     say = progress or (lambda phase, info: None)
     clock = Clock(s.solver.time_limit_s)
@@ -308,7 +314,7 @@ def solve_greenfield(scenario: Scenario, *, progress: Any = None) -> Run:
     problem = build_problem(fixed)
     objective = problem.plan_cost(assign)
     bound = res.bound * scale if math.isfinite(res.bound) else -math.inf
-    run = _make_run(
+    run = make_run(
         fixed, problem, backend, clock, stats, res.status, assign, objective=objective, bound=bound
     )
     return group_regions(run, scenario, clock.left())
@@ -350,8 +356,6 @@ def lagrangian_bound(
 ) -> float:
     """:func:`.centre_bound.centre_bound` on the scenario's first balanced column, started from
     ``prices`` (each account's cost in the known plan, of cost ``upper``)."""
-    from .centre_bound import centre_bound
-
     s = scenario.settings
     kind, pts = _coords(scenario)
     name = next(iter(s.balance))
@@ -385,9 +389,6 @@ def contiguous_search_plan(
     :mod:`.local_search`, whose territories recentre on their best candidate member. The bound
     is the Lagrangian bound of :mod:`.centre_bound` (valid for the contiguous problem too).
     """
-    from .local_search import Bands, ContiguousSearch, make_contiguous
-    from .solve import _make_run
-
     s = scenario.settings
     n, m = scenario.n_accounts, scenario.n_territories
     kind, pts = _coords(scenario)
@@ -467,7 +468,7 @@ def contiguous_search_plan(
         stats["bound_method"] = BOUND_METHOD
     stats["method"] = "contiguous local search from the plan without contiguity"
     backend = get_backend(s.solver.name)
-    run = _make_run(
+    run = make_run(
         fixed, problem, backend, clock, stats, "feasible", assign, objective=objective, bound=bound
     )
     return group_regions(run, scenario, clock.left())
@@ -505,8 +506,6 @@ def group_regions(run: Run, scenario: Scenario, left: float) -> Run:
     it, by the territory bands), travel weighted by the first balanced column. Adds ``region``
     to the run's territories table and ``stats["regions"]``.
     """
-    from ..io import make_scenario
-
     s = scenario.settings
     count = s.territories.regions
     if not count or not run.has_plan or run.territories is None:

@@ -16,26 +16,18 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from .._version import __version__
-from ..errors import AlignError, NoSolutionError
-from ..importing import carried_columns
-from ..metrics import (
-    alignment_kpis,
-    distance_unit,
-    distances_of,
-    far_accounts,
-    territory_table,
-)
+from ..errors import AlignError
 from ..runs import Run
 from ..scenario import Scenario
-from .backends import Backend, BackendResult, get_backend, stop_requested
+from .backends import Backend, BackendResult, get_backend
+from .common import Clock, Progress, make_run, relative_gap
+from .decompose import held_pinned, restrict, sift
 from .diagnose import quick_checks, ranked_reasons
 from .formulation import (
     Layout,
@@ -56,43 +48,21 @@ from .repair import (
     priced_plan,
     repair_moves,
 )
+from .size import check_size, default_candidates
 
-Progress = Callable[[str, dict[str, Any]], None]
 INTEGRAL_TOL = 1e-6
 TIGHTEN = 0.1  # share of each band's width the dive keeps free, as room for rounding
 # ... on a restriction to the accounts in doubt, where every move is costly: much less
 TIGHTEN_RESTRICTED = 0.03
 
 
-class Clock:
-    def __init__(self, limit: float):
-        self.start = time.perf_counter()
-        self.limit = limit
-
-    def elapsed(self) -> float:
-        return time.perf_counter() - self.start
-
-    def left(self) -> float:
-        """Seconds left: none once the watcher asked the solve to stop (Ctrl-C)."""
-        if stop_requested():
-            return 0.0
-        return max(self.limit - self.elapsed(), 0.0)
-
-
-def solve(scenario: Scenario, *, progress: Progress | None = None) -> Run:
-    """Assign every account to one territory, optimally within ``solver.gap`` when time allows.
+def solve_fixed(scenario: Scenario, *, progress: Progress | None = None) -> Run:
+    """Assign every account to one of the given territories, optimally within ``solver.gap``
+    when time allows (no contiguity, home bases given).
 
     Returns a :class:`Run` whose status is ``optimal``, ``feasible`` (a plan, gap above the
     target), ``infeasible`` (with ``reasons``) or ``no_solution`` (no plan within the limits).
     """
-    if scenario.greenfield:
-        from .greenfield import solve_greenfield
-
-        return solve_greenfield(scenario, progress=progress)
-    if scenario.settings.constraints.contiguity:
-        from .districts import solve_contiguous
-
-        return solve_contiguous(scenario, progress=progress)
     s = scenario.settings
     check_size(scenario)
     clock = Clock(s.solver.time_limit_s)
@@ -108,7 +78,7 @@ def solve(scenario: Scenario, *, progress: Progress | None = None) -> Run:
     phase("build", t_build)
 
     def finish(status: str, assign: np.ndarray | None = None, **kw: Any) -> Run:
-        return _make_run(scenario, problem, backend, clock, stats, status, assign, **kw)
+        return make_run(scenario, problem, backend, clock, stats, status, assign, **kw)
 
     t0 = time.perf_counter()
     reasons = quick_checks(problem)
@@ -138,57 +108,6 @@ def solve(scenario: Scenario, *, progress: Progress | None = None) -> Run:
     if out.kind == "plan":
         return finish("plan", out.assign, objective=out.objective, bound=out.bound)
     return finish("no_solution", bound=out.bound, message=out.message)
-
-
-BASE_MIB = 250.0  # the interpreter, libraries and per-account tables of a solve
-PAIR_BYTES = 500.0  # per candidate pair: LP columns, pricing, the MIP models, plans
-ACCOUNT_BYTES = 400.0  # per account: the problem's arrays, checks and output tables
-
-
-def estimate_mib(n: int, m: int, candidates: int) -> tuple[int, float]:
-    """Candidate pairs of a solve (each account's k cheapest territories and today's) and the
-    memory it needs, in MiB (measured: 100,000 x 200 peaks at 743 MiB, 1M x 1,000 at 3.1 GiB)."""
-    pairs = n * (min(candidates, m) + 1)
-    return pairs, BASE_MIB + (pairs * PAIR_BYTES + n * ACCOUNT_BYTES) / 2**20
-
-
-def available_mib() -> float:
-    """Memory this machine has available now (MemAvailable), in MiB."""
-    try:
-        with open("/proc/meminfo", encoding="ascii") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    return float(line.split()[1]) / 1024.0
-    except OSError:
-        pass
-    import os
-
-    try:
-        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") / 2**20
-    except (ValueError, OSError, AttributeError):
-        return math.inf
-
-
-def check_size(scenario: Scenario) -> None:
-    """Refuse, before any work, an instance whose estimated memory exceeds what is available,
-    naming the estimate and the ``solver.candidates`` that would fit."""
-    n, m = scenario.n_accounts, scenario.n_territories
-    k = scenario.settings.solver.candidates or default_candidates(m)
-    pairs, need = estimate_mib(n, m, k)
-    have = available_mib()
-    if need <= have:
-        return
-    fits = [c for c in range(min(k, m) - 1, 1, -1) if estimate_mib(n, m, c)[1] <= have]
-    fix = (
-        f"set solver.candidates = {fits[0]} (about {estimate_mib(n, m, fits[0])[1]:,.0f} MiB)"
-        if fits
-        else "split the accounts into regions and solve each apart"
-    )
-    raise NoSolutionError(
-        f"scenario too large for this machine: {n:,} accounts x {min(k, m) + 1} candidate "
-        f"territories = {pairs:,} pairs need about {need:,.0f} MiB, {have:,.0f} MiB are "
-        f"available; {fix}, or run on a machine with more memory"
-    )
 
 
 class FirstPlan:
@@ -365,7 +284,7 @@ def _solve_lp(
     say("incumbent", {"objective": objective, "bound": bound, "elapsed": clock.elapsed()})
 
     # --- 4. close the gap exactly ------------------------------------------------------------
-    if _gap(objective, bound) > problem.target_gap and clock.left() > 0:
+    if relative_gap(objective, bound) > problem.target_gap and clock.left() > 0:
         t0 = time.perf_counter()
         assign, objective, bound = _improve(
             problem, backend, lp, layout, assign, objective, bound, clock, stats
@@ -394,8 +313,6 @@ def _solve_decomposed(
 ) -> Outcome:
     """Prices from an aggregated LP, sifting to the accounts in doubt (:mod:`.decompose`),
     then steps 2-4 on the problem restricted to them; the bound is the whole problem's."""
-    from .decompose import held_pinned, restrict, sift
-
     pi, pj = pairs
     t0 = time.perf_counter()
     sifted = sift(
@@ -468,10 +385,6 @@ def _restricted_gap(problem: Problem, total: float, held_cost: float, bound: flo
     free_lp = max(total - held_cost, 1e-9)
     room = problem.target_gap * total - max(total - bound, 0.0)
     return min(max(room, 0.25 * problem.target_gap * total) / free_lp, 0.5)
-
-
-def default_candidates(m: int) -> int:
-    return min(m, 8)
 
 
 def _per_account_max(problem: Problem, pi: np.ndarray, pj: np.ndarray, x: np.ndarray):  # type: ignore[no-untyped-def]
@@ -779,12 +692,6 @@ def _improve(problem, backend, lp, layout, assign, objective, bound, clock, stat
     return assign, objective, bound
 
 
-def _gap(objective: float, bound: float) -> float:
-    if not math.isfinite(bound):
-        return math.inf
-    return max(objective - bound, 0.0) / max(abs(objective), 1e-9)
-
-
 def _infeasible(problem: Problem, backend: Backend, clock: Clock, finish):  # type: ignore[no-untyped-def]
     s = problem.scenario.settings.solver
     limit = max(min(clock.left(), 60.0), 5.0)
@@ -793,86 +700,3 @@ def _infeasible(problem: Problem, backend: Backend, clock: Clock, finish):  # ty
     except AlignError as e:  # pragma: no cover - backend failure while explaining
         reasons = [str(e)]
     return finish("infeasible", reasons=reasons)
-
-
-def _make_run(
-    scenario: Scenario,
-    problem: Problem,
-    backend: Backend,
-    clock: Clock,
-    stats: dict[str, Any],
-    status: str,
-    assign: np.ndarray | None,
-    *,
-    objective: float | None = None,
-    bound: float | None = None,
-    reasons: list[str] | None = None,
-    message: str = "",
-) -> Run:
-    s = scenario.settings
-    t_out = time.perf_counter()
-    run = Run(
-        status=status,
-        solver=backend.name,
-        settings=s.model_dump(),
-        input_hash=scenario.input_hash,
-        version=__version__,
-        scenario=scenario.name,
-        scenario_path=str(scenario.source.resolve()) if scenario.source else "",
-        reasons=reasons or [],
-        message=message,
-        stats=stats,
-    )
-    kpis: dict[str, dict[str, float]] = {}
-    if (scenario.current >= 0).any():
-        kpis["before"] = alignment_kpis(scenario, scenario.current)
-    if assign is not None:
-        assert objective is not None and bound is not None
-        bound = min(bound, objective)  # a bound never claims to beat the plan
-        gap = _gap(objective, bound)
-        run.status = "optimal" if gap <= s.solver.gap + 1e-12 else "feasible"
-        run.objective, run.bound, run.gap = objective, bound, gap
-        after = alignment_kpis(scenario, assign)
-        kpis["after"] = after
-        run.terms = {"TRAVEL": after["travel"], "MOVED": after["disruption"]}
-        run.assignments = assignment_table(scenario, assign)
-        far = far_accounts(run.assignments, unit=distance_unit(scenario))
-        if far is not None:
-            stats["far_accounts"] = far  # a warning for solve output, report and service
-        run.territories = territory_table(scenario, assign)
-        run.account_shapes = scenario.shapes
-        stats["max_band_violation"] = band_violation(problem, assign)
-    elif bound is not None and math.isfinite(bound):
-        run.bound = bound
-    run.kpis = kpis
-    stats.setdefault("phases", {})["output"] = round(time.perf_counter() - t_out, 4)  # KPIs, tables
-    run.wall_seconds = clock.elapsed()
-    return run
-
-
-def assignment_table(scenario: Scenario, assign: np.ndarray) -> pd.DataFrame:
-    tids = scenario.territory_ids
-    cur = scenario.current
-    prev = pd.Series(tids[np.maximum(cur, 0)]).where(cur >= 0, None).to_numpy()
-    table = pd.DataFrame(
-        {
-            "account_id": scenario.account_ids,
-            "territory_id": tids[assign],
-            "previous_territory": prev,
-            "moved": (cur >= 0) & (cur != assign),
-            "distance": distances_of(scenario, assign),
-        }
-    )
-    labels = carried_columns(scenario.accounts)  # name, city, state, zip of a CRM export
-    return table.assign(**{c: scenario.accounts[c].to_numpy() for c in labels})
-
-
-def band_violation(problem: Problem, assign: np.ndarray) -> float:
-    """Largest relative violation of a band or capacity by a plan (0 when all hold)."""
-    worst = 0.0
-    for r in problem.resources:
-        load = r.load(assign, problem.m)
-        over = np.where(np.isfinite(r.hi), load - r.hi, 0.0)
-        under = np.where(np.isfinite(r.lo), r.lo - load, 0.0)
-        worst = max(worst, float(np.max(over)), float(np.max(under)))
-    return max(worst, 0.0)
