@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 import align
-from align.review import NO_HISTORY, review
+from align.reviewing import NO_HISTORY, review
 from align.validation import period_key
 
 TERRITORIES = [

@@ -31,11 +31,11 @@ from .quotas import (
     propose_quotas,
 )
 from .report import write_report
-from .review import Review, review
+from .reviewing import Review, review
 from .runs import Comparison, Run, compare_runs, load_run
 from .scenario import Scenario
 from .settings import Settings, list_presets
-from .sweep import Sweep, sweep
+from .sweeping import Sweep, sweep
 from .tracking import Tracking, track
 
 

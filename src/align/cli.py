@@ -31,7 +31,7 @@ from .quotas import (
     propose_quotas,
     stale_overrides,
 )
-from .review import review as review_trends
+from .reviewing import review as review_trends
 from .runs import Run, check_run_folder, compare_runs, load_run, moved_between
 from .settings import list_presets, load_preset
 from .tracking import MIN_COVERAGE, PACE_THRESHOLD
@@ -873,8 +873,8 @@ def sweep(
         TimeElapsedColumn,
     )
 
-    from .sweep import parse_vary, short_keys
-    from .sweep import sweep as run_sweep
+    from .sweeping import parse_vary, short_keys
+    from .sweeping import sweep as run_sweep
 
     grid = parse_vary(vary)
     live = not quiet and sys.stderr.isatty()
