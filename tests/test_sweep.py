@@ -326,7 +326,7 @@ def test_cli_writes_the_sweep(tmp_path: Path) -> None:
 def test_cli_reads_the_dask_address_from_the_environment(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from align.cli import _executor_spec
+    from align.cli.sweeps import _executor_spec
 
     monkeypatch.delenv("ALIGN_DASK_ADDRESS", raising=False)
     assert _executor_spec(None) == "local"

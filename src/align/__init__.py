@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 from ._version import __version__
-from .continuity import solve_from
+from .continuity import adjust_run, solve_from
 from .errors import (
     AlignError,
     ExecutorError,
@@ -24,7 +24,6 @@ from .model.entry import solve as _solve
 from .pockets import WhitespacePockets, find_pockets
 from .quotas import (
     Proposal,
-    adjust_run,
     carry_proposal,
     load_proposal,
     override_quotas,

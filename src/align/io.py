@@ -11,12 +11,13 @@ import re
 import warnings
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
 
 from .errors import RunError, ScenarioError
+from .history import build_history
 from .importing import (
     ColumnMap,
     apply_profile,
@@ -28,7 +29,7 @@ from .importing import (
 )
 from .scenario import Scenario
 from .settings import Settings, read_toml, resolve_settings
-from .validation import Table, build, build_history
+from .validation import Table, build
 
 ID_COLUMNS = {
     "account_id": str,
@@ -402,6 +403,40 @@ def load_scenario(
         raw_settings=raw_settings,
         notes=notes,
     )
+
+
+class RunSource(Protocol):
+    """What :func:`scenario_of` reads of a run (:class:`align.Run` has it)."""
+
+    path: Path | None
+    scenario: str
+    scenario_path: str
+
+
+def scenario_of(
+    run: RunSource, scenario: Scenario | None = None, *, overrides: list[str] | None = None
+) -> Scenario:
+    """The scenario a run was solved from: ``scenario`` when given, else the folder the run
+    names (``run.scenario_path``), read with ``overrides``.
+
+    Raises
+    ------
+    RunError
+        When the run names no scenario folder, or that folder cannot be read.
+    """
+    if scenario is not None:
+        return scenario
+    label = f"run {run.path}" if run.path else f"run {run.scenario}" if run.scenario else "run"
+    fix = "pass scenario= (the scenario it was solved from)"
+    if not run.scenario_path:
+        raise RunError(f"{label}: it does not name its scenario folder; {fix}")
+    try:
+        return load_scenario(run.scenario_path, overrides=overrides)
+    except ScenarioError as e:
+        raise RunError(
+            f"{label}: its scenario folder {run.scenario_path} cannot be read "
+            f"({e.problems[0]}); {fix}"
+        ) from None
 
 
 def _default_note(settings: Settings) -> str:

@@ -15,16 +15,14 @@ from typing import TYPE_CHECKING, Any, Protocol, cast
 import numpy as np
 import pandas as pd
 
-from .errors import RunError, ScenarioError
-from .io import load_scenario
+from .errors import RunError
+from .io import scenario_of
 from .scenario import Scenario
 from .validation import suggest
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
-
-
 
 
 class Run(Protocol):
@@ -47,6 +45,7 @@ class Run(Protocol):
 
 
 MAP_SIZE = (12.0, 8.0)  # inches
+DRAWN = ["constraints.contiguity=false"]  # a scenario read to draw needs no adjacency
 BALANCE_SIZE = (12.0, 6.0)
 DPI = 110
 # qualitative colours, strong ones first; no greys (they read as "nobody's")
@@ -122,22 +121,6 @@ def _plan(run: Run) -> tuple[pd.DataFrame, pd.DataFrame]:
         label = run.path or run.scenario or "run"
         raise RunError(f"{label}: status {run.status}, it holds no plan to draw")
     return run.assignments, run.territories
-
-
-def _scenario_of(run: Run, scenario: Scenario | None) -> Scenario:
-    if scenario is not None:
-        return scenario
-    if not run.scenario_path:
-        raise RunError(
-            f"{run.path or 'run'}: the run does not name its scenario folder; pass scenario="
-        )
-    try:
-        return load_scenario(run.scenario_path, overrides=["constraints.contiguity=false"])
-    except ScenarioError as e:
-        raise RunError(
-            f"{run.path or 'run'}: its scenario folder {run.scenario_path} cannot be read to draw "
-            f"the accounts ({e.problems[0]}); pass the scenario (align map --scenario DIR)"
-        ) from None
 
 
 def _legend_label(row: pd.Series) -> str:
@@ -216,7 +199,7 @@ def plot_map(run: Run, *, ax: Axes | None = None, scenario: Scenario | None = No
     unit_shapes = run.account_shapes
     sc: Scenario | None = scenario
     if shapes is None:  # points, or polygons of a run written without territories.geojson
-        sc = _scenario_of(run, scenario)
+        sc = scenario_of(run, scenario, overrides=DRAWN)
         unit_shapes = sc.shapes
         if unit_shapes is not None:
             from .shapes import territory_shapes
@@ -241,7 +224,7 @@ def plot_map(run: Run, *, ax: Axes | None = None, scenario: Scenario | None = No
             ax.add_collection(coll)
         if unit_shapes is None:
             try:
-                unit_shapes = _scenario_of(run, sc).shapes
+                unit_shapes = scenario_of(run, sc, overrides=DRAWN).shapes
             except RunError:  # the map stands without the units' borders
                 unit_shapes = None
         if unit_shapes is not None:

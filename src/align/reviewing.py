@@ -25,8 +25,9 @@ import numpy as np
 import pandas as pd
 
 from .errors import ScenarioError
+from .history import build_history, period_key
 from .scenario import Scenario
-from .validation import Table, build_history, period_key
+from .validation import Table
 
 NONE = "(none)"
 SIZES = ("small", "medium", "large", "very large")

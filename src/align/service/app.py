@@ -41,7 +41,7 @@ from ..scenario import Scenario
 from ..settings import _parse_overrides, deep_merge, list_presets, load_preset
 from ..tracking import proposal_of, track
 from ..units import Units
-from ..workbook import territory_labels, write_workbook
+from ..quotas.workbook import territory_labels, write_workbook
 from . import formats
 from .config import ServiceConfig
 from .formats import TooLarge

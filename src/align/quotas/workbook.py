@@ -31,8 +31,8 @@ from typing import Any, Protocol
 
 import pandas as pd
 
-from .settings import QuotaSettings
-from .units import Units
+from ..settings import QuotaSettings
+from ..units import Units
 
 
 class Proposal(Protocol):
@@ -50,6 +50,7 @@ class Proposal(Protocol):
     kpis: dict[str, float]
     overrides: list[dict[str, Any]]
     region_goals: dict[str, float]
+
 
 PERCENT = "0.0%"
 RATIO = "0.000"
