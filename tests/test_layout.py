@@ -124,18 +124,6 @@ def test_every_submodule_is_reachable_by_import_statement() -> None:
     assert callable(align.solve) and callable(align.sweep) and callable(align.review)
 
 
-# Still too long, to be split (issue 18); the list may only shrink.
-STILL_LONG = {
-    "align.sweeping.sweep",
-    "align.cli.sweeps.sweep",
-    "align.plots.plot_map",
-    "align.tracking.track",
-    "align.model.formulation.build_model",
-    "align.model.decompose.sift",
-    "align.model.greenfield.solve_greenfield",
-}
-
-
 def lengths() -> dict[str, int]:
     """Modules over 800 lines and functions over 120, with their length, outside service/."""
     long: dict[str, int] = {}
@@ -154,6 +142,4 @@ def lengths() -> dict[str, int]:
 
 
 def test_no_module_over_800_lines_and_no_function_over_120_outside_the_service() -> None:
-    long = lengths()
-    assert {k: v for k, v in long.items() if k not in STILL_LONG} == {}
-    assert sorted(STILL_LONG - set(long)) == [], "split already: take it off STILL_LONG"
+    assert lengths() == {}

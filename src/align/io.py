@@ -408,9 +408,12 @@ def load_scenario(
 class RunSource(Protocol):
     """What :func:`scenario_of` reads of a run (:class:`align.Run` has it)."""
 
-    path: Path | None
-    scenario: str
-    scenario_path: str
+    @property
+    def path(self) -> Path | None: ...
+    @property
+    def scenario(self) -> str: ...
+    @property
+    def scenario_path(self) -> str: ...
 
 
 def scenario_of(
@@ -456,7 +459,7 @@ def _text_of(key: str, mappings: list[ColumnMap]) -> Callable[[list[str]], set[s
 
 def make_scenario(
     accounts: pd.DataFrame,
-    territories: pd.DataFrame,
+    territories: pd.DataFrame | None,
     *,
     settings: Settings | dict[str, Any] | None = None,
     distances: pd.DataFrame | None = None,

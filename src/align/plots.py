@@ -28,16 +28,24 @@ if TYPE_CHECKING:  # pragma: no cover
 class Run(Protocol):
     """What a chart reads of a run (:class:`align.Run` has it all); plots import no runs."""
 
-    status: str
-    path: Path | None
-    scenario: str
-    scenario_path: str
-    settings: Mapping[str, Any]
-    kpis: dict[str, dict[str, float]]
-    assignments: pd.DataFrame | None
-    territories: pd.DataFrame | None
-    account_shapes: Any
-
+    @property
+    def status(self) -> str: ...
+    @property
+    def path(self) -> Path | None: ...
+    @property
+    def scenario(self) -> str: ...
+    @property
+    def scenario_path(self) -> str: ...
+    @property
+    def settings(self) -> Mapping[str, Any]: ...
+    @property
+    def kpis(self) -> Mapping[str, Mapping[str, float]]: ...
+    @property
+    def assignments(self) -> pd.DataFrame | None: ...
+    @property
+    def territories(self) -> pd.DataFrame | None: ...
+    @property
+    def account_shapes(self) -> Any: ...
     @property
     def has_plan(self) -> bool: ...
 
@@ -183,9 +191,7 @@ def plot_map(run: Run, *, ax: Axes | None = None, scenario: Scenario | None = No
         The scenario the run was solved from; by default read from ``run.scenario_path`` (only
         needed for point maps and for the borders of the units).
     """
-    from matplotlib.collections import PatchCollection
-    from matplotlib.lines import Line2D
-    from matplotlib.patches import Patch, PathPatch
+    from matplotlib.patches import Patch
 
     assignments, territories = _plan(run)
     own = ax is None
@@ -207,90 +213,11 @@ def plot_map(run: Run, *, ax: Axes | None = None, scenario: Scenario | None = No
             shapes = territory_shapes(unit_shapes, assignments["territory_id"], territories)
     font = 11.0 if m <= 10 else 9.0 if m <= 30 else 7.0
     if shapes is not None:
-        geoms = shapes.set_index(shapes["territory_id"].astype(str)).geometry.reindex(tids)
-        colours = territory_colours(m, _touching(geoms))
-        drawn = ~(geoms.isna() | geoms.is_empty).to_numpy()
-        for k in np.flatnonzero(drawn).tolist():
-            t, path = tids[k], _polygon_path(geoms.iloc[k])
-            coll = PatchCollection(
-                [PathPatch(path)],
-                facecolor=colours[k],
-                edgecolor="0.2",
-                linewidth=1.0,
-                alpha=0.85,
-                zorder=1,
-            )
-            coll.set_gid(t)
-            ax.add_collection(coll)
-        if unit_shapes is None:
-            try:
-                unit_shapes = scenario_of(run, sc, overrides=DRAWN).shapes
-            except RunError:  # the map stands without the units' borders
-                unit_shapes = None
-        if unit_shapes is not None:
-            ax.add_collection(_unit_borders(unit_shapes))
-        label_at = _label_points(geoms[drawn])
-        for k, p in zip(np.flatnonzero(drawn).tolist(), label_at, strict=True):
-            ax.text(p.x, p.y, tids[k], **_halo(font))
-        if "centre_lat" in territories and "centre_lon" in territories:
-            ax.scatter(
-                territories["centre_lon"],
-                territories["centre_lat"],
-                marker="^",
-                s=36,
-                c="black",
-                edgecolors="white",
-                linewidths=0.6,
-                zorder=5,
-            )
-            home = Line2D([], [], marker="^", color="black", linestyle="", label="home base")
-        ax.autoscale_view()
+        colours, home = _draw_polygons(ax, run, sc, shapes, unit_shapes, territories, font)
         kind = "latlon"
     else:
         assert sc is not None
-        if sc.coord_kind is None:
-            raise RunError(f"{run.path or 'run'}: the accounts have no coordinates to map")
-        kind = sc.coord_kind
-        a, b = ("lat", "lon") if kind == "latlon" else ("x", "y")
-        acc = sc.accounts[["account_id", a, b]].merge(
-            assignments[["account_id", "territory_id"]].astype({"account_id": object}),
-            on="account_id",
-        )
-        j = pd.Index(tids).get_indexer(acc["territory_id"].astype(str))
-        xy = acc[[b, a]].to_numpy(dtype=float)
-        centre = np.array(
-            [xy[j == k].mean(axis=0) if (j == k).any() else [np.nan, np.nan] for k in range(m)]
-        )
-        ter = sc.territories.set_index(sc.territories["territory_id"].astype(str))
-        if a in ter and b in ter:
-            base = ter.reindex(tids)[[b, a]].to_numpy(dtype=float)
-            centre = np.where(np.isnan(base), centre, base)
-        colours = _darken(territory_colours(m, _delaunay_pairs(centre, kind)), 0.72)
-        size = float(np.clip(16000 / max(len(acc), 1), 3, 30))
-        for k in range(m):
-            pts = xy[j == k]
-            ax.scatter(pts[:, 0], pts[:, 1], s=size, color=colours[k], linewidths=0, zorder=2)
-        ok = ~np.isnan(centre).any(axis=1)
-        ax.scatter(
-            centre[ok, 0],
-            centre[ok, 1],
-            s=MARKER**2,
-            c=colours[ok],
-            edgecolors="black",
-            linewidths=1.2,
-            zorder=4,
-        )
-        marked = (centre[ok], tids[ok])
-        home = Line2D(
-            [],
-            [],
-            marker="o",
-            markersize=MARKER * 0.7,
-            markerfacecolor="white",
-            markeredgecolor="black",
-            linestyle="",
-            label="home base",
-        )
+        colours, marked, home, kind = _draw_points(ax, run, sc, assignments, tids)
     if kind == "latlon":
         mid = np.mean(ax.get_ylim())
         ax.set_aspect(1 / max(math.cos(math.radians(mid)), 0.1))
@@ -322,6 +249,119 @@ def plot_map(run: Run, *, ax: Axes | None = None, scenario: Scenario | None = No
     if marked is not None:
         _label_markers(ax, marked[0], marked[1], font)
     return ax
+
+
+def _draw_polygons(
+    ax: Axes,
+    run: Run,
+    sc: Scenario | None,
+    shapes: Any,
+    unit_shapes: Any,
+    territories: pd.DataFrame,
+    font: float,
+) -> tuple[np.ndarray, Any]:
+    """Territories as filled polygons with the units' borders, labels and home bases; returns
+    the colours and the legend entry of the home bases (None without them)."""
+    from matplotlib.collections import PatchCollection
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import PathPatch
+
+    tids = territories["territory_id"].astype(str).to_numpy()
+    m = len(tids)
+    home: Any = None
+    geoms = shapes.set_index(shapes["territory_id"].astype(str)).geometry.reindex(tids)
+    colours = territory_colours(m, _touching(geoms))
+    drawn = ~(geoms.isna() | geoms.is_empty).to_numpy()
+    for k in np.flatnonzero(drawn).tolist():
+        t, path = tids[k], _polygon_path(geoms.iloc[k])
+        coll = PatchCollection(
+            [PathPatch(path)],
+            facecolor=colours[k],
+            edgecolor="0.2",
+            linewidth=1.0,
+            alpha=0.85,
+            zorder=1,
+        )
+        coll.set_gid(t)
+        ax.add_collection(coll)
+    if unit_shapes is None:
+        try:
+            unit_shapes = scenario_of(run, sc, overrides=DRAWN).shapes
+        except RunError:  # the map stands without the units' borders
+            unit_shapes = None
+    if unit_shapes is not None:
+        ax.add_collection(_unit_borders(unit_shapes))
+    label_at = _label_points(geoms[drawn])
+    for k, p in zip(np.flatnonzero(drawn).tolist(), label_at, strict=True):
+        ax.text(p.x, p.y, tids[k], **_halo(font))
+    if "centre_lat" in territories and "centre_lon" in territories:
+        ax.scatter(
+            territories["centre_lon"],
+            territories["centre_lat"],
+            marker="^",
+            s=36,
+            c="black",
+            edgecolors="white",
+            linewidths=0.6,
+            zorder=5,
+        )
+        home = Line2D([], [], marker="^", color="black", linestyle="", label="home base")
+    ax.autoscale_view()
+    return colours, home
+
+
+def _draw_points(
+    ax: Axes, run: Run, sc: Scenario, assignments: pd.DataFrame, tids: np.ndarray
+) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray], Any, str]:
+    """Every account a dot in its territory's colour and every home base a large marker;
+    returns the colours, the markers to label, the legend entry and the coordinate kind."""
+    from matplotlib.lines import Line2D
+
+    m = len(tids)
+    if sc.coord_kind is None:
+        raise RunError(f"{run.path or 'run'}: the accounts have no coordinates to map")
+    kind = sc.coord_kind
+    a, b = ("lat", "lon") if kind == "latlon" else ("x", "y")
+    acc = sc.accounts[["account_id", a, b]].merge(
+        assignments[["account_id", "territory_id"]].astype({"account_id": object}),
+        on="account_id",
+    )
+    j = pd.Index(tids).get_indexer(acc["territory_id"].astype(str))
+    xy = acc[[b, a]].to_numpy(dtype=float)
+    centre = np.array(
+        [xy[j == k].mean(axis=0) if (j == k).any() else [np.nan, np.nan] for k in range(m)]
+    )
+    ter = sc.territories.set_index(sc.territories["territory_id"].astype(str))
+    if a in ter and b in ter:
+        base = ter.reindex(tids)[[b, a]].to_numpy(dtype=float)
+        centre = np.where(np.isnan(base), centre, base)
+    colours = _darken(territory_colours(m, _delaunay_pairs(centre, kind)), 0.72)
+    size = float(np.clip(16000 / max(len(acc), 1), 3, 30))
+    for k in range(m):
+        pts = xy[j == k]
+        ax.scatter(pts[:, 0], pts[:, 1], s=size, color=colours[k], linewidths=0, zorder=2)
+    ok = ~np.isnan(centre).any(axis=1)
+    ax.scatter(
+        centre[ok, 0],
+        centre[ok, 1],
+        s=MARKER**2,
+        c=colours[ok],
+        edgecolors="black",
+        linewidths=1.2,
+        zorder=4,
+    )
+    marked = (centre[ok], tids[ok])
+    home = Line2D(
+        [],
+        [],
+        marker="o",
+        markersize=MARKER * 0.7,
+        markerfacecolor="white",
+        markeredgecolor="black",
+        linestyle="",
+        label="home base",
+    )
+    return colours, marked, home, kind
 
 
 def _fit_figure(ax: Axes, *, ncol: int) -> None:

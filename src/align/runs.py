@@ -16,10 +16,11 @@ from .errors import InfeasibleError, NoSolutionError, RunError, ScenarioError
 from .io import read_run_folder, write_run_folder
 from .plots import plot_balance, plot_map, plot_tradeoff
 from .scenario import Scenario
+from .status import PLANNED, Status
 from .units import Units, strict_json
 from .validation import suggest
 
-STATUSES = ("optimal", "feasible", "infeasible", "no_solution")
+STATUSES = tuple(Status)
 
 
 @dataclass(eq=False)
@@ -37,7 +38,7 @@ class Run:
     ``bound`` a proven lower bound on the best possible cost and ``gap`` their relative distance.
     """
 
-    status: str
+    status: Status
     objective: float | None = None
     bound: float | None = None
     gap: float | None = None
@@ -60,9 +61,12 @@ class Run:
     account_shapes: Any = None
     _territory_shapes: Any = field(default=None, repr=False)
 
+    def __post_init__(self) -> None:
+        self.status = Status(self.status)
+
     @property
     def has_plan(self) -> bool:
-        return self.assignments is not None and self.status in ("optimal", "feasible")
+        return self.assignments is not None and self.status in PLANNED
 
     def raise_for_status(self) -> Run:
         """Return the run when it holds a plan; raise InfeasibleError or NoSolutionError if not."""
@@ -73,7 +77,7 @@ class Run:
         return self
 
     def __repr__(self) -> str:
-        parts = [self.status]
+        parts: list[str] = [str(self.status)]
         if self.objective is not None and math.isfinite(self.objective):
             parts.append(f"objective={self.objective:,.6g}")
         if self.gap is not None and math.isfinite(self.gap):

@@ -228,14 +228,21 @@ def pockets(
 
 
 @app.command()
-def presets() -> None:
-    """List the optimisation presets in models/."""
+def models() -> None:
+    """List the models: the presets of settings in models/ (scenario.toml: model = "NAME")."""
     for name in list_presets():
         raw = load_preset(name)
         bal = ", ".join(
             f"{k} +-{v.get('tolerance', 0):.0%}" for k, v in raw.get("balance", {}).items()
         )
         out.print(f"{name}: balance {bal or 'none'}")
+
+
+@app.command(hidden=True)
+def presets() -> None:
+    """Deprecated spelling of `align models`."""
+    err.print("note: `align presets` is now `align models` (the folder models/, model = ...)")
+    models()
 
 
 @app.command()

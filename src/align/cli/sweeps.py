@@ -11,6 +11,9 @@ import typer
 from rich import box
 from rich.table import Table
 
+from ..status import PLANNED
+from ..sweeping import Sweep, parse_vary, short_keys
+from ..sweeping import sweep as run_sweep
 from ..units import Units
 from .common import (
     SetOption,
@@ -79,9 +82,6 @@ def sweep(
         TimeElapsedColumn,
     )
 
-    from ..sweeping import parse_vary, short_keys
-    from ..sweeping import sweep as run_sweep
-
     grid = parse_vary(vary)
     live = not quiet and sys.stderr.isatty()
     bar = Progress(
@@ -109,36 +109,10 @@ def sweep(
             measures=measures,
         )
     t = result.table
-    plans = int(t["status"].isin(["optimal", "feasible"]).sum())
+    plans = int(t["status"].isin(PLANNED).sum())
     if not quiet:
-        table = Table(
-            title="Sweep: one row per point (* on the Pareto frontier)",
-            title_justify="left",
-            box=box.SIMPLE_HEAD,
-            pad_edge=False,
-            collapse_padding=True,
-        )
         shown = {("moved" if m == "disruption" else m): c for m, c in result.measures.items()}
-        fixed = ("point", "status", "objective", *shown)
-        heads = short_keys(list(grid), taken=fixed)  # every header once
-        units = next((r.units for r in result.runs.values() if r.settings), Units())
-        for header in ("point", *heads.values(), "status", "objective", *shown):
-            numeric = header in ("objective", *shown)
-            table.add_column(
-                header,
-                justify="right" if numeric else "left",
-                no_wrap=True,
-                min_width={"status": 10, "moved": 6}.get(header, min(len(header), 10)),
-            )
-        for _, row in t.iterrows():
-            cells = [("* " if row["frontier"] else "  ") + str(row["point"]).split("_", 1)[0]]
-            cells += [str(row[k]) for k in grid] + [str(row["status"])]
-            cells.append(show(row["objective"]))
-            for c in shown.values():
-                kind = "num" if c == "travel" else "dist" if "distance" in c else "pct"
-                cells.append(units.format(row[c], kind))
-            table.add_row(*cells)
-        out.print(table)
+        out.print(_sweep_table(result, list(grid), shown))
         for _, row in t[t["reason"].astype(bool)].iterrows():
             out.print(f"{str(row['point']).split('_', 1)[0]} {row['status']}: {row['reason']}")
         out.print(
@@ -156,3 +130,35 @@ def sweep(
             style="bold red",
         )
         raise typer.Exit(3 if infeasible else 4)
+
+
+def _sweep_table(result: Sweep, grid: list[str], shown: dict[str, str]) -> Table:
+    """One row per point: its settings, status, objective and the frontier's measures."""
+    t = result.table
+    table = Table(
+        title="Sweep: one row per point (* on the Pareto frontier)",
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+        collapse_padding=True,
+    )
+    fixed = ("point", "status", "objective", *shown)
+    heads = short_keys(grid, taken=fixed)  # every header once
+    units = next((r.units for r in result.runs.values() if r.settings), Units())
+    for header in ("point", *heads.values(), "status", "objective", *shown):
+        numeric = header in ("objective", *shown)
+        table.add_column(
+            header,
+            justify="right" if numeric else "left",
+            no_wrap=True,
+            min_width={"status": 10, "moved": 6}.get(header, min(len(header), 10)),
+        )
+    for _, row in t.iterrows():
+        cells = [("* " if row["frontier"] else "  ") + str(row["point"]).split("_", 1)[0]]
+        cells += [str(row[k]) for k in grid] + [str(row["status"])]
+        cells.append(show(row["objective"]))
+        for c in shown.values():
+            kind = "num" if c == "travel" else "dist" if "distance" in c else "pct"
+            cells.append(units.format(row[c], kind))
+        table.add_row(*cells)
+    return table

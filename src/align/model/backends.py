@@ -22,6 +22,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ..errors import SolverError
+from ..status import Status
 from . import _highs_child as _child
 from .formulation import MatrixModel
 
@@ -30,12 +31,18 @@ FloatArray = NDArray[np.float64]
 
 @dataclass
 class BackendResult:
-    status: str
+    status: Status
     x: FloatArray | None = None
     objective: float = math.nan
     bound: float = -math.inf  # valid lower bound (minimisation), -inf when unknown
     row_dual: FloatArray | None = None
     message: str = ""
+
+
+def _from_child(result: tuple[str, Any, float, float, Any, str]) -> BackendResult:
+    """A BackendResult from the tuple of :mod:`._highs_child` (plain values, picklable)."""
+    status, x, objective, bound, row_dual, message = result
+    return BackendResult(Status(status), x, objective, bound, row_dual, message)
 
 
 class Backend(Protocol):
@@ -124,7 +131,7 @@ class HighsBackend:
         )
 
     def _result(self, h: Any, is_mip: bool) -> BackendResult:
-        return BackendResult(*_child.result(self._hs, h, is_mip))
+        return _from_child(_child.result(self._hs, h, is_mip))
 
     def solve_qp(
         self, model: MatrixModel, hessian_diag: FloatArray, *, time_limit: float = 60.0
@@ -214,7 +221,7 @@ class HighsBackend:
         def watch(h: Any, is_mip: bool) -> None:
             _subscribe_watch(h, is_mip=is_mip)
 
-        return BackendResult(*_child.run(self._hs, m, kw, on_solution, watch))
+        return _from_child(_child.run(self._hs, m, kw, on_solution, watch))
 
     def lp_session(
         self, model: MatrixModel, *, seed: int = 0, threads: int | None = None
@@ -417,14 +424,14 @@ def _solve_in_worker(
         pass
     if done is not None:
         worker.give_back()
-        return BackendResult(*done)
+        return _from_child(done)
     worker.end()
     # ended by us past its time limit (or it died): its best solution, its last bound
     bound = min(bound, best_value)
     message = "HiGHS did not stop at its time limit; its process was ended"
     if best_x is None:
-        return BackendResult("no_solution", bound=bound, message=message)
-    return BackendResult("feasible", best_x, best_value, bound, message=message)
+        return BackendResult(Status.NO_SOLUTION, bound=bound, message=message)
+    return BackendResult(Status.FEASIBLE, best_x, best_value, bound, message=message)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -640,21 +647,21 @@ class PulpBackend:
         if st not in (pulp.LpSolutionOptimal, pulp.LpSolutionIntegerFeasible):
             # CBC reports a proven-infeasible MIP as status Infeasible with sol_status 0
             if st == pulp.LpSolutionInfeasible or prob.status == pulp.LpStatusInfeasible:
-                return BackendResult("infeasible", message="infeasible")
-            return BackendResult("no_solution", message=pulp.LpStatus.get(prob.status, ""))
+                return BackendResult(Status.INFEASIBLE, message="infeasible")
+            return BackendResult(Status.NO_SOLUTION, message=pulp.LpStatus.get(prob.status, ""))
         x = np.array([v.varValue if v.varValue is not None else 0.0 for v in xs], dtype=float)
         obj = float(model.c @ x + model.offset)
         if not is_mip:
             if st != pulp.LpSolutionOptimal:
-                return BackendResult("no_solution", message="LP not solved to optimality")
+                return BackendResult(Status.NO_SOLUTION, message="LP not solved to optimality")
             duals = np.zeros(nrow)
             for r, (a, b) in enumerate(cons):
                 duals[r] = sum(float(c.pi or 0.0) for c in (a, b) if c is not None)
-            return BackendResult("optimal", x, obj, obj, row_dual=duals)
+            return BackendResult(Status.OPTIMAL, x, obj, obj, row_dual=duals)
         if st == pulp.LpSolutionOptimal:
             # PuLP does not expose the solver's bound; optimal means within gapRel of it.
-            return BackendResult("optimal", x, obj, obj - max(gap * abs(obj), abs_gap))
-        return BackendResult("feasible", x, obj, -math.inf, message="stopped before the gap")
+            return BackendResult(Status.OPTIMAL, x, obj, obj - max(gap * abs(obj), abs_gap))
+        return BackendResult(Status.FEASIBLE, x, obj, -math.inf, message="stopped before the gap")
 
 
 class RebuildSession:

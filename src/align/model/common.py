@@ -20,6 +20,7 @@ from ..importing import carried_columns
 from ..metrics import alignment_kpis, distance_unit, distances_of, far_accounts, territory_table
 from ..runs import Run
 from ..scenario import Scenario
+from ..status import Status
 from .backends import Backend, stop_requested
 from .formulation import Problem
 
@@ -70,7 +71,7 @@ def make_run(
     s = scenario.settings
     t_out = time.perf_counter()
     run = Run(
-        status=status,
+        status=Status.FEASIBLE if assign is not None else Status(status),  # set below with a plan
         solver=backend.name,
         settings=s.model_dump(),
         input_hash=scenario.input_hash,
@@ -88,7 +89,7 @@ def make_run(
         assert objective is not None and bound is not None
         bound = min(bound, objective)  # a bound never claims to beat the plan
         gap = relative_gap(objective, bound)
-        run.status = "optimal" if gap <= s.solver.gap + 1e-12 else "feasible"
+        run.status = Status.OPTIMAL if gap <= s.solver.gap + 1e-12 else Status.FEASIBLE
         run.objective, run.bound, run.gap = objective, bound, gap
         after = alignment_kpis(scenario, assign)
         kpis["after"] = after

@@ -82,8 +82,8 @@ def account_graph(adjacency: pd.DataFrame | None, account_ids: pd.Series) -> Gra
     if adjacency is None or len(adjacency) == 0:
         return None
     index = pd.Index(account_ids.astype(str))
-    a = index.get_indexer(adjacency["account_id"].astype(str))
-    b = index.get_indexer(adjacency["neighbor_id"].astype(str))
+    a = index.get_indexer(pd.Index(adjacency["account_id"].astype(str)))
+    b = index.get_indexer(pd.Index(adjacency["neighbor_id"].astype(str)))
     ok = (a >= 0) & (b >= 0) & (a != b)
     n = len(index)
     A = sp.coo_matrix((np.ones(int(ok.sum())), (a[ok], b[ok])), shape=(n, n)).tocsr()

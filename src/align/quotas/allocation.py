@@ -20,6 +20,7 @@ from ..model.formulation import MatrixModel
 from ..runs import Run
 from ..scenario import Scenario
 from ..settings import QuotaSettings, Settings
+from ..status import Status
 from ..validation import suggest
 from .inputs import (
     _EPS,
@@ -142,7 +143,7 @@ def propose_quotas(
     xlo, xhi, fixed, held = _hold_overrides(inp, ovr, lo, hi, unit)
     problems += held
     base = Proposal(
-        status="infeasible",
+        status=Status.INFEASIBLE,
         goal=goal,
         settings=qs,
         run=str(Path(run.path).resolve()) if run.path else None,
@@ -180,7 +181,7 @@ def propose_quotas(
         limit = scenario.settings.solver.time_limit_s
         sol = _solve_mip(backend, model, qp.x[:m], xlo, xhi, ties, limit)
     if sol is None:
-        base.status = "no_solution"
+        base.status = Status.NO_SOLUTION
         base.message = (
             "the quota MIP found no solution within solver.time_limit_s and its window "
             f"(QP status {qp.status}); raise solver.time_limit_s"
@@ -456,7 +457,7 @@ def _finish(
         q = pd.concat([q, _components(inp, model, x, unit)], axis=1)
     if inp.period_labels:
         q = pd.concat([q, _periods(inp, x, qs, unit)], axis=1)
-    base.status = "optimal"
+    base.status = Status.OPTIMAL
     base.quotas = q
     base.regions = region_rollup(q, base.region_goals, goal=base.goal)
     base.kpis = fairness_kpis(q, alert=qs.potential_alert)

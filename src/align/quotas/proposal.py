@@ -14,6 +14,7 @@ import pandas as pd
 
 from ..errors import InfeasibleError, NoSolutionError, ScenarioError
 from ..settings import QuotaSettings
+from ..status import PLANNED, Status
 from ..units import strict_json
 from .workbook import write_workbook
 
@@ -29,7 +30,7 @@ class Proposal:
     roll-up with a total line, ``diff`` the change against the previous version (from version 2).
     """
 
-    status: str
+    status: Status
     goal: float
     settings: QuotaSettings
     run: str | None = None
@@ -48,9 +49,12 @@ class Proposal:
     message: str = ""
     path: Path | None = None
 
+    def __post_init__(self) -> None:
+        self.status = Status(self.status)
+
     @property
     def has_quotas(self) -> bool:
-        return self.quotas is not None and self.status in ("optimal", "feasible")
+        return self.quotas is not None and self.status in PLANNED
 
     def raise_for_status(self) -> Proposal:
         """Return the proposal when it holds quotas; raise InfeasibleError or NoSolutionError."""

@@ -38,18 +38,30 @@ from ..units import Units
 class Proposal(Protocol):
     """What the workbook reads of a quota proposal (:class:`align.Proposal` has it all)."""
 
-    status: str
-    goal: float
-    settings: QuotaSettings
-    run: str | None
-    version: int
-    parent: str | None
-    quotas: pd.DataFrame | None
-    regions: pd.DataFrame | None
-    diff: pd.DataFrame | None
-    kpis: dict[str, float]
-    overrides: list[dict[str, Any]]
-    region_goals: dict[str, float]
+    @property
+    def status(self) -> str: ...
+    @property
+    def goal(self) -> float: ...
+    @property
+    def settings(self) -> QuotaSettings: ...
+    @property
+    def run(self) -> str | None: ...
+    @property
+    def version(self) -> int: ...
+    @property
+    def parent(self) -> str | None: ...
+    @property
+    def quotas(self) -> pd.DataFrame | None: ...
+    @property
+    def regions(self) -> pd.DataFrame | None: ...
+    @property
+    def diff(self) -> pd.DataFrame | None: ...
+    @property
+    def kpis(self) -> Mapping[str, float]: ...
+    @property
+    def overrides(self) -> Sequence[Mapping[str, Any]]: ...
+    @property
+    def region_goals(self) -> Mapping[str, float]: ...
 
 
 PERCENT = "0.0%"

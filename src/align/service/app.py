@@ -36,12 +36,12 @@ from ..errors import AlignError, ScenarioError, SolverError
 from ..model.backends import get_backend
 from ..pockets import find_pockets
 from ..quotas import DIFF_COLUMNS, Proposal, override_quotas, propose_quotas
+from ..quotas.workbook import territory_labels, write_workbook
 from ..runs import Run, compare_runs, moved_between, stored_run, stored_table
 from ..scenario import Scenario
 from ..settings import _parse_overrides, deep_merge, list_presets, load_preset
 from ..tracking import proposal_of, track
 from ..units import Units
-from ..quotas.workbook import territory_labels, write_workbook
 from . import formats
 from .config import ServiceConfig
 from .formats import TooLarge
