@@ -96,7 +96,9 @@ def build_history(accounts: Table, history: Table | None) -> tuple[pd.DataFrame 
     if not frames or p.items:
         return None, p.items
     out = pd.concat(frames, ignore_index=True)
-    out = out.groupby(["account_id", "period"], as_index=False, sort=False)["amount"].sum()
+    out = pd.DataFrame(
+        out.groupby(["account_id", "period"], as_index=False, sort=False)["amount"].sum()
+    )
     kinds = {period_key(x)[1] for x in out["period"]}
     if len(kinds) > 1:
         names = {"": "years", "Q": "quarters", "H": "halves", "M": "months"}

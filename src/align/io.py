@@ -532,11 +532,10 @@ def make_scenario(
     if problems or resolved is None:
         raise ScenarioError(problems)
     h = hashlib.sha256()
-    for frame in (acc, ter, dist, adj, hist):
-        if frame is not None:
-            h.update(
-                pd.util.hash_pandas_object(frame.astype(str), index=False).to_numpy().tobytes()
-            )
+    parts: tuple[pd.DataFrame | None, ...] = (acc, ter, dist, adj, hist)
+    for part in parts:
+        if part is not None:
+            h.update(pd.util.hash_pandas_object(part.astype(str), index=False).to_numpy().tobytes())
     h.update(resolved.model_dump_json().encode())
     return Scenario(
         accounts=acc,

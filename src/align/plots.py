@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import RunError
-from .io import scenario_of
+from .io import RunSource, scenario_of
 from .scenario import Scenario
 from .validation import suggest
 
@@ -25,17 +25,11 @@ if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.figure import Figure
 
 
-class Run(Protocol):
+class Run(RunSource, Protocol):
     """What a chart reads of a run (:class:`align.Run` has it all); plots import no runs."""
 
     @property
     def status(self) -> str: ...
-    @property
-    def path(self) -> Path | None: ...
-    @property
-    def scenario(self) -> str: ...
-    @property
-    def scenario_path(self) -> str: ...
     @property
     def settings(self) -> Mapping[str, Any]: ...
     @property
@@ -503,7 +497,7 @@ def plot_balance(run: Run, measure: str | None = None, *, ax: Axes | None = None
     x = np.arange(len(tids))
     if measure is not None:
         if measure not in territories or f"{measure}_target" not in territories:
-            known = [c[: -len("_target")] for c in territories if str(c).endswith("_target")]
+            known = [str(c)[: -len("_target")] for c in territories if str(c).endswith("_target")]
             raise RunError(
                 f"{run.path or 'run'}: no measure '{measure}' in territories.csv"
                 f"{suggest(measure, known)}; measures: {', '.join(known)}"

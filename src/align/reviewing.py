@@ -20,6 +20,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -385,9 +386,11 @@ def _top_customers(
                     "value": value,
                     "top_accounts": int(n),
                     "top_share": n / k,
-                    "all_share": float(all_share[value]),
-                    "lift": (n / k) / float(all_share[value]),
-                    "top_revenue_share": float(revenue[value]) / top_total if top_total else np.nan,
+                    "all_share": float(all_share.loc[cast(Any, value)]),
+                    "lift": (n / k) / float(all_share.loc[cast(Any, value)]),
+                    "top_revenue_share": (
+                        float(revenue.loc[cast(Any, value)]) / top_total if top_total else np.nan
+                    ),
                 }
             )
     profile = pd.DataFrame(rows).sort_values(

@@ -399,10 +399,10 @@ def _add_pipeline(
 
 def _date(value: object, name: str) -> pd.Timestamp:
     try:
-        day = pd.Timestamp(str(value).strip())
+        day: pd.Timestamp | None = pd.Timestamp(str(value).strip())
     except ValueError:
-        day = pd.NaT
-    if day is pd.NaT or pd.isna(day):
+        day = None
+    if day is None or day is pd.NaT or pd.isna(day):
         raise ScenarioError(f"{name}: {value!r} is not a date; use YYYY-MM-DD, e.g. 2027-02-15")
     if day.year > 9998:  # its plan year would end past the calendar's last year
         raise ScenarioError(f"{name}: {value!r} is too late; use a date before 9999-01-01")

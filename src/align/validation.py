@@ -644,6 +644,7 @@ def _check_locations(
                     ),
                 )
     else:
+        assert covered is not None and D is not None  # distances.csv was read
         gaps = ~full & ~computable
         if gaps.any():
             n_missing = int((n_ter - acc_ids.map(covered).fillna(0).to_numpy())[gaps].sum())

@@ -101,7 +101,7 @@ def _inputs(run: Run, scenario: Scenario, settings: QuotaSettings) -> _Inputs:
     acc = scenario.accounts
     plan = run.assignments.set_index(run.assignments["account_id"].astype(str))["territory_id"]
     owner = acc["account_id"].astype(str).map(plan.astype(str))
-    j = pd.Index(ids).get_indexer(owner)
+    j = pd.Index(ids).get_indexer(pd.Index(owner))
     ok = j >= 0
     m = len(ids)
 
@@ -121,8 +121,8 @@ def _inputs(run: Run, scenario: Scenario, settings: QuotaSettings) -> _Inputs:
         if comp.by == "history":
             labels = np.where(revenue > 0, "existing", "new").astype(object)
         elif comp.by in acc:
-            labels = acc[comp.by].astype(object).where(acc[comp.by].notna(), "(none)")
-            labels = labels.astype(str).to_numpy(dtype=object)
+            named = acc[comp.by].astype(object).where(acc[comp.by].notna(), "(none)")
+            labels = named.astype(str).to_numpy(dtype=object)
         else:
             cols = [c for c in acc.columns if not pd.api.types.is_numeric_dtype(acc[c].dtype)]
             raise ScenarioError(

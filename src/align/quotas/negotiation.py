@@ -76,7 +76,7 @@ def override_quotas(
         if not _unit_multiple(q, unit):
             problems.append(_not_multiple(f"override {t}=", q, unit).replace("= ", "=", 1))
             continue
-        lo, hi = float(table.at[t, "min_quota"]), float(table.at[t, "max_quota"])
+        lo, hi = (float(v) for v in table.loc[t, ["min_quota", "max_quota"]].to_numpy(float))
         if not lo - 1e-6 <= q <= hi + 1e-6:
             problems.append(
                 f"override {t}={_money(q)} is outside its negotiation range {_money(lo)} to "
@@ -113,7 +113,7 @@ def quota_diff(previous: pd.DataFrame, current: pd.DataFrame) -> pd.DataFrame:
     """Territories whose quota changed (or that carry an override reason): who moved how much."""
     prev = previous.set_index(previous["territory_id"].astype(str))["quota"]
     cur = current.set_index(current["territory_id"].astype(str))
-    before = cur.index.map(prev).to_numpy(dtype=float)
+    before = cur.index.map(prev.to_dict()).to_numpy(dtype=float)
     before = np.nan_to_num(before)
     change = cur["quota"].to_numpy(dtype=float) - before
     reason = cur["reason"].fillna("").astype(str).to_numpy()

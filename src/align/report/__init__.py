@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import pandas as pd
@@ -335,7 +335,8 @@ def _moved_section(assignments: pd.DataFrame, accounts: pd.DataFrame | None) -> 
     flows = (
         moved.groupby(["previous_territory", "territory_id"]).size().sort_values(ascending=False)
     )
-    top_flows = ", ".join(f"{a} → {b} ({n})" for (a, b), n in flows.head(6).items())
+    pairs = cast(dict[tuple[str, str], int], flows.head(6).to_dict())
+    top_flows = ", ".join(f"{a} → {b} ({n})" for (a, b), n in pairs.items())
     shown = moved.head(MOVED_ROWS)
     more = (
         f'<p class="note">The {MOVED_ROWS} largest by potential of {len(moved):,} are listed; '
