@@ -594,6 +594,6 @@ def read_run_folder(folder: str | Path) -> tuple[dict[str, Any], pd.DataFrame, p
     except json.JSONDecodeError as e:
         raise RunError(f"{files[0]}: not valid JSON ({e})") from None
     dtypes = {"account_id": str, "territory_id": str, "previous_territory": str}
-    assignments = pd.read_csv(files[1], dtype=dtypes)  # type: ignore[arg-type]
+    assignments = pd.read_csv(files[1], dtype=dtypes)
     territories = pd.read_csv(files[2], dtype={"territory_id": str})
     return summary, assignments, territories

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, cast
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -59,7 +59,7 @@ CONTRAST = 0.45  # RGB distance a colour keeps from its neighbours' when the pal
 def _root(ax: Axes) -> Figure:
     fig = ax.get_figure(root=True)
     assert fig is not None
-    return cast("Figure", fig)
+    return fig
 
 
 def _figure(size: tuple[float, float]) -> Any:

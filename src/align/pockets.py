@@ -83,7 +83,7 @@ KPIS = ["potential.max_abs_deviation", "travel", "weighted_mean_distance"]
 # the estimator
 
 
-class WhitespacePockets(ClusterMixin, BaseEstimator):
+class WhitespacePockets(ClusterMixin, BaseEstimator):  # type: ignore[misc]  # untyped bases
     """Density clustering of accounts weighted by whitespace (scikit-learn estimator).
 
     ``fit(X, sample_weight=whitespace)`` with ``X`` = (lat, lon) in degrees (or x, y with

@@ -123,7 +123,8 @@ class Run:
 
     def summary(self) -> dict[str, Any]:
         """The content of run.json: strict JSON (NaN and infinities are null)."""
-        return strict_json(self._summary())
+        summary: dict[str, Any] = strict_json(self._summary())
+        return summary
 
     def _summary(self) -> dict[str, Any]:
         return {
@@ -353,7 +354,7 @@ ID_COLUMNS = ("account_id", "territory_id", "previous_territory")
 
 def stored_table(content: bytes) -> pd.DataFrame:
     """A run table stored as CSV bytes (the run store), ids kept as text."""
-    return pd.read_csv(io.BytesIO(content), dtype=dict.fromkeys(ID_COLUMNS, str))  # type: ignore[arg-type]
+    return pd.read_csv(io.BytesIO(content), dtype=dict.fromkeys(ID_COLUMNS, str))
 
 
 def stored_run(summary: Mapping[str, Any], assignments: bytes, territories: bytes) -> Run:

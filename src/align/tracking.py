@@ -175,7 +175,7 @@ def accrued_share(calendar: pd.DataFrame, as_of: pd.Timestamp) -> np.ndarray:
     end_of_day = as_of.normalize() + pd.Timedelta(days=1)
     length = (calendar["end"] - calendar["start"]).dt.days.to_numpy(dtype=float)
     done = (end_of_day - calendar["start"]).dt.days.to_numpy(dtype=float)
-    return np.clip(done / length, 0.0, 1.0)
+    return np.asarray(np.clip(done / length, 0.0, 1.0))
 
 
 @dataclass(eq=False)
@@ -402,7 +402,7 @@ def _date(value: object, name: str) -> pd.Timestamp:
         day: pd.Timestamp | None = pd.Timestamp(str(value).strip())
     except ValueError:
         day = None
-    if day is None or day is pd.NaT or pd.isna(day):
+    if day is None or pd.isna(day):
         raise ScenarioError(f"{name}: {value!r} is not a date; use YYYY-MM-DD, e.g. 2027-02-15")
     if day.year > 9998:  # its plan year would end past the calendar's last year
         raise ScenarioError(f"{name}: {value!r} is too late; use a date before 9999-01-01")

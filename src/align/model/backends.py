@@ -712,9 +712,12 @@ class RebuildSession:
         self.model.col_hi[cols] = hi
 
 
-def lp_session(  # type: ignore[no-untyped-def]
+LPSession = HighsSession | RebuildSession  # an LP kept between solves
+
+
+def lp_session(
     backend: Backend, model: MatrixModel, *, seed: int = 0, threads: int | None = None
-):
+) -> LPSession:
     """An LP that can grow columns and change bounds between solves (``threads``: HiGHS's)."""
     if isinstance(backend, HighsBackend):
         return backend.lp_session(model, seed=seed, threads=threads)

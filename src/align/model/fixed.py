@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,12 +26,15 @@ import pandas as pd
 from ..errors import AlignError
 from ..runs import Run
 from ..scenario import Scenario
-from .backends import Backend, BackendResult, get_backend
+from .backends import Backend, BackendResult, LPSession, get_backend
 from .common import Clock, Progress, make_run, relative_gap
 from .decompose import held_pinned, restrict, sift
 from .diagnose import quick_checks, ranked_reasons
 from .formulation import (
+    FloatArray,
+    IntArray,
     Layout,
+    MatrixModel,
     Problem,
     build_model,
     build_problem,
@@ -387,7 +391,10 @@ def _restricted_gap(problem: Problem, total: float, held_cost: float, bound: flo
     return min(max(room, 0.25 * problem.target_gap * total) / free_lp, 0.5)
 
 
-def _per_account_max(problem: Problem, pi: np.ndarray, pj: np.ndarray, x: np.ndarray):  # type: ignore[no-untyped-def]
+def _per_account_max(
+    problem: Problem, pi: IntArray, pj: IntArray, x: FloatArray
+) -> tuple[FloatArray, IntArray]:
+    """Each account's largest pair value and its territory (-1 without a pair)."""
     order = np.lexsort((-x, pi))
     first = np.r_[True, pi[order][1:] != pi[order][:-1]]
     top = order[first]
@@ -418,7 +425,17 @@ POLISH_MIN_S = 0.5
 DIVE_STOP = 8  # leave this many split accounts or fewer to the small MIP
 
 
-def _tighten(session, rows, lo, hi, slack, cols, clock, stats, share):  # type: ignore[no-untyped-def]
+def _tighten(
+    session: LPSession,
+    rows: IntArray,
+    lo: FloatArray,
+    hi: FloatArray,
+    slack: IntArray,
+    cols: IntArray,
+    clock: Clock,
+    stats: dict[str, Any],
+    share: float,
+) -> FloatArray | None:
     """Narrow every two-sided band by ``share`` of its width and re-solve the LP.
 
     Rounding a fractional plan moves each territory's load by up to a split account's size; an LP
@@ -437,18 +454,19 @@ def _tighten(session, rows, lo, hi, slack, cols, clock, stats, share):  # type: 
     if not ok:
         session.set_row_bounds(rows, lo, hi)
         return None
+    assert res.x is not None
     return res.x[cols]
 
 
 def _dive(
     problem: Problem,
-    session,
-    x: np.ndarray,
-    cols_of_pairs: np.ndarray,
+    session: LPSession,
+    x: FloatArray,
+    cols_of_pairs: IntArray,
     layout: Layout,
     clock: Clock,
-    stats: dict,
-) -> np.ndarray:  # type: ignore[no-untyped-def,type-arg]
+    stats: dict[str, Any],
+) -> FloatArray:
     """Fix the larger half of the split accounts to their main territory, re-solve, repeat.
 
     Big accounts split by the LP are the hard part of rounding; fixing them while the LP can still
@@ -483,7 +501,17 @@ def _dive(
     return x
 
 
-def _fix_and_solve(problem, backend, lp, x, layout, clock, stats, say=None, bound=None):  # type: ignore[no-untyped-def]
+def _fix_and_solve(
+    problem: Problem,
+    backend: Backend,
+    lp: BackendResult,
+    x: FloatArray,
+    layout: Layout,
+    clock: Clock,
+    stats: dict[str, Any],
+    say: Progress | None = None,
+    bound: float | None = None,
+) -> tuple[IntArray | None, str | None]:
     """Keep what the LP assigns whole and place the split accounts with a small MIP.
 
     First the split accounts alone (freeing more, cheapest alternatives first, while that is
@@ -499,6 +527,7 @@ def _fix_and_solve(problem, backend, lp, x, layout, clock, stats, say=None, boun
     if not len(split):
         return best_j, None
     # accounts whose alternatives are cheapest (in reduced cost) are freed first
+    assert lp.row_dual is not None  # an optimal LP
     rc = pair_reduced_costs(problem, pi, pj, rule_duals(problem, layout, lp.row_dual))
     alt = np.full(problem.n, np.inf)
     other = pj != best_j[pi]
@@ -544,6 +573,7 @@ def _fix_and_solve(problem, backend, lp, x, layout, clock, stats, say=None, boun
     #    still out of their bands (each warm-started from the least-slack plan so far)
     base, base_slack = best_j, math.inf
     extra, attempts, stalled = 0, 0, 0
+    assign = best_j  # replaced by the first plan within every band (the loop's only way out)
     while True:
         free = ~integral
         if attempts:
@@ -599,7 +629,16 @@ def _fix_and_solve(problem, backend, lp, x, layout, clock, stats, say=None, boun
     return assign, None
 
 
-def _polish(problem, pi, pj, assign, clock, stats, say, bound):  # type: ignore[no-untyped-def]
+def _polish(
+    problem: Problem,
+    pi: IntArray,
+    pj: IntArray,
+    assign: IntArray,
+    clock: Clock,
+    stats: dict[str, Any],
+    say: Progress | None,
+    bound: float | None,
+) -> IntArray:
     """Local search (shift and swap moves that keep every band) on a plan, time-boxed."""
     t0 = time.perf_counter()
     box = max(POLISH_SHARE * clock.left(), POLISH_MIN_S)
@@ -611,7 +650,7 @@ def _polish(problem, pi, pj, assign, clock, stats, say, bound):  # type: ignore[
     return better
 
 
-def _elastic_start(model, layout: Layout, x_pairs: np.ndarray) -> np.ndarray:  # type: ignore[no-untyped-def]
+def _elastic_start(model: MatrixModel, layout: Layout, x_pairs: FloatArray) -> FloatArray:
     """A complete start of an elastic model: the pair values, slack covering every violation."""
     x = np.zeros(model.shape[1])
     x[: layout.n_pair_cols] = x_pairs
@@ -625,7 +664,15 @@ def _elastic_start(model, layout: Layout, x_pairs: np.ndarray) -> np.ndarray:  #
     return x
 
 
-def _whole_mip(problem, backend, pi, pj, clock, *, infeasible: bool):  # type: ignore[no-untyped-def]
+def _whole_mip(
+    problem: Problem,
+    backend: Backend,
+    pi: IntArray,
+    pj: IntArray,
+    clock: Clock,
+    *,
+    infeasible: bool,
+) -> tuple[IntArray | None, str | None]:
     """The whole MIP: over the candidates, or over every eligible pair when those admit no plan."""
     s = problem.scenario.settings.solver
     sets = [problem.all_pairs()] if infeasible else [(pi, pj), problem.all_pairs()]
@@ -644,11 +691,22 @@ def _whole_mip(problem, backend, pi, pj, clock, *, infeasible: bool):  # type: i
     return assign, None
 
 
-def _improve(problem, backend, lp, layout, assign, objective, bound, clock, stats):  # type: ignore[no-untyped-def]
+def _improve(
+    problem: Problem,
+    backend: Backend,
+    lp: BackendResult,
+    layout: Layout,
+    assign: IntArray,
+    objective: float,
+    bound: float,
+    clock: Clock,
+    stats: dict[str, Any],
+) -> tuple[IntArray, float, float]:
     """MIP over every pair that could improve the incumbent (reduced-cost fixing), warm-started."""
     s = problem.scenario.settings.solver
     cs = problem.cost_scale
     delta = (objective - bound) / cs + 1e-9
+    assert lp.row_dual is not None  # an optimal LP
     duals = rule_duals(problem, layout, lp.row_dual)
     # candidate pairs by their reduced cost; pruned ones only of accounts where one may qualify
     rc_pairs = pair_reduced_costs(problem, layout.pi, layout.pj, duals)
@@ -692,7 +750,9 @@ def _improve(problem, backend, lp, layout, assign, objective, bound, clock, stat
     return assign, objective, bound
 
 
-def _infeasible(problem: Problem, backend: Backend, clock: Clock, finish):  # type: ignore[no-untyped-def]
+def _infeasible(
+    problem: Problem, backend: Backend, clock: Clock, finish: Callable[..., Run]
+) -> Run:
     s = problem.scenario.settings.solver
     limit = max(min(clock.left(), 60.0), 5.0)
     try:

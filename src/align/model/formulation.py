@@ -350,7 +350,8 @@ class MatrixModel:
 
     @property
     def shape(self) -> tuple[int, int]:
-        return self.A.shape  # type: ignore[return-value]
+        rows, cols = self.A.shape
+        return int(rows), int(cols)
 
 
 @dataclass

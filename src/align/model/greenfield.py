@@ -58,7 +58,7 @@ def _unit_costs(
     o = scenario.settings.objective
     d = point_distance(kind, pts[rows][:, None, :], pts[cols][None, :, :])
     w = scenario.column(o.travel_weight)[rows]
-    return o.travel * w[:, None] * (d if o.distance_power == 1 else d * d)
+    return np.asarray(o.travel * w[:, None] * (d if o.distance_power == 1 else d * d), dtype=float)
 
 
 def centred_scenario(scenario: Scenario, centres: np.ndarray) -> Scenario:

@@ -193,7 +193,7 @@ def _solve_mip(
             x = np.round(res.x[:m])
             edge = ((x == wlo) & (wlo > xlo)) | ((x == whi) & (whi < xhi))
             if not edge.any():
-                return np.r_[x, res.x[m:]]
+                return np.asarray(np.r_[x, res.x[m:]], dtype=float)
             center = x
         width *= 4
     return None

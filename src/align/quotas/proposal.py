@@ -188,7 +188,7 @@ def load_proposal(path: str | Path) -> Proposal:
         if not p.is_file():
             return None
         text = {"territory_id": str, "region": str, "reason": str, "binding": str}
-        frame = pd.read_csv(p, dtype=text, keep_default_na=False, na_values=[""])  # type: ignore[arg-type]
+        frame = pd.read_csv(p, dtype=text, keep_default_na=False, na_values=[""])
         if "reason" in frame:
             frame["reason"] = frame["reason"].fillna("").astype(str)
         if "binding" in frame:

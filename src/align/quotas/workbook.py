@@ -518,4 +518,4 @@ def _summary_sheet(
 def read_workbook(path: str | Path) -> dict[str, pd.DataFrame]:
     """The sheets of a proposal.xlsx as DataFrames (headers as written; formulas as their cached
     values), for checks and tools."""
-    return pd.read_excel(path, sheet_name=None, engine="openpyxl")  # type: ignore[return-value]
+    return pd.read_excel(path, sheet_name=None, engine="openpyxl")

@@ -185,7 +185,7 @@ def _pocket_tables(
         def read(name: str) -> pd.DataFrame | None:
             p = folder / name
             ids = {"pocket_id": str, "account_id": str, "nearest_territory": str}
-            return pd.read_csv(p, dtype=ids) if p.is_file() else None  # type: ignore[arg-type]
+            return pd.read_csv(p, dtype=ids) if p.is_file() else None
 
         return read("pockets.csv"), read("pocket_members.csv"), read("suggestions.csv")
     return pockets.pockets, pockets.members, None
