@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from numpy.typing import NDArray
 
 from ..errors import AlignError
 from ..runs import Run
@@ -54,6 +55,7 @@ from .repair import (
 )
 from .size import check_size, default_candidates
 
+BoolArray = NDArray[np.bool_]
 INTEGRAL_TOL = 1e-6
 TIGHTEN = 0.1  # share of each band's width the dive keeps free, as room for rounding
 # ... on a restriction to the accounts in doubt, where every move is costly: much less
@@ -501,6 +503,21 @@ def _dive(
     return x
 
 
+def _freeing_order(
+    problem: Problem, layout: Layout, lp: BackendResult, best_j: IntArray, integral: BoolArray
+) -> IntArray:
+    """The integral accounts in the order they are freed: cheapest alternative (in reduced
+    cost at the LP's duals) first."""
+    pi, pj = layout.pi, layout.pj
+    assert lp.row_dual is not None  # an optimal LP
+    rc = pair_reduced_costs(problem, pi, pj, rule_duals(problem, layout, lp.row_dual))
+    alt = np.full(problem.n, np.inf)
+    other = pj != best_j[pi]
+    np.minimum.at(alt, pi[other], rc[other])
+    order = np.argsort(alt, kind="stable")
+    return order[integral[order]]
+
+
 def _fix_and_solve(
     problem: Problem,
     backend: Backend,
@@ -526,17 +543,8 @@ def _fix_and_solve(
     stats["split_accounts"] = int(len(split))
     if not len(split):
         return best_j, None
-    # accounts whose alternatives are cheapest (in reduced cost) are freed first
-    assert lp.row_dual is not None  # an optimal LP
-    rc = pair_reduced_costs(problem, pi, pj, rule_duals(problem, layout, lp.row_dual))
-    alt = np.full(problem.n, np.inf)
-    other = pj != best_j[pi]
-    np.minimum.at(alt, pi[other], rc[other])
-    order = np.argsort(alt, kind="stable")
-    order = order[integral[order]]
-    target = (
-        1 + REPAIR_SHARE * problem.target_gap
-    ) * lp.objective  # scaled: stop once the plan is this good
+    order = _freeing_order(problem, layout, lp, best_j, integral)
+    target = (1 + REPAIR_SHARE * problem.target_gap) * lp.objective  # scaled: good enough
 
     def place(free: np.ndarray, base: np.ndarray, share: float, least: float = REPAIR_MIN_S):  # type: ignore[no-untyped-def]
         fixed_assign = np.where(free, -1, base)
