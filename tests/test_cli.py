@@ -170,3 +170,20 @@ def test_compare_lists_an_infeasible_run_with_its_status(tmp_path: Path) -> None
     )
     distance = next(line for line in lines if line.startswith("│ weighted_mean_distance"))
     assert distance.split("│")[2].strip() == "3.0 km" and distance.split("│")[3].strip() == "–"
+
+
+def test_models_lists_the_presets_and_presets_is_its_old_spelling() -> None:
+    """One word: the models/ folder, model = "..." in scenario.toml, /models and `align models`."""
+    res = align_cli("models")
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.splitlines() == [
+        "balanced: balance potential +-5%, workload +-15%",
+        "greenfield: balance potential +-5%, workload +-15%",
+        "min-disruption: balance potential +-10%, workload +-20%",
+    ]
+    old = align_cli("presets")
+    assert old.returncode == 0 and old.stdout == res.stdout
+    assert old.stderr == (
+        "note: `align presets` is now `align models` (the folder models/, model = ...)\n"
+    )
+    assert "│ presets" not in align_cli("--help").stdout  # hidden from the command list

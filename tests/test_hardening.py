@@ -265,7 +265,7 @@ def test_solve_checks_out_before_solving(
     def no_solve(*_: object, **__: object) -> Run:
         raise AssertionError("solved before --out was checked")
 
-    monkeypatch.setattr(cli, "solve_scenario", no_solve)
+    monkeypatch.setattr(cli.plans, "solve_scenario", no_solve)
     code, stdout, stderr = run_cli(capsys, monkeypatch, "solve", str(folder), "--out",
                                    str(tmp_path / out))  # fmt: skip
     assert code == 2
@@ -297,7 +297,7 @@ def test_a_plan_without_a_bound_is_printed_with_dashes(
 
     # a large greenfield plan stopped early: a plan, no bound, so no gap
     stopped = replace(two_reps_run, status="feasible", bound=None, gap=None)
-    monkeypatch.setattr(cli, "solve_scenario", lambda *_, **__: stopped)
+    monkeypatch.setattr(cli.plans, "solve_scenario", lambda *_, **__: stopped)
     code, stdout, stderr = run_cli(
         capsys, monkeypatch, "solve", str(folder), "--out", str(tmp_path / "run")
     )

@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from test_invariants import scenarios
 
 import align
+from align.model import fixed as solve_mod
 from align.model.diagnose import least_moved_share
 from align.model.formulation import build_problem
 
@@ -97,9 +98,6 @@ def test_no_plan_in_band_moves_less_than_the_bound() -> None:
 
 
 def test_no_plan_under_a_cap_says_how_close_the_cap_is(monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    import importlib
-
-    solve_mod = importlib.import_module("align.model.solve")
     monkeypatch.setattr(
         solve_mod, "_solve_lp", lambda *a, **k: solve_mod.Outcome("no_solution", message="stop")
     )

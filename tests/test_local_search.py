@@ -16,9 +16,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from align.io import make_scenario
+from align.model import solve
 from align.model.contiguity import Graph
 from align.model.local_search import Bands, ContiguousSearch, grow, make_contiguous
-from align.model.solve import solve
 
 
 def grid(w: int, h: int, holes: np.ndarray | None = None) -> tuple[Graph, np.ndarray, np.ndarray]:

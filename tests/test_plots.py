@@ -219,7 +219,10 @@ def test_a_point_map_of_an_in_memory_scenario_needs_the_scenario(
     assert run.scenario_path == ""
     with pytest.raises(align.RunError) as e:
         run.plot_map()
-    assert str(e.value) == "run: the run does not name its scenario folder; pass scenario="
+    assert str(e.value) == (
+        "run plains: it does not name its scenario folder; pass scenario= (the scenario it was "
+        "solved from)"
+    )
 
 
 def test_a_polygon_run_without_territories_geojson_is_drawn_from_its_scenario(

@@ -12,8 +12,9 @@ import pandas as pd
 import pytest
 
 import align
+from align.continuity import adjust_run
 from align.errors import ScenarioError
-from align.quotas import adjust_run, carry_proposal, load_proposal, override_quotas, propose_quotas
+from align.quotas import carry_proposal, load_proposal, override_quotas, propose_quotas
 from align.runs import Run
 from align.settings import QuotaSettings
 

@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 
 import align
-from align.review import NO_HISTORY, review
-from align.validation import period_key
+from align.history import period_key
+from align.reviewing import NO_HISTORY, review
 
 TERRITORIES = [
     {"territory_id": "T1", "region": "East", "x": 0, "y": 0},

@@ -223,7 +223,7 @@ def test_nothing_but_the_service_imports_fastapi() -> None:
         "    for m in pkgutil.iter_modules(pkg.__path__, pkg.__name__ + '.'):\n"
         "        if m.name != 'align.service':\n"
         "            importlib.import_module(m.name)\n"
-        "assert 'align.cli' in sys.modules and 'align.model.solve' in sys.modules\n"
+        "assert 'align.cli' in sys.modules and 'align.model.entry' in sys.modules\n"
         "print(sorted(k for k in sys.modules if k.split('.')[0] in ('fastapi', 'starlette', "
         "'uvicorn', 'sqlalchemy', 'alembic')))\n"
     )

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import importlib
-
 import numpy as np
 import pandas as pd
 import pytest
 
 import align
 from align.model import backends as backends_mod
-
-solve_mod = importlib.import_module("align.model.solve")
+from align.model import fixed
 
 BACKENDS = ["highs", "cbc"]
 
@@ -226,11 +223,11 @@ def test_time_limited_solve_is_feasible_with_its_gap(monkeypatch: pytest.MonkeyP
     )
     state = {"out": False}
 
-    class OutOfTime(solve_mod.Clock):
+    class OutOfTime(fixed.Clock):
         def left(self) -> float:
             return 0.0 if state["out"] else super().left()
 
-    monkeypatch.setattr(solve_mod, "Clock", OutOfTime)
+    monkeypatch.setattr(fixed, "Clock", OutOfTime)
 
     def progress(phase: str, info: dict) -> None:  # type: ignore[type-arg]
         if phase == "incumbent":

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import itertools
 import sys
 from pathlib import Path
@@ -15,12 +14,11 @@ from hypothesis import HealthCheck, given, settings
 from test_invariants import scenarios
 
 import align
-from align.model import _highs_child, backends
+from align.model import _highs_child, backends, common, fixed, size
 from align.model.formulation import build_model, build_problem
 from align.model.pricing import PricedLP
 from align.model.repair import SLACK_COST, SLACK_TOL, local_search, priced_plan
 
-solve_mod = importlib.import_module("align.model.solve")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 from generate import SHAPES, settings_toml  # noqa: E402
 
@@ -59,7 +57,7 @@ def test_local_search_swaps_two_accounts_when_no_single_move_keeps_the_bands() -
 
 
 def _violation(problem, plan: np.ndarray) -> float:  # type: ignore[no-untyped-def]
-    worst = solve_mod.band_violation(problem, plan)
+    worst = common.band_violation(problem, plan)
     if problem.moved_min_kept is not None:
         cur = problem.current
         kept = problem.measure[(cur >= 0) & (cur == plan)].sum() / problem.moved_scale
@@ -133,7 +131,7 @@ def test_a_solve_without_the_main_plan_returns_the_first_plan(monkeypatch, shape
     rounding with repair is returned, valid under every rule, with its true bound and gap."""
     sc = _shape_scenario(shape, 1500, 15, seed, threads=1, time_limit_s=60.0)
     monkeypatch.setattr(
-        solve_mod, "_solve_lp", lambda *a, **k: solve_mod.Outcome("no_solution", message="stop")
+        fixed, "_solve_lp", lambda *a, **k: fixed.Outcome("no_solution", message="stop")
     )
     events: list[str] = []
     run = align.solve(sc, progress=lambda phase, info: events.append(phase))
@@ -231,8 +229,8 @@ def test_a_worker_process_rebuilds_its_pool_for_the_threads_asked(  # type: igno
 
 def test_an_instance_too_large_for_the_machine_is_refused_before_it_starts(monkeypatch) -> None:  # type: ignore[no-untyped-def]
     sc = _shape_scenario("base", 1500, 15, 1)
-    monkeypatch.setattr(solve_mod, "available_mib", lambda: 255.0)
-    monkeypatch.setattr(solve_mod, "build_problem", lambda *a: pytest.fail("work started"))
+    monkeypatch.setattr(size, "available_mib", lambda: 255.0)
+    monkeypatch.setattr(fixed, "build_problem", lambda *a: pytest.fail("work started"))
     with pytest.raises(align.errors.NoSolutionError) as e:
         align.solve(sc)
     assert str(e.value) == (
@@ -241,7 +239,7 @@ def test_an_instance_too_large_for_the_machine_is_refused_before_it_starts(monke
         "(about 255 MiB), or run on a machine with more memory"
     )
     assert e.value.exit_code == 4
-    monkeypatch.setattr(solve_mod, "available_mib", lambda: 100.0)
+    monkeypatch.setattr(size, "available_mib", lambda: 100.0)
     with pytest.raises(align.errors.NoSolutionError, match="split the accounts into regions"):
         align.solve(sc)
 

@@ -15,7 +15,7 @@ import pytest
 
 import align
 from align.executors import DaskExecutor, LocalExecutor, get_executor
-from align.sweep import pareto_mask, parse_vary, point_settings
+from align.sweeping import pareto_mask, parse_vary, point_settings
 
 PFIZER = "tests/data/pfizer-22x4"
 TWO_REPS = "data/examples/two-reps"
@@ -326,7 +326,7 @@ def test_cli_writes_the_sweep(tmp_path: Path) -> None:
 def test_cli_reads_the_dask_address_from_the_environment(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from align.cli import _executor_spec
+    from align.cli.sweeps import _executor_spec
 
     monkeypatch.delenv("ALIGN_DASK_ADDRESS", raising=False)
     assert _executor_spec(None) == "local"
@@ -377,7 +377,7 @@ def test_an_unknown_measure_is_named_with_the_choices() -> None:
 
 
 def test_short_keys_are_unique_tails() -> None:
-    from align.sweep import short_keys
+    from align.sweeping import short_keys
 
     keys = ["objective.disruption", "balance.potential.tolerance", "balance.workload.tolerance"]
     assert short_keys(keys) == {

@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 from ._version import __version__
-from .continuity import solve_from
+from .continuity import adjust_run, solve_from
 from .errors import (
     AlignError,
     ExecutorError,
@@ -19,23 +19,22 @@ from .errors import (
 )
 from .io import load_scenario, make_scenario
 from .metrics import alignment_kpis
-from .model.solve import Progress
-from .model.solve import solve as _solve
+from .model.common import Progress
+from .model.entry import solve as _solve
 from .pockets import WhitespacePockets, find_pockets
 from .quotas import (
     Proposal,
-    adjust_run,
     carry_proposal,
     load_proposal,
     override_quotas,
     propose_quotas,
 )
 from .report import write_report
-from .review import Review, review
+from .reviewing import Review, review
 from .runs import Comparison, Run, compare_runs, load_run
 from .scenario import Scenario
 from .settings import Settings, list_presets
-from .sweep import Sweep, sweep
+from .sweeping import Sweep, sweep
 from .tracking import Tracking, track
 
 
@@ -46,7 +45,7 @@ def solve(
     progress: Progress | None = None,
 ) -> Run:
     """Solve a scenario: a :class:`Scenario` or the path of a scenario folder (read with
-    :func:`load_scenario`, ``overrides`` as ``--set``). See :func:`align.model.solve`.
+    :func:`load_scenario`, ``overrides`` as ``--set``). See :func:`align.model.entry.solve`.
 
     Raises
     ------

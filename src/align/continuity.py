@@ -1,4 +1,5 @@
-"""Continuity between quarters: solve a scenario from an earlier run's plan, and run lineage.
+"""Continuity between quarters: solve a scenario from an earlier run's plan, hand moves on a
+run (:func:`adjust_run`), and run lineage.
 
 ``solve_from(scenario, run)`` takes ``run``'s alignment as today's (the disruption baseline, the
 anchor of locks; see :func:`align.runs.continue_from`), solves, and records ``run`` as the
@@ -12,6 +13,7 @@ for travel. ``continuity.mode = "objective"`` keeps the scenario's own objective
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Mapping
 from dataclasses import replace
@@ -19,9 +21,13 @@ from pathlib import Path
 
 import numpy as np
 
-from .model.solve import Progress, solve
+from .geo import point_distance
+from .io import scenario_of
+from .model import solve
+from .model.common import Progress
 from .runs import Continuation, Run, continue_from
 from .scenario import Scenario
+from .settings import Settings
 
 CHUNK = 1 << 20  # account-territory distances computed at a time
 
@@ -125,3 +131,52 @@ def _parent_of(folder: Path) -> Path | None:
         return None
     parent = summary.get("parent") if isinstance(summary, dict) else None
     return Path(parent) if isinstance(parent, str) and parent else None
+
+
+def adjust_run(run: Run, moves: Mapping[str, str], *, scenario: Scenario | None = None) -> Run:
+    """Move accounts by hand and re-solve: the moved accounts are locked to their new territory
+    and the rest changes as little as possible against ``run``.
+
+    The run's own settings are kept, with a disruption term that outweighs any travel a move
+    could save: the disruption measure is the travel weight column (``accounts`` when travel is
+    unweighted) and ``objective.disruption`` is twice the largest possible distance (to the
+    power ``distance_power``) times ``objective.travel``. Balance bands and caps still hold, so
+    accounts move only where the hand moves force it.
+    """
+    scenario = scenario_of(run, scenario)
+    settings = Settings.model_validate(run.settings) if run.settings else scenario.settings
+    obj = settings.objective
+    measure = obj.travel_weight if obj.travel_weight != "none" else "accounts"
+    span = _max_distance(scenario)
+    weight = max(2.0 * span**obj.distance_power * max(obj.travel, 1e-9), 1.0)
+    settings = settings.model_copy(
+        update={
+            "objective": obj.model_copy(
+                update={"disruption": weight, "disruption_measure": measure}
+            )
+        }
+    )
+    cont = continue_from(dataclasses.replace(scenario, settings=settings), run, moves=moves)
+    new = solve(cont.scenario)
+    new.parent = str(Path(run.path).resolve()) if run.path else ""
+    return new
+
+
+def _max_distance(scenario: Scenario) -> float:
+    """An upper bound on any account-territory distance (given distances or the bounding box)."""
+    far = 0.0
+    if scenario.distances is not None and len(scenario.distances):
+        far = float(scenario.distances["distance"].max())
+    kind = scenario.coord_kind
+    if kind is not None:
+        cols = ["lat", "lon"] if kind == "latlon" else ["x", "y"]
+        pts = [scenario.accounts[cols].to_numpy(dtype=float)]
+        if all(c in scenario.territories for c in cols):
+            pts.append(scenario.territories[cols].dropna().to_numpy(dtype=float))
+        allp = np.vstack(pts)
+        lo, hi = allp.min(axis=0), allp.max(axis=0)
+        far = max(far, float(point_distance(kind, lo[None, :], hi[None, :])[0]))
+        if kind == "latlon":
+            far = max(far, float(point_distance(kind, np.array([[lo[0], hi[1]]]),
+                                                np.array([[hi[0], lo[1]]]))[0]))  # fmt: skip
+    return far

@@ -193,7 +193,7 @@ def _context() -> Any:
     if "forkserver" not in mp.get_all_start_methods():
         return mp.get_context("spawn")
     ctx = mp.get_context("forkserver")
-    ctx.set_forkserver_preload(["align.sweep"])
+    ctx.set_forkserver_preload(["align.sweeping"])
     return ctx
 
 

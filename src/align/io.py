@@ -11,12 +11,13 @@ import re
 import warnings
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
 
 from .errors import RunError, ScenarioError
+from .history import build_history
 from .importing import (
     ColumnMap,
     apply_profile,
@@ -28,7 +29,7 @@ from .importing import (
 )
 from .scenario import Scenario
 from .settings import Settings, read_toml, resolve_settings
-from .validation import Table, build, build_history
+from .validation import Table, build
 
 ID_COLUMNS = {
     "account_id": str,
@@ -404,6 +405,43 @@ def load_scenario(
     )
 
 
+class RunSource(Protocol):
+    """What :func:`scenario_of` reads of a run (:class:`align.Run` has it)."""
+
+    @property
+    def path(self) -> Path | None: ...
+    @property
+    def scenario(self) -> str: ...
+    @property
+    def scenario_path(self) -> str: ...
+
+
+def scenario_of(
+    run: RunSource, scenario: Scenario | None = None, *, overrides: list[str] | None = None
+) -> Scenario:
+    """The scenario a run was solved from: ``scenario`` when given, else the folder the run
+    names (``run.scenario_path``), read with ``overrides``.
+
+    Raises
+    ------
+    RunError
+        When the run names no scenario folder, or that folder cannot be read.
+    """
+    if scenario is not None:
+        return scenario
+    label = f"run {run.path}" if run.path else f"run {run.scenario}" if run.scenario else "run"
+    fix = "pass scenario= (the scenario it was solved from)"
+    if not run.scenario_path:
+        raise RunError(f"{label}: it does not name its scenario folder; {fix}")
+    try:
+        return load_scenario(run.scenario_path, overrides=overrides)
+    except ScenarioError as e:
+        raise RunError(
+            f"{label}: its scenario folder {run.scenario_path} cannot be read "
+            f"({e.problems[0]}); {fix}"
+        ) from None
+
+
 def _default_note(settings: Settings) -> str:
     bands = ", ".join(f"{k} +-{v.tolerance:.0%}" for k, v in settings.balance.items())
     return (
@@ -421,7 +459,7 @@ def _text_of(key: str, mappings: list[ColumnMap]) -> Callable[[list[str]], set[s
 
 def make_scenario(
     accounts: pd.DataFrame,
-    territories: pd.DataFrame,
+    territories: pd.DataFrame | None,
     *,
     settings: Settings | dict[str, Any] | None = None,
     distances: pd.DataFrame | None = None,
@@ -494,11 +532,10 @@ def make_scenario(
     if problems or resolved is None:
         raise ScenarioError(problems)
     h = hashlib.sha256()
-    for frame in (acc, ter, dist, adj, hist):
-        if frame is not None:
-            h.update(
-                pd.util.hash_pandas_object(frame.astype(str), index=False).to_numpy().tobytes()
-            )
+    parts: tuple[pd.DataFrame | None, ...] = (acc, ter, dist, adj, hist)
+    for part in parts:
+        if part is not None:
+            h.update(pd.util.hash_pandas_object(part.astype(str), index=False).to_numpy().tobytes())
     h.update(resolved.model_dump_json().encode())
     return Scenario(
         accounts=acc,
@@ -557,6 +594,6 @@ def read_run_folder(folder: str | Path) -> tuple[dict[str, Any], pd.DataFrame, p
     except json.JSONDecodeError as e:
         raise RunError(f"{files[0]}: not valid JSON ({e})") from None
     dtypes = {"account_id": str, "territory_id": str, "previous_territory": str}
-    assignments = pd.read_csv(files[1], dtype=dtypes)  # type: ignore[arg-type]
+    assignments = pd.read_csv(files[1], dtype=dtypes)
     territories = pd.read_csv(files[2], dtype={"territory_id": str})
     return summary, assignments, territories

@@ -8,23 +8,46 @@ import it). Figures are made without pyplot (no global state, no interactive bac
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import pandas as pd
 
-from .errors import RunError, ScenarioError
+from .errors import RunError
+from .io import RunSource, scenario_of
+from .scenario import Scenario
 from .validation import suggest
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-    from .runs import Run
-    from .scenario import Scenario
+
+class Run(RunSource, Protocol):
+    """What a chart reads of a run (:class:`align.Run` has it all); plots import no runs."""
+
+    @property
+    def status(self) -> str: ...
+    @property
+    def settings(self) -> Mapping[str, Any]: ...
+    @property
+    def kpis(self) -> Mapping[str, Mapping[str, float]]: ...
+    @property
+    def assignments(self) -> pd.DataFrame | None: ...
+    @property
+    def territories(self) -> pd.DataFrame | None: ...
+    @property
+    def account_shapes(self) -> Any: ...
+    @property
+    def has_plan(self) -> bool: ...
+
+    def territory_shapes(self) -> Any: ...
+
 
 MAP_SIZE = (12.0, 8.0)  # inches
+DRAWN = ["constraints.contiguity=false"]  # a scenario read to draw needs no adjacency
 BALANCE_SIZE = (12.0, 6.0)
 DPI = 110
 # qualitative colours, strong ones first; no greys (they read as "nobody's")
@@ -36,7 +59,7 @@ CONTRAST = 0.45  # RGB distance a colour keeps from its neighbours' when the pal
 def _root(ax: Axes) -> Figure:
     fig = ax.get_figure(root=True)
     assert fig is not None
-    return cast("Figure", fig)
+    return fig
 
 
 def _figure(size: tuple[float, float]) -> Any:
@@ -102,24 +125,6 @@ def _plan(run: Run) -> tuple[pd.DataFrame, pd.DataFrame]:
     return run.assignments, run.territories
 
 
-def _scenario_of(run: Run, scenario: Scenario | None) -> Scenario:
-    if scenario is not None:
-        return scenario
-    from .io import load_scenario
-
-    if not run.scenario_path:
-        raise RunError(
-            f"{run.path or 'run'}: the run does not name its scenario folder; pass scenario="
-        )
-    try:
-        return load_scenario(run.scenario_path, overrides=["constraints.contiguity=false"])
-    except ScenarioError as e:
-        raise RunError(
-            f"{run.path or 'run'}: its scenario folder {run.scenario_path} cannot be read to draw "
-            f"the accounts ({e.problems[0]}); pass the scenario (align map --scenario DIR)"
-        ) from None
-
-
 def _legend_label(row: pd.Series) -> str:
     name = row.get("name")
     if isinstance(name, str) and name.strip() and name.strip() != row["territory_id"]:
@@ -180,9 +185,7 @@ def plot_map(run: Run, *, ax: Axes | None = None, scenario: Scenario | None = No
         The scenario the run was solved from; by default read from ``run.scenario_path`` (only
         needed for point maps and for the borders of the units).
     """
-    from matplotlib.collections import PatchCollection
-    from matplotlib.lines import Line2D
-    from matplotlib.patches import Patch, PathPatch
+    from matplotlib.patches import Patch
 
     assignments, territories = _plan(run)
     own = ax is None
@@ -196,7 +199,7 @@ def plot_map(run: Run, *, ax: Axes | None = None, scenario: Scenario | None = No
     unit_shapes = run.account_shapes
     sc: Scenario | None = scenario
     if shapes is None:  # points, or polygons of a run written without territories.geojson
-        sc = _scenario_of(run, scenario)
+        sc = scenario_of(run, scenario, overrides=DRAWN)
         unit_shapes = sc.shapes
         if unit_shapes is not None:
             from .shapes import territory_shapes
@@ -204,90 +207,11 @@ def plot_map(run: Run, *, ax: Axes | None = None, scenario: Scenario | None = No
             shapes = territory_shapes(unit_shapes, assignments["territory_id"], territories)
     font = 11.0 if m <= 10 else 9.0 if m <= 30 else 7.0
     if shapes is not None:
-        geoms = shapes.set_index(shapes["territory_id"].astype(str)).geometry.reindex(tids)
-        colours = territory_colours(m, _touching(geoms))
-        drawn = ~(geoms.isna() | geoms.is_empty).to_numpy()
-        for k in np.flatnonzero(drawn).tolist():
-            t, path = tids[k], _polygon_path(geoms.iloc[k])
-            coll = PatchCollection(
-                [PathPatch(path)],
-                facecolor=colours[k],
-                edgecolor="0.2",
-                linewidth=1.0,
-                alpha=0.85,
-                zorder=1,
-            )
-            coll.set_gid(t)
-            ax.add_collection(coll)
-        if unit_shapes is None:
-            try:
-                unit_shapes = _scenario_of(run, sc).shapes
-            except RunError:  # the map stands without the units' borders
-                unit_shapes = None
-        if unit_shapes is not None:
-            ax.add_collection(_unit_borders(unit_shapes))
-        label_at = _label_points(geoms[drawn])
-        for k, p in zip(np.flatnonzero(drawn).tolist(), label_at, strict=True):
-            ax.text(p.x, p.y, tids[k], **_halo(font))
-        if "centre_lat" in territories and "centre_lon" in territories:
-            ax.scatter(
-                territories["centre_lon"],
-                territories["centre_lat"],
-                marker="^",
-                s=36,
-                c="black",
-                edgecolors="white",
-                linewidths=0.6,
-                zorder=5,
-            )
-            home = Line2D([], [], marker="^", color="black", linestyle="", label="home base")
-        ax.autoscale_view()
+        colours, home = _draw_polygons(ax, run, sc, shapes, unit_shapes, territories, font)
         kind = "latlon"
     else:
         assert sc is not None
-        if sc.coord_kind is None:
-            raise RunError(f"{run.path or 'run'}: the accounts have no coordinates to map")
-        kind = sc.coord_kind
-        a, b = ("lat", "lon") if kind == "latlon" else ("x", "y")
-        acc = sc.accounts[["account_id", a, b]].merge(
-            assignments[["account_id", "territory_id"]].astype({"account_id": object}),
-            on="account_id",
-        )
-        j = pd.Index(tids).get_indexer(acc["territory_id"].astype(str))
-        xy = acc[[b, a]].to_numpy(dtype=float)
-        centre = np.array(
-            [xy[j == k].mean(axis=0) if (j == k).any() else [np.nan, np.nan] for k in range(m)]
-        )
-        ter = sc.territories.set_index(sc.territories["territory_id"].astype(str))
-        if a in ter and b in ter:
-            base = ter.reindex(tids)[[b, a]].to_numpy(dtype=float)
-            centre = np.where(np.isnan(base), centre, base)
-        colours = _darken(territory_colours(m, _delaunay_pairs(centre, kind)), 0.72)
-        size = float(np.clip(16000 / max(len(acc), 1), 3, 30))
-        for k in range(m):
-            pts = xy[j == k]
-            ax.scatter(pts[:, 0], pts[:, 1], s=size, color=colours[k], linewidths=0, zorder=2)
-        ok = ~np.isnan(centre).any(axis=1)
-        ax.scatter(
-            centre[ok, 0],
-            centre[ok, 1],
-            s=MARKER**2,
-            c=colours[ok],
-            edgecolors="black",
-            linewidths=1.2,
-            zorder=4,
-        )
-        marked = (centre[ok], tids[ok])
-        home = Line2D(
-            [],
-            [],
-            marker="o",
-            markersize=MARKER * 0.7,
-            markerfacecolor="white",
-            markeredgecolor="black",
-            linestyle="",
-            label="home base",
-        )
+        colours, marked, home, kind = _draw_points(ax, run, sc, assignments, tids)
     if kind == "latlon":
         mid = np.mean(ax.get_ylim())
         ax.set_aspect(1 / max(math.cos(math.radians(mid)), 0.1))
@@ -319,6 +243,119 @@ def plot_map(run: Run, *, ax: Axes | None = None, scenario: Scenario | None = No
     if marked is not None:
         _label_markers(ax, marked[0], marked[1], font)
     return ax
+
+
+def _draw_polygons(
+    ax: Axes,
+    run: Run,
+    sc: Scenario | None,
+    shapes: Any,
+    unit_shapes: Any,
+    territories: pd.DataFrame,
+    font: float,
+) -> tuple[np.ndarray, Any]:
+    """Territories as filled polygons with the units' borders, labels and home bases; returns
+    the colours and the legend entry of the home bases (None without them)."""
+    from matplotlib.collections import PatchCollection
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import PathPatch
+
+    tids = territories["territory_id"].astype(str).to_numpy()
+    m = len(tids)
+    home: Any = None
+    geoms = shapes.set_index(shapes["territory_id"].astype(str)).geometry.reindex(tids)
+    colours = territory_colours(m, _touching(geoms))
+    drawn = ~(geoms.isna() | geoms.is_empty).to_numpy()
+    for k in np.flatnonzero(drawn).tolist():
+        t, path = tids[k], _polygon_path(geoms.iloc[k])
+        coll = PatchCollection(
+            [PathPatch(path)],
+            facecolor=colours[k],
+            edgecolor="0.2",
+            linewidth=1.0,
+            alpha=0.85,
+            zorder=1,
+        )
+        coll.set_gid(t)
+        ax.add_collection(coll)
+    if unit_shapes is None:
+        try:
+            unit_shapes = scenario_of(run, sc, overrides=DRAWN).shapes
+        except RunError:  # the map stands without the units' borders
+            unit_shapes = None
+    if unit_shapes is not None:
+        ax.add_collection(_unit_borders(unit_shapes))
+    label_at = _label_points(geoms[drawn])
+    for k, p in zip(np.flatnonzero(drawn).tolist(), label_at, strict=True):
+        ax.text(p.x, p.y, tids[k], **_halo(font))
+    if "centre_lat" in territories and "centre_lon" in territories:
+        ax.scatter(
+            territories["centre_lon"],
+            territories["centre_lat"],
+            marker="^",
+            s=36,
+            c="black",
+            edgecolors="white",
+            linewidths=0.6,
+            zorder=5,
+        )
+        home = Line2D([], [], marker="^", color="black", linestyle="", label="home base")
+    ax.autoscale_view()
+    return colours, home
+
+
+def _draw_points(
+    ax: Axes, run: Run, sc: Scenario, assignments: pd.DataFrame, tids: np.ndarray
+) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray], Any, str]:
+    """Every account a dot in its territory's colour and every home base a large marker;
+    returns the colours, the markers to label, the legend entry and the coordinate kind."""
+    from matplotlib.lines import Line2D
+
+    m = len(tids)
+    if sc.coord_kind is None:
+        raise RunError(f"{run.path or 'run'}: the accounts have no coordinates to map")
+    kind = sc.coord_kind
+    a, b = ("lat", "lon") if kind == "latlon" else ("x", "y")
+    acc = sc.accounts[["account_id", a, b]].merge(
+        assignments[["account_id", "territory_id"]].astype({"account_id": object}),
+        on="account_id",
+    )
+    j = pd.Index(tids).get_indexer(acc["territory_id"].astype(str))
+    xy = acc[[b, a]].to_numpy(dtype=float)
+    centre = np.array(
+        [xy[j == k].mean(axis=0) if (j == k).any() else [np.nan, np.nan] for k in range(m)]
+    )
+    ter = sc.territories.set_index(sc.territories["territory_id"].astype(str))
+    if a in ter and b in ter:
+        base = ter.reindex(tids)[[b, a]].to_numpy(dtype=float)
+        centre = np.where(np.isnan(base), centre, base)
+    colours = _darken(territory_colours(m, _delaunay_pairs(centre, kind)), 0.72)
+    size = float(np.clip(16000 / max(len(acc), 1), 3, 30))
+    for k in range(m):
+        pts = xy[j == k]
+        ax.scatter(pts[:, 0], pts[:, 1], s=size, color=colours[k], linewidths=0, zorder=2)
+    ok = ~np.isnan(centre).any(axis=1)
+    ax.scatter(
+        centre[ok, 0],
+        centre[ok, 1],
+        s=MARKER**2,
+        c=colours[ok],
+        edgecolors="black",
+        linewidths=1.2,
+        zorder=4,
+    )
+    marked = (centre[ok], tids[ok])
+    home = Line2D(
+        [],
+        [],
+        marker="o",
+        markersize=MARKER * 0.7,
+        markerfacecolor="white",
+        markeredgecolor="black",
+        linestyle="",
+        label="home base",
+    )
+    return colours, marked, home, kind
 
 
 def _fit_figure(ax: Axes, *, ncol: int) -> None:
@@ -460,7 +497,7 @@ def plot_balance(run: Run, measure: str | None = None, *, ax: Axes | None = None
     x = np.arange(len(tids))
     if measure is not None:
         if measure not in territories or f"{measure}_target" not in territories:
-            known = [c[: -len("_target")] for c in territories if str(c).endswith("_target")]
+            known = [str(c)[: -len("_target")] for c in territories if str(c).endswith("_target")]
             raise RunError(
                 f"{run.path or 'run'}: no measure '{measure}' in territories.csv"
                 f"{suggest(measure, known)}; measures: {', '.join(known)}"

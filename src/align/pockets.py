@@ -83,7 +83,7 @@ KPIS = ["potential.max_abs_deviation", "travel", "weighted_mean_distance"]
 # the estimator
 
 
-class WhitespacePockets(ClusterMixin, BaseEstimator):
+class WhitespacePockets(ClusterMixin, BaseEstimator):  # type: ignore[misc]  # untyped bases
     """Density clustering of accounts weighted by whitespace (scikit-learn estimator).
 
     ``fit(X, sample_weight=whitespace)`` with ``X`` = (lat, lon) in degrees (or x, y with
@@ -348,11 +348,12 @@ class PocketsResult:
             if self.n_pockets:
                 cmap = plt.get_cmap("tab20")
                 top = max(float(self.pockets["whitespace"].max()), 1.0)
+                whitespace = self.pockets["whitespace"].to_numpy(dtype=float)
                 for k, row in enumerate(self.pockets.itertuples(index=False)):
                     colour = cmap(k % 20)
                     rows = self.labels == k
                     ax.scatter(acc.loc[rows, b], acc.loc[rows, a], s=10, color=colour, zorder=2)
-                    size = 80 + 900 * float(row.whitespace) / top
+                    size = 80 + 900 * float(whitespace[k]) / top
                     ax.scatter(
                         [getattr(row, b)],
                         [getattr(row, a)],

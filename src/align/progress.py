@@ -24,7 +24,7 @@ from rich.spinner import Spinner
 from rich.table import Table
 from rich.text import Text
 
-from .model.backends import Watch, watching
+from .model.backends import Watch, current_watch, watching
 
 PHASES = {
     "lp": "LP relaxation",
@@ -163,9 +163,7 @@ def stop_on_ctrl_c(progress: Any = None) -> Iterator[threading.Event]:
     Use inside :func:`live_progress` (whose watch it stops) or alone. Only the main thread can
     install a signal handler; elsewhere the block runs without it.
     """
-    from .model import backends
-
-    watch = backends._WATCH
+    watch = current_watch()
     event = watch.stop if watch is not None else threading.Event()
     if threading.current_thread() is not threading.main_thread():
         yield event

@@ -14,11 +14,13 @@ import pandas as pd
 
 from .errors import InfeasibleError, NoSolutionError, RunError, ScenarioError
 from .io import read_run_folder, write_run_folder
+from .plots import plot_balance, plot_map, plot_tradeoff
 from .scenario import Scenario
+from .status import PLANNED, Status
 from .units import Units, strict_json
 from .validation import suggest
 
-STATUSES = ("optimal", "feasible", "infeasible", "no_solution")
+STATUSES = tuple(Status)
 
 
 @dataclass(eq=False)
@@ -36,7 +38,7 @@ class Run:
     ``bound`` a proven lower bound on the best possible cost and ``gap`` their relative distance.
     """
 
-    status: str
+    status: Status
     objective: float | None = None
     bound: float | None = None
     gap: float | None = None
@@ -59,9 +61,12 @@ class Run:
     account_shapes: Any = None
     _territory_shapes: Any = field(default=None, repr=False)
 
+    def __post_init__(self) -> None:
+        self.status = Status(self.status)
+
     @property
     def has_plan(self) -> bool:
-        return self.assignments is not None and self.status in ("optimal", "feasible")
+        return self.assignments is not None and self.status in PLANNED
 
     def raise_for_status(self) -> Run:
         """Return the run when it holds a plan; raise InfeasibleError or NoSolutionError if not."""
@@ -72,7 +77,7 @@ class Run:
         return self
 
     def __repr__(self) -> str:
-        parts = [self.status]
+        parts: list[str] = [str(self.status)]
         if self.objective is not None and math.isfinite(self.objective):
             parts.append(f"objective={self.objective:,.6g}")
         if self.gap is not None and math.isfinite(self.gap):
@@ -118,7 +123,8 @@ class Run:
 
     def summary(self) -> dict[str, Any]:
         """The content of run.json: strict JSON (NaN and infinities are null)."""
-        return strict_json(self._summary())
+        summary: dict[str, Any] = strict_json(self._summary())
+        return summary
 
     def _summary(self) -> dict[str, Any]:
         return {
@@ -206,15 +212,11 @@ class Run:
 
     def plot_map(self, *, ax: Any = None, scenario: Scenario | None = None) -> Any:
         """A map of the territories; see :func:`align.plots.plot_map`."""
-        from .plots import plot_map
-
         return plot_map(self, ax=ax, scenario=scenario)
 
     def plot_balance(self, measure: str | None = None, *, ax: Any = None) -> Any:
         """Each territory's balanced measures against their bands; see
         :func:`align.plots.plot_balance`."""
-        from .plots import plot_balance
-
         return plot_balance(self, measure, ax=ax)
 
 
@@ -352,7 +354,7 @@ ID_COLUMNS = ("account_id", "territory_id", "previous_territory")
 
 def stored_table(content: bytes) -> pd.DataFrame:
     """A run table stored as CSV bytes (the run store), ids kept as text."""
-    return pd.read_csv(io.BytesIO(content), dtype=dict.fromkeys(ID_COLUMNS, str))  # type: ignore[arg-type]
+    return pd.read_csv(io.BytesIO(content), dtype=dict.fromkeys(ID_COLUMNS, str))
 
 
 def stored_run(summary: Mapping[str, Any], assignments: bytes, territories: bytes) -> Run:
@@ -390,8 +392,6 @@ class Comparison(pd.DataFrame):
         E.g. ``compare.plot_tradeoff("moved_share.accounts", "potential.max_abs_deviation")``:
         what each run pays in disruption for its balance.
         """
-        from .plots import plot_tradeoff
-
         return plot_tradeoff(self, x, y, ax=ax)
 
 

@@ -41,7 +41,7 @@ class Scenario:
     name: str = "scenario"
     source: Path | None = None
     input_hash: str = ""
-    raw_settings: dict = field(default_factory=dict)
+    raw_settings: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)  # how the files were read (import profile)
 
     @property
@@ -152,7 +152,7 @@ class Scenario:
     @cached_property
     def target_share(self) -> NDArray[np.float64]:
         s = self.territories["target_share"].to_numpy(dtype=float)
-        return s / s.sum()
+        return np.asarray(s / s.sum(), dtype=float)
 
 
 def _split_segments(spec: object) -> set[str]:

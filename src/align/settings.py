@@ -182,7 +182,7 @@ class Settings(_Strict):
     model: str | None = None
     columns: dict[str, str | dict[str, str]] = Field(
         default={},
-        description='the file\'s headers of the contract\'s names: account_id = "Account ID"; '
+        description="the file's headers of the contract's names: account_id = \"Account ID\"; "
         "per table in [columns.accounts] / [columns.territories]",
     )
     territories: TerritoriesSettings = TerritoriesSettings()

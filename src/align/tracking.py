@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -174,7 +175,7 @@ def accrued_share(calendar: pd.DataFrame, as_of: pd.Timestamp) -> np.ndarray:
     end_of_day = as_of.normalize() + pd.Timedelta(days=1)
     length = (calendar["end"] - calendar["start"]).dt.days.to_numpy(dtype=float)
     done = (end_of_day - calendar["start"]).dt.days.to_numpy(dtype=float)
-    return np.clip(done / length, 0.0, 1.0)
+    return np.asarray(np.clip(done / length, 0.0, 1.0))
 
 
 @dataclass(eq=False)
@@ -348,24 +349,7 @@ def track(
         table = pd.concat([table, extra.assign(expected=np.nan)], ignore_index=True)
     table["bookings"] = table["territory_id"].map(per_territory).fillna(0.0).to_numpy()
     if deals is not None:
-        stage = deals["stage"].str.strip().str.lower()
-        closed = stage.isin(CLOSED_STAGES)
-        close = deals["close_date"]
-        note("pipeline deals in a closed stage", closed, deals["amount"])
-        note(
-            f"pipeline deals closing on or before {day:%Y-%m-%d}",
-            ~closed & (close <= day),
-            deals["amount"],
-        )
-        note(
-            "pipeline deals closing after the plan year", ~closed & (close >= end), deals["amount"]
-        )
-        open_ = ~closed & (close > day) & (close < end)
-        d_known = deals["account_id"].isin(owner.index)
-        unknown.append(_unknown(deals, d_known, open_, "pipeline"))
-        live = deals.loc[open_ & d_known]
-        per = live.groupby(live["account_id"].map(owner))["amount"].sum()
-        table["pipeline"] = table["territory_id"].map(per).fillna(0.0).to_numpy()
+        unknown.append(_add_pipeline(table, deals, owner, day, end, note))
     _ratios(table, deals is not None)
     table["at_risk"], table["risk"] = _risk(table, deals is not None, pace_threshold, min_coverage)
     regions = _roll_up(table, deals is not None, pace_threshold, min_coverage)
@@ -385,12 +369,40 @@ def track(
     )
 
 
+def _add_pipeline(
+    table: pd.DataFrame,
+    deals: pd.DataFrame,
+    owner: pd.Series,
+    day: pd.Timestamp,
+    end: pd.Timestamp,
+    note: Callable[[str, pd.Series, pd.Series], None],
+) -> pd.DataFrame:
+    """Open deals closing within the plan year, per territory, as ``table["pipeline"]``; the
+    deals left out are noted; returns the deals of accounts not in the plan."""
+    stage = deals["stage"].str.strip().str.lower()
+    closed = stage.isin(CLOSED_STAGES)
+    close = deals["close_date"]
+    note("pipeline deals in a closed stage", closed, deals["amount"])
+    note(
+        f"pipeline deals closing on or before {day:%Y-%m-%d}",
+        ~closed & (close <= day),
+        deals["amount"],
+    )
+    note("pipeline deals closing after the plan year", ~closed & (close >= end), deals["amount"])
+    open_ = ~closed & (close > day) & (close < end)
+    d_known = deals["account_id"].isin(owner.index)
+    live = deals.loc[open_ & d_known]
+    per = live.groupby(live["account_id"].map(owner))["amount"].sum()
+    table["pipeline"] = table["territory_id"].map(per).fillna(0.0).to_numpy()
+    return _unknown(deals, d_known, open_, "pipeline")
+
+
 def _date(value: object, name: str) -> pd.Timestamp:
     try:
-        day = pd.Timestamp(str(value).strip())
+        day: pd.Timestamp | None = pd.Timestamp(str(value).strip())
     except ValueError:
-        day = pd.NaT
-    if day is pd.NaT or pd.isna(day):
+        day = None
+    if day is None or pd.isna(day):
         raise ScenarioError(f"{name}: {value!r} is not a date; use YYYY-MM-DD, e.g. 2027-02-15")
     if day.year > 9998:  # its plan year would end past the calendar's last year
         raise ScenarioError(f"{name}: {value!r} is too late; use a date before 9999-01-01")

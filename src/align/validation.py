@@ -7,7 +7,6 @@ Row numbers are the line numbers of the file as an editor or spreadsheet shows t
 from __future__ import annotations
 
 import difflib
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -88,7 +87,7 @@ def _id_text(v: object) -> str | None:
     return text or None
 
 
-def _ids(s: pd.Series) -> pd.Series:
+def as_ids(s: pd.Series) -> pd.Series:
     """Ids as text (object dtype, None where blank); see :func:`_id_text`."""
     return pd.Series([_id_text(v) for v in s.astype(object)], index=s.index, dtype=object)
 
@@ -102,7 +101,7 @@ def _is_blank(s: pd.Series) -> np.ndarray:
 
 def check_ids(p: Problems, t: Table, col: str) -> pd.Series:
     """Required, non-empty, unique string ids."""
-    ids = _ids(t.frame[col])
+    ids = as_ids(t.frame[col])
     blank = ids.isna().to_numpy()
     p.rows(t, blank, lambda i: f"{col} is empty")
     dup = ids.duplicated(keep="first").to_numpy() & ~blank
@@ -120,7 +119,7 @@ def check_ids(p: Problems, t: Table, col: str) -> pd.Series:
 
 def check_refs(p: Problems, t: Table, col: str) -> pd.Series:
     """Required, non-empty ids that may repeat (references, e.g. account_id of a booking)."""
-    ids = _ids(t.frame[col])
+    ids = as_ids(t.frame[col])
     p.rows(t, ids.isna().to_numpy(), lambda i: f"{col} is empty")
     return ids
 
@@ -379,9 +378,38 @@ def build(
     distances: Table | None = None,
     adjacency: Table | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame | None, pd.DataFrame | None]:
-    """Check every rule; return normalised (accounts, territories, distances, adjacency)."""
+    """Check every rule; return normalised (accounts, territories, distances, adjacency).
+
+    One check per input table, then the rules between tables; every problem is collected and
+    raised at once (:class:`ScenarioError`)."""
     p = Problems()
     A = accounts
+    acc, a_ok, acc_kind, acc_partial = _check_accounts(p, A)
+    ter, ter_kind, ter_partial, greenfield = _check_territories(p, territories, settings, distances)
+    if greenfield:
+        check_greenfield(p, A, acc, ter, settings, acc_kind, from_file=territories is not None)
+    ter_ids = set(ter["territory_id"].dropna()) if "territory_id" in ter else set()
+    acc_ids = acc["account_id"] if "account_id" in acc else pd.Series([], dtype=object)
+    _check_references(p, A, acc, territories, ter, ter_ids)
+    dist, covered = _check_distances(p, distances, acc_ids, ter_ids)
+    if a_ok and territories is not None and ter_ids and not acc_partial and not greenfield:
+        _check_locations(
+            p, A, territories, distances, acc, ter, acc_ids, ter_ids, (acc_kind, ter_kind),
+            ter_partial, dist, covered,
+        )  # fmt: skip
+    adj = _check_adjacency(p, adjacency, acc_ids)
+    _check_setting_columns(p, A, acc, territories, ter, settings, greenfield)
+    if settings.constraints.contiguity:
+        check_islands(p, A, acc_ids, adjacency, adj)
+    p.raise_if_any()
+    acc = acc.reset_index(drop=True)
+    ter = ter.reset_index(drop=True)
+    return acc, ter, dist, adj
+
+
+def _check_accounts(p: Problems, A: Table) -> tuple[pd.DataFrame, bool, str | None, bool]:
+    """accounts.csv: ids, numbers, coordinates, labels, locks. Returns the normalised table,
+    whether the required columns are there, the coordinate kind and whether it is partial."""
     a_ok = not missing_columns(p, A, ("account_id", "potential"))
     acc = A.frame.copy()
     if "account_id" in acc:
@@ -398,10 +426,17 @@ def build(
     acc = acc.assign(**{c: A.frame[c] for c in ("lat", "lon", "x", "y") if c in A.frame})
     for col in ("segment", "current_territory"):
         if col in acc:
-            acc[col] = _ids(acc[col])
+            acc[col] = as_ids(acc[col])
     acc["locked"] = check_bool(p, A, "locked") if "locked" in acc else False
 
-    # --- territories
+    return acc, a_ok, acc_kind, acc_partial
+
+
+def _check_territories(
+    p: Problems, territories: Table | None, settings: Settings, distances: Table | None
+) -> tuple[pd.DataFrame, str | None, bool, bool]:
+    """territories.csv (or the greenfield seats of territories.count): the normalised table,
+    its coordinate kind, whether that is partial, and whether the design is greenfield."""
     count = settings.territories.count
     greenfield = False
     if territories is None:
@@ -440,7 +475,7 @@ def build(
         if "capacity" in ter:
             ter["capacity"] = check_numeric(p, T, "capacity", required=False)
         if "segments" in ter:
-            ter["segments"] = _ids(ter["segments"])
+            ter["segments"] = as_ids(ter["segments"])
         if len(ter) == 0:
             p.add(f"{T.label}: no territories (one row per territory is required)")
         greenfield = ter_kind is None and not ter_partial and distances is None and len(ter) > 0
@@ -449,12 +484,18 @@ def build(
                 f"settings key 'territories.count' is {count} but {T.label} has {len(ter)} "
                 "territories without home bases; make them agree (or drop territories.count)"
             )
-    if greenfield:
-        check_greenfield(p, A, acc, ter, settings, acc_kind, from_file=territories is not None)
-    ter_ids = set(ter["territory_id"].dropna()) if "territory_id" in ter else set()
-    acc_ids = acc["account_id"] if "account_id" in acc else pd.Series([], dtype=object)
+    return ter, ter_kind, ter_partial, greenfield
 
-    # --- references between tables
+
+def _check_references(
+    p: Problems,
+    A: Table,
+    acc: pd.DataFrame,
+    territories: Table | None,
+    ter: pd.DataFrame,
+    ter_ids: set[Any],
+) -> None:
+    """Between accounts and territories: current owners, locks, segments served."""
     if "current_territory" in acc and territories is not None and ter_ids:
         cur = acc["current_territory"]
         unknown = cur.notna().to_numpy() & ~cur.isin(ter_ids).to_numpy()
@@ -487,15 +528,20 @@ def build(
                     f"not the segment of any account{why}{suggest(s, sorted(known))}"
                 )
 
-    # --- distances
+
+def _check_distances(
+    p: Problems, distances: Table | None, acc_ids: pd.Series, ter_ids: set[Any]
+) -> tuple[pd.DataFrame | None, pd.Series | None]:
+    """distances.csv: the normalised table and how many territories each account has a
+    distance to (None without the file)."""
     dist = None
     covered = None
     if distances is not None:
         D = distances
         if not missing_columns(p, D, ("from_id", "to_id", "distance")):
             dist = D.frame.copy()
-            dist["from_id"] = _ids(dist["from_id"])
-            dist["to_id"] = _ids(dist["to_id"])
+            dist["from_id"] = as_ids(dist["from_id"])
+            dist["to_id"] = as_ids(dist["to_id"])
             dist["distance"] = check_numeric(p, D, "distance")
             bad_from = ~dist["from_id"].isin(set(acc_ids.dropna())).to_numpy()
             p.rows(
@@ -530,79 +576,97 @@ def build(
             ok = ~(bad_from | bad_to | dup)
             covered = dist.loc[ok, "from_id"].value_counts()
 
-    # --- locations: every (account, territory) pair needs a distance
+    return dist, covered
+
+
+def _check_locations(
+    p: Problems,
+    A: Table,
+    T: Table,
+    D: Table | None,
+    acc: pd.DataFrame,
+    ter: pd.DataFrame,
+    acc_ids: pd.Series,
+    ter_ids: set[Any],
+    kinds: tuple[str | None, str | None],
+    ter_partial: bool,
+    dist: pd.DataFrame | None,
+    covered: pd.Series | None,
+) -> None:
+    """Every (account, territory) pair needs a distance: given, or computed from coordinates."""
+    acc_kind, ter_kind = kinds
     n_ter = len(ter_ids)
-    if a_ok and territories is not None and n_ter and not acc_partial and not greenfield:
-        kind = acc_kind or ter_kind or "latlon"
-        cols = ("lat", "lon") if kind == "latlon" else ("x", "y")
-        names = {"latlon": "lat/lon", "xy": "x/y"}
-        acc_loc = (
-            acc[list(cols)].notna().all(axis=1).to_numpy()
-            if acc_kind
-            else np.zeros(len(acc), dtype=bool)
+    kind = acc_kind or ter_kind or "latlon"
+    cols = ("lat", "lon") if kind == "latlon" else ("x", "y")
+    names = {"latlon": "lat/lon", "xy": "x/y"}
+    acc_loc = (
+        acc[list(cols)].notna().all(axis=1).to_numpy()
+        if acc_kind
+        else np.zeros(len(acc), dtype=bool)
+    )
+    ter_has = ter_kind == kind
+    ter_loc = (
+        ter[list(cols)].notna().all(axis=1).to_numpy() if ter_has else np.zeros(len(ter), bool)
+    )
+    if acc_kind and ter_kind and acc_kind != ter_kind:
+        p.add(
+            f"accounts use {names[acc_kind]} but territories use {names[ter_kind]}; "
+            "use one coordinate system"
         )
-        ter_has = ter_kind == kind
-        ter_loc = (
-            ter[list(cols)].notna().all(axis=1).to_numpy() if ter_has else np.zeros(len(ter), bool)
-        )
-        if acc_kind and ter_kind and acc_kind != ter_kind:
+    full = (
+        acc_ids.map(covered).fillna(0).to_numpy() >= n_ter
+        if covered is not None
+        else np.zeros(len(acc), dtype=bool)
+    )
+    computable = acc_loc & bool(ter_loc.all())
+    if dist is None:
+        if acc_kind is None:
             p.add(
-                f"accounts use {names[acc_kind]} but territories use {names[ter_kind]}; "
-                "use one coordinate system"
+                f"{A.label}: no location: give lat/lon (or x/y) columns, or distances.csv "
+                "with the distance of every account to every territory"
             )
-        full = (
-            acc_ids.map(covered).fillna(0).to_numpy() >= n_ter
-            if covered is not None
-            else np.zeros(len(acc), dtype=bool)
-        )
-        computable = acc_loc & bool(ter_loc.all())
-        if dist is None:
-            if acc_kind is None:
-                p.add(
-                    f"{A.label}: no location: give lat/lon (or x/y) columns, or distances.csv "
-                    "with the distance of every account to every territory"
-                )
-            else:
+        else:
+            p.rows(
+                A,
+                ~acc_loc,
+                lambda i: (
+                    f"no location ({'/'.join(cols)} empty) and no distances.csv to replace it"
+                ),
+            )
+            if ter_kind is None and not ter_partial:
+                p.add(f"{T.label}: no home bases: give {'/'.join(cols)} columns, or distances.csv")
+            elif ter_has:
                 p.rows(
-                    A,
-                    ~acc_loc,
+                    T,
+                    ~ter_loc,
                     lambda i: (
-                        f"no location ({'/'.join(cols)} empty) and no distances.csv to replace it"
+                        f"no home base ({'/'.join(cols)} empty) and no distances.csv to replace it"
                     ),
                 )
-                T = territories
-                if ter_kind is None and not ter_partial:
-                    p.add(
-                        f"{T.label}: no home bases: give {'/'.join(cols)} columns, or distances.csv"
-                    )
-                elif ter_has:
-                    p.rows(
-                        T,
-                        ~ter_loc,
-                        lambda i: (
-                            f"no home base ({'/'.join(cols)} empty) and no distances.csv "
-                            "to replace it"
-                        ),
-                    )
-        else:
-            gaps = ~full & ~computable
-            if gaps.any():
-                n_missing = int((n_ter - acc_ids.map(covered).fillna(0).to_numpy())[gaps].sum())
-                example = acc_ids.to_numpy()[gaps][0]
-                have = set(dist.loc[dist["from_id"] == example, "to_id"])
-                lack = sorted(t for t in ter_ids if t not in have)[:1]
-                p.add(
-                    f"{D.label}: {n_missing:,} account-territory pairs have no distance "
-                    f"(e.g. {example} to {lack[0] if lack else '?'}) and no coordinates to compute "
-                    "them; give every pair, or lat/lon for accounts and territories"
-                )
+    else:
+        assert covered is not None and D is not None  # distances.csv was read
+        gaps = ~full & ~computable
+        if gaps.any():
+            n_missing = int((n_ter - acc_ids.map(covered).fillna(0).to_numpy())[gaps].sum())
+            example = acc_ids.to_numpy()[gaps][0]
+            have = set(dist.loc[dist["from_id"] == example, "to_id"])
+            lack = sorted(t for t in ter_ids if t not in have)[:1]
+            p.add(
+                f"{D.label}: {n_missing:,} account-territory pairs have no distance "
+                f"(e.g. {example} to {lack[0] if lack else '?'}) and no coordinates to compute "
+                "them; give every pair, or lat/lon for accounts and territories"
+            )
 
-    # --- adjacency
+
+def _check_adjacency(
+    p: Problems, adjacency: Table | None, acc_ids: pd.Series
+) -> pd.DataFrame | None:
+    """adjacency.csv: both ends of every border are accounts."""
     adj = None
     if adjacency is not None:
         J = adjacency
         if not missing_columns(p, J, ("account_id", "neighbor_id")):
-            adj = J.frame[["account_id", "neighbor_id"]].apply(_ids)
+            adj = J.frame[["account_id", "neighbor_id"]].apply(as_ids)
             known_acc = set(acc_ids.dropna())
             for col in ("account_id", "neighbor_id"):
                 bad = ~adj[col].isin(known_acc).to_numpy()
@@ -614,7 +678,20 @@ def build(
                     ),
                 )
 
-    # --- settings that name columns
+    return adj
+
+
+def _check_setting_columns(
+    p: Problems,
+    A: Table,
+    acc: pd.DataFrame,
+    territories: Table | None,
+    ter: pd.DataFrame,
+    settings: Settings,
+    greenfield: bool,
+) -> None:
+    """Settings that name columns (balance, balance_regions, travel weight, disruption
+    measure) name columns the tables have; numeric ones are checked in place."""
     numeric_cols = [
         c
         for c in acc.columns
@@ -646,7 +723,7 @@ def build(
                 "(the region of every territory)"
             )
         elif territories is not None:
-            ter["region"] = _ids(region)
+            ter["region"] = as_ids(region)
             p.rows(
                 territories,
                 ter["region"].isna().to_numpy(),
@@ -670,99 +747,3 @@ def build(
             )
         elif col not in ACCOUNT_NUMERIC and col not in settings.balance:
             acc[col] = check_numeric(p, A, col)
-    if settings.constraints.contiguity:
-        check_islands(p, A, acc_ids, adjacency, adj)
-    p.raise_if_any()
-    acc = acc.reset_index(drop=True)
-    ter = ter.reset_index(drop=True)
-    return acc, ter, dist, adj
-
-
-# --- revenue history (trend review): revenue_<period> columns and history.csv -----------------
-
-PERIOD = re.compile(r"^(\d{4})(?:[-_ ]?(?:(Q)([1-4])|(H)([12])|(M)?(0?[1-9]|1[0-2])))?$", re.I)
-PERIOD_HINT = "a year such as 2025, or a year and a part such as 2025Q1, 2025-H2 or 2025-03"
-HISTORY_PREFIX = "revenue_"
-
-
-def period_key(label: str) -> tuple[int, str, int]:
-    """Sort key and granularity of a period label: (year, kind, part); kind '' for a year."""
-    m = PERIOD.match(label.strip())
-    if m is None:
-        raise ValueError(label)
-    year, q, qn, h, hn, _, mn = m.groups()
-    if q:
-        return int(year), "Q", int(qn)
-    if h:
-        return int(year), "H", int(hn)
-    if mn:
-        return int(year), "M", int(mn)
-    return int(year), "", 0
-
-
-def history_columns(columns: list[str]) -> list[str]:
-    """The ``revenue_<period>`` columns of accounts.csv (others named revenue_* are ordinary)."""
-    return [
-        c
-        for c in columns
-        if c.startswith(HISTORY_PREFIX) and PERIOD.match(c[len(HISTORY_PREFIX) :])
-    ]
-
-
-def build_history(accounts: Table, history: Table | None) -> tuple[pd.DataFrame | None, list[str]]:
-    """Revenue by account and period from accounts' revenue_<period> columns and history.csv.
-
-    Returns the long table (account_id, period, amount; amounts of repeated (account, period)
-    rows of history.csv are added up) or None without history, and the problems found.
-    """
-    if "account_id" not in accounts.frame:
-        return None, []  # reported by the accounts' own checks
-    account_ids = _ids(accounts.frame["account_id"])
-    p = Problems()
-    frames = []
-    cols = history_columns([str(c) for c in accounts.frame.columns])
-    for col in cols:
-        amount = check_numeric(p, accounts, col, required=False).fillna(0.0)
-        frames.append(
-            pd.DataFrame(
-                {"account_id": account_ids, "period": col[len(HISTORY_PREFIX) :], "amount": amount}
-            )
-        )
-    in_columns = {col[len(HISTORY_PREFIX) :] for col in cols}
-    if history is not None and not missing_columns(p, history, ("account_id", "period", "amount")):
-        h = history.frame
-        ids = check_refs(p, history, "account_id")
-        known = set(account_ids.dropna())
-        options = sorted(known)
-        unknown = ids.notna().to_numpy() & ~ids.isin(known).to_numpy()
-        p.rows(
-            history,
-            unknown,
-            lambda i: (
-                f"account_id {ids.iloc[i]!r} is not an account_id of accounts.csv"
-                f"{suggest(str(ids.iloc[i]), options)}"
-            ),
-        )
-        period = _ids(h["period"])
-        blank = period.isna().to_numpy()
-        p.rows(history, blank, lambda i: "period is empty")
-        bad = ~blank & ~period.fillna("").map(lambda v: bool(PERIOD.match(v))).to_numpy()
-        p.rows(history, bad, lambda i: f"period must be {PERIOD_HINT} (got {period.iloc[i]!r})")
-        twice = sorted(set(period.dropna()) & in_columns)
-        if twice:
-            p.add(
-                f"{history.label}: period {twice[0]} is also a column revenue_{twice[0]} of "
-                f"{accounts.label}; give each period's revenue in one place"
-            )
-        amount = check_numeric(p, history, "amount")
-        frames.append(pd.DataFrame({"account_id": ids, "period": period, "amount": amount}))
-    if not frames or p.items:
-        return None, p.items
-    out = pd.concat(frames, ignore_index=True)
-    out = out.groupby(["account_id", "period"], as_index=False, sort=False)["amount"].sum()
-    kinds = {period_key(x)[1] for x in out["period"]}
-    if len(kinds) > 1:
-        names = {"": "years", "Q": "quarters", "H": "halves", "M": "months"}
-        mixed = " and ".join(names[k] for k in sorted(kinds))
-        return None, [f"revenue history: periods mix {mixed}; use one granularity"]
-    return out, []

@@ -1,5 +1,5 @@
-"""The alignment optimisation: formulation, backends, solve."""
+"""The alignment optimisation: formulation, backends, the engines and their one entry."""
 
-from .solve import solve
+from .entry import solve
 
 __all__ = ["solve"]

@@ -45,7 +45,9 @@ def set_threads(hs: Any, h: Any, threads: Any) -> None:
         h.setOptionValue("threads", want)
 
 
-def load(hs: Any, m: dict[str, Any], *, time_limit: float, gap: float, seed: int, threads: Any):
+def load(
+    hs: Any, m: dict[str, Any], *, time_limit: float, gap: float, seed: int, threads: Any
+) -> Any:
     """A HiGHS instance holding the model, with its options set."""
     h = hs.Highs()
     h.setOptionValue("output_flag", False)

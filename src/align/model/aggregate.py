@@ -11,11 +11,13 @@ is not.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from ..geo import Geometry
+from .backends import Backend
 from .formulation import (
     FloatArray,
     IntArray,
@@ -139,12 +141,12 @@ def aggregate(
 
 def aggregated_duals(
     problem: Problem,
-    backend,  # type: ignore[no-untyped-def]
+    backend: Backend,
     pi: IntArray,
     pj: IntArray,
     clusters: int,
     *,
-    left,  # type: ignore[no-untyped-def]
+    left: Callable[[], float],
     slack_cost: float,
 ) -> Prices | None:
     """Band and moved-row duals of the aggregated LP (with pricing over the clusters' pairs).

@@ -22,6 +22,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from ..errors import SolverError
+from ..status import Status
 from . import _highs_child as _child
 from .formulation import MatrixModel
 
@@ -30,12 +31,18 @@ FloatArray = NDArray[np.float64]
 
 @dataclass
 class BackendResult:
-    status: str
+    status: Status
     x: FloatArray | None = None
     objective: float = math.nan
     bound: float = -math.inf  # valid lower bound (minimisation), -inf when unknown
     row_dual: FloatArray | None = None
     message: str = ""
+
+
+def _from_child(result: tuple[str, Any, float, float, Any, str]) -> BackendResult:
+    """A BackendResult from the tuple of :mod:`._highs_child` (plain values, picklable)."""
+    status, x, objective, bound, row_dual, message = result
+    return BackendResult(Status(status), x, objective, bound, row_dual, message)
 
 
 class Backend(Protocol):
@@ -54,6 +61,26 @@ class Backend(Protocol):
         stop_at: float | None = None,
         on_solution: Callable[[FloatArray], bool] | None = None,
     ) -> BackendResult: ...
+
+    def solve_qp(
+        self, model: MatrixModel, hessian_diag: FloatArray, *, time_limit: float = 60.0
+    ) -> BackendResult:
+        """Minimise ``c x + x' diag(hessian_diag) x / 2`` over a continuous model."""
+        ...
+
+    def column_ranges(
+        self,
+        model: MatrixModel,
+        n: int,
+        *,
+        released: NDArray[np.bool_] | None = None,
+        released_lo: FloatArray | None = None,
+        released_hi: FloatArray | None = None,
+    ) -> tuple[FloatArray, FloatArray] | None:
+        """Least and most of each of the first ``n`` columns over the LP relaxation (nan where
+        a re-solve is not optimal); a ``released`` column takes ``released_lo``/``released_hi``
+        as its bounds while its own range is found. None when the relaxation is infeasible."""
+        ...
 
 
 _BANNER_DONE = False
@@ -98,13 +125,64 @@ class HighsBackend:
 
     def _load(
         self, model: MatrixModel, *, time_limit: float, gap: float, seed: int, threads: int | None
-    ):  # type: ignore[no-untyped-def]
+    ) -> Any:
         return _child.load(
             self._hs, _arrays(model), time_limit=time_limit, gap=gap, seed=seed, threads=threads
         )
 
-    def _result(self, h, is_mip: bool) -> BackendResult:  # type: ignore[no-untyped-def]
-        return BackendResult(*_child.result(self._hs, h, is_mip))
+    def _result(self, h: Any, is_mip: bool) -> BackendResult:
+        return _from_child(_child.result(self._hs, h, is_mip))
+
+    def solve_qp(
+        self, model: MatrixModel, hessian_diag: FloatArray, *, time_limit: float = 60.0
+    ) -> BackendResult:
+        """Minimise ``c x + x' diag(hessian_diag) x / 2`` over a continuous model (HiGHS QP)."""
+        h = self._load(model, time_limit=time_limit, gap=0.0, seed=0, threads=None)
+        n = len(hessian_diag)
+        start = np.arange(n + 1, dtype=np.int32)
+        index = np.arange(n, dtype=np.int32)
+        h.passHessian(n, n, self._hs.HessianFormat.kTriangular, start, index, hessian_diag)
+        h.run()
+        return self._result(h, False)
+
+    def column_ranges(
+        self,
+        model: MatrixModel,
+        n: int,
+        *,
+        released: NDArray[np.bool_] | None = None,
+        released_lo: FloatArray | None = None,
+        released_hi: FloatArray | None = None,
+    ) -> tuple[FloatArray, FloatArray] | None:
+        """Least and most of each of the first ``n`` columns over the LP relaxation (nan where
+        a re-solve is not optimal); a ``released`` column takes ``released_lo``/``released_hi``
+        as its bounds while its own range is found. None when the relaxation is infeasible.
+
+        One HiGHS instance: a first basis, then two warm-started primal simplex re-solves per
+        column (cost +1 and -1 on that column alone, no presolve)."""
+        h = self._load(model, time_limit=60.0, gap=0.0, seed=0, threads=None)
+        h.run()  # a first basis; the re-solves below start from the last one (no presolve)
+        optimal = self._hs.HighsModelStatus.kOptimal
+        if h.getModelStatus() != optimal:
+            return None
+        h.setOptionValue("presolve", "off")
+        h.setOptionValue("simplex_strategy", 4)  # primal: a new cost keeps the basis feasible
+        free = np.zeros(n, dtype=bool) if released is None else released
+        low = np.empty(n)
+        high = np.empty(n)
+        for j in range(n):
+            if free[j]:
+                assert released_lo is not None and released_hi is not None
+                h.changeColBounds(j, float(released_lo[j]), float(released_hi[j]))
+            for sense, out in ((1.0, low), (-1.0, high)):
+                h.changeColCost(j, sense)
+                h.run()
+                ok = h.getModelStatus() == optimal
+                out[j] = sense * h.getInfo().objective_function_value if ok else np.nan
+            h.changeColCost(j, 0.0)
+            if free[j]:
+                h.changeColBounds(j, float(model.col_lo[j]), float(model.col_hi[j]))
+        return low, high
 
     def solve(
         self,
@@ -143,7 +221,7 @@ class HighsBackend:
         def watch(h: Any, is_mip: bool) -> None:
             _subscribe_watch(h, is_mip=is_mip)
 
-        return BackendResult(*_child.run(self._hs, m, kw, on_solution, watch))
+        return _from_child(_child.run(self._hs, m, kw, on_solution, watch))
 
     def lp_session(
         self, model: MatrixModel, *, seed: int = 0, threads: int | None = None
@@ -346,14 +424,14 @@ def _solve_in_worker(
         pass
     if done is not None:
         worker.give_back()
-        return BackendResult(*done)
+        return _from_child(done)
     worker.end()
     # ended by us past its time limit (or it died): its best solution, its last bound
     bound = min(bound, best_value)
     message = "HiGHS did not stop at its time limit; its process was ended"
     if best_x is None:
-        return BackendResult("no_solution", bound=bound, message=message)
-    return BackendResult("feasible", best_x, best_value, bound, message=message)
+        return BackendResult(Status.NO_SOLUTION, bound=bound, message=message)
+    return BackendResult(Status.FEASIBLE, best_x, best_value, bound, message=message)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -384,6 +462,11 @@ def watching(watch: Watch) -> Iterator[Watch]:
         yield watch
     finally:
         _WATCH = previous
+
+
+def current_watch() -> Watch | None:
+    """The watch of the block being run (:func:`watching`), None outside one."""
+    return _WATCH
 
 
 def stop_requested() -> bool:
@@ -471,6 +554,29 @@ class PulpBackend:
         self.name = name
         self._make = PULP_SOLVERS[name]
 
+    def _highs_only(self, what: str) -> SolverError:
+        return SolverError(
+            f'solver {self.name!r}: {what} are solved with HiGHS only; set solver.name = "highs"'
+        )
+
+    def solve_qp(
+        self, model: MatrixModel, hessian_diag: FloatArray, *, time_limit: float = 60.0
+    ) -> BackendResult:
+        """Not through PuLP: raises :class:`SolverError` (quadratic objectives need HiGHS)."""
+        raise self._highs_only("quadratic objectives")
+
+    def column_ranges(
+        self,
+        model: MatrixModel,
+        n: int,
+        *,
+        released: NDArray[np.bool_] | None = None,
+        released_lo: FloatArray | None = None,
+        released_hi: FloatArray | None = None,
+    ) -> tuple[FloatArray, FloatArray] | None:
+        """Not through PuLP: raises :class:`SolverError` (ranging needs HiGHS's warm starts)."""
+        raise self._highs_only("column ranges")
+
     def solve(
         self,
         model: MatrixModel,
@@ -541,21 +647,21 @@ class PulpBackend:
         if st not in (pulp.LpSolutionOptimal, pulp.LpSolutionIntegerFeasible):
             # CBC reports a proven-infeasible MIP as status Infeasible with sol_status 0
             if st == pulp.LpSolutionInfeasible or prob.status == pulp.LpStatusInfeasible:
-                return BackendResult("infeasible", message="infeasible")
-            return BackendResult("no_solution", message=pulp.LpStatus.get(prob.status, ""))
+                return BackendResult(Status.INFEASIBLE, message="infeasible")
+            return BackendResult(Status.NO_SOLUTION, message=pulp.LpStatus.get(prob.status, ""))
         x = np.array([v.varValue if v.varValue is not None else 0.0 for v in xs], dtype=float)
         obj = float(model.c @ x + model.offset)
         if not is_mip:
             if st != pulp.LpSolutionOptimal:
-                return BackendResult("no_solution", message="LP not solved to optimality")
+                return BackendResult(Status.NO_SOLUTION, message="LP not solved to optimality")
             duals = np.zeros(nrow)
             for r, (a, b) in enumerate(cons):
                 duals[r] = sum(float(c.pi or 0.0) for c in (a, b) if c is not None)
-            return BackendResult("optimal", x, obj, obj, row_dual=duals)
+            return BackendResult(Status.OPTIMAL, x, obj, obj, row_dual=duals)
         if st == pulp.LpSolutionOptimal:
             # PuLP does not expose the solver's bound; optimal means within gapRel of it.
-            return BackendResult("optimal", x, obj, obj - max(gap * abs(obj), abs_gap))
-        return BackendResult("feasible", x, obj, -math.inf, message="stopped before the gap")
+            return BackendResult(Status.OPTIMAL, x, obj, obj - max(gap * abs(obj), abs_gap))
+        return BackendResult(Status.FEASIBLE, x, obj, -math.inf, message="stopped before the gap")
 
 
 class RebuildSession:
@@ -606,9 +712,12 @@ class RebuildSession:
         self.model.col_hi[cols] = hi
 
 
-def lp_session(  # type: ignore[no-untyped-def]
+LPSession = HighsSession | RebuildSession  # an LP kept between solves
+
+
+def lp_session(
     backend: Backend, model: MatrixModel, *, seed: int = 0, threads: int | None = None
-):
+) -> LPSession:
     """An LP that can grow columns and change bounds between solves (``threads``: HiGHS's)."""
     if isinstance(backend, HighsBackend):
         return backend.lp_session(model, seed=seed, threads=threads)

@@ -45,7 +45,7 @@ class Graph:
         return np.asarray(self.A.indices[self.A.indptr[i] : self.A.indptr[i + 1]], dtype=np.int64)
 
     def degree(self) -> IntArray:
-        return np.diff(self.A.indptr).astype(np.int64)
+        return np.asarray(np.diff(self.A.indptr), dtype=np.int64)
 
     def pieces(self, members: NDArray[np.bool_]) -> tuple[int, IntArray]:
         """Connected pieces of the members: (count, label per member in index order)."""
@@ -74,7 +74,7 @@ class Graph:
         side[idx[labels == labels[pos[root]]]] = True
         cand = np.flatnonzero(border)
         touches = np.asarray((self.A[cand] @ side.astype(np.int8)) > 0).ravel()
-        return cand[touches]
+        return np.asarray(cand[touches], dtype=np.int64)
 
 
 def account_graph(adjacency: pd.DataFrame | None, account_ids: pd.Series) -> Graph | None:
@@ -82,8 +82,8 @@ def account_graph(adjacency: pd.DataFrame | None, account_ids: pd.Series) -> Gra
     if adjacency is None or len(adjacency) == 0:
         return None
     index = pd.Index(account_ids.astype(str))
-    a = index.get_indexer(adjacency["account_id"].astype(str))
-    b = index.get_indexer(adjacency["neighbor_id"].astype(str))
+    a = index.get_indexer(pd.Index(adjacency["account_id"].astype(str)))
+    b = index.get_indexer(pd.Index(adjacency["neighbor_id"].astype(str)))
     ok = (a >= 0) & (b >= 0) & (a != b)
     n = len(index)
     A = sp.coo_matrix((np.ones(int(ok.sum())), (a[ok], b[ok])), shape=(n, n)).tocsr()

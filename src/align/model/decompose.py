@@ -29,6 +29,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from .aggregate import aggregated_duals
 from .backends import Backend, lp_session
@@ -43,7 +44,7 @@ from .formulation import (
     rule_duals,
     unique_pairs,
 )
-from .lagrange import Dual, band_term, dual_bound, pairs_of, reduced
+from .lagrange import Dual, Pairs, band_term, dual_bound, pairs_of, reduced
 from .pricing import may_price, price
 from .repair import SLACK_TOL
 
@@ -57,6 +58,8 @@ SIFT_ROUNDS = 12
 SIFT_RESERVE = 0.4  # share of the time left at the first restricted LP kept for the MIP
 SIFT_ADD_MIN = 20_000  # accounts a sifting round may free even when fewer are free
 SIFT_ENOUGH = 0.2  # stop sifting once the restricted LP is this share of the gap from the bound
+
+BoolArray = NDArray[np.bool_]
 
 
 @dataclass
@@ -146,26 +149,21 @@ class Sifted:
     stats: dict[str, Any]
 
 
-def sift(
+def _first_prices(
     problem: Problem,
     backend: Backend,
     pi: IntArray,
     pj: IntArray,
-    *,
-    left: Callable[[], float],
+    clock: tuple[float, Callable[[], float]],
     slack_cost: float,
-    say: Callable[[str, dict[str, Any]], None],
-    gap: float = 0.0,
-    **ascent: Any,
-) -> Sifted | None:
-    """Steps 1-4 above. None when not even the first restricted LP was solved in time."""
-    stats: dict[str, Any] = {}
-    t_end = left() * PRICES_SHARE
-    t0 = time.perf_counter()
-
-    def deadline() -> float:
-        return t_end - (time.perf_counter() - t0)
-
+    stats: dict[str, Any],
+    ascent: dict[str, Any],
+) -> tuple[float, Dual, IntArray, IntArray, Pairs, IntArray, FloatArray, IntArray, BoolArray]:
+    """Steps 1-2: prices (from the aggregated LP, or dual ascent) and their bound, the pairs,
+    each account's cheapest territory at those prices (or the aggregated plan), its size, the
+    accounts by margin and the first free set (the smallest margins). ``clock`` is the start
+    of the pricing phase and its deadline."""
+    t0, deadline = clock
     bands = sum(int((np.isfinite(r.lo) | np.isfinite(r.hi)).sum()) for r in problem.resources)
     clusters = min(CLUSTERS_MAX, CLUSTERS_PER_BAND * (bands + 1))
     got = None
@@ -204,6 +202,32 @@ def sift(
         free |= got.split
         pi, pj = unique_pairs(np.r_[pi, np.arange(problem.n)], np.r_[pj, base], problem.m)
         pairs = pairs_of(problem, pi, pj)
+    return bound, prices, pi, pj, pairs, base, size, by_margin, free
+
+
+def sift(
+    problem: Problem,
+    backend: Backend,
+    pi: IntArray,
+    pj: IntArray,
+    *,
+    left: Callable[[], float],
+    slack_cost: float,
+    say: Callable[[str, dict[str, Any]], None],
+    gap: float = 0.0,
+    **ascent: Any,
+) -> Sifted | None:
+    """Steps 1-4 above. None when not even the first restricted LP was solved in time."""
+    stats: dict[str, Any] = {}
+    t_end = left() * PRICES_SHARE
+    t0 = time.perf_counter()
+
+    def deadline() -> float:
+        return t_end - (time.perf_counter() - t0)
+
+    bound, prices, pi, pj, pairs, base, size, by_margin, free = _first_prices(
+        problem, backend, pi, pj, (t0, deadline), slack_cost, stats, ascent
+    )
     free |= problem.fixed >= 0  # locked accounts cost nothing to carry
     exact = infeasible = False
     rounds = 0

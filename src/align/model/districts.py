@@ -18,7 +18,6 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING
 
 import numpy as np
 import scipy.sparse as sp
@@ -28,6 +27,7 @@ from ..runs import Run
 from ..scenario import Scenario
 from ..settings import SolverSettings
 from .backends import Backend, get_backend
+from .common import Clock, make_run
 from .contiguity import (
     Budget,
     Cut,
@@ -38,10 +38,9 @@ from .contiguity import (
     reachable_pairs,
 )
 from .diagnose import quick_checks
+from .fixed import solve_fixed
 from .formulation import MatrixModel, Problem, build_model, build_problem
-
-if TYPE_CHECKING:
-    from .solve import Clock
+from .local_search import Bands, ContiguousSearch, make_contiguous
 
 IntArray = NDArray[np.int64]
 FloatArray = NDArray[np.float64]
@@ -445,8 +444,6 @@ def solve_contiguous(scenario: Scenario, *, progress: Say | None = None) -> Run:
     The whole MIP over every eligible pair, the neighbour rows where they are valid, and
     separator rows added until the plan is connected. A locked account roots its territory.
     """
-    from .solve import Clock, _make_run
-
     s = scenario.settings
     clock = Clock(s.solver.time_limit_s)
     backend = get_backend(s.solver.name)
@@ -454,7 +451,7 @@ def solve_contiguous(scenario: Scenario, *, progress: Say | None = None) -> Run:
     stats: dict[str, object] = {"accounts": problem.n, "territories": problem.m}
     reasons = quick_checks(problem)
     if reasons:
-        return _make_run(
+        return make_run(
             scenario, problem, backend, clock, stats, "infeasible", None, reasons=reasons
         )
     graph = account_graph(scenario.adjacency, scenario.accounts["account_id"])
@@ -525,7 +522,7 @@ def solve_contiguous(scenario: Scenario, *, progress: Say | None = None) -> Run:
         ]
     bound = res.bound * problem.cost_scale if math.isfinite(res.bound) else -math.inf
     plan = res.assign is not None
-    run = _make_run(
+    run = make_run(
         scenario,
         problem,
         backend,
@@ -568,9 +565,6 @@ def contiguous_start(
     piece and the rest grown back (:func:`.local_search.make_contiguous`), then improved by
     the contiguity-preserving local search. None when the search ends outside a band.
     """
-    from .local_search import Bands, ContiguousSearch, make_contiguous
-    from .solve import solve
-
     s = scenario.settings
     say = progress or (lambda phase, info: None)
     relaxed = replace(
@@ -584,7 +578,7 @@ def contiguous_start(
             }
         ),
     )
-    run = solve(relaxed)
+    run = solve_fixed(relaxed)
     bound = run.bound if run.bound is not None and math.isfinite(run.bound) else None
     if run.status == "optimal" and run.objective is not None:
         bound = max(bound or -math.inf, float(run.objective) / (1 + s.solver.gap))

@@ -350,7 +350,8 @@ class MatrixModel:
 
     @property
     def shape(self) -> tuple[int, int]:
-        return self.A.shape  # type: ignore[return-value]
+        rows, cols = self.A.shape
+        return int(rows), int(cols)
 
 
 @dataclass
@@ -365,6 +366,34 @@ class Layout:
     n_pair_cols: int
     elastic_cols: list[tuple[str, int, int, int]] = field(default_factory=list)
     # (kind, resource or -1, territory or -1, column)
+
+
+def _slack_columns(
+    band_rows: list[IntArray],
+    moved_index: int,
+    first_col: int,
+    entries: tuple[list[IntArray], list[IntArray], list[FloatArray]],
+) -> list[tuple[str, int, int, int]]:
+    """Slack columns from ``first_col`` on: an under and an over slack on every band row, one on
+    the moved row (when there is one). Their coefficients are appended to ``entries`` (rows,
+    cols, vals); returns (kind, resource, band, column) per slack column."""
+    rows, cols, vals = entries
+    out: list[tuple[str, int, int, int]] = []
+    col = first_col
+    for k, band in enumerate(band_rows):
+        for j in np.flatnonzero(band >= 0):  # j: the band (territory, or region)
+            for sign, kind in ((1.0, "under"), (-1.0, "over")):
+                rows.append(np.array([band[j]]))
+                cols.append(np.array([col]))
+                vals.append(np.array([sign]))
+                out.append((kind, k, int(j), col))
+                col += 1
+    if moved_index >= 0:
+        rows.append(np.array([moved_index]))
+        cols.append(np.array([col]))
+        vals.append(np.array([1.0]))
+        out.append(("moved", -1, -1, col))
+    return out
 
 
 def build_model(
@@ -444,25 +473,10 @@ def build_model(
     if elastic or slack_cost is not None:
         if elastic:
             c = np.zeros(npair)
-        unit = 1.0 if elastic else float(slack_cost)  # type: ignore[arg-type]
-        extra_c: list[float] = []
-        for k, band in enumerate(band_rows):
-            for j in np.flatnonzero(band >= 0):  # j: the band (territory, or region)
-                for sign, kind in ((1.0, "under"), (-1.0, "over")):
-                    rows.append(np.array([band[j]]))
-                    cols.append(np.array([n_cols]))
-                    vals.append(np.array([sign]))
-                    extra_c.append(unit)
-                    elastic_cols.append((kind, k, int(j), n_cols))
-                    n_cols += 1
-        if moved_index >= 0:
-            rows.append(np.array([moved_index]))
-            cols.append(np.array([n_cols]))
-            vals.append(np.array([1.0]))
-            extra_c.append(unit)
-            elastic_cols.append(("moved", -1, -1, n_cols))
-            n_cols += 1
-        c = np.concatenate([c, np.array(extra_c)])
+        unit = 1.0 if elastic or slack_cost is None else float(slack_cost)
+        elastic_cols = _slack_columns(band_rows, moved_index, n_cols, (rows, cols, vals))
+        n_cols += len(elastic_cols)
+        c = np.concatenate([c, np.full(len(elastic_cols), unit)])
     A = sp.csc_matrix(
         (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))),
         shape=(n_rows, n_cols),

@@ -18,12 +18,25 @@ import numpy as np
 import pandas as pd
 
 from ..geo import point_distance
+from ..io import make_scenario
 from ..runs import Run
 from ..scenario import Scenario
+from ..status import Status
 from .backends import get_backend
+from .centre_bound import centre_bound
+from .common import Clock, make_run
 from .contiguity import Budget, Graph, account_graph, reachable_pairs
-from .districts import Band, hess_model, neighbour_rows, solve_with_cuts
+from .districts import (
+    Band,
+    LoopResult,
+    hess_model,
+    neighbour_rows,
+    solve_contiguous,
+    solve_with_cuts,
+)
+from .fixed import solve_fixed
 from .formulation import build_problem
+from .local_search import Bands, ContiguousSearch, make_contiguous
 
 EXACT_PAIRS = 250_000  # unit x candidate pairs the exact model takes on
 RECENTRE_ROUNDS = 6
@@ -45,7 +58,7 @@ def _unit_costs(
     o = scenario.settings.objective
     d = point_distance(kind, pts[rows][:, None, :], pts[cols][None, :, :])
     w = scenario.column(o.travel_weight)[rows]
-    return o.travel * w[:, None] * (d if o.distance_power == 1 else d * d)
+    return np.asarray(o.travel * w[:, None] * (d if o.distance_power == 1 else d * d), dtype=float)
 
 
 def centred_scenario(scenario: Scenario, centres: np.ndarray) -> Scenario:
@@ -81,14 +94,19 @@ def _order(centres: np.ndarray, pts: np.ndarray) -> np.ndarray:
 def fixed_centres(scenario: Scenario, centres: np.ndarray, limit: float) -> tuple[Run, Scenario]:
     """The exact alignment around given centre accounts (each locked to its own territory),
     within ``limit`` seconds, and the fixed-centre scenario it solved."""
-    from .solve import solve as solve_fixed
-
     fixed = anchored(centred_scenario(scenario, centres))
     s = scenario.settings
     fixed.settings = fixed.settings.model_copy(
         update={"solver": s.solver.model_copy(update={"time_limit_s": limit})}
     )
-    return solve_fixed(fixed), fixed
+    return _solve_around(fixed), fixed
+
+
+def _solve_around(fixed: Scenario) -> Run:
+    """The alignment around chosen centres: contiguous when the scenario asks for it."""
+    if fixed.settings.constraints.contiguity:
+        return solve_contiguous(fixed)
+    return solve_fixed(fixed)
 
 
 def heuristic(
@@ -97,8 +115,6 @@ def heuristic(
     """k-means++ centres, fixed-centre alignment, alternating recentring: the best run found
     within ``budget`` seconds (None when no fixed-centre plan was found), and its centres."""
     from sklearn.cluster import KMeans
-
-    from .solve import Clock
 
     clock = Clock(budget)
     s = scenario.settings
@@ -157,8 +173,6 @@ def heuristic(
 
 def solve_greenfield(scenario: Scenario, *, progress: Any = None) -> Run:
     """Choose the centres and the alignment; see the module docstring."""
-    from .solve import Clock, _make_run
-
     s = scenario.settings
     say = progress or (lambda phase, info: None)
     clock = Clock(s.solver.time_limit_s)
@@ -179,7 +193,7 @@ def solve_greenfield(scenario: Scenario, *, progress: Any = None) -> Run:
     heavy = heavy_units(scenario)
     if heavy:
         return Run(
-            status="infeasible",
+            status=Status.INFEASIBLE,
             reasons=heavy,
             settings=s.model_dump(),
             scenario=scenario.name,
@@ -198,41 +212,15 @@ def solve_greenfield(scenario: Scenario, *, progress: Any = None) -> Run:
         stats["heuristic_objective"] = start_run.objective
         stats["heuristic_seconds"] = round(clock.elapsed(), 3)
         if not exact:
-            start_run.stats.update(stats, method="k-means++ centres, alternating re-alignment")
-            start_run.bound, start_run.gap, start_run.status = None, None, "feasible"
-            objective = start_run.objective
-            if with_bound and objective is not None:
-                c0 = _order(centres0, pts)
-                own = c0[
-                    centred_scenario(scenario, c0).territory_index(
-                        start_run.assignments["territory_id"]
-                    )
-                ]
-                prices = np.zeros(n)
-                for c in np.unique(own):
-                    rows = np.flatnonzero(own == c)
-                    prices[rows] = _unit_costs(scenario, pts, kind, rows, np.array([c]))[:, 0]
-                lower = lagrangian_bound(
-                    scenario, cand, prices, float(objective), clock.left() - 0.5
-                )
-                start_run.bound = min(lower, float(objective))
-                start_run.gap = (float(objective) - start_run.bound) / max(abs(objective), 1e-12)
-                start_run.stats["bound_method"] = BOUND_METHOD
-            start_run.message = (
-                f"greenfield on {n:,} accounts x {len(cand):,} candidate centres is above the "
-                f"exact model's size ({EXACT_PAIRS:,} pairs): heuristic plan"
-                + (", Lagrangian bound" if start_run.bound is not None else ", no bound")
-            )
-            start_run.wall_seconds = clock.elapsed()
-            return group_regions(start_run, scenario, clock.left())
-        pos = pd.Index(cand).get_indexer(centres0)
+            return _heuristic_plan(scenario, start_run, centres0, cand, clock, stats, with_bound)
+        pos = pd.Index(cand).get_indexer(pd.Index(centres0))
         plan = centred_scenario(scenario, centres0).territory_index(
             start_run.assignments["territory_id"]
         )
         start_assign = pos[plan]
     elif not exact:
         return Run(
-            status="no_solution",
+            status=Status.NO_SOLUTION,
             message="no plan was found within the time limit",
             settings=s.model_dump(),
             scenario=scenario.name,
@@ -240,11 +228,7 @@ def solve_greenfield(scenario: Scenario, *, progress: Any = None) -> Run:
         )
     cost = _unit_costs(scenario, pts, kind, np.arange(n), cand)
     scale = float(np.median(cost[cost > 0])) if (cost > 0).any() else 1.0
-    bands = []
-    for name, rule in s.balance.items():
-        v = scenario.column(name)
-        target = v.sum() / m
-        bands.append(Band(v, target * (1 - rule.tolerance), target * (1 + rule.tolerance)))
+    bands = _balance_bands(scenario)
     keep, lengths = None, None
     if graph is not None:
         keep, lengths = length_fixing(graph, bands, cand)
@@ -266,7 +250,7 @@ def solve_greenfield(scenario: Scenario, *, progress: Any = None) -> Run:
         say("greenfield", {"polish": run.status, "objective": run.objective})
         if not run.has_plan or run.assignments is None:
             return None
-        pos = pd.Index(cand).get_indexer(centres)
+        pos = pd.Index(cand).get_indexer(pd.Index(centres))
         return pos[fixed.territory_index(run.assignments["territory_id"])]
 
     res = solve_with_cuts(
@@ -282,25 +266,7 @@ def solve_greenfield(scenario: Scenario, *, progress: Any = None) -> Run:
     )
     stats.update(contiguity_rounds=res.rounds, contiguity_cuts=res.cuts)
     if res.assign is None:
-        status = res.status
-        reasons = []
-        if status == "infeasible":
-            reasons = [
-                f"no plan of {m} territories{' that are contiguous' if graph else ''} keeps every "
-                "balanced column within its band; widen a tolerance"
-                + (" or turn contiguity off" if graph else "")
-            ]
-        bound = res.bound * scale if math.isfinite(res.bound) else None
-        return Run(
-            status=status,
-            bound=bound,
-            reasons=reasons,
-            message=res.message,
-            settings=s.model_dump(),
-            scenario=scenario.name,
-            stats=stats,
-            wall_seconds=clock.elapsed(),
-        )
+        return _without_plan(scenario, res, graph is not None, scale, stats, clock)
     centres = _order(cand[np.unique(res.assign)], pts)
     fixed = centred_scenario(scenario, centres)
     where = {int(c): t for t, c in enumerate(centres)}
@@ -308,10 +274,92 @@ def solve_greenfield(scenario: Scenario, *, progress: Any = None) -> Run:
     problem = build_problem(fixed)
     objective = problem.plan_cost(assign)
     bound = res.bound * scale if math.isfinite(res.bound) else -math.inf
-    run = _make_run(
+    run = make_run(
         fixed, problem, backend, clock, stats, res.status, assign, objective=objective, bound=bound
     )
     return group_regions(run, scenario, clock.left())
+
+
+def _heuristic_plan(
+    scenario: Scenario,
+    start_run: Run,
+    centres0: np.ndarray,
+    cand: np.ndarray,
+    clock: Clock,
+    stats: dict[str, Any],
+    with_bound: bool,
+) -> Run:
+    """The heuristic's plan as the result (above the exact model's size), with the Lagrangian
+    bound when ``with_bound``."""
+    assert start_run.assignments is not None
+    n = scenario.n_accounts
+    kind, pts = _coords(scenario)
+    start_run.stats.update(stats, method="k-means++ centres, alternating re-alignment")
+    start_run.bound, start_run.gap, start_run.status = None, None, Status.FEASIBLE
+    objective = start_run.objective
+    if with_bound and objective is not None:
+        c0 = _order(centres0, pts)
+        own = c0[
+            centred_scenario(scenario, c0).territory_index(start_run.assignments["territory_id"])
+        ]
+        prices = np.zeros(n)
+        for c in np.unique(own):
+            rows = np.flatnonzero(own == c)
+            prices[rows] = _unit_costs(scenario, pts, kind, rows, np.array([c]))[:, 0]
+        lower = lagrangian_bound(scenario, cand, prices, float(objective), clock.left() - 0.5)
+        start_run.bound = min(lower, float(objective))
+        start_run.gap = (float(objective) - start_run.bound) / max(abs(objective), 1e-12)
+        start_run.stats["bound_method"] = BOUND_METHOD
+    start_run.message = (
+        f"greenfield on {n:,} accounts x {len(cand):,} candidate centres is above the "
+        f"exact model's size ({EXACT_PAIRS:,} pairs): heuristic plan"
+        + (", Lagrangian bound" if start_run.bound is not None else ", no bound")
+    )
+    start_run.wall_seconds = clock.elapsed()
+    return group_regions(start_run, scenario, clock.left())
+
+
+def _balance_bands(scenario: Scenario) -> list[Band]:
+    """One band per balanced column: within its tolerance of an equal share."""
+    m = scenario.n_territories
+    bands = []
+    for name, rule in scenario.settings.balance.items():
+        v = scenario.column(name)
+        target = v.sum() / m
+        bands.append(Band(v, target * (1 - rule.tolerance), target * (1 + rule.tolerance)))
+    return bands
+
+
+def _without_plan(
+    scenario: Scenario,
+    res: LoopResult,
+    contiguous: bool,
+    scale: float,
+    stats: dict[str, Any],
+    clock: Clock,
+) -> Run:
+    """The Run of an exact greenfield model that ended without a plan (infeasible, or none
+    within the limits)."""
+    s, m, graph = scenario.settings, scenario.n_territories, contiguous
+    status = res.status
+    reasons = []
+    if status == "infeasible":
+        reasons = [
+            f"no plan of {m} territories{' that are contiguous' if graph else ''} keeps every "
+            "balanced column within its band; widen a tolerance"
+            + (" or turn contiguity off" if graph else "")
+        ]
+    bound = res.bound * scale if math.isfinite(res.bound) else None
+    return Run(
+        status=Status(status),
+        bound=bound,
+        reasons=reasons,
+        message=res.message,
+        settings=s.model_dump(),
+        scenario=scenario.name,
+        stats=stats,
+        wall_seconds=clock.elapsed(),
+    )
 
 
 def heavy_units(scenario: Scenario) -> list[str]:
@@ -350,8 +398,6 @@ def lagrangian_bound(
 ) -> float:
     """:func:`.centre_bound.centre_bound` on the scenario's first balanced column, started from
     ``prices`` (each account's cost in the known plan, of cost ``upper``)."""
-    from .centre_bound import centre_bound
-
     s = scenario.settings
     kind, pts = _coords(scenario)
     name = next(iter(s.balance))
@@ -385,9 +431,6 @@ def contiguous_search_plan(
     :mod:`.local_search`, whose territories recentre on their best candidate member. The bound
     is the Lagrangian bound of :mod:`.centre_bound` (valid for the contiguous problem too).
     """
-    from .local_search import Bands, ContiguousSearch, make_contiguous
-    from .solve import _make_run
-
     s = scenario.settings
     n, m = scenario.n_accounts, scenario.n_territories
     kind, pts = _coords(scenario)
@@ -400,7 +443,7 @@ def contiguous_search_plan(
     seed_run, centres = heuristic(loose, cand, SEED_SHARE * s.solver.time_limit_s, say)
     if seed_run is None or seed_run.assignments is None:
         return Run(
-            status="no_solution",
+            status=Status.NO_SOLUTION,
             message="no plan without contiguity was found to start from within the time limit",
             settings=s.model_dump(),
             scenario=scenario.name,
@@ -439,7 +482,7 @@ def contiguous_search_plan(
     say("search", dict(stats["search"]))
     if search.violation() > 0.0:
         return Run(
-            status="no_solution",
+            status=Status.NO_SOLUTION,
             message=(
                 "the contiguous local search ended with a territory outside its band within "
                 "the time limit; allow more time or widen a tolerance"
@@ -467,7 +510,7 @@ def contiguous_search_plan(
         stats["bound_method"] = BOUND_METHOD
     stats["method"] = "contiguous local search from the plan without contiguity"
     backend = get_backend(s.solver.name)
-    run = _make_run(
+    run = make_run(
         fixed, problem, backend, clock, stats, "feasible", assign, objective=objective, bound=bound
     )
     return group_regions(run, scenario, clock.left())
@@ -505,8 +548,6 @@ def group_regions(run: Run, scenario: Scenario, left: float) -> Run:
     it, by the territory bands), travel weighted by the first balanced column. Adds ``region``
     to the run's territories table and ``stats["regions"]``.
     """
-    from ..io import make_scenario
-
     s = scenario.settings
     count = s.territories.regions
     if not count or not run.has_plan or run.territories is None:

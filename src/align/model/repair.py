@@ -6,15 +6,18 @@ from collections.abc import Callable
 from dataclasses import replace
 
 import numpy as np
+from numpy.typing import NDArray
 
-from .formulation import Problem
+from .formulation import FloatArray, IntArray, Problem, Resource
+
+BoolArray = NDArray[np.bool_]
 
 SLACK_COST = 1e6  # scaled cost of one mean target of band slack in the LP (big M)
 SLACK_TOL = 1e-7  # slack left in an elastic answer (or a repaired plan): not a plan
 
 
-def _violation(r, load: np.ndarray) -> np.ndarray:  # type: ignore[no-untyped-def]
-    return np.maximum(load - r.hi, 0.0) + np.maximum(r.lo - load, 0.0)
+def _violation(r: Resource, load: FloatArray) -> FloatArray:
+    return np.asarray(np.maximum(load - r.hi, 0.0) + np.maximum(r.lo - load, 0.0))
 
 
 def repair_moves(
@@ -132,7 +135,7 @@ def near_violations(
         kept = float(problem.measure[(cur >= 0) & (cur == assign)].sum()) / problem.moved_scale
         if kept < problem.moved_min_kept - 1e-9:
             near |= (cur >= 0) & (cur != assign)
-    return near
+    return np.asarray(near, dtype=bool)
 
 
 def _fits(
@@ -159,8 +162,8 @@ CHAIN_MAX = 1_000_000  # two-leg moves scored per round, at most (memory: ~100 b
 CHAIN_LEGS = 24  # second legs tried out of each territory: its cheapest moves
 
 
-def _in_band(r, load: np.ndarray, t: np.ndarray, new: np.ndarray) -> np.ndarray:  # type: ignore[no-untyped-def]
-    return (new >= r.lo[t] - BAND_EPS) & (new <= r.hi[t] + BAND_EPS)
+def _in_band(r: Resource, load: FloatArray, t: IntArray, new: FloatArray) -> BoolArray:
+    return np.asarray((new >= r.lo[t] - BAND_EPS) & (new <= r.hi[t] + BAND_EPS), dtype=bool)
 
 
 def _fits_chain(

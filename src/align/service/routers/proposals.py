@@ -14,10 +14,10 @@ from fastapi.responses import JSONResponse, Response
 
 from ...errors import ScenarioError
 from ...quotas import DIFF_COLUMNS, Proposal, override_quotas, propose_quotas
+from ...quotas.workbook import territory_labels, write_workbook
 from ...scenario import Scenario
 from ...settings import _parse_overrides, deep_merge
 from ...units import Units
-from ...workbook import territory_labels, write_workbook
 from .. import formats
 from ..deps import (
     ID,

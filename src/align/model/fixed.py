@@ -17,28 +17,25 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from numpy.typing import NDArray
 
-from .._version import __version__
-from ..errors import AlignError, NoSolutionError
-from ..importing import carried_columns
-from ..metrics import (
-    alignment_kpis,
-    distance_unit,
-    distances_of,
-    far_accounts,
-    territory_table,
-)
+from ..errors import AlignError
 from ..runs import Run
 from ..scenario import Scenario
-from .backends import Backend, BackendResult, get_backend, stop_requested
+from .backends import Backend, BackendResult, LPSession, get_backend
+from .common import Clock, Progress, make_run, relative_gap
+from .decompose import held_pinned, restrict, sift
 from .diagnose import least_moved_share, quick_checks, ranked_reasons
+from .first_plan import FirstPlan, Outcome
 from .formulation import (
+    FloatArray,
+    IntArray,
     Layout,
+    MatrixModel,
     Problem,
     build_model,
     build_problem,
@@ -55,46 +52,24 @@ from .repair import (
     hold_exactly,
     local_search,
     near_violations,
-    priced_plan,
     repair_moves,
 )
+from .size import check_size, default_candidates
 
-Progress = Callable[[str, dict[str, Any]], None]
+BoolArray = NDArray[np.bool_]
 INTEGRAL_TOL = 1e-6
 TIGHTEN = 0.1  # share of each band's width the dive keeps free, as room for rounding
 # ... on a restriction to the accounts in doubt, where every move is costly: much less
 TIGHTEN_RESTRICTED = 0.03
 
 
-class Clock:
-    def __init__(self, limit: float):
-        self.start = time.perf_counter()
-        self.limit = limit
-
-    def elapsed(self) -> float:
-        return time.perf_counter() - self.start
-
-    def left(self) -> float:
-        """Seconds left: none once the watcher asked the solve to stop (Ctrl-C)."""
-        if stop_requested():
-            return 0.0
-        return max(self.limit - self.elapsed(), 0.0)
-
-
-def solve(scenario: Scenario, *, progress: Progress | None = None) -> Run:
-    """Assign every account to one territory, optimally within ``solver.gap`` when time allows.
+def solve_fixed(scenario: Scenario, *, progress: Progress | None = None) -> Run:
+    """Assign every account to one of the given territories, optimally within ``solver.gap``
+    when time allows (no contiguity, home bases given).
 
     Returns a :class:`Run` whose status is ``optimal``, ``feasible`` (a plan, gap above the
     target), ``infeasible`` (with ``reasons``) or ``no_solution`` (no plan within the limits).
     """
-    if scenario.greenfield:
-        from .greenfield import solve_greenfield
-
-        return solve_greenfield(scenario, progress=progress)
-    if scenario.settings.constraints.contiguity:
-        from .districts import solve_contiguous
-
-        return solve_contiguous(scenario, progress=progress)
     s = scenario.settings
     check_size(scenario)
     clock = Clock(s.solver.time_limit_s)
@@ -110,7 +85,7 @@ def solve(scenario: Scenario, *, progress: Progress | None = None) -> Run:
     phase("build", t_build)
 
     def finish(status: str, assign: np.ndarray | None = None, **kw: Any) -> Run:
-        return _make_run(scenario, problem, backend, clock, stats, status, assign, **kw)
+        return make_run(scenario, problem, backend, clock, stats, status, assign, **kw)
 
     t0 = time.perf_counter()
     reasons = quick_checks(problem)
@@ -162,162 +137,6 @@ def _cap_note(problem: Problem) -> str:
 
 
 CAP_CLOSE = 1.25  # a moved cap below this many times the least the bands make move is close
-
-
-BASE_MIB = 250.0  # the interpreter, libraries and per-account tables of a solve
-PAIR_BYTES = 500.0  # per candidate pair: LP columns, pricing, the MIP models, plans
-ACCOUNT_BYTES = 400.0  # per account: the problem's arrays, checks and output tables
-
-
-def estimate_mib(n: int, m: int, candidates: int) -> tuple[int, float]:
-    """Candidate pairs of a solve (each account's k cheapest territories and today's) and the
-    memory it needs, in MiB (measured: 100,000 x 200 peaks at 743 MiB, 1M x 1,000 at 3.1 GiB)."""
-    pairs = n * (min(candidates, m) + 1)
-    return pairs, BASE_MIB + (pairs * PAIR_BYTES + n * ACCOUNT_BYTES) / 2**20
-
-
-def available_mib() -> float:
-    """Memory this machine has available now (MemAvailable), in MiB."""
-    try:
-        with open("/proc/meminfo", encoding="ascii") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    return float(line.split()[1]) / 1024.0
-    except OSError:
-        pass
-    import os
-
-    try:
-        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") / 2**20
-    except (ValueError, OSError, AttributeError):
-        return math.inf
-
-
-def check_size(scenario: Scenario) -> None:
-    """Refuse, before any work, an instance whose estimated memory exceeds what is available,
-    naming the estimate and the ``solver.candidates`` that would fit."""
-    n, m = scenario.n_accounts, scenario.n_territories
-    k = scenario.settings.solver.candidates or default_candidates(m)
-    pairs, need = estimate_mib(n, m, k)
-    have = available_mib()
-    if need <= have:
-        return
-    fits = [c for c in range(min(k, m) - 1, 1, -1) if estimate_mib(n, m, c)[1] <= have]
-    fix = (
-        f"set solver.candidates = {fits[0]} (about {estimate_mib(n, m, fits[0])[1]:,.0f} MiB)"
-        if fits
-        else "split the accounts into regions and solve each apart"
-    )
-    raise NoSolutionError(
-        f"scenario too large for this machine: {n:,} accounts x {min(k, m) + 1} candidate "
-        f"territories = {pairs:,} pairs need about {need:,.0f} MiB, {have:,.0f} MiB are "
-        f"available; {fix}, or run on a machine with more memory"
-    )
-
-
-class FirstPlan:
-    """A plan by :func:`.repair.priced_plan` (Lagrangian rounding, greedy repair, local search),
-    made in a background thread while the main path runs, or, with ``background=False``
-    (``solver.threads = 1``), up front within a small share of the time limit."""
-
-    def __init__(
-        self,
-        problem: Problem,
-        pairs: tuple[np.ndarray, np.ndarray],
-        clock: Clock,
-        *,
-        background: bool,
-    ) -> None:
-        import threading
-
-        self.problem, self.pairs, self.clock = problem, pairs, clock
-        self.assign: np.ndarray | None = None
-        self.seconds = 0.0
-        self._halt = threading.Event()
-        share = FIRST_PLAN_BACKGROUND_SHARE if background else FIRST_PLAN_INLINE_SHARE
-        self._deadline = (
-            time.perf_counter() + share * clock.left() + (FIRST_PLAN_GRACE_S if background else 0.0)
-        )
-        self._thread: threading.Thread | None = None
-        if background:
-            self._thread = threading.Thread(target=self._run, name="align-first-plan", daemon=True)
-            self._thread.start()
-        else:
-            self._run()
-
-    def announcing(self, say: Progress) -> Progress:
-        """``say`` that first reports the first plan as the incumbent, once it exists and while
-        the main path has reported none (in the main thread: progress need not be thread-safe)."""
-        told = False
-
-        def relay(phase: str, info: dict[str, Any]) -> None:
-            nonlocal told
-            if phase == "incumbent":
-                told = True
-            elif not told and self.assign is not None:
-                told = True
-                objective = self.problem.plan_cost(self.assign)
-                say("incumbent", {"objective": objective, "bound": self.floor()})
-            say(phase, info)
-
-        return relay
-
-    def floor(self) -> float:
-        """Every account at its cheapest eligible territory: a bound of any plan (the candidates
-        hold each account's cheapest eligible pair)."""
-        problem = self.problem
-        pi, pj = self.pairs
-        cheapest = np.full(problem.n, np.inf)
-        np.minimum.at(cheapest, pi, problem.pair_costs(pi, pj))
-        return float(cheapest.sum())
-
-    def _stopped(self) -> bool:
-        # the clock may have run out: the grace after the main path gives up is its own limit
-        return self._halt.is_set() or time.perf_counter() > self._deadline
-
-    def _run(self) -> None:
-        t0 = time.perf_counter()
-        pi, pj = self.pairs
-        try:
-            plan, left = priced_plan(self.problem, pi, pj, stop=self._stopped)
-            if left <= SLACK_TOL:
-                plan, _ = local_search(self.problem, pi, pj, plan, stop=self._stopped)
-                self.assign = plan
-        finally:
-            self.seconds = time.perf_counter() - t0
-
-    def stop(self, *, grace: bool = False) -> None:
-        """End the background work; with ``grace`` (the main path has no plan), let it finish
-        within FIRST_PLAN_GRACE_S more seconds."""
-        if self._thread is not None and grace:
-            self._thread.join(timeout=FIRST_PLAN_GRACE_S)
-        self._halt.set()
-        if self._thread is not None:
-            self._thread.join()
-
-    def rescue(self, out: Outcome, stats: dict[str, Any], say: Progress) -> Outcome:
-        """The first plan in place of a main path that ended without one (time, Ctrl-C)."""
-        stats["first_plan"] = {"seconds": round(self.seconds, 4), "found": self.assign is not None}
-        if self.assign is None:
-            return out
-        problem = self.problem
-        floor = self.floor()
-        bound = floor if out.bound is None else max(out.bound, floor)
-        objective = problem.plan_cost(self.assign)
-        stats["first_plan"]["used"] = True
-        say("incumbent", {"objective": objective, "bound": bound, "elapsed": self.clock.elapsed()})
-        return Outcome("plan", self.assign, objective, min(bound, objective))
-
-
-@dataclass
-class Outcome:
-    """What a solve of one problem (the whole, or a restriction of it) ended with."""
-
-    kind: str  # "plan", "infeasible" (proven) or "no_solution"
-    assign: np.ndarray | None = None
-    objective: float = math.inf  # raw
-    bound: float | None = None  # raw
-    message: str = ""
 
 
 def _solve_lp(
@@ -389,7 +208,7 @@ def _solve_lp(
     say("incumbent", {"objective": objective, "bound": bound, "elapsed": clock.elapsed()})
 
     # --- 4. close the gap exactly ------------------------------------------------------------
-    if _gap(objective, bound) > problem.target_gap and clock.left() > 0:
+    if relative_gap(objective, bound) > problem.target_gap and clock.left() > 0:
         t0 = time.perf_counter()
         assign, objective, bound = _improve(
             problem, backend, lp, layout, assign, objective, bound, clock, stats
@@ -418,8 +237,6 @@ def _solve_decomposed(
 ) -> Outcome:
     """Prices from an aggregated LP, sifting to the accounts in doubt (:mod:`.decompose`),
     then steps 2-4 on the problem restricted to them; the bound is the whole problem's."""
-    from .decompose import held_pinned, restrict, sift
-
     pi, pj = pairs
     t0 = time.perf_counter()
     sifted = sift(
@@ -494,11 +311,10 @@ def _restricted_gap(problem: Problem, total: float, held_cost: float, bound: flo
     return min(max(room, 0.25 * problem.target_gap * total) / free_lp, 0.5)
 
 
-def default_candidates(m: int) -> int:
-    return min(m, 8)
-
-
-def _per_account_max(problem: Problem, pi: np.ndarray, pj: np.ndarray, x: np.ndarray):  # type: ignore[no-untyped-def]
+def _per_account_max(
+    problem: Problem, pi: IntArray, pj: IntArray, x: FloatArray
+) -> tuple[FloatArray, IntArray]:
+    """Each account's largest pair value and its territory (-1 without a pair)."""
     order = np.lexsort((-x, pi))
     first = np.r_[True, pi[order][1:] != pi[order][:-1]]
     top = order[first]
@@ -521,15 +337,22 @@ DIVE_ROUNDS = 10
 RESTRICT_ATTEMPTS = 3  # restrictions tried (free set doubled) before the whole problem
 DECOMPOSE_PAIRS = 150_000  # solver.method auto: decomposed beyond this many candidate pairs
 NO_PLAN = "no plan was found within the time limit"
-FIRST_PLAN_BACKGROUND_SHARE = 1.0  # the background first plan works at most this share
-FIRST_PLAN_GRACE_S = 2.0  # ... and this long past a main path that ended without a plan
-FIRST_PLAN_INLINE_SHARE = 0.1  # ... and in line (solver.threads = 1) this share
 POLISH_SHARE = 0.05  # local search on a plan: this share of the time left, at least the min
 POLISH_MIN_S = 0.5
 DIVE_STOP = 8  # leave this many split accounts or fewer to the small MIP
 
 
-def _tighten(session, rows, lo, hi, slack, cols, clock, stats, share):  # type: ignore[no-untyped-def]
+def _tighten(
+    session: LPSession,
+    rows: IntArray,
+    lo: FloatArray,
+    hi: FloatArray,
+    slack: IntArray,
+    cols: IntArray,
+    clock: Clock,
+    stats: dict[str, Any],
+    share: float,
+) -> FloatArray | None:
     """Narrow every two-sided band by ``share`` of its width and re-solve the LP.
 
     Rounding a fractional plan moves each territory's load by up to a split account's size; an LP
@@ -548,18 +371,19 @@ def _tighten(session, rows, lo, hi, slack, cols, clock, stats, share):  # type: 
     if not ok:
         session.set_row_bounds(rows, lo, hi)
         return None
+    assert res.x is not None
     return res.x[cols]
 
 
 def _dive(
     problem: Problem,
-    session,
-    x: np.ndarray,
-    cols_of_pairs: np.ndarray,
+    session: LPSession,
+    x: FloatArray,
+    cols_of_pairs: IntArray,
     layout: Layout,
     clock: Clock,
-    stats: dict,
-) -> np.ndarray:  # type: ignore[no-untyped-def,type-arg]
+    stats: dict[str, Any],
+) -> FloatArray:
     """Fix the larger half of the split accounts to their main territory, re-solve, repeat.
 
     Big accounts split by the LP are the hard part of rounding; fixing them while the LP can still
@@ -594,7 +418,32 @@ def _dive(
     return x
 
 
-def _fix_and_solve(problem, backend, lp, x, layout, clock, stats, say=None, bound=None):  # type: ignore[no-untyped-def]
+def _freeing_order(
+    problem: Problem, layout: Layout, lp: BackendResult, best_j: IntArray, integral: BoolArray
+) -> IntArray:
+    """The integral accounts in the order they are freed: cheapest alternative (in reduced
+    cost at the LP's duals) first."""
+    pi, pj = layout.pi, layout.pj
+    assert lp.row_dual is not None  # an optimal LP
+    rc = pair_reduced_costs(problem, pi, pj, rule_duals(problem, layout, lp.row_dual))
+    alt = np.full(problem.n, np.inf)
+    other = pj != best_j[pi]
+    np.minimum.at(alt, pi[other], rc[other])
+    order = np.argsort(alt, kind="stable")
+    return order[integral[order]]
+
+
+def _fix_and_solve(
+    problem: Problem,
+    backend: Backend,
+    lp: BackendResult,
+    x: FloatArray,
+    layout: Layout,
+    clock: Clock,
+    stats: dict[str, Any],
+    say: Progress | None = None,
+    bound: float | None = None,
+) -> tuple[IntArray | None, str | None]:
     """Keep what the LP assigns whole and place the split accounts with a small MIP.
 
     First the split accounts alone (freeing more, cheapest alternatives first, while that is
@@ -609,16 +458,8 @@ def _fix_and_solve(problem, backend, lp, x, layout, clock, stats, say=None, boun
     stats["split_accounts"] = int(len(split))
     if not len(split):
         return best_j, None
-    # accounts whose alternatives are cheapest (in reduced cost) are freed first
-    rc = pair_reduced_costs(problem, pi, pj, rule_duals(problem, layout, lp.row_dual))
-    alt = np.full(problem.n, np.inf)
-    other = pj != best_j[pi]
-    np.minimum.at(alt, pi[other], rc[other])
-    order = np.argsort(alt, kind="stable")
-    order = order[integral[order]]
-    target = (
-        1 + REPAIR_SHARE * problem.target_gap
-    ) * lp.objective  # scaled: stop once the plan is this good
+    order = _freeing_order(problem, layout, lp, best_j, integral)
+    target = (1 + REPAIR_SHARE * problem.target_gap) * lp.objective  # scaled: good enough
 
     def place(free: np.ndarray, base: np.ndarray, share: float, least: float = REPAIR_MIN_S):  # type: ignore[no-untyped-def]
         fixed_assign = np.where(free, -1, base)
@@ -655,6 +496,7 @@ def _fix_and_solve(problem, backend, lp, x, layout, clock, stats, say=None, boun
     #    still out of their bands (each warm-started from the least-slack plan so far)
     base, base_slack = best_j, math.inf
     extra, attempts, stalled = 0, 0, 0
+    assign = best_j  # replaced by the first plan within every band (the loop's only way out)
     while True:
         free = ~integral
         if attempts:
@@ -710,7 +552,16 @@ def _fix_and_solve(problem, backend, lp, x, layout, clock, stats, say=None, boun
     return assign, None
 
 
-def _polish(problem, pi, pj, assign, clock, stats, say, bound):  # type: ignore[no-untyped-def]
+def _polish(
+    problem: Problem,
+    pi: IntArray,
+    pj: IntArray,
+    assign: IntArray,
+    clock: Clock,
+    stats: dict[str, Any],
+    say: Progress | None,
+    bound: float | None,
+) -> IntArray:
     """Local search (shift and swap moves that keep every band) on a plan, time-boxed."""
     t0 = time.perf_counter()
     box = max(POLISH_SHARE * clock.left(), POLISH_MIN_S)
@@ -722,7 +573,7 @@ def _polish(problem, pi, pj, assign, clock, stats, say, bound):  # type: ignore[
     return better
 
 
-def _elastic_start(model, layout: Layout, x_pairs: np.ndarray) -> np.ndarray:  # type: ignore[no-untyped-def]
+def _elastic_start(model: MatrixModel, layout: Layout, x_pairs: FloatArray) -> FloatArray:
     """A complete start of an elastic model: the pair values, slack covering every violation."""
     x = np.zeros(model.shape[1])
     x[: layout.n_pair_cols] = x_pairs
@@ -736,7 +587,15 @@ def _elastic_start(model, layout: Layout, x_pairs: np.ndarray) -> np.ndarray:  #
     return x
 
 
-def _whole_mip(problem, backend, pi, pj, clock, *, infeasible: bool):  # type: ignore[no-untyped-def]
+def _whole_mip(
+    problem: Problem,
+    backend: Backend,
+    pi: IntArray,
+    pj: IntArray,
+    clock: Clock,
+    *,
+    infeasible: bool,
+) -> tuple[IntArray | None, str | None]:
     """The whole MIP: over the candidates, or over every eligible pair when those admit no plan."""
     s = problem.scenario.settings.solver
     sets = [problem.all_pairs()] if infeasible else [(pi, pj), problem.all_pairs()]
@@ -755,11 +614,22 @@ def _whole_mip(problem, backend, pi, pj, clock, *, infeasible: bool):  # type: i
     return assign, None
 
 
-def _improve(problem, backend, lp, layout, assign, objective, bound, clock, stats):  # type: ignore[no-untyped-def]
+def _improve(
+    problem: Problem,
+    backend: Backend,
+    lp: BackendResult,
+    layout: Layout,
+    assign: IntArray,
+    objective: float,
+    bound: float,
+    clock: Clock,
+    stats: dict[str, Any],
+) -> tuple[IntArray, float, float]:
     """MIP over every pair that could improve the incumbent (reduced-cost fixing), warm-started."""
     s = problem.scenario.settings.solver
     cs = problem.cost_scale
     delta = (objective - bound) / cs + 1e-9
+    assert lp.row_dual is not None  # an optimal LP
     duals = rule_duals(problem, layout, lp.row_dual)
     # candidate pairs by their reduced cost; pruned ones only of accounts where one may qualify
     rc_pairs = pair_reduced_costs(problem, layout.pi, layout.pj, duals)
@@ -831,13 +701,9 @@ def _held(
     return Outcome("plan", mended, objective, bound)
 
 
-def _gap(objective: float, bound: float) -> float:
-    if not math.isfinite(bound):
-        return math.inf
-    return max(objective - bound, 0.0) / max(abs(objective), 1e-9)
-
-
-def _infeasible(problem: Problem, backend: Backend, clock: Clock, finish):  # type: ignore[no-untyped-def]
+def _infeasible(
+    problem: Problem, backend: Backend, clock: Clock, finish: Callable[..., Run]
+) -> Run:
     s = problem.scenario.settings.solver
     limit = max(min(clock.left(), 60.0), 5.0)
     try:
@@ -845,86 +711,3 @@ def _infeasible(problem: Problem, backend: Backend, clock: Clock, finish):  # ty
     except AlignError as e:  # pragma: no cover - backend failure while explaining
         reasons = [str(e)]
     return finish("infeasible", reasons=reasons)
-
-
-def _make_run(
-    scenario: Scenario,
-    problem: Problem,
-    backend: Backend,
-    clock: Clock,
-    stats: dict[str, Any],
-    status: str,
-    assign: np.ndarray | None,
-    *,
-    objective: float | None = None,
-    bound: float | None = None,
-    reasons: list[str] | None = None,
-    message: str = "",
-) -> Run:
-    s = scenario.settings
-    t_out = time.perf_counter()
-    run = Run(
-        status=status,
-        solver=backend.name,
-        settings=s.model_dump(),
-        input_hash=scenario.input_hash,
-        version=__version__,
-        scenario=scenario.name,
-        scenario_path=str(scenario.source.resolve()) if scenario.source else "",
-        reasons=reasons or [],
-        message=message,
-        stats=stats,
-    )
-    kpis: dict[str, dict[str, float]] = {}
-    if (scenario.current >= 0).any():
-        kpis["before"] = alignment_kpis(scenario, scenario.current)
-    if assign is not None:
-        assert objective is not None and bound is not None
-        bound = min(bound, objective)  # a bound never claims to beat the plan
-        gap = _gap(objective, bound)
-        run.status = "optimal" if gap <= s.solver.gap + 1e-12 else "feasible"
-        run.objective, run.bound, run.gap = objective, bound, gap
-        after = alignment_kpis(scenario, assign)
-        kpis["after"] = after
-        run.terms = {"TRAVEL": after["travel"], "MOVED": after["disruption"]}
-        run.assignments = assignment_table(scenario, assign)
-        far = far_accounts(run.assignments, unit=distance_unit(scenario))
-        if far is not None:
-            stats["far_accounts"] = far  # a warning for solve output, report and service
-        run.territories = territory_table(scenario, assign)
-        run.account_shapes = scenario.shapes
-        stats["max_band_violation"] = band_violation(problem, assign)
-    elif bound is not None and math.isfinite(bound):
-        run.bound = bound
-    run.kpis = kpis
-    stats.setdefault("phases", {})["output"] = round(time.perf_counter() - t_out, 4)  # KPIs, tables
-    run.wall_seconds = clock.elapsed()
-    return run
-
-
-def assignment_table(scenario: Scenario, assign: np.ndarray) -> pd.DataFrame:
-    tids = scenario.territory_ids
-    cur = scenario.current
-    prev = pd.Series(tids[np.maximum(cur, 0)]).where(cur >= 0, None).to_numpy()
-    table = pd.DataFrame(
-        {
-            "account_id": scenario.account_ids,
-            "territory_id": tids[assign],
-            "previous_territory": prev,
-            "moved": (cur >= 0) & (cur != assign),
-            "distance": distances_of(scenario, assign),
-        }
-    )
-    labels = carried_columns(scenario.accounts)  # name, city, state, zip of a CRM export
-    return table.assign(**{c: scenario.accounts[c].to_numpy() for c in labels})
-
-
-def band_violation(problem: Problem, assign: np.ndarray) -> float:
-    """Largest relative violation of a band or capacity by a plan (0 when all hold)."""
-    worst = 0.0
-    for r in problem.resources:
-        load = r.load(assign, problem.m)
-        over = np.where(np.isfinite(r.hi), load - r.hi, 0.0)
-        under = np.where(np.isfinite(r.lo), r.lo - load, 0.0)
-        worst = max(worst, float(np.max(over)), float(np.max(under)))
-    return max(worst, 0.0)

@@ -18,20 +18,22 @@ from collections.abc import Sequence
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import pandas as pd
 
-from ._version import __version__
-from .errors import RunError, ScenarioError
-from .units import DASH, Units
+from .._version import __version__
+from ..errors import RunError, ScenarioError
+from ..io import scenario_of
+from ..units import DASH, Units
+from .style import CSS
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .pockets import PocketsResult
-    from .quotas import Proposal
-    from .runs import Run
-    from .scenario import Scenario
+    from ..pockets import PocketsResult
+    from ..quotas import Proposal
+    from ..runs import Run
+    from ..scenario import Scenario
 
 TOP_TARGETS = 10  # target accounts listed per territory
 MOVED_ROWS = 50  # moved accounts listed (the largest by potential)
@@ -51,69 +53,6 @@ HEADLINE = [
     ("accounts_per_territory.min", "Fewest accounts in a territory", "num"),
     ("accounts_per_territory.max", "Most accounts in a territory", "num"),
 ]
-
-CSS = """
-:root { --ink:#1d2733; --muted:#5b6776; --line:#dde3ea; --accent:#1f5fa8; --good:#1b7f3b;
-        --bad:#b42318; --paper:#ffffff; --band:#f4f7fb; }
-* { box-sizing: border-box; }
-body { margin:0; background:#eef2f6; color:var(--ink);
-       font: 15px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial,
-       sans-serif; }
-main { max-width: 1180px; margin: 0 auto; padding: 24px; }
-header.top { background: var(--accent); color: #fff; padding: 28px 24px 22px; }
-header.top .inner { max-width: 1180px; margin: 0 auto; }
-header.top h1 { margin: 0 0 6px; font-size: 28px; font-weight: 650; }
-header.top p { margin: 0; opacity: .9; }
-nav { margin-top: 14px; display: flex; flex-wrap: wrap; gap: 6px 16px; font-size: 14px; }
-nav a { color: #fff; text-decoration: none; border-bottom: 1px solid rgba(255,255,255,.5); }
-section { background: var(--paper); border-radius: 10px; padding: 20px 24px; margin: 0 0 20px;
-          box-shadow: 0 1px 3px rgba(16,24,40,.08); }
-h2 { margin: 0 0 12px; font-size: 21px; }
-h3 { margin: 18px 0 8px; font-size: 16px; }
-p.lead { color: var(--muted); margin: 0 0 14px; }
-.cards { display: grid; grid-template-columns: repeat(auto-fit, minmax(200px, 1fr)); gap: 12px;
-         margin-bottom: 16px; }
-.card { background: var(--band); border-radius: 8px; padding: 12px 14px; }
-.card .label { color: var(--muted); font-size: 13px; }
-.card .value { font-size: 24px; font-weight: 650; margin-top: 2px; }
-.card .was { font-size: 13px; color: var(--muted); }
-.better { color: var(--good); } .worse { color: var(--bad); }
-table { border-collapse: collapse; width: 100%; font-size: 13.5px; margin: 6px 0 8px; }
-th, td { padding: 6px 8px; border-bottom: 1px solid var(--line); text-align: right;
-         white-space: nowrap; }
-th { background: var(--band); font-weight: 600; }
-.scroll th { position: sticky; top: 0; z-index: 1; }
-th.l, td.l { text-align: left; white-space: normal; }
-tr:hover td { background: #fafcff; }
-.scroll { max-height: 460px; overflow: auto; border: 1px solid var(--line); border-radius: 6px; }
-.scroll table { margin: 0; }
-figure { margin: 8px 0 14px; }
-figure img { width: 100%; height: auto; display: block; border: 1px solid var(--line);
-             border-radius: 6px; }
-figcaption { color: var(--muted); font-size: 13px; margin-top: 4px; }
-.note { color: var(--muted); font-size: 13px; }
-.pill { display: inline-block; padding: 1px 8px; border-radius: 10px; font-size: 12px;
-        background: var(--band); color: var(--ink); }
-.pill.ok { background: #e3f4e8; color: var(--good); } .pill.warn { background: #fdecea;
-        color: var(--bad); }
-.plan { page-break-before: always; break-before: page; }
-.plan .facts { display: grid; grid-template-columns: repeat(auto-fit, minmax(190px, 1fr));
-               gap: 10px; margin: 10px 0 4px; }
-.plan .fact { background: var(--band); border-radius: 8px; padding: 8px 12px; }
-.plan .fact .label { color: var(--muted); font-size: 12px; }
-.plan .fact .value { font-size: 19px; font-weight: 650; }
-footer { color: var(--muted); font-size: 12px; text-align: center; padding: 10px 0 30px; }
-@media print {
-  body { background: #fff; font-size: 11pt; }
-  header.top { background: #fff; color: var(--ink); border-bottom: 2px solid var(--accent); }
-  header.top nav { display: none; }
-  main { padding: 0; max-width: none; }
-  section { box-shadow: none; border-radius: 0; padding: 8px 0; }
-  .scroll { max-height: none; overflow: visible; border: 0; }
-  .scroll th { position: static; }
-  figure, table, .cards { break-inside: avoid; }
-}
-"""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -223,15 +162,9 @@ def _figure(uri: str, alt: str, caption: str, *, fig_id: str) -> str:
 
 def _scenario_of(run: Run, scenario: Scenario | None) -> Scenario | None:
     """The run's scenario (for account names, whitespace and point maps), or None if unreadable."""
-    if scenario is not None:
-        return scenario
-    if not run.scenario_path or not Path(run.scenario_path).is_dir():
-        return None
-    from .io import load_scenario
-
     try:
-        return load_scenario(run.scenario_path, overrides=["constraints.contiguity=false"])
-    except ScenarioError:
+        return scenario_of(run, scenario, overrides=["constraints.contiguity=false"])
+    except RunError:
         return None
 
 
@@ -252,7 +185,7 @@ def _pocket_tables(
         def read(name: str) -> pd.DataFrame | None:
             p = folder / name
             ids = {"pocket_id": str, "account_id": str, "nearest_territory": str}
-            return pd.read_csv(p, dtype=ids) if p.is_file() else None  # type: ignore[arg-type]
+            return pd.read_csv(p, dtype=ids) if p.is_file() else None
 
         return read("pockets.csv"), read("pocket_members.csv"), read("suggestions.csv")
     return pockets.pockets, pockets.members, None
@@ -333,7 +266,7 @@ def _headline(run: Run) -> str:
 
 
 def _map_section(run: Run, scenario: Scenario | None) -> str:
-    from .plots import plot_map
+    from ..plots import plot_map
 
     try:
         ax = plot_map(run, scenario=scenario)
@@ -353,11 +286,11 @@ def _map_section(run: Run, scenario: Scenario | None) -> str:
 
 
 def _balance_section(run: Run) -> str:
-    from .plots import plot_balance
+    from ..plots import plot_balance
 
     measures = list(run.settings.get("balance") or {})
     ax = plot_balance(run)
-    from .plots import _root
+    from ..plots import _root
 
     _root(ax).set_size_inches(12, 4.6)
     bands = ", ".join(
@@ -402,7 +335,8 @@ def _moved_section(assignments: pd.DataFrame, accounts: pd.DataFrame | None) -> 
     flows = (
         moved.groupby(["previous_territory", "territory_id"]).size().sort_values(ascending=False)
     )
-    top_flows = ", ".join(f"{a} → {b} ({n})" for (a, b), n in flows.head(6).items())
+    pairs = cast(dict[tuple[str, str], int], flows.head(6).to_dict())
+    top_flows = ", ".join(f"{a} → {b} ({n})" for (a, b), n in pairs.items())
     shown = moved.head(MOVED_ROWS)
     more = (
         f'<p class="note">The {MOVED_ROWS} largest by potential of {len(moved):,} are listed; '

@@ -27,14 +27,42 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import pandas as pd
 
-from .units import Units
+from ..settings import QuotaSettings
+from ..units import Units
 
-if TYPE_CHECKING:
-    from .quotas import Proposal
+
+class Proposal(Protocol):
+    """What the workbook reads of a quota proposal (:class:`align.Proposal` has it all)."""
+
+    @property
+    def status(self) -> str: ...
+    @property
+    def goal(self) -> float: ...
+    @property
+    def settings(self) -> QuotaSettings: ...
+    @property
+    def run(self) -> str | None: ...
+    @property
+    def version(self) -> int: ...
+    @property
+    def parent(self) -> str | None: ...
+    @property
+    def quotas(self) -> pd.DataFrame | None: ...
+    @property
+    def regions(self) -> pd.DataFrame | None: ...
+    @property
+    def diff(self) -> pd.DataFrame | None: ...
+    @property
+    def kpis(self) -> Mapping[str, float]: ...
+    @property
+    def overrides(self) -> Sequence[Mapping[str, Any]]: ...
+    @property
+    def region_goals(self) -> Mapping[str, float]: ...
+
 
 PERCENT = "0.0%"
 RATIO = "0.000"
@@ -490,4 +518,4 @@ def _summary_sheet(
 def read_workbook(path: str | Path) -> dict[str, pd.DataFrame]:
     """The sheets of a proposal.xlsx as DataFrames (headers as written; formulas as their cached
     values), for checks and tools."""
-    return pd.read_excel(path, sheet_name=None, engine="openpyxl")  # type: ignore[return-value]
+    return pd.read_excel(path, sheet_name=None, engine="openpyxl")

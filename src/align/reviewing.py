@@ -20,13 +20,15 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
 
 from .errors import ScenarioError
+from .history import build_history, period_key
 from .scenario import Scenario
-from .validation import Table, build_history, period_key
+from .validation import Table
 
 NONE = "(none)"
 SIZES = ("small", "medium", "large", "very large")
@@ -384,9 +386,11 @@ def _top_customers(
                     "value": value,
                     "top_accounts": int(n),
                     "top_share": n / k,
-                    "all_share": float(all_share[value]),
-                    "lift": (n / k) / float(all_share[value]),
-                    "top_revenue_share": float(revenue[value]) / top_total if top_total else np.nan,
+                    "all_share": float(all_share.loc[cast(Any, value)]),
+                    "lift": (n / k) / float(all_share.loc[cast(Any, value)]),
+                    "top_revenue_share": (
+                        float(revenue.loc[cast(Any, value)]) / top_total if top_total else np.nan
+                    ),
                 }
             )
     profile = pd.DataFrame(rows).sort_values(

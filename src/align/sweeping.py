@@ -20,6 +20,7 @@ import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from os import cpu_count
 from pathlib import Path
 from typing import Any
 
@@ -29,17 +30,18 @@ import pandas as pd
 from .errors import SettingsError
 from .executors import Executor, Lazy, get_executor, worker_stats
 from .io import load_scenario
-from .model.solve import solve
+from .model import solve
 from .runs import Run
 from .scenario import Scenario
 from .settings import Settings, deep_merge, parse_overrides, resolve_settings
+from .status import PLANNED
 from .units import strict_json
 from .validation import suggest
 
 Progress = Callable[[int, int, dict[str, Any]], None]
 
 AXES = ("balance", "disruption", "travel")  # the default measures of the frontier
-PLAN = ("optimal", "feasible")
+PLAN = tuple(PLANNED)
 # measures by name: the table column each reads (lower is better on all)
 MEASURE_COLUMNS = {
     "balance": "balance",  # the largest |deviation| of any balanced measure
@@ -602,8 +604,6 @@ def sweep(
     total = len(points)
     pool_size = min(workers, total) if workers else None
     if pool_size is None and (executor is None or executor == "local"):
-        from os import cpu_count
-
         pool_size = min(cpu_count() or 1, total)
     ex = get_executor(executor, workers=pool_size)
     owned = not isinstance(executor, Executor)
@@ -631,24 +631,7 @@ def sweep(
                     update={"solver": s.solver.model_copy(update={"threads": ex.threads_per_task})}
                 )
             futures[ex.submit(_solve_point, handle, s)] = (name, point)
-        try:
-            for done, fut in enumerate(ex.as_completed(futures), 1):
-                name, point = futures[fut]
-                try:
-                    result = fut.result()
-                except Exception as e:  # noqa: BLE001 - a dead worker loses one point only
-                    result = {"error": f"{type(e).__name__}: {e}"}
-                run = result.get("run")
-                if run is not None:
-                    runs[name] = run
-                    if folder is not None:
-                        run.write(folder / "runs" / name)
-                rows[name] = _row(name, point, result)
-                if progress is not None:
-                    progress(done, total, rows[name])
-        except KeyboardInterrupt:
-            interrupted = True
-            ex.cancel(list(futures))
+        interrupted = _collect(ex, futures, rows, runs, folder, progress)
     finally:
         if owned:
             ex.close()
@@ -665,6 +648,37 @@ def sweep(
     if folder is not None:
         result.write(folder)
     return result
+
+
+def _collect(
+    ex: Executor,
+    futures: dict[Any, tuple[str, dict[str, Any]]],
+    rows: dict[str, dict[str, Any]],
+    runs: dict[str, Run],
+    folder: Path | None,
+    progress: Progress | None,
+) -> bool:
+    """Gather the points as they finish into ``rows`` and ``runs`` (each run written to
+    ``folder/runs/<point>/``); True when Ctrl-C cancelled the points still pending."""
+    try:
+        for done, fut in enumerate(ex.as_completed(futures), 1):
+            name, point = futures[fut]
+            try:
+                result = fut.result()
+            except Exception as e:  # noqa: BLE001 - a dead worker loses one point only
+                result = {"error": f"{type(e).__name__}: {e}"}
+            run = result.get("run")
+            if run is not None:
+                runs[name] = run
+                if folder is not None:
+                    run.write(folder / "runs" / name)
+            rows[name] = _row(name, point, result)
+            if progress is not None:
+                progress(done, len(futures), rows[name])
+    except KeyboardInterrupt:
+        ex.cancel(list(futures))
+        return True
+    return False
 
 
 def _workers_used(table: pd.DataFrame) -> dict[str, dict[str, Any]]:

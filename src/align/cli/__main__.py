@@ -1,0 +1,5 @@
+"""python -m align.cli: the `align` command."""
+
+from . import main
+
+main()

@@ -1,0 +1,126 @@
+"""A plan first: Lagrangian rounding with repair and local search, made beside the main path
+(in a thread: HiGHS releases the GIL) so that a solve stopped before the LP's plan still returns
+one, and what a solve of one problem ended with."""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .common import Clock, Progress
+from .formulation import Problem
+from .repair import SLACK_TOL, local_search, priced_plan
+
+FIRST_PLAN_BACKGROUND_SHARE = 1.0  # the background first plan works at most this share
+FIRST_PLAN_GRACE_S = 2.0  # ... and this long past a main path that ended without a plan
+FIRST_PLAN_INLINE_SHARE = 0.1  # ... and in line (solver.threads = 1) this share
+
+
+class FirstPlan:
+    """A plan by :func:`.repair.priced_plan` (Lagrangian rounding, greedy repair, local search),
+    made in a background thread while the main path runs, or, with ``background=False``
+    (``solver.threads = 1``), up front within a small share of the time limit."""
+
+    def __init__(
+        self,
+        problem: Problem,
+        pairs: tuple[np.ndarray, np.ndarray],
+        clock: Clock,
+        *,
+        background: bool,
+    ) -> None:
+        import threading
+
+        self.problem, self.pairs, self.clock = problem, pairs, clock
+        self.assign: np.ndarray | None = None
+        self.seconds = 0.0
+        self._halt = threading.Event()
+        share = FIRST_PLAN_BACKGROUND_SHARE if background else FIRST_PLAN_INLINE_SHARE
+        self._deadline = (
+            time.perf_counter() + share * clock.left() + (FIRST_PLAN_GRACE_S if background else 0.0)
+        )
+        self._thread: threading.Thread | None = None
+        if background:
+            self._thread = threading.Thread(target=self._run, name="align-first-plan", daemon=True)
+            self._thread.start()
+        else:
+            self._run()
+
+    def announcing(self, say: Progress) -> Progress:
+        """``say`` that first reports the first plan as the incumbent, once it exists and while
+        the main path has reported none (in the main thread: progress need not be thread-safe)."""
+        told = False
+
+        def relay(phase: str, info: dict[str, Any]) -> None:
+            nonlocal told
+            if phase == "incumbent":
+                told = True
+            elif not told and self.assign is not None:
+                told = True
+                objective = self.problem.plan_cost(self.assign)
+                say("incumbent", {"objective": objective, "bound": self.floor()})
+            say(phase, info)
+
+        return relay
+
+    def floor(self) -> float:
+        """Every account at its cheapest eligible territory: a bound of any plan (the candidates
+        hold each account's cheapest eligible pair)."""
+        problem = self.problem
+        pi, pj = self.pairs
+        cheapest = np.full(problem.n, np.inf)
+        np.minimum.at(cheapest, pi, problem.pair_costs(pi, pj))
+        return float(cheapest.sum())
+
+    def _stopped(self) -> bool:
+        # the clock may have run out: the grace after the main path gives up is its own limit
+        return self._halt.is_set() or time.perf_counter() > self._deadline
+
+    def _run(self) -> None:
+        t0 = time.perf_counter()
+        pi, pj = self.pairs
+        try:
+            plan, left = priced_plan(self.problem, pi, pj, stop=self._stopped)
+            if left <= SLACK_TOL:
+                plan, _ = local_search(self.problem, pi, pj, plan, stop=self._stopped)
+                self.assign = plan
+        finally:
+            self.seconds = time.perf_counter() - t0
+
+    def stop(self, *, grace: bool = False) -> None:
+        """End the background work; with ``grace`` (the main path has no plan), let it finish
+        within FIRST_PLAN_GRACE_S more seconds."""
+        if self._thread is not None and grace:
+            self._thread.join(timeout=FIRST_PLAN_GRACE_S)
+        self._halt.set()
+        if self._thread is not None:
+            self._thread.join()
+
+    def rescue(self, out: Outcome, stats: dict[str, Any], say: Progress) -> Outcome:
+        """The first plan in place of a main path that ended without one (time, Ctrl-C)."""
+        stats["first_plan"] = {"seconds": round(self.seconds, 4), "found": self.assign is not None}
+        if self.assign is None:
+            return out
+        problem = self.problem
+        floor = self.floor()
+        bound = floor if out.bound is None else max(out.bound, floor)
+        objective = problem.plan_cost(self.assign)
+        stats["first_plan"]["used"] = True
+        say("incumbent", {"objective": objective, "bound": bound, "elapsed": self.clock.elapsed()})
+        return Outcome("plan", self.assign, objective, min(bound, objective))
+
+
+@dataclass
+class Outcome:
+    """What a solve of one problem (the whole, or a restriction of it) ended with."""
+
+    kind: str  # "plan", "infeasible" (proven) or "no_solution"
+    assign: np.ndarray | None = None
+    objective: float = math.inf  # raw
+    bound: float | None = None  # raw
+    message: str = ""
