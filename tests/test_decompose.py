@@ -16,10 +16,10 @@ from hypothesis import HealthCheck, given, settings
 from test_invariants import brute_force, check_plan, scenarios
 
 import align
-from align.model import decompose
-from align.model.aggregate import aggregate
-from align.model.formulation import build_problem
-from align.model.lagrange import band_term, pairs_of, reduced
+from align.engine import decompose
+from align.engine.aggregate import aggregate
+from align.engine.formulation import build_problem
+from align.engine.lagrange import band_term, pairs_of, reduced
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 from generate import generate  # noqa: E402

@@ -26,9 +26,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from align import cli
+from align.engine import solve
 from align.errors import AlignError, ScenarioError
 from align.io import load_scenario
-from align.model import solve
 from align.runs import STATUSES
 from align.service import create_app
 from align.service.config import ServiceConfig

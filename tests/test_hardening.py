@@ -15,9 +15,9 @@ import pandas as pd
 import pytest
 
 from align import cli
+from align.engine import solve
 from align.errors import ScenarioError
 from align.io import load_scenario
-from align.model import solve
 from align.runs import Run, load_run
 from align.settings import load_preset
 

@@ -7,9 +7,9 @@ import pandas as pd
 import pytest
 
 import align
-from align.model import fixed as solve_mod
-from align.model.formulation import build_problem
-from align.model.repair import exact_violation, hold_exactly
+from align.engine import fixed as solve_mod
+from align.engine.formulation import build_problem
+from align.engine.repair import exact_violation, hold_exactly
 
 BAD_PLAN = np.array([0, 1, 0, 1, 1, 0])  # T1 = {A, C, F}
 

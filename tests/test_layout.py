@@ -11,7 +11,6 @@ import types
 from pathlib import Path
 
 import networkx as nx
-import pytest
 
 import align
 
@@ -111,9 +110,9 @@ def test_no_public_name_of_a_package_shadows_one_of_its_modules() -> None:
 
 
 def test_every_submodule_is_reachable_by_import_statement() -> None:
-    import align.model.entry as entry
+    import align.engine.entry as entry
 
-    assert entry.solve is align.model.solve
+    assert entry.solve is align.engine.solve
     assert callable(align.solve) and callable(align.sweep) and callable(align.review)
 
 

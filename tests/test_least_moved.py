@@ -12,9 +12,9 @@ from hypothesis import HealthCheck, given, settings
 from test_invariants import scenarios
 
 import align
-from align.model import fixed as solve_mod
-from align.model.diagnose import least_moved_share
-from align.model.formulation import build_problem
+from align.engine import fixed as solve_mod
+from align.engine.diagnose import least_moved_share
+from align.engine.formulation import build_problem
 
 
 def all_at_t1(cap: float) -> align.Scenario:

@@ -11,9 +11,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from align.model.contiguity import Budget, Graph, account_graph, find_cuts, path_totals
-from align.model.districts import Band
-from align.model.greenfield import length_fixing
+from align.engine.contiguity import Budget, Graph, account_graph, find_cuts, path_totals
+from align.engine.districts import Band
+from align.engine.greenfield import length_fixing
 
 
 def random_graph(n: int, seed: int) -> tuple[Graph, nx.Graph]:

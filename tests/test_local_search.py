@@ -15,10 +15,10 @@ import scipy.sparse as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from align.engine import solve
+from align.engine.contiguity import Graph
+from align.engine.local_search import Bands, ContiguousSearch, grow, make_contiguous
 from align.io import make_scenario
-from align.model import solve
-from align.model.contiguity import Graph
-from align.model.local_search import Bands, ContiguousSearch, grow, make_contiguous
 
 
 def grid(w: int, h: int, holes: np.ndarray | None = None) -> tuple[Graph, np.ndarray, np.ndarray]:
@@ -316,7 +316,7 @@ def test_greenfield_names_the_units_that_break_a_band_alone() -> None:
 
 @pytest.mark.parametrize("seed", range(6))
 def test_centre_bound_never_exceeds_the_brute_force_optimum(seed: int) -> None:
-    from align.model.centre_bound import centre_bound
+    from align.engine.centre_bound import centre_bound
 
     rng = np.random.default_rng(seed)
     n, p = 7, int(rng.integers(2, 4))

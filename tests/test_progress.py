@@ -14,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from align.model.backends import Watch, stop_requested, watching
+from align.engine.backends import Watch, stop_requested, watching
 from align.progress import SolveProgress
 
 ROOT = Path(__file__).resolve().parents[1]

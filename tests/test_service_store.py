@@ -218,12 +218,12 @@ def test_nothing_but_the_service_imports_fastapi() -> None:
     import sys
 
     code = (
-        "import sys, pkgutil, importlib, align, align.model\n"
-        "for pkg in (align, align.model):\n"
+        "import sys, pkgutil, importlib, align, align.engine\n"
+        "for pkg in (align, align.engine):\n"
         "    for m in pkgutil.iter_modules(pkg.__path__, pkg.__name__ + '.'):\n"
         "        if m.name != 'align.service':\n"
         "            importlib.import_module(m.name)\n"
-        "assert 'align.cli' in sys.modules and 'align.model.entry' in sys.modules\n"
+        "assert 'align.cli' in sys.modules and 'align.engine.entry' in sys.modules\n"
         "print(sorted(k for k in sys.modules if k.split('.')[0] in ('fastapi', 'starlette', "
         "'uvicorn', 'sqlalchemy', 'alembic')))\n"
     )

@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 
 import align
-from align.model import backends as backends_mod
-from align.model import fixed
+from align.engine import backends as backends_mod
+from align.engine import fixed
 
 BACKENDS = ["highs", "cbc"]
 
@@ -279,7 +279,7 @@ def test_highs_backend_reports_time_limited_mip_as_feasible_or_no_solution() -> 
     """A hard MIP with a tiny time limit: HiGHS stops; the backend never says optimal."""
     import scipy.sparse as sp
 
-    from align.model.formulation import MatrixModel
+    from align.engine.formulation import MatrixModel
 
     rng = np.random.default_rng(3)
     n = 300  # subset sum: pick items whose weights hit an odd target exactly, min cost

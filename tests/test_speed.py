@@ -14,10 +14,10 @@ from hypothesis import HealthCheck, given, settings
 from test_invariants import scenarios
 
 import align
-from align.model import _highs_child, backends, common, fixed, size
-from align.model.formulation import build_model, build_problem
-from align.model.pricing import PricedLP
-from align.model.repair import SLACK_COST, SLACK_TOL, local_search, priced_plan
+from align.engine import _highs_child, backends, common, fixed, size
+from align.engine.formulation import build_model, build_problem
+from align.engine.pricing import PricedLP
+from align.engine.repair import SLACK_COST, SLACK_TOL, local_search, priced_plan
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 from generate import SHAPES, settings_toml  # noqa: E402

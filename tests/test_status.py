@@ -11,10 +11,10 @@ import pytest
 import scipy.sparse as sp
 
 import align
+from align.engine.backends import HighsBackend, PulpBackend
+from align.engine.formulation import MatrixModel
 from align.errors import RunError, SolverError
 from align.io import scenario_of
-from align.model.backends import HighsBackend, PulpBackend
-from align.model.formulation import MatrixModel
 from align.runs import STATUSES
 from align.status import PLANNED, Status
 

@@ -11,8 +11,8 @@ import pytest
 import scipy.sparse as sp
 
 import align
-from align.model import backends
-from align.model.formulation import MatrixModel
+from align.engine import backends
+from align.engine.formulation import MatrixModel
 
 DATA = Path(__file__).resolve().parent / "data"
 

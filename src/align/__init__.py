@@ -7,6 +7,8 @@ from pathlib import Path
 
 from ._version import __version__
 from .continuity import adjust_run, solve_from
+from .engine.common import Progress
+from .engine.entry import solve as _solve
 from .errors import (
     AlignError,
     ExecutorError,
@@ -19,8 +21,6 @@ from .errors import (
 )
 from .io import load_scenario, make_scenario
 from .metrics import alignment_kpis
-from .model.common import Progress
-from .model.entry import solve as _solve
 from .pockets import WhitespacePockets, find_pockets
 from .quotas import (
     Proposal,
@@ -45,7 +45,7 @@ def solve(
     progress: Progress | None = None,
 ) -> Run:
     """Solve a scenario: a :class:`Scenario` or the path of a scenario folder (read with
-    :func:`load_scenario`, ``overrides`` as ``--set``). See :func:`align.model.entry.solve`.
+    :func:`load_scenario`, ``overrides`` as ``--set``). See :func:`align.engine.entry.solve`.
 
     Raises
     ------

@@ -21,10 +21,10 @@ from pathlib import Path
 
 import numpy as np
 
+from .engine import solve
+from .engine.common import Progress
 from .geo import point_distance
 from .io import scenario_of
-from .model import solve
-from .model.common import Progress
 from .runs import Continuation, Run, continue_from
 from .scenario import Scenario
 from .settings import Settings

@@ -639,8 +639,8 @@ def suggest_territories(
     row per variant: status, objective, KPIs and their change vs the baseline, and the share of
     whitespace within reach (home base within ``radius_km + reach_km`` of the account).
     """
+    from .engine import solve
     from .io import make_scenario
-    from .model import solve
 
     if n < 1:
         raise ScenarioError("--suggest needs a number of pockets >= 1")

@@ -1,7 +1,7 @@
 """Live progress of long work on a terminal, and Ctrl-C that stops a solve cleanly.
 
 :class:`SolveProgress` is the ``progress`` callback of :func:`align.solve` and the ``on_mip``
-of a :class:`~align.model.backends.Watch`; shown with :func:`live_progress` it draws one line
+of a :class:`~align.engine.backends.Watch`; shown with :func:`live_progress` it draws one line
 on the terminal (rich.live) that keeps the phase, the elapsed time and the incumbent, bound and
 gap as the solver reports them, and prints a line per finished phase. :func:`stop_on_ctrl_c`
 turns the first Ctrl-C into a stop request: HiGHS is interrupted at its next check and the solve
@@ -24,7 +24,7 @@ from rich.spinner import Spinner
 from rich.table import Table
 from rich.text import Text
 
-from .model.backends import Watch, current_watch, watching
+from .engine.backends import Watch, current_watch, watching
 
 PHASES = {
     "lp": "LP relaxation",
@@ -52,7 +52,7 @@ class SolveProgress:
     """The state of a running solve, rendered as one line (a rich renderable).
 
     Call it as ``progress(phase, info)`` (the solver's callback) and use :meth:`mip` as a
-    :class:`~align.model.backends.Watch` ``on_mip``. ``incumbent`` events (a whole plan) set the
+    :class:`~align.engine.backends.Watch` ``on_mip``. ``incumbent`` events (a whole plan) set the
     objective, bound and gap shown; MIP reports show the running MIP's own incumbent and gap.
     """
 

@@ -27,10 +27,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .engine import solve
 from .errors import SettingsError
 from .executors import Executor, Lazy, get_executor, worker_stats
 from .io import load_scenario
-from .model import solve
 from .runs import Run
 from .scenario import Scenario
 from .settings import Settings, deep_merge, parse_overrides, resolve_settings

@@ -10,8 +10,8 @@ from typing import Annotated
 
 import typer
 
+from ..engine import solve as solve_scenario
 from ..io import load_scenario
-from ..model import solve as solve_scenario
 from ..pockets import find_pockets, suggest_territories
 from ..progress import live_progress, steps, stop_on_ctrl_c
 from ..quotas import (

@@ -12,9 +12,9 @@ from rich.table import Table
 
 from .._version import __version__
 from ..continuity import lineage, solve_from
+from ..engine import solve as solve_scenario
 from ..errors import RunError
 from ..io import load_scenario
-from ..model import solve as solve_scenario
 from ..pockets import SUGGEST_TIME_LIMIT_S, find_pockets, suggest_territories
 from ..progress import live_progress, steps, stop_on_ctrl_c
 from ..runs import check_run_folder, compare_runs, load_run, moved_between

@@ -13,10 +13,10 @@ import pandas as pd
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
+from ..engine.backends import HighsBackend
+from ..engine.formulation import MatrixModel
 from ..errors import NoSolutionError, ScenarioError
 from ..io import scenario_of
-from ..model.backends import HighsBackend
-from ..model.formulation import MatrixModel
 from ..runs import Run
 from ..scenario import Scenario
 from ..settings import QuotaSettings, Settings

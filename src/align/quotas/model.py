@@ -10,8 +10,8 @@ import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
-from ..model.backends import Backend, BackendResult
-from ..model.formulation import MatrixModel
+from ..engine.backends import Backend, BackendResult
+from ..engine.formulation import MatrixModel
 from .inputs import (
     TIE_WEIGHT,
     _Inputs,

@@ -10,8 +10,8 @@ from typing import Any
 
 from fastapi import HTTPException
 
+from ..engine.backends import get_backend
 from ..errors import ScenarioError, SolverError
-from ..model.backends import get_backend
 from ..scenario import Scenario
 from ..settings import _parse_overrides, deep_merge
 from . import formats

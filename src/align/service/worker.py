@@ -28,9 +28,9 @@ from typing import Any, TypeVar
 import pandas as pd
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
+from ..engine import solve
 from ..errors import ScenarioError
 from ..io import load_scenario
-from ..model import solve
 from ..runs import Run
 from ..scenario import Scenario
 from .store import FAILED, RUNNING, SUCCEEDED, Claim, Store
