@@ -371,7 +371,8 @@ def _load_stored_run(run_id: str, url: str) -> Run:
     """A succeeded run of the service's run store (SQLAlchemy; no web stack imported)."""
     from sqlalchemy.exc import SQLAlchemyError
 
-    from .service.store import SUCCEEDED, Store
+    from .service.states import RunState
+    from .service.store import Store
 
     if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).is_file():
         raise RunError(f"run {run_id!r}: {RUN_ID_ENV} names no database file ({url})")
@@ -380,7 +381,7 @@ def _load_stored_run(run_id: str, url: str) -> Run:
         row = store.run(run_id)
         if row is None:
             raise RunError(f"run {run_id!r}: not in the run store {RUN_ID_ENV}")
-        result = store.result(row.id) if row.status == SUCCEEDED else None
+        result = store.result(row.id) if row.status == RunState.SUCCEEDED else None
         if result is None:
             raise RunError(f"run {run_id!r} is {row.status}; only succeeded runs hold a plan")
     except SQLAlchemyError as e:
