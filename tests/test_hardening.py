@@ -368,3 +368,38 @@ def test_serve_listens_on_loopback_without_keys(
     code, _, stderr = run_cli(capsys, monkeypatch, "serve", "--host", host)
     assert code == 0 and served == [host], stderr
     assert "no API keys (open)" in stderr
+
+
+@pytest.mark.parametrize(
+    ("given", "level", "access_log"),
+    [
+        ([], "info", False),
+        (["--log-level", "info"], "info", True),
+        (["--log-level", "debug"], "debug", True),
+        (["--log-level", "warning"], "warning", False),
+    ],
+)
+def test_serve_logs_requests_only_when_the_log_level_asks(
+    given: list[str], level: str, access_log: bool, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+) -> None:  # fmt: skip
+    import uvicorn
+
+    monkeypatch.delenv("ALIGN_API_KEYS", raising=False)
+    monkeypatch.setenv("ALIGN_DATABASE_URL", f"sqlite:///{tmp_path / 'a.db'}")
+    served: list[tuple[str, bool]] = []
+    monkeypatch.setattr(uvicorn, "run", lambda *_, log_level, access_log, **__: served.append(
+        (log_level, access_log)
+    ))  # fmt: skip
+    code, _, stderr = run_cli(capsys, monkeypatch, "serve", *given)
+    assert code == 0 and served == [(level, access_log)], stderr
+
+
+def test_serve_names_an_unknown_log_level(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import uvicorn
+
+    monkeypatch.setattr(uvicorn, "run", lambda *_, **__: pytest.fail("served"))
+    code, _, stderr = run_cli(capsys, monkeypatch, "serve", "--log-level", "loud")
+    assert code == 2 and "'loud' is not one of" in stderr, stderr
