@@ -216,7 +216,9 @@ def run_engine(folder: Path, a: argparse.Namespace) -> dict[str, Any]:
         "events": events,
         "message": run.message,
         "reasons": run.reasons,
-        "settings": {k: run.settings.get(k) for k in ("balance", "objective", "solver")},
+        "settings": run.settings.model_dump(include={"balance", "objective", "solver"})
+        if run.settings is not None
+        else {},
     }
     if run.assignments is not None:
         acc, ter, settings = _read_inputs(folder)

@@ -14,6 +14,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+import align
 from align import cli
 from align.engine import solve
 from align.errors import ScenarioError
@@ -368,3 +369,56 @@ def test_serve_listens_on_loopback_without_keys(
     code, _, stderr = run_cli(capsys, monkeypatch, "serve", "--host", host)
     assert code == 0 and served == [host], stderr
     assert "no API keys (open)" in stderr
+
+
+@pytest.mark.parametrize(
+    ("given", "level", "access_log"),
+    [
+        ([], "info", False),
+        (["--log-level", "info"], "info", True),
+        (["--log-level", "debug"], "debug", True),
+        (["--log-level", "warning"], "warning", False),
+    ],
+)
+def test_serve_logs_requests_only_when_the_log_level_asks(
+    given: list[str], level: str, access_log: bool, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+) -> None:  # fmt: skip
+    import uvicorn
+
+    monkeypatch.delenv("ALIGN_API_KEYS", raising=False)
+    monkeypatch.setenv("ALIGN_DATABASE_URL", f"sqlite:///{tmp_path / 'a.db'}")
+    served: list[tuple[str, bool]] = []
+    monkeypatch.setattr(uvicorn, "run", lambda *_, log_level, access_log, **__: served.append(
+        (log_level, access_log)
+    ))  # fmt: skip
+    code, _, stderr = run_cli(capsys, monkeypatch, "serve", *given)
+    assert code == 0 and served == [(level, access_log)], stderr
+
+
+def test_serve_names_an_unknown_log_level(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import uvicorn
+
+    monkeypatch.setattr(uvicorn, "run", lambda *_, **__: pytest.fail("served"))
+    code, _, stderr = run_cli(capsys, monkeypatch, "serve", "--log-level", "loud")
+    assert code == 2 and "'loud' is not one of" in stderr, stderr
+
+
+def test_compare_reads_a_run_whose_settings_no_longer_validate_with_a_note(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    align.solve(TWO_REPS).write(tmp_path / "old")
+    align.solve(TWO_REPS).write(tmp_path / "new")
+    path = tmp_path / "old" / "run.json"
+    summary = json.loads(path.read_text())
+    summary["settings"]["retired"] = 1
+    path.write_text(json.dumps(summary))
+    code, stdout, stderr = run_cli(capsys, monkeypatch, "compare", str(tmp_path / "old"),
+                                   str(tmp_path / "new"))  # fmt: skip
+    assert code == 0 and "KPIs by run" in stdout, stderr
+    assert stderr == (
+        f"note: {path}: settings do not validate under align {align.__version__} (retired: Extra "
+        "inputs are not permitted); kept as read in run.settings_raw, run.settings is None\n"
+    )

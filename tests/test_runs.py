@@ -11,6 +11,7 @@ import pytest
 
 import align
 from align.runs import continue_from
+from align.settings import Settings
 
 EXAMPLE = "data/examples/two-reps"
 
@@ -185,3 +186,52 @@ def test_compare_lists_an_infeasible_run_with_its_status_and_reason(tmp_path: Pa
     )
     assert math.isnan(df.loc["stuck", "potential.max_abs_deviation"])
     assert df.loc["plan", "potential.max_abs_deviation"] == pytest.approx(0.0)
+
+
+def test_run_json_round_trips_the_typed_settings(tmp_path: Path) -> None:
+    run = align.solve(TWO_REPS, overrides=["balance.potential.tolerance=0.2", "units.currency=EUR"])
+    assert isinstance(run.settings, Settings)
+    run.write(tmp_path / "a")
+    text = (tmp_path / "a" / "run.json").read_text()
+    assert json.loads(text)["settings"] == run.settings.model_dump()
+    loaded = align.load_run(tmp_path / "a")
+    assert loaded.settings == run.settings and loaded.settings is not None
+    assert loaded.settings.balance["potential"].tolerance == 0.2
+    assert loaded.units.currency == "EUR" and loaded.notes == [] and loaded.settings_raw is None
+    loaded.write(tmp_path / "b")
+    assert (tmp_path / "b" / "run.json").read_text() == text
+
+
+def test_run_json_of_an_older_version_loads_with_missing_keys_as_defaults(tmp_path: Path) -> None:
+    align.solve(TWO_REPS).write(tmp_path / "run")
+    path = tmp_path / "run" / "run.json"
+    summary = json.loads(path.read_text())
+    del summary["settings"]["units"], summary["settings"]["pockets"]["reach_km"]
+    path.write_text(json.dumps(summary))
+    loaded = align.load_run(tmp_path / "run")
+    assert loaded.settings == Settings.model_validate(summary["settings"])
+    assert loaded.settings is not None and loaded.settings.pockets.reach_km == 0.0
+    assert loaded.notes == [] and loaded.has_plan
+
+
+def test_run_json_whose_settings_no_longer_validate_still_loads(tmp_path: Path) -> None:
+    align.solve(TWO_REPS).write(tmp_path / "run")
+    path = tmp_path / "run" / "run.json"
+    summary = json.loads(path.read_text())
+    summary["settings"]["solver"]["legacy_knob"] = 3
+    summary["settings"]["retired"] = {"x": 1}
+    path.write_text(json.dumps(summary))
+    loaded = align.load_run(tmp_path / "run")
+    assert loaded.settings is None and loaded.settings_raw == summary["settings"]
+    assert loaded.notes == [
+        f"{path}: settings do not validate under align {align.__version__} (solver.legacy_knob: "
+        "Extra inputs are not permitted; retired: Extra inputs are not permitted); kept as read "
+        "in run.settings_raw, run.settings is None"
+    ]
+    assert loaded.has_plan and loaded.kpis == summary["kpis"] and loaded.balance == {}
+    df = align.compare_runs([loaded, align.load_run(tmp_path / "run")])
+    assert "settings.retired.x" not in df.columns  # the same raw settings: nothing differs
+    loaded.write(tmp_path / "again")
+    assert json.loads((tmp_path / "again" / "run.json").read_text())["settings"] == (
+        summary["settings"]
+    )

@@ -17,7 +17,8 @@ from align.service import create_app
 from align.service import keys as keys_module
 from align.service.config import ServiceConfig
 from align.service.keys import KeyRing, RateLimiter
-from align.service.store import FAILED, QUEUED, RUNNING, Store
+from align.service.states import RunState
+from align.service.store import Store
 from align.service.worker import DATABASE_EXIT, WorkerPool, _Job
 
 TWO_REPS = Path("data/examples/two-reps")
@@ -335,10 +336,10 @@ def test_a_run_is_not_forgotten_while_its_failure_cannot_be_written(
     monkeypatch.setattr(store, "finish", read_only)
     with pytest.raises(OperationalError):
         pool.tick()
-    assert claim.run_id in pool.jobs and store.run(claim.run_id).status == RUNNING  # type: ignore[union-attr]
+    assert claim.run_id in pool.jobs and store.run(claim.run_id).status == RunState.RUNNING  # type: ignore[union-attr]
     pool.tick()  # the database is writable again
     row = store.run(claim.run_id)
-    assert row is not None and row.status == FAILED and not pool.jobs
+    assert row is not None and row.status == RunState.FAILED and not pool.jobs
     assert row.reason == (
         "the solver process stopped unexpectedly (exit code 1); it may have run out of memory"
     )
@@ -350,7 +351,7 @@ def test_a_run_whose_outcome_could_not_be_written_is_queued_again(tmp_path: Path
     pool.jobs[claim.run_id] = _Job(claim, _Dead(DATABASE_EXIT))  # type: ignore[arg-type]
     pool.tick()
     row = store.run(claim.run_id)
-    assert row is not None and row.status == QUEUED and row.attempts == 1
+    assert row is not None and row.status == RunState.QUEUED and row.attempts == 1
     assert row.phase == "re-queued: the database was unavailable when the result was written"
 
 
@@ -436,7 +437,7 @@ def test_a_solve_past_its_memory_cap_fails_with_that_reason(
     monkeypatch.setattr(worker, "solve", greedy)
     worker._execute(store, claim, memory_mb=512)
     row = store.run(claim.run_id)
-    assert row is not None and row.status == FAILED
+    assert row is not None and row.status == RunState.FAILED
     assert row.reason == (
         "the solve passed its memory cap of 512 MiB (ALIGN_RUN_MEMORY_MB); solve fewer accounts "
         "or pairs (solver.candidates), or raise the cap"

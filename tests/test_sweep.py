@@ -64,8 +64,9 @@ def test_each_point_equals_its_own_solve(local_sweep: align.Sweep) -> None:
         if (travel, disruption) in expected:
             assert row["objective"] == pytest.approx(expected[travel, disruption], abs=1e-6)
         run = local_sweep.runs[row["point"]]
-        assert run.settings["objective"]["travel"] == travel
-        assert run.settings["objective"]["disruption"] == disruption
+        assert run.settings is not None
+        assert run.settings.objective.travel == travel
+        assert run.settings.objective.disruption == disruption
         assert row["balance"] == pytest.approx(
             max(run.kpis["after"]["potential.max_abs_deviation"],
                 run.kpis["after"]["workload.max_abs_deviation"])
@@ -104,7 +105,7 @@ def test_sweep_folder_holds_ordinary_runs_and_the_tables(local_sweep: align.Swee
     assert info["frontier"] == list(local_sweep.frontier["point"])
     threads = max(1, (os.cpu_count() or 1) // 2)
     assert info["threads_per_solve"] == threads
-    assert {r.settings["solver"]["threads"] for r in local_sweep.runs.values()} == {threads}
+    assert {r.settings.solver.threads for r in local_sweep.runs.values() if r.settings} == {threads}
 
 
 def test_local_workers_load_the_scenario_once_each(local_sweep: align.Sweep) -> None:

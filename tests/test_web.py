@@ -20,7 +20,8 @@ import pytest
 from servers import Server, database, slow_scenario, wait_for
 
 from align.service.config import ServiceConfig, ServiceConfigError
-from align.service.store import QUEUED, RunRow, ScenarioRow, Store, new_id, now
+from align.service.states import RunState
+from align.service.store import RunRow, ScenarioRow, Store, new_id, now
 from align.service.web import records
 from align.service.web.access import Access
 from align.service.web.records import PlanChangeRow, Stale
@@ -224,8 +225,8 @@ def test_change_log_versions_refuse_stale_writers(kind: str, tmp_path: Path) -> 
                 {},
             )  # fmt: skip
             run = store.add_run(
-                RunRow(id=new_id(), scenario_id=sc.id, owner="o", status=QUEUED, progress=0.0,
-                       request={}, time_limit_s=1.0, created_at=now())
+                RunRow(id=new_id(), scenario_id=sc.id, owner="o", status=RunState.QUEUED,
+                       progress=0.0, request={}, time_limit_s=1.0, created_at=now())
             )  # fmt: skip
 
             def change(base: int) -> PlanChangeRow:

@@ -18,6 +18,7 @@ import pandas as pd
 from .errors import RunError
 from .io import RunSource, scenario_of
 from .scenario import Scenario
+from .settings import BalanceRule
 from .validation import suggest
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -31,7 +32,7 @@ class Run(RunSource, Protocol):
     @property
     def status(self) -> str: ...
     @property
-    def settings(self) -> Mapping[str, Any]: ...
+    def balance(self) -> Mapping[str, BalanceRule]: ...
     @property
     def kpis(self) -> Mapping[str, Mapping[str, float]]: ...
     @property
@@ -426,7 +427,7 @@ def _label_markers(ax: Axes, xy: np.ndarray, texts: np.ndarray, font: float) -> 
 def _map_title(run: Run, m: int) -> str:
     after = run.kpis.get("after", {})
     bits = [f"{run.scenario or 'run'}: {m} territories, {run.status}"]
-    for measure in run.settings.get("balance", {}) or ["potential"]:
+    for measure in run.balance or ["potential"]:
         dev = after.get(f"{measure}.max_abs_deviation")
         if dev is not None:
             bits.append(f"{measure} within ±{dev:.1%}")
@@ -492,7 +493,7 @@ def plot_balance(run: Run, measure: str | None = None, *, ax: Axes | None = None
     _, territories = _plan(run)
     if ax is None:
         ax = _figure(BALANCE_SIZE).add_subplot()
-    balance = run.settings.get("balance", {}) or {}
+    balance = run.balance
     tids = territories["territory_id"].astype(str).tolist()
     x = np.arange(len(tids))
     if measure is not None:
@@ -504,7 +505,7 @@ def plot_balance(run: Run, measure: str | None = None, *, ax: Axes | None = None
             )
         value = territories[measure].to_numpy(dtype=float)
         target = territories[f"{measure}_target"].to_numpy(dtype=float)
-        tol = balance.get(measure, {}).get("tolerance")
+        tol = balance[measure].tolerance if measure in balance else None
         inside = np.ones(len(x), dtype=bool)
         if tol is not None:
             lo, hi = target * (1 - tol), target * (1 + tol)
@@ -543,7 +544,7 @@ def plot_balance(run: Run, measure: str | None = None, *, ax: Axes | None = None
             dev = territories[f"{meas}_deviation"].to_numpy(dtype=float) * 100
             pos = x - 0.4 + width * (k + 0.5)
             ax.bar(pos, dev, width=width, color=cmap(k), label=meas, zorder=2)
-            tol = balance.get(meas, {}).get("tolerance")
+            tol = balance[meas].tolerance if meas in balance else None
             if tol is not None:
                 for sign in (-1, 1):
                     ax.axhline(

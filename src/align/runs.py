@@ -11,11 +11,14 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from pydantic import ValidationError
 
+from ._version import __version__
 from .errors import InfeasibleError, NoSolutionError, RunError, ScenarioError
 from .io import read_run_folder, write_run_folder
 from .plots import plot_balance, plot_map, plot_tradeoff
 from .scenario import Scenario
+from .settings import BalanceRule, Settings
 from .status import PLANNED, Status
 from .units import Units, strict_json
 from .validation import suggest
@@ -36,6 +39,11 @@ class Run:
 
     ``objective`` is the plan's cost in raw units (TRAVEL x travel + MOVED x disruption),
     ``bound`` a proven lower bound on the best possible cost and ``gap`` their relative distance.
+
+    ``settings`` are the resolved settings it was solved under (None when unknown). A run.json
+    whose settings no longer validate (written by a version with other keys) still loads: its
+    settings are None, the dict read is kept in ``settings_raw`` (and written back as it was)
+    and ``notes`` says why.
     """
 
     status: Status
@@ -46,7 +54,7 @@ class Run:
     solver: str = "highs"
     wall_seconds: float = 0.0
     kpis: dict[str, dict[str, float]] = field(default_factory=dict)
-    settings: dict[str, Any] = field(default_factory=dict)
+    settings: Settings | None = None
     input_hash: str = ""
     version: str = ""
     scenario: str = ""
@@ -59,6 +67,8 @@ class Run:
     territories: pd.DataFrame | None = None
     path: Path | None = None
     account_shapes: Any = None
+    settings_raw: dict[str, Any] | None = None
+    notes: list[str] = field(default_factory=list)
     _territory_shapes: Any = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
@@ -117,6 +127,11 @@ class Run:
         return df
 
     @property
+    def balance(self) -> dict[str, BalanceRule]:
+        """The balance rules it was solved under (column -> rule); empty when unknown."""
+        return dict(self.settings.balance) if self.settings is not None else {}
+
+    @property
     def units(self) -> Units:
         """How this run's numbers are shown (the ``units`` settings)."""
         return Units.of(self.settings)
@@ -136,7 +151,7 @@ class Run:
             "solver": self.solver,
             "wall_seconds": round(self.wall_seconds, 4),
             "kpis": self.kpis,
-            "settings": self.settings,
+            "settings": self._settings_dump(),
             "input_hash": self.input_hash,
             "version": self.version,
             "scenario": self.scenario,
@@ -146,6 +161,12 @@ class Run:
             "message": self.message,
             "stats": self.stats,
         }
+
+    def _settings_dump(self) -> dict[str, Any]:
+        """run.json's settings: the model's dump, else the raw dict read, else empty."""
+        if self.settings is not None:
+            return self.settings.model_dump()
+        return dict(self.settings_raw or {})
 
     def write(self, folder: str | Path) -> Path:
         """Write the run folder: run.json, and with a plan assignments.csv, territories.csv and,
@@ -281,11 +302,11 @@ def load_run(path_or_id: str | Path) -> Run:
     folder = Path(path_or_id)
     summary = _plan_less_summary(folder)
     if summary is not None:  # an infeasible or plan-less run: run.json alone
-        run = _run_of(summary)
+        run = _run_of(summary, str(folder / "run.json"))
         run.path = folder
         return run
     summary, assignments, territories = read_run_folder(path_or_id)
-    run = _run_of(summary)
+    run = _run_of(summary, str(Path(path_or_id) / "run.json"))
     run.assignments, run.territories, run.path = assignments, territories, Path(path_or_id)
     return run
 
@@ -295,13 +316,36 @@ _SUMMARY_KEYS = set(Run.__dataclass_fields__) - {
     "territories",
     "path",
     "account_shapes",
+    "settings_raw",
+    "notes",
     "_territory_shapes",
 }
 
 
-def _run_of(summary: Mapping[str, Any]) -> Run:
-    """A Run (without its tables) from run.json's summary."""
-    return Run(**{k: v for k, v in summary.items() if k in _SUMMARY_KEYS})
+def _run_of(summary: Mapping[str, Any], label: str = "run.json") -> Run:
+    """A Run (without its tables) from run.json's summary; settings that no longer validate
+    are kept aside as read (``settings_raw``) with a note, never an error."""
+    fields = {k: v for k, v in summary.items() if k in _SUMMARY_KEYS and k != "settings"}
+    run = Run(**fields)
+    raw = summary.get("settings")
+    if not raw:
+        return run
+    if not isinstance(raw, Mapping):
+        run.settings_raw = {"settings": raw}
+        run.notes.append(f"{label}: settings are not a table (got {type(raw).__name__}); ignored")
+        return run
+    try:
+        run.settings = Settings.model_validate(raw)
+    except ValidationError as e:
+        run.settings_raw = dict(raw)
+        problems = "; ".join(
+            f"{'.'.join(map(str, err['loc'])) or 'settings'}: {err['msg']}" for err in e.errors()
+        )
+        run.notes.append(
+            f"{label}: settings do not validate under align {__version__} ({problems}); "
+            "kept as read in run.settings_raw, run.settings is None"
+        )
+    return run
 
 
 def _plan_less_summary(folder: Path) -> dict[str, Any] | None:
@@ -327,7 +371,8 @@ def _load_stored_run(run_id: str, url: str) -> Run:
     """A succeeded run of the service's run store (SQLAlchemy; no web stack imported)."""
     from sqlalchemy.exc import SQLAlchemyError
 
-    from .service.store import SUCCEEDED, Store
+    from .service.states import RunState
+    from .service.store import Store
 
     if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).is_file():
         raise RunError(f"run {run_id!r}: {RUN_ID_ENV} names no database file ({url})")
@@ -336,7 +381,7 @@ def _load_stored_run(run_id: str, url: str) -> Run:
         row = store.run(run_id)
         if row is None:
             raise RunError(f"run {run_id!r}: not in the run store {RUN_ID_ENV}")
-        result = store.result(row.id) if row.status == SUCCEEDED else None
+        result = store.result(row.id) if row.status == RunState.SUCCEEDED else None
         if result is None:
             raise RunError(f"run {run_id!r} is {row.status}; only succeeded runs hold a plan")
     except SQLAlchemyError as e:
@@ -359,7 +404,7 @@ def stored_table(content: bytes) -> pd.DataFrame:
 
 def stored_run(summary: Mapping[str, Any], assignments: bytes, territories: bytes) -> Run:
     """A Run from what the run store keeps: run.json's summary and the two tables as CSV."""
-    run = _run_of(summary)
+    run = _run_of(summary, "the run store's run summary")
     run.assignments, run.territories = stored_table(assignments), stored_table(territories)
     return run
 
@@ -421,7 +466,7 @@ def compare_runs(runs: list[Run], *, names: list[str] | None = None) -> Comparis
             row["reason"] = "; ".join(run.reasons) or run.message or "no plan"
         row.update(run.kpis.get("after", {}) if run.has_plan else {})
         rows.append(row)
-    flat = [_flat(r.settings) for r in runs]
+    flat = [_flat(r._settings_dump()) for r in runs]
     keys = list(dict.fromkeys(k for f in flat for k in f))
     differ = [k for k in keys if len({repr(f.get(k)) for f in flat}) > 1]
     for row, f in zip(rows, flat, strict=True):

@@ -450,7 +450,7 @@ def pareto_mask(values: np.ndarray) -> np.ndarray:
 
 def _metrics(run: Run) -> dict[str, float]:
     after = run.kpis.get("after", {})
-    s = Settings.model_validate(run.settings) if run.settings else None
+    s = run.settings
     measures = list(s.balance) if s is not None else []
     devs = [after[f"{m}.max_abs_deviation"] for m in measures if f"{m}.max_abs_deviation" in after]
     dm = s.objective.disruption_measure if s is not None else "accounts"

@@ -12,7 +12,7 @@ from rich.console import Console, ConsoleDimensions
 from rich.table import Table
 
 from ..errors import AlignError
-from ..runs import Run
+from ..runs import Run, load_run
 from ..units import DASH, Units
 
 app = typer.Typer(
@@ -66,6 +66,15 @@ def print_notes(notes: list[str]) -> None:
     """How the files were read: mappings, parsed amounts, ZIP codes placed, the preset."""
     for note in notes:
         out.print(f"note: {note}")
+
+
+def read_run(ref: str | Path) -> Run:
+    """A run folder (or stored run id) as :func:`align.load_run` reads it; how it was read
+    (settings that no longer validate) is said on stderr, keeping stdout for the output."""
+    run = load_run(ref)
+    for note in run.notes:
+        err.print(f"note: {note}")
+    return run
 
 
 def show(v: object) -> str:

@@ -17,7 +17,7 @@ from ..errors import RunError
 from ..io import load_scenario
 from ..pockets import SUGGEST_TIME_LIMIT_S, find_pockets, suggest_territories
 from ..progress import live_progress, steps, stop_on_ctrl_c
-from ..runs import check_run_folder, compare_runs, load_run, moved_between
+from ..runs import check_run_folder, compare_runs, moved_between
 from ..settings import list_presets, load_preset
 from ..units import Units
 from .common import (
@@ -31,6 +31,7 @@ from .common import (
     out,
     percent,
     print_notes,
+    read_run,
     save_run,
     short_path,
     show,
@@ -84,7 +85,7 @@ def solve(
         if from_run is None:
             run = solve_scenario(sc, progress=progress)
         else:
-            run = solve_from(sc, load_run(from_run), progress=progress)
+            run = solve_from(sc, read_run(from_run), progress=progress)
     if stopped.is_set():
         note = f"interrupted (Ctrl-C) after {run.wall_seconds:.1f} s"
         run.message = f"{note}; {run.message}" if run.message else note
@@ -124,7 +125,7 @@ def compare(
     moved: Annotated[int, typer.Option(help="moved accounts to list")] = 20,
 ) -> None:
     """Print the KPIs of runs side by side and the accounts that moved between them."""
-    loaded = [load_run(p) for p in runs]
+    loaded = [read_run(p) for p in runs]
     names = [str(p) for p in runs]
     df = compare_runs(loaded, names=names)
     table = Table(title="KPIs by run", title_justify="left")
@@ -178,7 +179,7 @@ def pockets(
 ) -> None:
     """Find opportunity pockets: dense clusters of whitespace (potential - revenue)."""
     sc = load_scenario(scenario, overrides=set_, columns=map_)
-    plan = load_run(run) if run is not None else None
+    plan = read_run(run) if run is not None else None
     result = find_pockets(sc, run=plan, by_segment=by_segment)
     files = result.write(out_dir)
     s = result.settings
@@ -271,7 +272,7 @@ def map_(
     """Draw the run's territories on a map (PNG): coloured, labelled, with a legend."""
     from ..plots import plot_balance, plot_map, save
 
-    loaded = load_run(run)
+    loaded = read_run(run)
     sc = load_scenario(scenario, overrides=["constraints.contiguity=false"]) if scenario else None
     path = save(plot_map(loaded, scenario=sc), out_file or run / "map.png")
     written = [path]

@@ -21,7 +21,7 @@ from ..quotas import (
     propose_quotas,
     stale_overrides,
 )
-from ..runs import load_run, moved_between
+from ..runs import moved_between
 from ..units import Units, parse_amount
 from .common import (
     SetOption,
@@ -30,6 +30,7 @@ from .common import (
     exit_without_plan,
     format_cell,
     out,
+    read_run,
 )
 
 # --- quota proposals and negotiation (align quotas, align adjust) -----------------------------
@@ -174,7 +175,7 @@ def quotas(
         amount = parse_amount(goal, what="--goal")
         if out_dir is None:
             raise ScenarioError("give the proposal folder to write, e.g. --out proposals/fy27")
-        run = load_run(source)
+        run = read_run(source)
         sc = load_scenario(run.scenario_path, overrides=set_) if run.scenario_path else None
         ovr = [{"territory_id": t, "quota": q, "reason": why.get(t, "")} for t, q in values.items()]
         proposal = propose_quotas(
@@ -224,7 +225,7 @@ def adjust(
         flag = "--drop-overrides" if drop_overrides else "--restate-overrides"
         raise ScenarioError(f"{flag} applies to a carried proposal: give --proposal FOLDER")
     moves = _pairs(move, "--move", "ACCOUNT=TERRITORY, e.g. A00017=T03")
-    run = load_run(run_dir)
+    run = read_run(run_dir)
     previous = load_proposal(proposal_dir) if proposal_dir is not None else None
     new = adjust_run(run, moves)
     new.write(out_dir)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Annotated
 
 import typer
@@ -13,6 +14,27 @@ from .common import (
 
 # ---------------------------------------------------------------------------------------------
 # align serve: the HTTP service (FastAPI is imported only here, when the command runs)
+
+
+class LogLevel(StrEnum):
+    """uvicorn's log levels, most to least verbose."""
+
+    TRACE = "trace"
+    DEBUG = "debug"
+    INFO = "info"
+    WARNING = "warning"
+    ERROR = "error"
+    CRITICAL = "critical"
+
+
+DEFAULT_LOG_LEVEL = LogLevel.INFO
+ACCESS_LOG_LEVELS = frozenset({LogLevel.TRACE, LogLevel.DEBUG, LogLevel.INFO})
+
+
+def logs_access(log_level: LogLevel | None) -> bool:
+    """True when ``--log-level`` asks for a line per request (trace, debug or info given);
+    by default (no ``--log-level``) requests are not logged."""
+    return log_level in ACCESS_LOG_LEVELS
 
 
 @app.command()
@@ -31,7 +53,13 @@ def serve(
             "(env ALIGN_DATABASE_URL)"
         ),
     ] = None,
-    log_level: Annotated[str, typer.Option(help="uvicorn log level")] = "info",
+    log_level: Annotated[
+        LogLevel | None,
+        typer.Option(
+            help="uvicorn log level (default info); given as debug or info, a line per request "
+            "is logged too (the access log, off by default)"
+        ),
+    ] = None,
 ) -> None:
     """Serve scenarios and solve runs over HTTP (OpenAPI docs at /docs)."""
     import uvicorn
@@ -56,7 +84,13 @@ def serve(
         f"{config.workers} solver processes, "
         f"database {_redact(config.database_url)}, {keys}"
     )
-    uvicorn.run(create_app(config), host=host, port=port, log_level=log_level)
+    uvicorn.run(
+        create_app(config),
+        host=host,
+        port=port,
+        log_level=str(log_level or DEFAULT_LOG_LEVEL),
+        access_log=logs_access(log_level),
+    )
 
 
 def _loopback(host: str) -> bool:

@@ -73,7 +73,7 @@ def make_run(
     run = Run(
         status=Status.FEASIBLE if assign is not None else Status(status),  # set below with a plan
         solver=backend.name,
-        settings=s.model_dump(),
+        settings=s.model_copy(deep=True),
         input_hash=scenario.input_hash,
         version=__version__,
         scenario=scenario.name,

@@ -195,7 +195,7 @@ def solve_greenfield(scenario: Scenario, *, progress: Any = None) -> Run:
         return Run(
             status=Status.INFEASIBLE,
             reasons=heavy,
-            settings=s.model_dump(),
+            settings=s.model_copy(deep=True),
             scenario=scenario.name,
             stats=stats,
             wall_seconds=clock.elapsed(),
@@ -222,7 +222,7 @@ def solve_greenfield(scenario: Scenario, *, progress: Any = None) -> Run:
         return Run(
             status=Status.NO_SOLUTION,
             message="no plan was found within the time limit",
-            settings=s.model_dump(),
+            settings=s.model_copy(deep=True),
             scenario=scenario.name,
             wall_seconds=clock.elapsed(),
         )
@@ -355,7 +355,7 @@ def _without_plan(
         bound=bound,
         reasons=reasons,
         message=res.message,
-        settings=s.model_dump(),
+        settings=s.model_copy(deep=True),
         scenario=scenario.name,
         stats=stats,
         wall_seconds=clock.elapsed(),
@@ -445,7 +445,7 @@ def contiguous_search_plan(
         return Run(
             status=Status.NO_SOLUTION,
             message="no plan without contiguity was found to start from within the time limit",
-            settings=s.model_dump(),
+            settings=s.model_copy(deep=True),
             scenario=scenario.name,
             stats=stats,
             wall_seconds=clock.elapsed(),
@@ -487,7 +487,7 @@ def contiguous_search_plan(
                 "the contiguous local search ended with a territory outside its band within "
                 "the time limit; allow more time or widen a tolerance"
             ),
-            settings=s.model_dump(),
+            settings=s.model_copy(deep=True),
             scenario=scenario.name,
             stats=stats,
             wall_seconds=clock.elapsed(),

@@ -250,10 +250,7 @@ def _headline(run: Run) -> str:
         f'<span class="pill {"ok" if run.status == "optimal" else "warn"}">{_esc(run.status)}'
         f"</span>"
     )
-    bands = ", ".join(
-        f"{_esc(m)} within ±{float(v.get('tolerance', 0)):.0%}"
-        for m, v in (run.settings.get("balance") or {}).items()
-    )
+    bands = ", ".join(f"{_esc(m)} within ±{v.tolerance:.0%}" for m, v in run.balance.items())
     far = run.stats.get("far_accounts")
     warning = ""
     if far:
@@ -288,15 +285,12 @@ def _map_section(run: Run, scenario: Scenario | None) -> str:
 def _balance_section(run: Run) -> str:
     from ..plots import plot_balance
 
-    measures = list(run.settings.get("balance") or {})
+    measures = list(run.balance)
     ax = plot_balance(run)
     from ..plots import _root
 
     _root(ax).set_size_inches(12, 4.6)
-    bands = ", ".join(
-        f"{m} ±{float(v.get('tolerance', 0)):.0%}"
-        for m, v in (run.settings.get("balance") or {}).items()
-    )
+    bands = ", ".join(f"{m} ±{v.tolerance:.0%}" for m, v in run.balance.items())
     fig = _figure(
         _png(ax, dpi=90),
         "deviation from target per territory",
@@ -513,7 +507,7 @@ def _plans(
                 .reset_index()
             )
     pages = []
-    balance = list(run.settings.get("balance") or {})
+    balance = list(run.balance)
     for t in territories.to_dict("records"):
         tid = str(t["territory_id"])
         name = t.get("name") if isinstance(t.get("name"), str) else ""
@@ -657,9 +651,10 @@ def _render(
     nav = "".join(f'<a href="#{k}">{_esc(v)}</a>' for k, v in links)
     when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     n_acc, n_ter = len(assignments), len(territories)
+    model = run.settings.model if run.settings is not None else None
     sub = (
         f"{n_acc:,} accounts · {n_ter} territories · solved with {_esc(run.solver)} in "
-        f"{run.wall_seconds:.1f} s · {_esc(run.settings.get('model') or 'custom rules')}"
+        f"{run.wall_seconds:.1f} s · {_esc(model or 'custom rules')}"
     )
     parts = [
         _headline(run),

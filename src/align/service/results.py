@@ -18,7 +18,8 @@ from starlette.concurrency import run_in_threadpool
 
 from ..runs import Run, stored_run, stored_table
 from .deps import run_row
-from .store import ACTIVE, SUCCEEDED, RunRow, Store
+from .states import ACTIVE, RunState
+from .store import RunRow, Store
 
 
 @dataclass(frozen=True)
@@ -101,7 +102,7 @@ async def cached(
 def stored(store: Store, run_id: str, owner: str) -> tuple[RunRow, Any]:
     """The run and its stored result; 409 unless it has succeeded."""
     row = run_row(store, run_id, owner)
-    result = store.result(row.id) if row.status == SUCCEEDED else None
+    result = store.result(row.id) if row.status == RunState.SUCCEEDED else None
     if result is None:
         when = "once it has succeeded" if row.status in ACTIVE else "only for succeeded runs"
         raise HTTPException(409, f"run {row.id} is {row.status}; results exist {when}")

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from ..status import Status
+from .states import RunState
 
 Row = dict[str, Any]
 
@@ -71,7 +74,7 @@ class RunIn(_In):
 
 class RunCreated(BaseModel):
     id: str
-    status: str
+    status: RunState
     url: str
 
 
@@ -79,11 +82,11 @@ class RunOut(BaseModel):
     id: str
     scenario_id: str
     name: str | None = Field(default=None, description="the run's name, when it was given one")
-    status: Literal["queued", "running", "succeeded", "failed", "cancelled"]
+    status: RunState
     progress: float = Field(description="0 to 1")
     phase: str | None
     reason: str | None = Field(description="why the run failed or was cancelled")
-    solver_status: str | None = Field(description="optimal, feasible, infeasible, no_solution")
+    solver_status: Status | None = Field(description="optimal, feasible, infeasible, no_solution")
     objective: float | None
     bound: float | None
     gap: float | None
@@ -178,7 +181,7 @@ class ProposalInfo(BaseModel):
     run_id: str
     parent_id: str | None = Field(description="the previous version (from version 2)")
     version: int
-    status: str = Field(description="optimal (quotas set), infeasible (reasons), no_solution")
+    status: Status = Field(description="optimal (quotas set), infeasible (reasons), no_solution")
     goal: float
     settings: dict[str, Any] = Field(description="the [quota] settings used")
     region_goals: dict[str, float]

@@ -47,16 +47,10 @@ from sqlalchemy.orm import (
 )
 from sqlalchemy.pool import NullPool
 
-QUEUED, RUNNING, SUCCEEDED, FAILED, CANCELLED = (
-    "queued",
-    "running",
-    "succeeded",
-    "failed",
-    "cancelled",
-)
-ACTIVE = (QUEUED, RUNNING)
+from ..status import Status
+from .states import ACTIVE, RunState
+
 CONNECT_TIMEOUT_S = 5
-FINAL = (SUCCEEDED, FAILED, CANCELLED)
 
 
 def now() -> datetime:
@@ -316,7 +310,13 @@ class Store:
             return row
 
     def runs(
-        self, owner: str, *, scenario_id: str | None, status: str | None, limit: int, offset: int
+        self,
+        owner: str,
+        *,
+        scenario_id: str | None,
+        status: RunState | None,
+        limit: int,
+        offset: int,
     ) -> Sequence[RunRow]:
         q = select(RunRow).where(RunRow.owner == owner)
         if scenario_id is not None:
@@ -357,7 +357,12 @@ class Store:
         q = (
             update(RunRow)
             .where(RunRow.id == run_id, RunRow.status.in_(ACTIVE))
-            .values(status=CANCELLED, reason="cancelled on request", finished_at=now(), token=None)
+            .values(
+                status=RunState.CANCELLED,
+                reason="cancelled on request",
+                finished_at=now(),
+                token=None,
+            )
         )
         with self.tx() as s:
             return bool(s.execute(q).rowcount)  # type: ignore[attr-defined]
@@ -368,7 +373,7 @@ class Store:
             with self.tx() as s:
                 row = s.scalars(
                     select(RunRow)
-                    .where(RunRow.status == QUEUED)
+                    .where(RunRow.status == RunState.QUEUED)
                     .order_by(RunRow.created_at, RunRow.id)
                     .limit(1)
                 ).first()
@@ -377,9 +382,9 @@ class Store:
                 token = secrets.token_hex(16)
                 claimed = s.execute(
                     update(RunRow)
-                    .where(RunRow.id == row.id, RunRow.status == QUEUED)
+                    .where(RunRow.id == row.id, RunRow.status == RunState.QUEUED)
                     .values(
-                        status=RUNNING,
+                        status=RunState.RUNNING,
                         token=token,
                         started_at=now(),
                         attempts=RunRow.attempts + 1,
@@ -405,9 +410,9 @@ class Store:
         self,
         claim: Claim,
         *,
-        status: str,
+        status: RunState,
         reason: str | None = None,
-        solver_status: str | None = None,
+        solver_status: Status | None = None,
         summary: dict[str, Any] | None = None,
         frames: tuple[bytes, bytes] | None = None,
     ) -> bool:
@@ -424,7 +429,7 @@ class Store:
                     reason=reason,
                     solver_status=solver_status,
                     summary=clean_json(summary) if summary is not None else None,
-                    progress=1.0 if status == SUCCEEDED else RunRow.progress,
+                    progress=1.0 if status == RunState.SUCCEEDED else RunRow.progress,
                     phase="done",
                     finished_at=now(),
                     token=None,
@@ -442,12 +447,12 @@ class Store:
         """Runs left ``running`` by a stopped server: re-queue them, or fail those already tried
         ``max_attempts`` times. Returns (re-queued ids, failed ids)."""
         with self.tx() as s:
-            rows = s.scalars(select(RunRow).where(RunRow.status == RUNNING)).all()
+            rows = s.scalars(select(RunRow).where(RunRow.status == RunState.RUNNING)).all()
             requeued, failed = [], []
             for row in rows:
                 row.token = None
                 if row.attempts >= max_attempts:
-                    row.status = FAILED
+                    row.status = RunState.FAILED
                     row.finished_at = now()
                     row.reason = (
                         f"the server stopped while this run was solving, {row.attempts} "
@@ -456,7 +461,7 @@ class Store:
                     )
                     failed.append(row.id)
                 else:
-                    row.status = QUEUED
+                    row.status = RunState.QUEUED
                     row.progress = 0.0
                     row.phase = "re-queued after a server restart"
                     requeued.append(row.id)
@@ -471,7 +476,7 @@ class Store:
             update(RunRow)
             .where(RunRow.id == claim.run_id, RunRow.token == claim.token)
             .values(
-                status=QUEUED,
+                status=RunState.QUEUED,
                 token=None,
                 progress=0.0,
                 phase=phase,

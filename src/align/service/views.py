@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from ..status import Status
 from . import formats
 from .schemas import ProposalInfo, ProposalOut, RunOut, ScenarioOut
+from .states import RunState
 from .store import ProposalRow, RunRow, ScenarioRow, utc
 
 
@@ -27,12 +29,12 @@ def run_out(row: RunRow) -> RunOut:
     return RunOut(
         id=row.id,
         scenario_id=row.scenario_id,
-        status=row.status,  # type: ignore[arg-type]
+        status=RunState(row.status),
         progress=row.progress,
         name=row.request.get("name"),
         phase=row.phase,
         reason=row.reason,
-        solver_status=row.solver_status,
+        solver_status=Status(row.solver_status) if row.solver_status else None,
         objective=formats.plain(s.get("objective")),
         bound=formats.plain(s.get("bound")),
         gap=formats.plain(s.get("gap")),
@@ -57,7 +59,7 @@ def proposal_info(row: ProposalRow) -> ProposalInfo:
         run_id=row.run_id,
         parent_id=row.parent_id,
         version=row.version,
-        status=row.status,
+        status=Status(row.status),
         goal=row.goal,
         settings=row.settings,
         region_goals=row.region_goals,

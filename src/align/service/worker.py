@@ -33,7 +33,8 @@ from ..errors import ScenarioError
 from ..io import load_scenario
 from ..runs import Run
 from ..scenario import Scenario
-from .store import FAILED, RUNNING, SUCCEEDED, Claim, Store
+from .states import RunState
+from .store import Claim, Store
 
 log = logging.getLogger("align.service")
 T = TypeVar("T")
@@ -187,7 +188,7 @@ def _execute(store: Store, claim: Claim, memory_mb: int = 0) -> None:
             scenario = load_stored(files, Path(tmp) / "scenario", request.get("effective") or None)
     except ScenarioError as e:
         reason = "the scenario is invalid: " + "; ".join(e.problems)
-        _retrying(lambda: store.finish(claim, status=FAILED, reason=reason))
+        _retrying(lambda: store.finish(claim, status=RunState.FAILED, reason=reason))
         return
     scenario.name = row.scenario_id
     try:
@@ -197,12 +198,12 @@ def _execute(store: Store, claim: Claim, memory_mb: int = 0) -> None:
             f"the solve passed its memory cap of {memory_mb:,} MiB (ALIGN_RUN_MEMORY_MB); "
             "solve fewer accounts or pairs (solver.candidates), or raise the cap"
         )
-        _retrying(lambda: store.finish(claim, status=FAILED, reason=reason))
+        _retrying(lambda: store.finish(claim, status=RunState.FAILED, reason=reason))
         return
     except Exception as e:  # noqa: BLE001 - any solver failure becomes the run's reason
         log.error("run %s: solve raised\n%s", claim.run_id, traceback.format_exc())
         reason = f"the solve failed: {type(e).__name__}: {e}"
-        _retrying(lambda: store.finish(claim, status=FAILED, reason=reason))
+        _retrying(lambda: store.finish(claim, status=RunState.FAILED, reason=reason))
         return
     _retrying(lambda: record(store, claim, run))
 
@@ -214,7 +215,11 @@ def record(store: Store, claim: Claim, run: Run) -> bool:
         assert run.assignments is not None and run.territories is not None
         frames = (frame_bytes(run.assignments), frame_bytes(run.territories))
         return store.finish(
-            claim, status=SUCCEEDED, solver_status=run.status, summary=summary, frames=frames
+            claim,
+            status=RunState.SUCCEEDED,
+            solver_status=run.status,
+            summary=summary,
+            frames=frames,
         )
     if run.status == "infeasible":
         # one line: the smallest single change; the run's ``reasons`` list holds them all
@@ -224,7 +229,7 @@ def record(store: Store, claim: Claim, run: Run) -> bool:
     else:
         reason = f"no plan was found within the limits: {run.message}"
     return store.finish(
-        claim, status=FAILED, solver_status=run.status, summary=summary, reason=reason
+        claim, status=RunState.FAILED, solver_status=run.status, summary=summary, reason=reason
     )
 
 
@@ -320,7 +325,7 @@ class WorkerPool:
             self._down_since = None
         for run_id, job in list(self.jobs.items()):
             status, token = states.get(run_id, (None, None))
-            mine = status == RUNNING and token == job.claim.token
+            mine = status == RunState.RUNNING and token == job.claim.token
             if not job.process.is_alive():
                 job.process.join()
                 if mine:  # the process ended without recording an outcome
@@ -333,7 +338,7 @@ class WorkerPool:
                             count=True,
                         )
                     else:
-                        self.store.finish(job.claim, status=FAILED, reason=job.stop_reason
+                        self.store.finish(job.claim, status=RunState.FAILED, reason=job.stop_reason
                                           or self._died(code))  # fmt: skip
                 # forgotten only once the outcome is written: a write that fails (the database
                 # away) is tried again at the next tick, so no run stays running for good
@@ -364,7 +369,7 @@ class WorkerPool:
             except Exception as e:  # noqa: BLE001 - the run must not stay claimed forever
                 log.error("run %s: cannot start\n%s", claim.run_id, traceback.format_exc())
                 reason = f"no solver process could be started ({type(e).__name__}: {e})"
-                self.store.finish(claim, status=FAILED, reason=reason)
+                self.store.finish(claim, status=RunState.FAILED, reason=reason)
                 continue
             self.jobs[claim.run_id] = _Job(claim, process)
 

@@ -17,6 +17,7 @@ from ...quotas import DIFF_COLUMNS, Proposal, override_quotas, propose_quotas
 from ...quotas.workbook import territory_labels, write_workbook
 from ...scenario import Scenario
 from ...settings import _parse_overrides, deep_merge
+from ...status import Status
 from ...units import Units
 from .. import formats
 from ..deps import (
@@ -33,7 +34,8 @@ from ..deps import (
 from ..results import as_run
 from ..scenarios import load_scenario
 from ..schemas import OverridesIn, Problem, ProposalList, ProposalOut, QuotasIn
-from ..store import ACTIVE, SUCCEEDED, ProposalRow, RunRow, Store, clean_json, new_id, now
+from ..states import ACTIVE, RunState
+from ..store import ProposalRow, RunRow, Store, clean_json, new_id, now
 from ..views import proposal_info, proposal_out
 
 router = APIRouter(tags=["quotas"])
@@ -46,7 +48,7 @@ ANSWERS: dict[int | str, dict[str, Any]] = {
 
 
 def plan_or_409(row: RunRow) -> None:
-    if row.status == SUCCEEDED:
+    if row.status == RunState.SUCCEEDED:
         return
     if row.status in ACTIVE:
         raise HTTPException(
@@ -59,7 +61,7 @@ def plan_or_409(row: RunRow) -> None:
 
 
 def quotas_or_409(row: ProposalRow) -> None:
-    if row.status != "optimal":
+    if row.status != Status.OPTIMAL:
         raise HTTPException(
             409,
             f"proposal {row.id} is {row.status}; it holds no quotas (see its reasons); propose "

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
@@ -20,7 +20,8 @@ from ..deps import (
 )
 from ..scenarios import check_run_limits, load_scenario, run_overrides
 from ..schemas import Problem, RunCreated, RunIn, RunList, RunOut
-from ..store import QUEUED, RunRow, new_id, now
+from ..states import RunState
+from ..store import RunRow, new_id, now
 from ..views import run_out
 
 router = APIRouter(tags=["runs"])
@@ -58,7 +59,7 @@ def create_run(
             id=new_id(),
             scenario_id=row.id,
             owner=owner,
-            status=QUEUED,
+            status=RunState.QUEUED,
             progress=0.0,
             phase="queued",
             request={**body.model_dump(), "effective": effective},
@@ -69,7 +70,7 @@ def create_run(
     )
     request.app.state.pool.wake()
     url = f"/runs/{run.id}"
-    created = RunCreated(id=run.id, status=run.status, url=url)
+    created = RunCreated(id=run.id, status=RunState(run.status), url=url)
     return JSONResponse(created.model_dump(), 202, headers={"Location": url})
 
 
@@ -78,7 +79,7 @@ def list_runs(
     store: StoreDep,
     owner: Owner,
     scenario: Annotated[str | None, Query(description="a scenario id")] = None,
-    status: Literal["queued", "running", "succeeded", "failed", "cancelled"] | None = None,
+    status: RunState | None = None,
     limit: Limit = 100,
     offset: Offset = 0,
 ) -> RunList:

@@ -24,6 +24,7 @@ from ..config import ServiceConfig
 from ..deps import ID, RUN_SETTINGS, StoreDep, proposal_row, run_row, scenario_row
 from ..scenarios import add_scenario, load_scenario, run_overrides
 from ..schemas import RunIn
+from ..states import ACTIVE
 from ..store import ProposalRow
 from ..uploads import read_upload
 from ..views import run_out, scenario_out
@@ -210,7 +211,7 @@ def run_status(run_id: str, request: Request, store: StoreDep) -> Response:
     who = _who(request)
     run = run_out(run_row(store, run_id, who.owner))
     response = page(request, "status.html", run=run)
-    if run.status not in ("queued", "running"):
+    if run.status not in ACTIVE:
         response.headers["HX-Refresh"] = "true"  # the page now shows the plan
     return response
 

@@ -16,12 +16,14 @@ from starlette.concurrency import run_in_threadpool
 from ...errors import ScenarioError
 from ...scenario import Scenario
 from ...settings import deep_merge
+from ...status import Status
 from .. import deps, formats
 from ..deps import StoreDep, run_row
 from ..results import result_table
 from ..scenarios import add_scenario, load_scenario
 from ..schemas import Problem
-from ..store import QUEUED, SUCCEEDED, RunRow, Store, new_id, now, utc
+from ..states import RunState
+from ..store import RunRow, Store, new_id, now, utc
 from . import records
 from .access import CallerDep
 from .polygons import SHAPES
@@ -114,7 +116,7 @@ def _not_frozen(store: Store, row: RunRow) -> None:
 
 def _succeeded(store: Store, run_id: str, owner: str) -> tuple[RunRow, pd.DataFrame]:
     row = run_row(store, run_id, owner)
-    if row.status != SUCCEEDED:
+    if row.status != RunState.SUCCEEDED:
         raise HTTPException(409, f"run {row.id} is {row.status}; its plan changes once it has one")
     return result_table(store, run_id, owner, "assignments")
 
@@ -322,7 +324,7 @@ def queue_run(
             id=new_id(),
             scenario_id=scenario_id,
             owner=owner,
-            status=QUEUED,
+            status=RunState.QUEUED,
             progress=0.0,
             phase="queued",
             request=asked,
@@ -375,7 +377,7 @@ def territory_plan(store: Store, run_id: str, territory_id: str, owner: str) -> 
         home = None
     quota = None
     for info in reversed(store.proposals(owner, run_id=row.id, limit=1000, offset=0)):
-        if info.status == "optimal":
+        if info.status == Status.OPTIMAL:
             full = store.proposal(info.id, owner, tables=True)
             found = [q for q in (full.quotas if full else None) or []
                      if str(q.get("territory_id")) == territory_id]  # fmt: skip
