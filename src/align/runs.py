@@ -80,7 +80,7 @@ class Run:
 
     def raise_for_status(self) -> Run:
         """Return the run when it holds a plan; raise InfeasibleError or NoSolutionError if not."""
-        if self.status == "infeasible":
+        if self.status == Status.INFEASIBLE:
             raise InfeasibleError(self.reasons or ["the rules admit no plan"])
         if not self.has_plan:
             raise NoSolutionError(self.message or "no plan was found within the limits")

@@ -13,6 +13,7 @@ from rich.table import Table
 
 from ..errors import AlignError
 from ..runs import Run, load_run
+from ..status import Status
 from ..units import DASH, Units
 
 app = typer.Typer(
@@ -131,7 +132,7 @@ def kpi_table(run: Run) -> Table:
 
 def exit_without_plan(run: Run, out_dir: Path, what: str) -> None:
     """Exit 3 (infeasible, with the reasons) or 4 (no plan) when the run holds no plan."""
-    if run.status == "infeasible":
+    if run.status == Status.INFEASIBLE:
         err.print(f"infeasible: the {what} admit no plan ({out_dir}/run.json)", style="bold red")
         for r in run.reasons:
             err.print(f"- {r}")

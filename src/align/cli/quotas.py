@@ -22,6 +22,7 @@ from ..quotas import (
     stale_overrides,
 )
 from ..runs import moved_between
+from ..status import Status
 from ..units import Units, parse_amount
 from .common import (
     SetOption,
@@ -52,7 +53,7 @@ def _pairs(items: list[str] | None, option: str, example: str) -> dict[str, str]
 
 def _print_proposal(proposal: Proposal, folder: Path, top: int) -> None:
     if not proposal.has_quotas:
-        if proposal.status == "infeasible":
+        if proposal.status == Status.INFEASIBLE:
             err.print(f"infeasible: no quota proposal ({folder}/proposal.json)", style="bold red")
             for r in proposal.reasons:
                 err.print(f"- {r}")

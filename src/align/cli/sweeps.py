@@ -11,7 +11,7 @@ import typer
 from rich import box
 from rich.table import Table
 
-from ..status import PLANNED
+from ..status import PLANNED, Status
 from ..sweeping import Sweep, parse_vary, short_keys
 from ..sweeping import sweep as run_sweep
 from ..units import Units
@@ -124,7 +124,7 @@ def sweep(
         err.print(f"interrupted: finished points are written to {out_dir}/", style="bold red")
         raise typer.Exit(130)
     if plans == 0:
-        infeasible = bool((t["status"] == "infeasible").all())
+        infeasible = bool((t["status"] == Status.INFEASIBLE).all())
         err.print(
             "no point has a plan" + (": the rules admit none" if infeasible else ""),
             style="bold red",

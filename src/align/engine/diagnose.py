@@ -16,6 +16,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..metrics import distance_unit
+from ..status import Status
 from .backends import Backend
 from .formulation import MatrixModel, Problem, Resource, build_model
 
@@ -265,7 +266,7 @@ def single_changes(
         res = backend.solve(m, time_limit=each, gap=1e-6, seed=seed)
         if res.x is None:
             continue  # this rule alone cannot make room for a plan (or time ran out)
-        proven = res.status == "optimal"
+        proven = res.status == Status.OPTIMAL
         verb = "must rise to at least" if proven else "admits a plan at"
         if family[0] == "moved":
             now = 1 - problem.moved_min_kept  # type: ignore[operator]
@@ -420,7 +421,7 @@ def elastic_reasons(
     model, layout = build_model(problem, pi, pj, integer=True, elastic=True)
     res = backend.solve(model, time_limit=time_limit, gap=1e-6, seed=seed)
     if res.x is None:
-        if res.status == "infeasible":
+        if res.status == Status.INFEASIBLE:
             return ["every account needs a territory it may join, and no assignment exists"]
         return [
             "no plan satisfies every rule, and the check of which rule must give ran out of "

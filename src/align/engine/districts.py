@@ -26,6 +26,7 @@ from numpy.typing import NDArray
 from ..runs import Run
 from ..scenario import Scenario
 from ..settings import SolverSettings
+from ..status import Status
 from .backends import Backend, get_backend
 from .common import Clock, make_run
 from .contiguity import (
@@ -258,7 +259,7 @@ def solve_with_cuts(
             start=x0,
             on_solution=seen if graph is not None else None,
         )
-        if res.status == "infeasible":
+        if res.status == Status.INFEASIBLE:
             if best is None:
                 return LoopResult("infeasible", None, math.inf, math.inf, rounds, n_cuts)
             break  # cannot happen with a contiguous incumbent; keep it
@@ -266,7 +267,7 @@ def solve_with_cuts(
             seen(res.x)
         say("contiguity", {"round": rounds, "cuts": len(pending), "objective": res.objective})
         if not pending:
-            if res.status == "optimal" and best is not None:
+            if res.status == Status.OPTIMAL and best is not None:
                 bound = max(bound, min(res.bound, best_obj))
                 return LoopResult("optimal", best, best_obj, bound, rounds, n_cuts)
             if math.isfinite(res.bound):
@@ -515,7 +516,7 @@ def solve_contiguous(scenario: Scenario, *, progress: Say | None = None) -> Run:
         res = replace(res, bound=bound_scaled, status="optimal" if gap_ok else res.status)
     stats.update(contiguity_rounds=res.rounds, contiguity_cuts=res.cuts, candidate_pairs=len(pi))
     why = []
-    if res.status == "infeasible":
+    if res.status == Status.INFEASIBLE:
         why = [
             "no plan keeps every territory one connected piece within the bands; widen a "
             "tolerance, add adjacency, or turn constraints.contiguity off"
@@ -580,7 +581,7 @@ def contiguous_start(
     )
     run = solve_fixed(relaxed)
     bound = run.bound if run.bound is not None and math.isfinite(run.bound) else None
-    if run.status == "optimal" and run.objective is not None:
+    if run.status == Status.OPTIMAL and run.objective is not None:
         bound = max(bound or -math.inf, float(run.objective) / (1 + s.solver.gap))
     stats["relaxation"] = {"status": run.status, "objective": run.objective, "bound": bound}
     all_rows = np.arange(problem.n)

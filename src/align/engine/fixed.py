@@ -26,6 +26,7 @@ from numpy.typing import NDArray
 from ..errors import AlignError
 from ..runs import Run
 from ..scenario import Scenario
+from ..status import Status
 from .backends import Backend, BackendResult, LPSession, get_backend
 from .common import Clock, Progress, make_run, relative_gap
 from .decompose import held_pinned, restrict, sift
@@ -366,7 +367,9 @@ def _tighten(
     margin = np.where(both, share * (hi - lo) / 2, 0.0)
     session.set_row_bounds(rows, lo + margin, hi - margin)
     res = session.solve(time_limit=clock.left())
-    ok = res.status == "optimal" and res.x is not None and res.x[slack].max(initial=0.0) <= 1e-7
+    ok = (
+        res.status == Status.OPTIMAL and res.x is not None and res.x[slack].max(initial=0.0) <= 1e-7
+    )
     stats["tightened"] = bool(ok)
     if not ok:
         session.set_row_bounds(rows, lo, hi)
@@ -607,7 +610,7 @@ def _whole_mip(
         if res.status != "infeasible":
             break
     if res.x is None:
-        return None, "infeasible" if res.status == "infeasible" else "time"
+        return None, "infeasible" if res.status == Status.INFEASIBLE else "time"
     chosen = res.x[: sub.n_pair_cols] > 0.5
     assign = np.full(problem.n, -1, dtype=np.int64)
     assign[sub.pi[chosen]] = sub.pj[chosen]

@@ -343,7 +343,7 @@ def _without_plan(
     s, m, graph = scenario.settings, scenario.n_territories, contiguous
     status = res.status
     reasons = []
-    if status == "infeasible":
+    if status == Status.INFEASIBLE:
         reasons = [
             f"no plan of {m} territories{' that are contiguous' if graph else ''} keeps every "
             "balanced column within its band; widen a tolerance"

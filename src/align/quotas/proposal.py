@@ -58,7 +58,7 @@ class Proposal:
 
     def raise_for_status(self) -> Proposal:
         """Return the proposal when it holds quotas; raise InfeasibleError or NoSolutionError."""
-        if self.status == "infeasible":
+        if self.status == Status.INFEASIBLE:
             raise InfeasibleError(self.reasons or ["the quota rules admit no proposal"])
         if not self.has_quotas:
             raise NoSolutionError(self.message or "no proposal was found within the limits")

@@ -26,6 +26,7 @@ import pandas as pd
 from .._version import __version__
 from ..errors import RunError, ScenarioError
 from ..io import scenario_of
+from ..status import Status
 from ..units import DASH, Units
 from .style import CSS
 
@@ -247,7 +248,7 @@ def _headline(run: Run) -> str:
     )
     gap = "" if run.gap is None else f", proven within {_pct(run.gap, 2)} of the best possible"
     status = (
-        f'<span class="pill {"ok" if run.status == "optimal" else "warn"}">{_esc(run.status)}'
+        f'<span class="pill {"ok" if run.status == Status.OPTIMAL else "warn"}">{_esc(run.status)}'
         f"</span>"
     )
     bands = ", ".join(f"{_esc(m)} within ±{v.tolerance:.0%}" for m, v in run.balance.items())

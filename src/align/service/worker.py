@@ -33,6 +33,7 @@ from ..errors import ScenarioError
 from ..io import load_scenario
 from ..runs import Run
 from ..scenario import Scenario
+from ..status import Status
 from .states import RunState
 from .store import Claim, Store
 
@@ -221,7 +222,7 @@ def record(store: Store, claim: Claim, run: Run) -> bool:
             summary=summary,
             frames=frames,
         )
-    if run.status == "infeasible":
+    if run.status == Status.INFEASIBLE:
         # one line: the smallest single change; the run's ``reasons`` list holds them all
         more = len(run.reasons) - 1
         reason = "infeasible: the rules admit no plan: " + (run.reasons[0] if run.reasons else "")
