@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from test_invariants import scenarios
 
 import align
-from align.engine import _highs_child, backends, common, fixed, size
+from align.engine import _highs_child, backends, fixed, repair, size
 from align.engine.formulation import build_model, build_problem
 from align.engine.pricing import PricedLP
 from align.engine.repair import SLACK_COST, SLACK_TOL, local_search, priced_plan
@@ -57,7 +57,7 @@ def test_local_search_swaps_two_accounts_when_no_single_move_keeps_the_bands() -
 
 
 def _violation(problem, plan: np.ndarray) -> float:  # type: ignore[no-untyped-def]
-    worst = common.band_violation(problem, plan)
+    worst = repair.band_violation(problem, plan)
     if problem.moved_min_kept is not None:
         cur = problem.current
         kept = problem.measure[(cur >= 0) & (cur == plan)].sum() / problem.moved_scale

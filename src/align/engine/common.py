@@ -23,6 +23,7 @@ from ..scenario import Scenario
 from ..status import Status
 from .backends import Backend, stop_requested
 from .formulation import Problem
+from .repair import band_violation
 
 Progress = Callable[[str, dict[str, Any]], None]
 
@@ -125,14 +126,3 @@ def assignment_table(scenario: Scenario, assign: np.ndarray) -> pd.DataFrame:
     )
     labels = carried_columns(scenario.accounts)  # name, city, state, zip of a CRM export
     return table.assign(**{c: scenario.accounts[c].to_numpy() for c in labels})
-
-
-def band_violation(problem: Problem, assign: np.ndarray) -> float:
-    """Largest relative violation of a band or capacity by a plan (0 when all hold)."""
-    worst = 0.0
-    for r in problem.resources:
-        load = r.load(assign, problem.m)
-        over = np.where(np.isfinite(r.hi), load - r.hi, 0.0)
-        under = np.where(np.isfinite(r.lo), r.lo - load, 0.0)
-        worst = max(worst, float(np.max(over)), float(np.max(under)))
-    return max(worst, 0.0)

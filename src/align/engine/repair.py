@@ -440,15 +440,21 @@ def _priced_once(
 HOLD_MARGIN = 1e-6  # relative: how far inside its bands a plan is pushed when it misses one
 
 
-def exact_violation(problem: Problem, assign: np.ndarray) -> float:
-    """Largest amount (scaled) by which a whole plan misses a band, a capacity or the moved cap,
-    from its own sums: 0 when every rule holds within BAND_EPS (floating-point sums only)."""
+def band_violation(problem: Problem, assign: np.ndarray) -> float:
+    """Largest relative violation of a band or capacity by a plan (0 when all hold)."""
     worst = 0.0
     for r in problem.resources:
         load = r.load(assign, problem.m)
         over = np.where(np.isfinite(r.hi), load - r.hi, 0.0)
         under = np.where(np.isfinite(r.lo), r.lo - load, 0.0)
-        worst = max(worst, float(over.max(initial=0.0)), float(under.max(initial=0.0)))
+        worst = max(worst, float(np.max(over)), float(np.max(under)))
+    return max(worst, 0.0)
+
+
+def exact_violation(problem: Problem, assign: np.ndarray) -> float:
+    """Largest amount (scaled) by which a whole plan misses a band, a capacity or the moved cap,
+    from its own sums: 0 when every rule holds within BAND_EPS (floating-point sums only)."""
+    worst = band_violation(problem, assign)
     if problem.moved_min_kept is not None:
         cur = problem.current
         kept = float(problem.measure[(cur >= 0) & (cur == assign)].sum()) / problem.moved_scale
