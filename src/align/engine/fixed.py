@@ -121,15 +121,15 @@ def solve_fixed(scenario: Scenario, *, progress: Progress | None = None) -> Run:
         out = _held(problem, pairs, first.rescue(out, stats, say), stats)
     if out.kind == "plan":
         return finish("plan", out.assign, objective=out.objective, bound=out.bound)
-    return finish("no_solution", bound=out.bound, message=out.message + _cap_note(problem))
+    return finish("no_solution", bound=out.bound, message=out.message + _cap_note(problem, stats))
 
 
-def _cap_note(problem: Problem) -> str:
+def _cap_note(problem: Problem, stats: dict[str, Any]) -> str:
     """Where the moved cap stands against the least the bands make move (a cap close to it
     leaves few plans, and they are hard to find)."""
     if problem.moved_min_kept is None:
         return ""
-    allowed, least = 1 - problem.moved_min_kept, least_moved_share(problem)  # 0.1 s at 100k
+    allowed, least = 1 - problem.moved_min_kept, stats["least_moved_share"]  # set on entry
     close = ": a cap close to that leaves few plans" if allowed < CAP_CLOSE * least else ""
     return (
         f"; constraints.max_moved_share allows {allowed:.1%} and bringing every territory "
