@@ -34,8 +34,6 @@ class FirstPlan:
         *,
         background: bool,
     ) -> None:
-        import threading
-
         self.problem, self.pairs, self.clock = problem, pairs, clock
         self.assign: np.ndarray | None = None
         self.seconds = 0.0
