@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import math
+import os
 import time
 from collections.abc import Callable
 from typing import Any
@@ -45,6 +46,7 @@ from .formulation import (
     rule_duals,
     unique_pairs,
 )
+from .neighbourhood import improve_by_groups
 from .pricing import PricedLP, may_price
 from .repair import (
     SLACK_COST,
@@ -340,6 +342,9 @@ DECOMPOSE_PAIRS = 150_000  # solver.method auto: decomposed beyond this many can
 NO_PLAN = "no plan was found within the time limit"
 POLISH_SHARE = 0.05  # local search on a plan: this share of the time left, at least the min
 POLISH_MIN_S = 0.5
+GROUPS_SHARE = (
+    0.5  # exact MIPs over groups of neighbouring territories: this share of the time left
+)
 DIVE_STOP = 8  # leave this many split accounts or fewer to the small MIP
 
 
@@ -534,9 +539,9 @@ def _fix_and_solve(
     #    the split accounts, warm-started from the plan so far, growing while the plan is not yet
     #    within half the target gap of the bound
     assign = _polish(problem, pi, pj, assign, clock, stats, say, bound)
-    cost = problem.plan_cost(assign) / problem.cost_scale
-    more = min(len(order), max(2 * extra, NEIGHBOURHOOD_MIN, NEIGHBOURHOOD_PER_SPLIT * len(split)))
     certified = (1 + problem.target_gap) * lp.objective
+    assign, cost = _regroup(problem, backend, pi, pj, assign, clock, stats, say, bound, certified)
+    more = min(len(order), max(2 * extra, NEIGHBOURHOOD_MIN, NEIGHBOURHOOD_PER_SPLIT * len(split)))
     for rounds in range(NEIGHBOURHOOD_ROUNDS):
         # the first neighbourhood aims at half the gap; later ones only run while the plan is
         # not yet within the gap at all
@@ -574,6 +579,47 @@ def _polish(
     if moves and say is not None:
         say("incumbent", {"objective": problem.plan_cost(better), "bound": bound})
     return better
+
+
+def _regroup(
+    problem: Problem,
+    backend: Backend,
+    pi: IntArray,
+    pj: IntArray,
+    assign: IntArray,
+    clock: Clock,
+    stats: dict[str, Any],
+    say: Progress | None,
+    bound: float | None,
+    certified: float,
+) -> tuple[IntArray, float]:
+    """Exact MIPs over groups of neighbouring territories (:mod:`.neighbourhood`), until the
+    plan is within the gap of the bound, a round gains nothing, or its share of the time is
+    spent. Returns the plan and its scaled cost."""
+    cs = problem.cost_scale
+    if problem.plan_cost(assign) <= certified * cs or clock.left() <= 0:
+        return assign, problem.plan_cost(assign) / cs
+    stop_at = certified * cs
+    if bound is not None:
+        stop_at = min(stop_at, (1 + problem.target_gap) * bound)
+
+    def tell(better: IntArray, cost: float) -> None:
+        if say is not None:
+            say("incumbent", {"objective": cost, "bound": bound})
+
+    s = problem.scenario.settings.solver
+    before = problem.plan_cost(assign)
+    out = improve_by_groups(
+        problem, backend, pi, pj, assign,
+        deadline=time.perf_counter() + GROUPS_SHARE * clock.left(),
+        stop_at=stop_at, seed=s.seed, workers=min(s.threads or 2, os.cpu_count() or 1),
+        on_better=tell,
+    )  # fmt: skip
+    stats["groups"] = {
+        "before": before, "after": out.cost, "solved": out.groups, "improved": out.improved,
+        "rounds": out.rounds, "size": out.size, "seconds": round(out.seconds, 4),
+    }  # fmt: skip
+    return out.assign, out.cost / cs
 
 
 def _elastic_start(model: MatrixModel, layout: Layout, x_pairs: FloatArray) -> FloatArray:
