@@ -129,6 +129,8 @@ def _rounds(
     round_start, rounds = cost, 0
     queue: list[int] = []
     busy: dict[Future[_Placed | None], int] = {}
+    stamp = np.zeros(problem.m, dtype=np.int64)  # changes of each territory's accounts
+    seen: dict[int, tuple[int, ...]] = {}  # each group's stamps when it was last solved
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         while True:
             stop = cost <= stop_at or time.perf_counter() >= deadline or since_gain >= len(order)
@@ -146,6 +148,11 @@ def _rounds(
                 if pick is None:
                     break
                 queue.remove(pick)
+                key = tuple(stamp[groups[pick]].tolist())
+                if seen.get(pick) == key:
+                    since_gain += 1  # solved before, and none of its territories changed since
+                    continue
+                seen[pick] = key
                 job = pool.submit(_place, problem, backend, groups[pick], assign.copy(),
                                   deadline, seed)  # fmt: skip
                 busy[job] = pick
@@ -172,6 +179,7 @@ def _rounds(
                         _moved_short(problem, trial) > _moved_short(problem, assign)
                     ):
                         continue
+                stamp[np.unique(np.r_[assign[placed.rows], placed.to])] += 1
                 assign, cost = trial, trial_cost
                 out.improved += 1
                 since_gain = 0
