@@ -7,7 +7,8 @@
 3. Dive on the LP with every band narrowed by a margin (room for rounding), fix the accounts it
    assigns integrally and solve the small MIP over the split ones, elastic (band slack at a
    big-M cost, warm-started from the rounding); a greedy move repair, then neighbourhoods of the
-   territories still out of band, remove what slack is left.
+   territories still out of band, remove what slack is left. A local search, then exact MIPs over
+   groups of neighbouring territories (:mod:`.neighbourhood`), improve the plan.
 4. If the gap to the LP bound is still above ``solver.gap``: a MIP over every pair whose reduced
    cost could still improve on the incumbent (reduced-cost fixing keeps this exact), warm-started.
 """
