@@ -47,6 +47,7 @@ from .formulation import (
 from .lagrange import Dual, Pairs, band_term, dual_bound, pairs_of, reduced
 from .pricing import may_price, price
 from .repair import SLACK_TOL
+from .transfer import transfer_plan
 
 FREE_SHARE = 0.03  # share of the accounts freed at first (at least FREE_PER_BAND per band row)
 FREE_PER_BAND = 10
@@ -229,10 +230,14 @@ def sift(
         problem, backend, pi, pj, (t0, deadline), slack_cost, stats, ascent
     )
     free |= problem.fixed >= 0  # locked accounts cost nothing to carry
+    reserve = SIFT_RESERVE * left()  # kept for the restricted MIP: sifting stops before it
+    if problem.moved_min_kept is not None:
+        base, free, pi, pj, pairs = _held_at_transfer(
+            problem, base, free, pi, pj, pairs, lambda: left() <= reserve, stats
+        )
     exact = infeasible = False
     rounds = 0
     total = math.inf
-    reserve = SIFT_RESERVE * left()  # kept for the restricted MIP: sifting stops before it
     for rounds in range(1, SIFT_ROUNDS + 1):  # noqa: B007 - reported below
         say("lp", {"round": rounds, "free": int(free.sum())})
         fixed_assign = np.where(free, -1, base)
@@ -313,6 +318,32 @@ def sift(
     stats["sift_rounds"] = rounds
     stats["exact"] = exact  # the restricted LP's optimum is the whole LP's
     return Sifted(free, base, pi, pj, bound, total, infeasible, by_margin, prices, stats)
+
+
+def _held_at_transfer(
+    problem: Problem,
+    base: IntArray,
+    free: BoolArray,
+    pi: IntArray,
+    pj: IntArray,
+    pairs: Pairs,
+    stop: Callable[[], bool],
+    stats: dict[str, Any],
+) -> tuple[IntArray, BoolArray, IntArray, IntArray, Pairs]:
+    """Under a moved cap, hold the accounts where a plan that keeps every rule puts them
+    (:func:`.transfer.transfer_plan`: today's plan mended by the fewest moves), and free the
+    ones it moves: the restricted LP then has a plan (no slack, so its duals are true prices),
+    and its held accounts spend none of the cap. The aggregated LP's plan moves whole clusters
+    and overdraws a tight cap. Unchanged when no such plan is found."""
+    t0 = time.perf_counter()
+    plan, left, (ti, tj) = transfer_plan(problem, pi, pj, stop=stop)
+    stats["transfer"] = {"seconds": round(time.perf_counter() - t0, 3), "found": left == 0}
+    if left > 0:
+        return base, free, pi, pj, pairs
+    moved = (problem.current >= 0) & (plan != problem.current)
+    stats["transfer"]["moved"] = int(moved.sum())
+    pi, pj = unique_pairs(np.r_[pi, ti], np.r_[pj, tj], problem.m)
+    return plan, free | moved, pi, pj, pairs_of(problem, pi, pj)
 
 
 def _near_slack(problem: Problem, layout, x, pi, pj, base) -> np.ndarray:  # type: ignore[no-untyped-def]
