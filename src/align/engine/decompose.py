@@ -47,7 +47,7 @@ from .formulation import (
 from .lagrange import Dual, Pairs, band_term, dual_bound, pairs_of, reduced
 from .pricing import may_price, price
 from .repair import SLACK_TOL
-from .transfer import transfer_plan
+from .transfer import cap_is_tight, shared_transfer_plan
 
 FREE_SHARE = 0.03  # share of the accounts freed at first (at least FREE_PER_BAND per band row)
 FREE_PER_BAND = 10
@@ -159,11 +159,13 @@ def _first_prices(
     slack_cost: float,
     stats: dict[str, Any],
     ascent: dict[str, Any],
+    plan: IntArray | None = None,
 ) -> tuple[float, Dual, IntArray, IntArray, Pairs, IntArray, FloatArray, IntArray, BoolArray]:
     """Steps 1-2: prices (from the aggregated LP, or dual ascent) and their bound, the pairs,
     each account's cheapest territory at those prices (or the aggregated plan), its size, the
     accounts by margin and the first free set (the smallest margins). ``clock`` is the start
-    of the pricing phase and its deadline."""
+    of the pricing phase and its deadline. With a ``plan`` that keeps every rule, that plan
+    is held (not the aggregated one) and the accounts it moves are free as well."""
     t0, deadline = clock
     bands = sum(int((np.isfinite(r.lo) | np.isfinite(r.hi)).sum()) for r in problem.resources)
     clusters = min(CLUSTERS_MAX, CLUSTERS_PER_BAND * (bands + 1))
@@ -203,6 +205,12 @@ def _first_prices(
         free |= got.split
         pi, pj = unique_pairs(np.r_[pi, np.arange(problem.n)], np.r_[pj, base], problem.m)
         pairs = pairs_of(problem, pi, pj)
+    if plan is not None:
+        # held where the plan puts them; the clusters the aggregated LP split stay free
+        base = plan
+        free |= (problem.current >= 0) & (plan != problem.current)
+        pi, pj = unique_pairs(np.r_[pi, np.arange(problem.n)], np.r_[pj, base], problem.m)
+        pairs = pairs_of(problem, pi, pj)
     return bound, prices, pi, pj, pairs, base, size, by_margin, free
 
 
@@ -226,15 +234,14 @@ def sift(
     def deadline() -> float:
         return t_end - (time.perf_counter() - t0)
 
+    plan = None
+    if cap_is_tight(problem):
+        plan, pi, pj = _transfer_start(problem, pi, pj, lambda: deadline() <= 0, stats)
     bound, prices, pi, pj, pairs, base, size, by_margin, free = _first_prices(
-        problem, backend, pi, pj, (t0, deadline), slack_cost, stats, ascent
+        problem, backend, pi, pj, (t0, deadline), slack_cost, stats, ascent, plan
     )
     free |= problem.fixed >= 0  # locked accounts cost nothing to carry
     reserve = SIFT_RESERVE * left()  # kept for the restricted MIP: sifting stops before it
-    if problem.moved_min_kept is not None:
-        base, free, pi, pj, pairs = _held_at_transfer(
-            problem, base, free, pi, pj, pairs, lambda: left() <= reserve, stats
-        )
     exact = infeasible = False
     rounds = 0
     total = math.inf
@@ -320,30 +327,21 @@ def sift(
     return Sifted(free, base, pi, pj, bound, total, infeasible, by_margin, prices, stats)
 
 
-def _held_at_transfer(
-    problem: Problem,
-    base: IntArray,
-    free: BoolArray,
-    pi: IntArray,
-    pj: IntArray,
-    pairs: Pairs,
-    stop: Callable[[], bool],
-    stats: dict[str, Any],
-) -> tuple[IntArray, BoolArray, IntArray, IntArray, Pairs]:
-    """Under a moved cap, hold the accounts where a plan that keeps every rule puts them
-    (:func:`.transfer.transfer_plan`: today's plan mended by the fewest moves), and free the
-    ones it moves: the restricted LP then has a plan (no slack, so its duals are true prices),
-    and its held accounts spend none of the cap. The aggregated LP's plan moves whole clusters
-    and overdraws a tight cap. Unchanged when no such plan is found."""
+def _transfer_start(
+    problem: Problem, pi: IntArray, pj: IntArray, stop: Callable[[], bool], stats: dict[str, Any]
+) -> tuple[IntArray | None, IntArray, IntArray]:
+    """Under a moved cap, a plan that keeps every rule to hold the accounts at
+    (:func:`.transfer.transfer_plan`: today's plan mended by the fewest moves), with the
+    pairs grown by its own; None when none is found. Held there, the restricted LP has a plan
+    (no slack: its duals are true prices) and its held accounts spend none of the cap, where
+    the aggregated LP's plan moves whole clusters and overdraws a tight cap."""
     t0 = time.perf_counter()
-    plan, left, (ti, tj) = transfer_plan(problem, pi, pj, stop=stop)
+    plan, left, (ti, tj) = shared_transfer_plan(problem, pi, pj, stop=stop)
     stats["transfer"] = {"seconds": round(time.perf_counter() - t0, 3), "found": left == 0}
     if left > 0:
-        return base, free, pi, pj, pairs
-    moved = (problem.current >= 0) & (plan != problem.current)
-    stats["transfer"]["moved"] = int(moved.sum())
+        return None, pi, pj
     pi, pj = unique_pairs(np.r_[pi, ti], np.r_[pj, tj], problem.m)
-    return plan, free | moved, pi, pj, pairs_of(problem, pi, pj)
+    return plan, pi, pj
 
 
 def _near_slack(problem: Problem, layout, x, pi, pj, base) -> np.ndarray:  # type: ignore[no-untyped-def]

@@ -15,7 +15,7 @@ import numpy as np
 from .common import Clock, Progress
 from .formulation import Problem
 from .repair import SLACK_TOL, local_search, priced_plan
-from .transfer import transfer_plan
+from .transfer import cap_is_tight, shared_transfer_plan
 
 FIRST_PLAN_BACKGROUND_SHARE = 1.0  # the background first plan works at most this share
 FIRST_PLAN_GRACE_S = 2.0  # ... and this long past a main path that ended without a plan
@@ -86,10 +86,12 @@ class FirstPlan:
         pi, pj = self.pairs
         try:
             left = math.inf
-            if self.problem.moved_min_kept is not None:
-                # under a moved cap: today's plan mended by the moves that pay most per unit
+            if cap_is_tight(self.problem):
+                # under a tight moved cap: today's plan mended by the moves that pay most per unit
                 # of the cap (Lagrangian rounding spends it on moves that barely help)
-                plan, left, (pi, pj) = transfer_plan(self.problem, pi, pj, stop=self._stopped)
+                plan, left, (pi, pj) = shared_transfer_plan(
+                    self.problem, pi, pj, stop=self._stopped
+                )
                 self.method = "transfer"
             if left > 0 and not self._stopped():
                 plan, left = priced_plan(self.problem, pi, pj, stop=self._stopped)

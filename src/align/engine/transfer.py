@@ -23,14 +23,17 @@ outside the candidate set are returned with the plan, so the local search can wo
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
+from .diagnose import least_moved_share
 from .formulation import FloatArray, IntArray, Problem
 from .repair import exact_violation
 
+TIGHT_CAP = 1.5  # a cap below this many times the least moved share is tight
 FILL_BEYOND = 1.5  # fill: an account larger than this many times the shortfall is a poor pick
 FILL_NEAR = 0.5  # fill: the cheapest of the accounts this close to the best per unit of the cap
 # shed: weight of what a move sheds across the excess (against it), one per attempt
@@ -39,6 +42,41 @@ PREFER_UNDER = 1e6  # shed: territories under a band come first (scaled cost uni
 SHED_NEAR = 1e-9  # shed: accounts this close to the best gain (ties): the cheapest moves
 SHED_LOOK = 16  # ... at most this many of them looked at
 SWAP_ACCOUNTS = 300  # swap: accounts of the violated territory tried
+
+
+_GUARD = threading.Lock()
+_SLOT = "_transfer_slot"  # a problem's shared transfer plan (see shared_transfer_plan)
+
+
+def shared_transfer_plan(
+    problem: Problem,
+    pi: IntArray,
+    pj: IntArray,
+    *,
+    stop: Callable[[], bool] = lambda: False,
+) -> tuple[IntArray, float, tuple[IntArray, IntArray]]:
+    """:func:`transfer_plan`, made once per problem and candidate set: the first plan (in its
+    thread) and the decomposed path both ask for it, and the second waits for the first
+    rather than make it again beside it (the work holds the GIL). A plan not found because
+    ``stop()`` came is not kept."""
+    with _GUARD:
+        slot = problem.__dict__.setdefault(_SLOT, {"lock": threading.Lock(), "key": None})
+    with slot["lock"]:
+        key = (id(pi), id(pj))
+        if slot["key"] == key:
+            return slot["out"]  # type: ignore[no-any-return]
+        out = transfer_plan(problem, pi, pj, stop=stop)
+        if out[1] == 0 or not stop():
+            slot["key"], slot["out"] = key, out
+        return out
+
+
+def cap_is_tight(problem: Problem) -> bool:
+    """Whether the moved cap allows less than TIGHT_CAP times the least share the bands make
+    move (:func:`.diagnose.least_moved_share`): where a plan must be made from today's."""
+    if problem.moved_min_kept is None:
+        return False
+    return 1 - problem.moved_min_kept < TIGHT_CAP * least_moved_share(problem)
 
 
 @dataclass
