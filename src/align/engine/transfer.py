@@ -91,7 +91,9 @@ class _Book:
     width: FloatArray  # (k, 1) mean band width of each resource
     movable: np.ndarray  # (n,) bool: not locked, placed
 
-    def unpack(self):  # type: ignore[no-untyped-def]
+    def unpack(
+        self,
+    ) -> tuple[IntArray, FloatArray, FloatArray, FloatArray, FloatArray, FloatArray, np.ndarray]:
         return self.assign, self.loads, self.values, self.lo, self.hi, self.width, self.movable
 
 
@@ -377,15 +379,16 @@ def _swap(
                 q = int(np.argmax(score))
                 if score[q] > best[0]:
                     best = (float(score[q]), int(mine[q]), int(k[q]), int(b), float(spend[q]))
-        _, i, k, b, spend = best
-        if i < 0 or not problem.eligible_rows(np.array([i, k]))[[0, 1], [b, t]].all():
+        _, si, sk, sb, spent = best
+        elig = problem.eligible_rows(np.array([si, sk]))
+        if si < 0 or not (elig[0, sb] and elig[1, t]):
             tried[t] = True
             continue
-        d = values[:, i] - values[:, k]
+        d = values[:, si] - values[:, sk]
         loads[:, t] -= d
-        loads[:, b] += d
-        assign[i], assign[k] = b, t
-        budget -= spend
+        loads[:, sb] += d
+        assign[si], assign[sk] = sb, t
+        budget -= spent
         made += 2
         tried[:] = False
     return made, budget
