@@ -33,7 +33,7 @@ from .diagnose import least_moved_share
 from .formulation import FloatArray, IntArray, Problem
 from .repair import exact_violation
 
-TIGHT_CAP = 1.5  # a cap below this many times the least moved share is tight
+TIGHT_CAP = 1.15  # a cap below this many times the least moved share is tight
 FILL_BEYOND = 1.5  # fill: an account larger than this many times the shortfall is a poor pick
 FILL_NEAR = 0.5  # fill: the cheapest of the accounts this close to the best per unit of the cap
 # shed: weight of what a move sheds across the excess (against it), one per attempt
