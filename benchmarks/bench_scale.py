@@ -74,15 +74,26 @@ def scenario_toml(a: argparse.Namespace, gap: float) -> str:
 
 def child_gen(folder: Path, n: int, m: int, a: argparse.Namespace, gap: float) -> dict[str, Any]:
     sys.path.insert(0, str(HERE))
-    from generate import generate
+    from generate import SHAPES, generate, settings_toml
 
     t0 = time.perf_counter()
-    accounts, territories = generate(n, m, seed=a.seed)
+    if a.shape:
+        # a shape of generate.SHAPES with its own rules (the moved cap counts accounts)
+        shape = SHAPES[a.shape]
+        accounts, territories = shape.generate(n, m, a.seed)
+        cap = shape.max_moved_share if a.moved_share is None else a.moved_share
+        toml = settings_toml(
+            seed=a.seed, gap=gap, time_limit_s=a.time_limit, max_moved_share=cap,
+            tolerance_potential=a.tolerance_potential, tolerance_workload=a.tolerance_workload,
+        )  # fmt: skip
+    else:
+        accounts, territories = generate(n, m, seed=a.seed)
+        toml = scenario_toml(a, gap)
     t1 = time.perf_counter()
     folder.mkdir(parents=True, exist_ok=True)
     accounts.to_parquet(folder / "accounts.parquet", index=False)
     territories.to_csv(folder / "territories.csv", index=False)
-    (folder / "scenario.toml").write_text(scenario_toml(a, gap), encoding="utf-8")
+    (folder / "scenario.toml").write_text(toml, encoding="utf-8")
     return {"generate_s": t1 - t0, "write_s": time.perf_counter() - t1}
 
 
@@ -129,7 +140,10 @@ def check_plan(folder: Path, account_ids: Any, territory_ids: Any) -> dict[str, 
     cur = tid.get_indexer(acc["current_territory"].astype(object))
     pot = acc["potential"].to_numpy(dtype=float)
     moved = (cur >= 0) & (cur != j)
-    out["moved_share"] = float(pot[moved].sum() / pot[cur >= 0].sum())
+    obj = cfg["objective"]
+    by = obj.get("disruption_measure", "accounts")
+    measure = np.ones(n) if by == "accounts" else acc[by].to_numpy(dtype=float)
+    out["moved_share"] = float(measure[moved].sum() / measure[cur >= 0].sum())
     cap = float(cfg["constraints"]["max_moved_share"])
     if out["moved_share"] > cap * (1 + BAND_EPS) + BAND_EPS:
         problems.append(f"moved share {out['moved_share']:.4f} above the cap {cap}")
@@ -139,8 +153,8 @@ def check_plan(folder: Path, account_ids: Any, territory_ids: Any) -> dict[str, 
         ter["lat"].to_numpy(float)[j],
         ter["lon"].to_numpy(float)[j],
     )
-    obj = cfg["objective"]
-    out["objective"] = float(obj["travel"] * (pot * d).sum() + obj["disruption"] * pot[moved].sum())
+    disruption = obj["disruption"] * measure[moved].sum()
+    out["objective"] = float(obj["travel"] * (pot * d).sum() + disruption)
     out["accounts"] = n
     out["problems"] = problems
     out["ok"] = not problems
@@ -312,7 +326,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--tolerance-potential", type=float, default=0.05)
     ap.add_argument("--tolerance-workload", type=float, default=0.10)
     ap.add_argument("--disruption", type=float, default=10.0, help="weight (km) of moved potential")
-    ap.add_argument("--moved-share", type=float, default=0.25, help="constraints.max_moved_share")
+    ap.add_argument(
+        "--moved-share",
+        type=float,
+        help="constraints.max_moved_share (0.25; with --shape: its own)",
+    )
+    ap.add_argument(
+        "--shape",
+        help="a shape of generate.SHAPES (heavy, whale, ...) with its rules: the moved cap "
+        "counts accounts, no disruption term (--disruption is not used)",
+    )
     ap.add_argument("--json", type=Path, help="write every number here")
     ap.add_argument("--keep", type=Path, help="keep the scenarios under this folder")
     ap.add_argument("--profile", type=Path, help="cProfile each solve into this folder")
@@ -340,11 +363,19 @@ def main(argv: list[str] | None = None) -> int:
     if len(ters) != len(sizes) or len(gaps) != len(sizes):
         ap.error("--territories and --gap take one value or one per size")
     guard = a.timeout or 3 * a.time_limit + 300
+    if a.moved_share is None and not a.shape:
+        a.moved_share = 0.25
     info = _machine()
+    rules = (
+        f"shape {a.shape}, travel x potential, no disruption term, max_moved_share "
+        f"{a.moved_share if a.moved_share is not None else 'of the shape'} (accounts)"
+        if a.shape
+        else f"travel x potential, disruption {a.disruption} x moved potential, "
+        f"max_moved_share {a.moved_share}"
+    )
     print(
         f"scale benchmark: seed {a.seed}, potential +-{a.tolerance_potential:.0%}, workload "
-        f"+-{a.tolerance_workload:.0%}, travel x potential, disruption {a.disruption} x moved "
-        f"potential, max_moved_share {a.moved_share}, time limit {a.time_limit:.0f} s"
+        f"+-{a.tolerance_workload:.0%}, {rules}, time limit {a.time_limit:.0f} s"
     )
     print(
         f"machine: {info['cpus']} cpus, Python {info['python']}, highspy {info['highspy']}, "
@@ -358,11 +389,14 @@ def main(argv: list[str] | None = None) -> int:
         "--tolerance-potential", str(a.tolerance_potential),
         "--tolerance-workload", str(a.tolerance_workload),
         "--disruption", str(a.disruption),
-        "--moved-share", str(a.moved_share),
         "--time-limit", str(a.time_limit),
     ]  # fmt: skip
+    if a.moved_share is not None:
+        common += ["--moved-share", str(a.moved_share)]
+    if a.shape:
+        common += ["--shape", a.shape]
     for n, m, g in zip(sizes, ters, gaps, strict=True):
-        folder = base / f"scale-{n}x{m}-s{a.seed}"
+        folder = base / f"scale-{a.shape + '-' if a.shape else ''}{n}x{m}-s{a.seed}"
         gen = _spawn(
             ["--child", "gen", "--folder", str(folder), "--accounts", str(n),
              "--territories", str(m), "--gap", str(g), *common],

@@ -47,6 +47,7 @@ from .formulation import (
 from .lagrange import Dual, Pairs, band_term, dual_bound, pairs_of, reduced
 from .pricing import may_price, price
 from .repair import SLACK_TOL
+from .transfer import cap_is_tight, shared_transfer_plan
 
 FREE_SHARE = 0.03  # share of the accounts freed at first (at least FREE_PER_BAND per band row)
 FREE_PER_BAND = 10
@@ -158,11 +159,15 @@ def _first_prices(
     slack_cost: float,
     stats: dict[str, Any],
     ascent: dict[str, Any],
+    transfer: tuple[IntArray, IntArray] | None = None,
 ) -> tuple[float, Dual, IntArray, IntArray, Pairs, IntArray, FloatArray, IntArray, BoolArray]:
     """Steps 1-2: prices (from the aggregated LP, or dual ascent) and their bound, the pairs,
     each account's cheapest territory at those prices (or the aggregated plan), its size, the
     accounts by margin and the first free set (the smallest margins). ``clock`` is the start
-    of the pricing phase and its deadline."""
+    of the pricing phase and its deadline. With ``transfer`` (the first candidate pairs,
+    under a tight cap), the transfer plan is held when one is found (not the aggregated one)
+    and the accounts it moves are free as well; it is asked for after the aggregated LP,
+    which the first plan's thread has spent making it."""
     t0, deadline = clock
     bands = sum(int((np.isfinite(r.lo) | np.isfinite(r.hi)).sum()) for r in problem.resources)
     clusters = min(CLUSTERS_MAX, CLUSTERS_PER_BAND * (bands + 1))
@@ -202,6 +207,16 @@ def _first_prices(
         free |= got.split
         pi, pj = unique_pairs(np.r_[pi, np.arange(problem.n)], np.r_[pj, base], problem.m)
         pairs = pairs_of(problem, pi, pj)
+    plan = None
+    if transfer is not None:
+        plan, ti, tj = _transfer_start(problem, *transfer, lambda: deadline() <= 0, stats)
+    if plan is not None:
+        # held where the plan puts them (its pairs are among ti, tj); the clusters the
+        # aggregated LP split stay free
+        base = plan
+        free |= (problem.current >= 0) & (plan != problem.current)
+        pi, pj = unique_pairs(np.r_[pi, ti], np.r_[pj, tj], problem.m)
+        pairs = pairs_of(problem, pi, pj)
     return bound, prices, pi, pj, pairs, base, size, by_margin, free
 
 
@@ -225,14 +240,15 @@ def sift(
     def deadline() -> float:
         return t_end - (time.perf_counter() - t0)
 
+    transfer = (pi, pj) if cap_is_tight(problem) else None
     bound, prices, pi, pj, pairs, base, size, by_margin, free = _first_prices(
-        problem, backend, pi, pj, (t0, deadline), slack_cost, stats, ascent
+        problem, backend, pi, pj, (t0, deadline), slack_cost, stats, ascent, transfer
     )
     free |= problem.fixed >= 0  # locked accounts cost nothing to carry
+    reserve = SIFT_RESERVE * left()  # kept for the restricted MIP: sifting stops before it
     exact = infeasible = False
     rounds = 0
     total = math.inf
-    reserve = SIFT_RESERVE * left()  # kept for the restricted MIP: sifting stops before it
     for rounds in range(1, SIFT_ROUNDS + 1):  # noqa: B007 - reported below
         say("lp", {"round": rounds, "free": int(free.sum())})
         fixed_assign = np.where(free, -1, base)
@@ -313,6 +329,20 @@ def sift(
     stats["sift_rounds"] = rounds
     stats["exact"] = exact  # the restricted LP's optimum is the whole LP's
     return Sifted(free, base, pi, pj, bound, total, infeasible, by_margin, prices, stats)
+
+
+def _transfer_start(
+    problem: Problem, pi: IntArray, pj: IntArray, stop: Callable[[], bool], stats: dict[str, Any]
+) -> tuple[IntArray | None, IntArray, IntArray]:
+    """Under a moved cap, a plan that keeps every rule to hold the accounts at
+    (:func:`.transfer.transfer_plan`: today's plan mended by the fewest moves; None when none
+    is found) and the pairs with its own. Held there, the restricted LP has a plan
+    (no slack: its duals are true prices) and its held accounts spend none of the cap, where
+    the aggregated LP's plan moves whole clusters and overdraws a tight cap."""
+    t0 = time.perf_counter()
+    plan, left, (ti, tj) = shared_transfer_plan(problem, pi, pj, stop=stop)
+    stats["transfer"] = {"seconds": round(time.perf_counter() - t0, 3), "found": left == 0}
+    return (plan if left == 0 else None), ti, tj
 
 
 def _near_slack(problem: Problem, layout, x, pi, pj, base) -> np.ndarray:  # type: ignore[no-untyped-def]

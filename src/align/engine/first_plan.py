@@ -15,6 +15,7 @@ import numpy as np
 from .common import Clock, Progress
 from .formulation import Problem
 from .repair import SLACK_TOL, local_search, priced_plan
+from .transfer import cap_is_tight, shared_transfer_plan
 
 FIRST_PLAN_BACKGROUND_SHARE = 1.0  # the background first plan works at most this share
 FIRST_PLAN_GRACE_S = 2.0  # ... and this long past a main path that ended without a plan
@@ -37,6 +38,7 @@ class FirstPlan:
         self.problem, self.pairs, self.clock = problem, pairs, clock
         self.assign: np.ndarray | None = None
         self.seconds = 0.0
+        self.method = ""  # how the plan was made: "transfer" or "priced"
         self._halt = threading.Event()
         share = FIRST_PLAN_BACKGROUND_SHARE if background else FIRST_PLAN_INLINE_SHARE
         self._deadline = (
@@ -83,7 +85,17 @@ class FirstPlan:
         t0 = time.perf_counter()
         pi, pj = self.pairs
         try:
-            plan, left = priced_plan(self.problem, pi, pj, stop=self._stopped)
+            left = math.inf
+            if cap_is_tight(self.problem):
+                # under a tight moved cap: today's plan mended by the moves that pay most per unit
+                # of the cap (Lagrangian rounding spends it on moves that barely help)
+                plan, left, (pi, pj) = shared_transfer_plan(
+                    self.problem, pi, pj, stop=self._stopped
+                )
+                self.method = "transfer"
+            if left > 0 and not self._stopped():
+                plan, left = priced_plan(self.problem, pi, pj, stop=self._stopped)
+                self.method = "priced"
             if left <= SLACK_TOL:
                 plan, _ = local_search(self.problem, pi, pj, plan, stop=self._stopped)
                 self.assign = plan
@@ -101,7 +113,11 @@ class FirstPlan:
 
     def rescue(self, out: Outcome, stats: dict[str, Any], say: Progress) -> Outcome:
         """The first plan in place of a main path that ended without one (time, Ctrl-C)."""
-        stats["first_plan"] = {"seconds": round(self.seconds, 4), "found": self.assign is not None}
+        stats["first_plan"] = {
+            "seconds": round(self.seconds, 4),
+            "found": self.assign is not None,
+            "method": self.method,
+        }
         if self.assign is None:
             return out
         problem = self.problem

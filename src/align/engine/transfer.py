@@ -1,0 +1,394 @@
+"""A first plan under a tight moved cap: today's plan, mended by the fewest moves.
+
+Lagrangian rounding moves every account whose price tips, small ones as much as large ones, so
+under a moved cap close to the least the bands make move (:func:`.diagnose.least_moved_share`)
+it spends the cap on moves that barely help, and the greedy repair cannot win it back. Here the
+plan starts from today's and every move is one that pays per unit of the cap:
+
+1. **shed**: while a territory is over a band, its account that sheds the most along its
+   excess (in band widths, across it counting against) per unit of the disruption measure,
+   and keeps it above its bands' bottoms, moves to the cheapest of the territories under a
+   band that it fills best without going over (else to the cheapest with room);
+2. **fill**: while a territory is under a band, the account that brings the most per unit of
+   the measure (and leaves its own territory inside its bands) moves in, the cheapest of the
+   near-best;
+3. **swap**: while a territory breaks a band (typically one band kept, another not: workload
+   over with potential at its bottom), the swap with another territory that mends it most per
+   unit of the measure, the two accounts matched on the band it keeps; then fill again.
+
+Moves are made one at a time (the loads change with each) and never spend more of the moved cap
+than is left; each looks at one territory's accounts, or one account's row of costs. Pairs used
+outside the candidate set are returned with the plan, so the local search can work on them.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from .diagnose import least_moved_share
+from .formulation import FloatArray, IntArray, Problem
+from .repair import exact_violation
+
+TIGHT_CAP = 1.15  # a cap below this many times the least moved share is tight
+FILL_BEYOND = 1.5  # fill: an account larger than this many times the shortfall is a poor pick
+FILL_NEAR = 0.5  # fill: the cheapest of the accounts this close to the best per unit of the cap
+# shed: weight of what a move sheds across the excess (against it), one per attempt
+ALIGN_PENALTIES = (0.8, 0.6, 1.0, 0.4)
+PREFER_UNDER = 1e6  # shed: territories under a band come first (scaled cost units)
+SHED_NEAR = 1e-9  # shed: accounts this close to the best gain (ties): the cheapest moves
+SHED_LOOK = 16  # ... at most this many of them looked at
+SWAP_ACCOUNTS = 300  # swap: accounts of the violated territory tried
+
+
+_GUARD = threading.Lock()
+_SLOT = "_transfer_slot"  # a problem's shared transfer plan (see shared_transfer_plan)
+
+
+def shared_transfer_plan(
+    problem: Problem,
+    pi: IntArray,
+    pj: IntArray,
+    *,
+    stop: Callable[[], bool] = lambda: False,
+) -> tuple[IntArray, float, tuple[IntArray, IntArray]]:
+    """:func:`transfer_plan`, made once per problem and candidate set: the first plan (in its
+    thread) and the decomposed path both ask for it, and the second waits for the first
+    rather than make it again beside it (the work holds the GIL). A plan not found because
+    ``stop()`` came is not kept."""
+    with _GUARD:
+        slot = problem.__dict__.setdefault(_SLOT, {"lock": threading.Lock(), "key": None})
+    with slot["lock"]:
+        key = (id(pi), id(pj))
+        if slot["key"] == key:
+            return slot["out"]  # type: ignore[no-any-return]
+        out = transfer_plan(problem, pi, pj, stop=stop)
+        if out[1] == 0 or not stop():
+            slot["key"], slot["out"] = key, out
+        return out
+
+
+def cap_is_tight(problem: Problem) -> bool:
+    """Whether the moved cap allows less than TIGHT_CAP times the least share the bands make
+    move (:func:`.diagnose.least_moved_share`): where a plan must be made from today's."""
+    if problem.moved_min_kept is None:
+        return False
+    return 1 - problem.moved_min_kept < TIGHT_CAP * least_moved_share(problem)
+
+
+@dataclass
+class _Book:
+    """A plan being mended and its band loads: ``k`` ungrouped resources by ``m`` territories."""
+
+    assign: IntArray  # (n,) territory of every account (changed in place)
+    loads: FloatArray  # (k, m)
+    values: FloatArray  # (k, n)
+    lo: FloatArray  # (k, m)
+    hi: FloatArray
+    width: FloatArray  # (k, 1) mean band width of each resource
+    movable: np.ndarray  # (n,) bool: not locked, placed
+
+    def unpack(
+        self,
+    ) -> tuple[IntArray, FloatArray, FloatArray, FloatArray, FloatArray, FloatArray, np.ndarray]:
+        return self.assign, self.loads, self.values, self.lo, self.hi, self.width, self.movable
+
+
+def transfer_plan(
+    problem: Problem,
+    pi: IntArray,
+    pj: IntArray,
+    *,
+    stop: Callable[[], bool] = lambda: False,
+) -> tuple[IntArray, float, tuple[IntArray, IntArray]]:
+    """A plan from today's by shed, fill and swap moves (module docstring), tried with each of
+    ALIGN_PENALTIES until one holds every rule.
+
+    Returns the plan, what it still violates (0: every band, capacity and the moved cap hold,
+    see :func:`.repair.exact_violation`; else the least violated attempt) and the candidate
+    pairs with the plan's own added. Bands over groups of territories are not looked at here:
+    a plan that breaks one is returned with its violation.
+    """
+    out, left = None, np.inf
+    for penalty in ALIGN_PENALTIES:
+        plan = _transfer_once(problem, pi, pj, penalty, stop)
+        rest = exact_violation(problem, plan)
+        if rest < left:
+            out, left = plan, rest
+        if left == 0 or stop():
+            break
+    assert out is not None
+    m = problem.m
+    # the plan's own pairs join the candidates (shed moves may leave them)
+    key = np.unique(np.r_[pi * m + pj, np.arange(problem.n) * m + out])
+    return out, left, (key // m, key % m)
+
+
+def _transfer_once(
+    problem: Problem, pi: IntArray, pj: IntArray, penalty: float, stop: Callable[[], bool]
+) -> IntArray:
+    """One attempt of :func:`transfer_plan` with the shed's ``penalty``."""
+    n, m = problem.n, problem.m
+    cur, fixed = problem.current, problem.fixed
+    res = [r for r in problem.resources if r.group is None]
+    assign = np.where(fixed >= 0, fixed, cur)
+    # accounts without an owner today: their cheapest candidate (no move is counted for them)
+    none = np.flatnonzero(assign < 0)
+    if len(none):
+        cost = problem.pair_costs(pi, pj)
+        order = np.lexsort((cost, pi))
+        first = order[np.r_[True, pi[order][1:] != pi[order][:-1]]]
+        best = np.full(n, -1, dtype=np.int64)
+        best[pi[first]] = pj[first]
+        assign[none] = best[none]
+    if not res:
+        return assign
+    values = np.array([r.values for r in res])  # (k, n)
+    lo = np.array([r.lo for r in res])  # (k, m)
+    hi = np.array([r.hi for r in res])
+    loads = np.array([r.load(assign, m) for r in res])
+    width = np.where(np.isfinite(hi - lo), hi - lo, 1.0).mean(axis=1, keepdims=True)
+    width = np.maximum(width, 1e-12)
+    measure = problem.measure if problem.moved_min_kept is not None else np.ones(n)
+    movable = (fixed < 0) & (assign >= 0)
+    book = _Book(assign, loads, values, lo, hi, width, movable)
+    _shed(problem, book, measure, penalty, stop)
+    _fill(problem, book, stop)
+    budget = np.inf
+    if problem.moved_min_kept is not None:
+        kept = float(problem.measure[(cur >= 0) & (cur == assign)].sum())
+        budget = kept - problem.moved_min_kept * problem.moved_scale
+    _swap(problem, book, budget, stop)
+    _fill(problem, book, stop)
+    return assign
+
+
+def _over(loads: FloatArray, hi: FloatArray, width: FloatArray) -> FloatArray:
+    """Each territory's largest excess over a band top, in band widths (<= 0: none)."""
+    return np.asarray(np.max((loads - hi) / width, axis=0, initial=-np.inf))
+
+
+def _shed(
+    problem: Problem, book: _Book, measure: FloatArray, penalty: float, stop: Callable[[], bool]
+) -> int:
+    """Step 1 of the module docstring, in place. Returns the moves made."""
+    assign, loads, values, lo, hi, width, movable = book.unpack()
+    m = problem.m
+    # per territory, its movable accounts
+    acc = np.flatnonzero(movable)
+    order = acc[np.argsort(assign[acc], kind="stable")]
+    start = np.searchsorted(assign[order], np.arange(m + 1))
+    alive = np.ones(len(order), dtype=bool)
+    done = np.zeros(m, dtype=bool)  # territories nothing more can leave
+    cut = 1.0 / np.maximum(measure, 1e-12)  # per unit of the measure
+    made = 0
+    while not stop():
+        over = _over(loads, hi, width)
+        over[done] = -np.inf
+        a = int(np.argmax(over))
+        if over[a] <= 0:
+            break
+        sl = slice(start[a], start[a + 1])
+        idx = np.flatnonzero(alive[sl]) + start[a]
+        cand = order[idx]
+        v = values[:, cand]
+        fit = (loads[:, [a]] - v >= lo[:, [a]] - 1e-12).all(axis=0)
+        if not fit.any():
+            done[a] = True
+            continue
+        # what each sheds along the excess (in band widths), per unit of the measure: the
+        # resource most over weighs most, so the bands come in together
+        excess = np.maximum(loads[:, a] - hi[:, a], 0.0)[:, None]
+        u = np.minimum(v, excess) / width
+        e = excess / width
+        e = e / max(float(np.linalg.norm(e)), 1e-12)
+        along = (u * e).sum(axis=0)
+        off = np.linalg.norm(u - along * e, axis=0)
+        gain = (along - penalty * off) * cut[cand]
+        gain[~fit] = -np.inf
+        top = int(np.argmax(gain))
+        if gain[top] <= 0:
+            done[a] = True
+            continue
+        # the near-best (ties are common: equal accounts), each to its destination; the one
+        # whose move costs least
+        near = np.flatnonzero(gain >= gain[top] - SHED_NEAR * abs(gain[top]))
+        near = near[np.argsort(-gain[near], kind="stable")[:SHED_LOOK]]
+        dest, extra = _destinations(problem, cand[near], v[:, near], a, loads, lo, hi, width)
+        alive[idx[near[~np.isfinite(extra)]]] = False  # nowhere to go (loads only rise)
+        if not np.isfinite(extra).any():
+            continue
+        k = int(np.argmin(extra))
+        alive[idx[near[k]]] = False
+        i, b = int(cand[near[k]]), int(dest[k])
+        v = v[:, near[k]]
+        assign[i] = b
+        loads[:, a] -= v
+        loads[:, b] += v
+        made += 1
+    return made
+
+
+def _destinations(
+    problem: Problem,
+    rows: IntArray,
+    v: FloatArray,
+    a: int,
+    loads: FloatArray,
+    lo: FloatArray,
+    hi: FloatArray,
+    width: FloatArray,
+) -> tuple[IntArray, FloatArray]:
+    """Where each account of ``rows`` (values ``v``, leaving ``a``) goes: among the territories
+    under a band that it fits best (fills most of their shortfall, overfills least), the
+    cheapest; else the cheapest with room. Returns the territories and what each move adds to
+    the cost (scaled; inf: no territory has room)."""
+    cs = problem.cost_scale
+    room = (loads[:, None, :] + v[:, :, None] <= hi[:, None, :] + 1e-12).all(axis=0)  # (K, m)
+    room &= problem.eligible_rows(rows)
+    room[:, a] = False
+    need = (np.maximum(lo - loads, 0.0) / width)[:, None, :]  # (k, 1, m)
+    u = (v / width)[:, :, None]  # (k, K, 1)
+    fills = (np.minimum(u, need) - np.maximum(u - need, 0.0)).sum(axis=0)  # (K, m)
+    fills = np.where(room & (need > 0).any(axis=0), fills, -np.inf)
+    costs = problem.raw_costs(rows) / cs
+    best = fills.max(axis=1, keepdims=True)
+    near = np.isfinite(best) & (fills >= best - FILL_NEAR * np.abs(best))
+    score = np.where(room, costs + PREFER_UNDER * (np.isfinite(best) & ~near), np.inf)
+    dest = score.argmin(axis=1)
+    k = np.arange(len(rows))
+    extra = score[k, dest] - costs[k, a]
+    return dest, np.where(np.isfinite(score[k, dest]), extra, np.inf)
+
+
+def _fill(problem: Problem, book: _Book, stop: Callable[[], bool]) -> int:
+    """Step 2 of the module docstring, in place. Returns the moves made."""
+    assign, loads, values, lo, hi, _, movable = book.unpack()
+    m = problem.m
+    cur = problem.current
+    measure = problem.measure
+    acc = np.flatnonzero(movable)
+    v_all = values[:, acc]
+    made = 0
+    tried = np.zeros(m, dtype=bool)  # territories no account can fill now
+    while not stop():
+        short = np.max(lo - loads, axis=0, initial=-np.inf)
+        short[tried] = -np.inf
+        b = int(np.argmax(short))
+        if short[b] <= 1e-12:
+            break
+        a = assign[acc]
+        ok = (a != b) & (loads[:, a] - v_all >= lo[:, a] - 1e-12).all(axis=0)
+        ok &= (loads[:, [b]] + v_all <= hi[:, [b]] + 1e-12).all(axis=0)
+        need = np.maximum(lo[:, b] - loads[:, b], 0.0)
+        gain = np.minimum(v_all, FILL_BEYOND * need[:, None]).sum(axis=0)
+        # what the move costs in the cap: a move back home gives one back, a moved account
+        # moving on costs nothing more
+        mk = measure[acc]
+        cost = np.where(cur[acc] == b, -mk, np.where(cur[acc] == a, mk, 0.0))
+        pick = np.where(ok & (gain > 0), gain / np.maximum(cost, 1e-3 * np.maximum(mk, 1e-12)), 0)
+        top = np.flatnonzero(pick >= FILL_NEAR * pick.max()) if pick.max() > 0 else acc[:0]
+        if len(top):
+            # among the near-best per unit of the cap, the cheapest eligible
+            rows = acc[top]
+            top = top[problem.eligible_rows(rows)[:, b]]
+        if not len(top):
+            tried[b] = True
+            continue
+        k = int(top[np.argmin(problem.pair_costs(acc[top], np.full(len(top), b)))])
+        i = int(acc[k])
+        loads[:, a[k]] -= v_all[:, k]
+        loads[:, b] += v_all[:, k]
+        assign[i] = b
+        made += 1
+        tried[:] = False
+    return made
+
+
+def _violation(loads: FloatArray, lo: FloatArray, hi: FloatArray, width: FloatArray) -> FloatArray:
+    """Each column's total band violation in band widths (columns: territories, or swaps)."""
+    return np.asarray(
+        ((np.maximum(loads - hi, 0.0) + np.maximum(lo - loads, 0.0)) / width).sum(axis=0)
+    )
+
+
+def _swap(
+    problem: Problem, book: _Book, budget: float, stop: Callable[[], bool]
+) -> tuple[int, float]:
+    """Step 3 of the module docstring, in place: swaps that mend the most violated territory
+    without breaking its partner, matched on the resource it keeps. Returns the moves made and
+    the budget of the moved cap (raw measure) left."""
+    assign, loads, values, lo, hi, width, movable = book.unpack()
+    m = problem.m
+    cur, measure = problem.current, problem.measure
+    made = 0
+    tried = np.zeros(m, dtype=bool)
+    unit = 1e-3 * max(float(measure.mean()), 1e-12)  # a free swap: its gain per this
+    narrow = width[:, 0] / np.maximum(np.abs(values).mean(axis=1), 1e-12)  # band per account
+    while not stop():
+        viol = _violation(loads, lo, hi, width)
+        viol[tried] = 0.0
+        t = int(np.argmax(viol))
+        if viol[t] <= 1e-12:
+            break
+        inside = (loads[:, t] >= lo[:, t] - 1e-12) & (loads[:, t] <= hi[:, t] + 1e-12)
+        # match on the narrowest band the territory keeps
+        rel = np.where(inside, narrow, np.inf)
+        key = int(np.argmin(rel)) if np.isfinite(rel).any() else 0
+        mine = np.flatnonzero(movable & (assign == t))
+        # the accounts richest (over) or poorest (under) in the violated resources against
+        # the matched one: the swaps that mend most
+        sign = np.where(loads[:, t] > hi[:, t], 1.0, np.where(loads[:, t] < lo[:, t], -1.0, 0.0))
+        ratio = (sign[:, None] * values[:, mine] / width).sum(axis=0) / np.maximum(
+            values[key, mine] / width[key, 0], 1e-12
+        )
+        mine = mine[np.argsort(-ratio, kind="stable")[:SWAP_ACCOUNTS]]
+        if not len(mine):
+            tried[t] = True
+            continue
+        acc = np.flatnonzero(movable & (assign != t))
+        acc = acc[np.lexsort((values[key, acc], assign[acc]))]
+        owner = assign[acc]
+        start = np.searchsorted(owner, np.arange(m + 1))
+        best = (0.0, -1, -1, -1, 0.0)
+        vi = values[:, mine]
+        for b in np.flatnonzero(start[1:] > start[:-1]):
+            ks = acc[start[b] : start[b + 1]]
+            pos = np.searchsorted(values[key, ks], values[key, mine])
+            for off in (-1, 0):
+                k = ks[np.clip(pos + off, 0, len(ks) - 1)]
+                d = vi - values[:, k]  # what t loses and b gains
+                new_t = loads[:, [t]] - d
+                new_b = loads[:, [b]] + d
+                before_b = _violation(loads[:, [b]], lo[:, [b]], hi[:, [b]], width)[0]
+                after_t = _violation(new_t, lo[:, [t]], hi[:, [t]], width)
+                after_b = _violation(new_b, lo[:, [b]], hi[:, [b]], width)
+                gain = viol[t] + before_b - after_t - after_b
+                ok = (after_t < viol[t] - 1e-12) & (after_b <= before_b + 1e-12)
+                spend = (
+                    np.where(cur[mine] == t, measure[mine], 0.0)
+                    - np.where(cur[mine] == b, measure[mine], 0.0)
+                    + np.where(cur[k] == b, measure[k], 0.0)
+                    - np.where(cur[k] == t, measure[k], 0.0)
+                )
+                ok &= spend <= budget + 1e-9
+                score = np.where(ok, gain / np.maximum(spend, unit), -np.inf)
+                q = int(np.argmax(score))
+                if score[q] > best[0]:
+                    best = (float(score[q]), int(mine[q]), int(k[q]), int(b), float(spend[q]))
+        _, si, sk, sb, spent = best
+        elig = problem.eligible_rows(np.array([si, sk]))
+        if si < 0 or not (elig[0, sb] and elig[1, t]):
+            tried[t] = True
+            continue
+        d = values[:, si] - values[:, sk]
+        loads[:, t] -= d
+        loads[:, sb] += d
+        assign[si], assign[sk] = sb, t
+        budget -= spent
+        made += 2
+        tried[:] = False
+    return made, budget
