@@ -624,6 +624,7 @@ NATIONAL_MIN_PAIRS = BOUND_MAX_PAIRS  # contiguous greenfield above this: nation
 NATIONAL_BOUND_SHARE = 0.25  # of the time limit: the sparse Lagrangian bound of a national map
 NATIONAL_PAIRS = 12_000_000  # unit x centre pairs at most held for that bound
 CAP_FACTOR = 1.5  # a unit's multiplier at most its cost at this many times its distance now
+START_SHARE = 0.5  # multipliers start at this share of each unit's cost in the plan
 RECENTRE_OPTIONS = 256  # a territory's centre is the best of its members nearest its middle
 REPORT_S = 30.0  # progress of the local search at least this often
 FINISH_S = 5.0  # kept for the run's tables once the bound is done
@@ -813,6 +814,6 @@ def national_bound(
         centres=cand,
         upper=upper,
         seconds=max(clock.left() - finish, 0.1),
-        prices=np.minimum(prices, cap),
+        prices=np.minimum(START_SHARE * prices, cap),
         say=report,
     )
