@@ -5,7 +5,10 @@ with the balanced p-median of :mod:`.districts` (contiguity by separator rows), 
 from the heuristic below when contiguity is off. Larger ones get that heuristic alone: seeded
 k-means++ on the locations weighted by the first balanced column, each centre moved to the
 nearest candidate account, an exact fixed-centre alignment, then alternating "best centre of each
-territory" and re-alignment while it improves. Its plan carries no bound (status ``feasible``).
+territory" and re-alignment while it improves, with a Lagrangian bound. Contiguous ones seed
+the contiguity-preserving local search with that plan (:func:`contiguous_search_plan`); above
+:data:`NATIONAL_MIN_PAIRS` (a whole country's ZIP codes) a recursive bisection seeds it and the
+bound is computed from sparse pairs (:func:`national_plan`).
 """
 
 from __future__ import annotations
@@ -624,7 +627,6 @@ NATIONAL_MIN_PAIRS = BOUND_MAX_PAIRS  # contiguous greenfield above this: nation
 NATIONAL_BOUND_SHARE = 0.25  # of the time limit: the sparse Lagrangian bound of a national map
 NATIONAL_PAIRS = 12_000_000  # unit x centre pairs at most held for that bound
 CAP_FACTOR = 1.5  # a unit's multiplier at most its cost at this many times its distance now
-START_SHARE = 0.5  # multipliers start at this share of each unit's cost in the plan
 RECENTRE_OPTIONS = 256  # a territory's centre is the best of its members nearest its middle
 REPORT_S = 30.0  # progress of the local search at least this often
 FINISH_S = 5.0  # kept for the run's tables once the bound is done
@@ -743,8 +745,7 @@ def national_plan(
     fixed, problem, assign, objective = _final_plan(scenario, search)
     bound = -math.inf
     if names and clock.left() > finish:
-        prices = search.cost[all_units, search.assign]
-        bound = national_bound(scenario, cand, search, prices, objective, clock, finish, say)
+        bound = national_bound(scenario, cand, search, objective, clock, finish, say)
         stats["bound_method"] = BOUND_METHOD + ", sparse pairs"
     stats["method"] = "recursive bisection, contiguous local search"
     backend = get_backend(s.solver.name)
@@ -758,7 +759,6 @@ def national_bound(
     scenario: Scenario,
     cand: np.ndarray,
     search: ContiguousSearch,
-    prices: np.ndarray,
     upper: float,
     clock: Clock,
     finish: float,
@@ -767,7 +767,8 @@ def national_bound(
     """:func:`.centre_bound.sparse_centre_bound` around the search's plan: each unit's
     multiplier is capped at its cost at :data:`CAP_FACTOR` times its distance to its centre
     (at least its territory's median distance; less when the pairs would be more than
-    :data:`NATIONAL_PAIRS`)."""
+    :data:`NATIONAL_PAIRS`); the multipliers start at each unit's cost to its nearest other
+    candidate, a positive bound already."""
     from sklearn.neighbors import BallTree
 
     s = scenario.settings
@@ -797,6 +798,12 @@ def national_bound(
     cost = w[ii] * (d if o.distance_power == 1 else d * d)
     keep = (cost < cap[ii]) & (ii != cand[cc])
     ii, cc, cost = ii[keep], cc[keep], cost[keep]
+    # start: each unit's cost to its nearest other candidate (no pair prices negatively, so the
+    # first value is already a positive bound: every unit but the centres pays at least that)
+    near_d, near_k = tree.query(where, k=min(2, len(cand)))
+    other = np.where(cand[near_k[:, 0]] == np.arange(n), near_k[:, -1], near_k[:, 0])
+    d_near = point_distance(kind, pts, pts[cand[other]])
+    start = np.minimum(w * (d_near if o.distance_power == 1 else d_near * d_near), cap)
     name = next(iter(s.balance))
     v = scenario.column(name)
     hi = float(v.sum() / m * (1 + s.balance[name].tolerance))
@@ -814,6 +821,6 @@ def national_bound(
         centres=cand,
         upper=upper,
         seconds=max(clock.left() - finish, 0.1),
-        prices=np.minimum(START_SHARE * prices, cap),
+        prices=start,
         say=report,
     )
