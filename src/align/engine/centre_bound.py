@@ -15,11 +15,14 @@ adds rows, so the bound holds for the contiguous problem as well.
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 
 import numpy as np
 from numpy.typing import NDArray
+
+from ..geo import EARTH_RADIUS_KM, point_distance
 
 FloatArray = NDArray[np.float64]
 AIM = 0.1  # the sparse bound's steps aim this share of the way from its best to the plan
@@ -205,3 +208,44 @@ def sparse_centre_bound(
         say=say,
         target=aim,
     )
+
+
+def sparse_pairs(
+    kind: str,
+    pts: FloatArray,
+    weight: FloatArray,
+    power: int,
+    cand: NDArray[np.int64],
+    radius: FloatArray,
+    *,
+    most: int,
+) -> tuple[NDArray[np.int64], NDArray[np.int64], FloatArray, FloatArray, FloatArray]:
+    """The pairs of :func:`sparse_centre_bound` for costs ``weight_i * d(i, c) ** power``
+    (great-circle km for ``kind == "latlon"``, planar otherwise; ``c`` among the units
+    ``cand``): every pair closer than the unit's ``radius`` (the radii scaled down together
+    when that would be more than ``most`` pairs), the centre's own pair left out. Returns
+    (unit, column, cost, cap, start): ``cap`` the cost at the radius, ``start`` each unit's
+    cost to its nearest other candidate (no pair prices negatively there, so the first value
+    is already a positive bound)."""
+    from sklearn.neighbors import BallTree
+
+    n = len(pts)
+    where = np.radians(pts) if kind == "latlon" else pts
+    unit = EARTH_RADIUS_KM if kind == "latlon" else 1.0
+    tree = BallTree(where[cand], metric="haversine" if kind == "latlon" else "euclidean")
+    radius = np.where(weight > 0, radius, 0.0)
+    count = int(tree.query_radius(where, radius / unit, count_only=True).sum())
+    if count > most:
+        radius = radius * math.sqrt(most / count)
+    hits = tree.query_radius(where, radius / unit * (1 + 1e-9))
+    sizes = np.fromiter((len(h) for h in hits), dtype=np.int64, count=n)
+    ii = np.repeat(np.arange(n), sizes)
+    cc = np.concatenate(hits).astype(np.int64) if sizes.sum() else np.zeros(0, np.int64)
+    d = point_distance(kind, pts[ii], pts[cand[cc]])
+    cap = weight * radius**power
+    cost = weight[ii] * d**power
+    keep = (cost < cap[ii]) & (ii != cand[cc])
+    _, near = tree.query(where, k=min(2, len(cand)))
+    other = np.where(cand[near[:, 0]] == np.arange(n), near[:, -1], near[:, 0])
+    start = np.minimum(weight * point_distance(kind, pts, pts[cand[other]]) ** power, cap)
+    return ii[keep], cc[keep], cost[keep], cap, start

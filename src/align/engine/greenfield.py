@@ -20,13 +20,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..geo import EARTH_RADIUS_KM, point_distance
+from ..geo import point_distance
 from ..io import make_scenario
 from ..runs import Run
 from ..scenario import Scenario
 from ..status import Status
 from .backends import get_backend
-from .centre_bound import centre_bound, sparse_centre_bound
+from .centre_bound import centre_bound, sparse_centre_bound, sparse_pairs
 from .common import Clock, make_run
 from .contiguity import Budget, Graph, account_graph, reachable_pairs
 from .districts import (
@@ -124,11 +124,7 @@ def heuristic(
     s = scenario.settings
     kind, pts = _coords(scenario)
     m = scenario.n_territories
-    plane = pts.copy()
-    if kind == "latlon":  # equirectangular km about the mean latitude: fine for seeding
-        plane = np.column_stack(
-            (pts[:, 1] * 111.32 * math.cos(math.radians(pts[:, 0].mean())), pts[:, 0] * 110.57)
-        )
+    plane = _plane(kind, pts)
     first = next(iter(s.balance), None)
     weight = scenario.column(first) if first else np.ones(scenario.n_accounts)
     km = KMeans(n_clusters=m, init="k-means++", n_init=4, random_state=s.solver.seed)
@@ -769,41 +765,18 @@ def national_bound(
     (at least its territory's median distance; less when the pairs would be more than
     :data:`NATIONAL_PAIRS`); the multipliers start at each unit's cost to its nearest other
     candidate, a positive bound already."""
-    from sklearn.neighbors import BallTree
-
     s = scenario.settings
     o = s.objective
     kind, pts = _coords(scenario)
-    n, m = scenario.n_accounts, scenario.n_territories
-    w = scenario.column(o.travel_weight) * o.travel
+    m = scenario.n_territories
     d_own = point_distance(kind, pts, pts[search.roots[search.assign]])
     typical = pd.Series(d_own).groupby(search.assign).median().reindex(range(m)).fillna(0.0)
     # km (or planar units): a multiplier may rise to the cost at this distance, no further
     radius = np.maximum(CAP_FACTOR * d_own, typical.to_numpy()[search.assign])
-    metric = "haversine" if kind == "latlon" else "euclidean"
-    where = np.radians(pts) if kind == "latlon" else pts
-    unit = EARTH_RADIUS_KM if kind == "latlon" else 1.0
-    tree = BallTree(where[cand], metric=metric)
-    radius = np.where(w > 0, radius, 0.0)
-    count = int(tree.query_radius(where, radius / unit, count_only=True).sum())
-    if count > NATIONAL_PAIRS:
-        radius *= math.sqrt(NATIONAL_PAIRS / count)
-    hits = tree.query_radius(where, radius / unit * (1 + 1e-9))
-    sizes = np.fromiter((len(h) for h in hits), dtype=np.int64, count=n)
-    ii = np.repeat(np.arange(n), sizes)
-    cc = np.concatenate(hits).astype(np.int64) if sizes.sum() else np.zeros(0, np.int64)
-    d = point_distance(kind, pts[ii], pts[cand[cc]])
-    radius_p = radius if o.distance_power == 1 else radius * radius
-    cap = w * radius_p
-    cost = w[ii] * (d if o.distance_power == 1 else d * d)
-    keep = (cost < cap[ii]) & (ii != cand[cc])
-    ii, cc, cost = ii[keep], cc[keep], cost[keep]
-    # start: each unit's cost to its nearest other candidate (no pair prices negatively, so the
-    # first value is already a positive bound: every unit but the centres pays at least that)
-    near_d, near_k = tree.query(where, k=min(2, len(cand)))
-    other = np.where(cand[near_k[:, 0]] == np.arange(n), near_k[:, -1], near_k[:, 0])
-    d_near = point_distance(kind, pts, pts[cand[other]])
-    start = np.minimum(w * (d_near if o.distance_power == 1 else d_near * d_near), cap)
+    w = scenario.column(o.travel_weight) * o.travel
+    ii, cc, cost, cap, start = sparse_pairs(
+        kind, pts, w, o.distance_power, cand, radius, most=NATIONAL_PAIRS
+    )
     name = next(iter(s.balance))
     v = scenario.column(name)
     hi = float(v.sum() / m * (1 + s.balance[name].tolerance))
