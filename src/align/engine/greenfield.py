@@ -13,6 +13,7 @@ bound is computed from sparse pairs (:func:`national_plan`).
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import replace
 from typing import Any
@@ -675,14 +676,8 @@ def national_plan(
         return Run(
             status=Status.INFEASIBLE if impossible else Status.NO_SOLUTION,
             reasons=reasons,
-            message=(
-                "the adjacency splits the map into pieces"
-                + (
-                    ""
-                    if impossible
-                    else "; a map of this size is designed as one piece: link the pieces"
-                )
-            ),
+            message="the adjacency splits the map into pieces"
+            + ("" if impossible else "; a map of this size is designed as one piece: link them"),
             settings=s.model_copy(deep=True),
             scenario=scenario.name,
             stats=stats,
@@ -728,11 +723,13 @@ def national_plan(
     say("start", dict(stats["start"]))
     bound_s = NATIONAL_BOUND_SHARE * s.solver.time_limit_s if names else 0.0
     finish = min(FINISH_S, 0.1 * s.solver.time_limit_s)
-    while clock.left() - bound_s - finish > 0.05:
+    for rnd in itertools.count(1):
+        if clock.left() - bound_s - finish <= 0.05:
+            break
         before = search.summary()
         search.run(min(REPORT_S, clock.left() - bound_s - finish))
         now = search.summary()
-        say("search", {**now, "elapsed": round(clock.elapsed(), 1)})
+        say("search", {"round": rnd, **now, "elapsed": round(clock.elapsed(), 1)})
         if now["violation"] <= 1e-12 and now["objective"] >= before["objective"] * (1 - 1e-9):
             break  # in band and no better within a whole run: the bound gets the time left
     stats["search"] = {**search.summary(), "seconds": round(clock.elapsed(), 3)}
