@@ -15,12 +15,17 @@ adds rows, so the bound holds for the contiguous problem as well.
 
 from __future__ import annotations
 
+import math
 import time
+from collections.abc import Callable
 
 import numpy as np
 from numpy.typing import NDArray
 
+from ..geo import EARTH_RADIUS_KM, point_distance
+
 FloatArray = NDArray[np.float64]
+AIM = 0.1  # the sparse bound's steps aim this share of the way from its best to the plan
 
 
 def centre_bound(
@@ -49,24 +54,48 @@ def centre_bound(
         u = np.asarray(prices, dtype=np.float64).copy()
     else:
         u = np.partition(cost, min(count, k - 1), axis=1)[:, min(count, k - 1)].astype(float)
-    best = -np.inf
-    step = 2.0
-    since = 0
-    for _ in range(iterations):
+
+    def evaluate(u: FloatArray) -> tuple[float, FloatArray]:
+        return _lagrangian(cost, v, hi, count, u, tiny, centres)
+
+    return subgradient(evaluate, u, upper=upper, deadline=deadline, iterations=iterations)
+
+
+def subgradient(
+    evaluate: Callable[[FloatArray], tuple[float, FloatArray]],
+    u: FloatArray,
+    *,
+    upper: float,
+    deadline: float,
+    iterations: int,
+    cap: FloatArray | None = None,
+    say: Callable[[int, float], None] | None = None,
+    target: Callable[[float], float] | None = None,
+) -> float:
+    """Subgradient steps on ``u`` (Polyak's rule towards ``upper``, the step halved after 15
+    steps without progress), kept at most ``cap``: the best value of ``evaluate`` found, at
+    least 0 (costs are non-negative, so 0 is a bound too)."""
+    best, step, since = -np.inf, 2.0, 0
+    for it in range(iterations):
         if time.perf_counter() >= deadline:
             break
-        value, sub = _lagrangian(cost, v, hi, count, u, tiny, centres)
+        value, sub = evaluate(u)
         if value > best + 1e-12 * abs(best if np.isfinite(best) else 1.0):
             best, since = value, 0
         else:
             since += 1
             if since >= 15:
                 step, since = step / 2, 0
+        if say is not None and it % 25 == 0:
+            say(it, float(best))
         norm = float(sub @ sub)
-        if norm <= 0 or best >= upper:
+        if norm <= 0 or best >= upper or step < 1e-6:
             break
-        u = u + step * (upper - value) / norm * sub
-    return max(float(best), 0.0)  # costs are non-negative: 0 is a bound too
+        aim = upper if target is None else target(best)
+        u = u + step * (aim - value) / norm * sub
+        if cap is not None:
+            u = np.minimum(u, cap)
+    return max(float(best), 0.0)
 
 
 def _lagrangian(
@@ -79,21 +108,50 @@ def _lagrangian(
     centres: NDArray[np.int64],
 ) -> tuple[float, FloatArray]:
     """``L(u)`` and its subgradient ``1 - sum_{c open} x[i,c]``."""
-    n, k = cost.shape
+    k = cost.shape[1]
     neg = cost < u[:, None]
     neg[centres, np.arange(k)] = False  # the centre's own pair: always in, counted below
     ii, cc = np.nonzero(neg)
-    r = cost[ii, cc] - u[ii]
+    own = cost[centres, np.arange(k)]
+    return _knapsacks(ii, cc, cost[ii, cc] - u[ii], v, hi, count, u, tiny, centres, own)
+
+
+def _knapsacks(
+    ii: NDArray[np.int64],
+    cc: NDArray[np.int64],
+    r: FloatArray,
+    v: FloatArray,
+    hi: float,
+    count: int,
+    u: FloatArray,
+    tiny: float,
+    centres: NDArray[np.int64],
+    own: FloatArray,
+) -> tuple[float, FloatArray]:
+    """``L(u)`` and its subgradient from the pairs (unit ``ii``, column ``cc``) of negative
+    reduced cost ``r`` (every other pair, the centres' own excepted, has ``r >= 0``); ``own``
+    is each column's cost of its centre."""
+    n, k = len(u), len(centres)
     vv = v[ii]
-    order = np.lexsort((r / np.maximum(vv, tiny), cc))
-    ii, cc, r, vv = ii[order], cc[order], r[order], vv[order]
-    cum = np.cumsum(vv)
-    starts = np.searchsorted(cc, np.arange(k))
     room = hi - v[centres]  # (k,) the top less the centre's own value
-    before = cum - vv - np.r_[0.0, cum][starts[cc]]  # the column's total before this unit
-    take = np.where(vv > tiny, np.clip((room[cc] - before) / np.maximum(vv, tiny), 0.0, 1.0), 1.0)
+    take = np.ones(len(ii))
+    # only the columns whose negative units overfill the room need the ratio order
+    full = np.bincount(cc, weights=vv, minlength=k) > room
+    tight = np.flatnonzero(full[cc])
+    if len(tight):
+        ratio = r[tight] / np.maximum(vv[tight], tiny)
+        rank = np.empty(len(tight), dtype=np.int64)
+        rank[np.argsort(ratio, kind="stable")] = np.arange(len(tight))
+        order = tight[np.argsort(cc[tight] * len(tight) + rank, kind="stable")]
+        oc, ov = cc[order], vv[order]
+        cum = np.cumsum(ov)
+        starts = np.searchsorted(oc, np.arange(k))
+        before = cum - ov - np.r_[0.0, cum][starts[oc]]  # the column's total before this unit
+        take[order] = np.where(
+            ov > tiny, np.clip((room[oc] - before) / np.maximum(ov, tiny), 0.0, 1.0), 1.0
+        )
     take = np.where(room[cc] < 0, 0.0, take)
-    g = np.bincount(cc, weights=r * take, minlength=k) + cost[centres, np.arange(k)] - u[centres]
+    g = np.bincount(cc, weights=r * take, minlength=k) + own - u[centres]
     g = np.where(room < 0, np.inf, g)  # a centre heavier than the band opens no territory
     open_ = np.argsort(g, kind="stable")[:count]
     value = float(u.sum() + g[open_].sum())
@@ -103,3 +161,91 @@ def _lagrangian(
     sub = np.asarray(1.0 - np.bincount(ii[on], weights=take[on], minlength=n), dtype=np.float64)
     sub[centres[open_]] -= 1.0
     return value, sub
+
+
+def sparse_centre_bound(
+    pairs: tuple[NDArray[np.int64], NDArray[np.int64], FloatArray],
+    cap: FloatArray,
+    values: FloatArray,
+    hi: float,
+    count: int,
+    *,
+    centres: NDArray[np.int64],
+    upper: float,
+    seconds: float,
+    prices: FloatArray,
+    iterations: int = 5000,
+    say: Callable[[int, float], None] | None = None,
+) -> float:
+    """:func:`centre_bound` without the dense cost matrix, for tens of thousands of candidate
+    centres: ``pairs`` (unit, column, cost) holds every pair whose cost is below the unit's
+    ``cap``, and the multipliers are kept at most ``cap`` (any multipliers give a valid bound),
+    so no pair outside the list can ever have a negative reduced cost. The centres' own pairs
+    cost 0 (a distance to itself) and are left out of ``pairs``."""
+    deadline = time.perf_counter() + seconds
+    ii, cc, cost = pairs
+    v = np.maximum(np.asarray(values, dtype=np.float64), 0.0)
+    tiny = 1e-12 * max(float(v.max(initial=0.0)), 1.0)
+    own = np.zeros(len(centres))
+    u = np.minimum(np.asarray(prices, dtype=np.float64), cap)
+
+    def evaluate(u: FloatArray) -> tuple[float, FloatArray]:
+        neg = cost < u[ii]
+        r = cost[neg] - u[ii[neg]]
+        return _knapsacks(ii[neg], cc[neg], r, v, hi, count, u, tiny, centres, own)
+
+    def aim(best: float) -> float:  # short of the plan's cost: the true bound is below it
+        floor = max(best, 0.0)
+        return floor + AIM * (upper - floor)
+
+    return subgradient(
+        evaluate,
+        u,
+        upper=upper,
+        deadline=deadline,
+        iterations=iterations,
+        cap=cap,
+        say=say,
+        target=aim,
+    )
+
+
+def sparse_pairs(
+    kind: str,
+    pts: FloatArray,
+    weight: FloatArray,
+    power: int,
+    cand: NDArray[np.int64],
+    radius: FloatArray,
+    *,
+    most: int,
+) -> tuple[NDArray[np.int64], NDArray[np.int64], FloatArray, FloatArray, FloatArray]:
+    """The pairs of :func:`sparse_centre_bound` for costs ``weight_i * d(i, c) ** power``
+    (great-circle km for ``kind == "latlon"``, planar otherwise; ``c`` among the units
+    ``cand``): every pair closer than the unit's ``radius`` (the radii scaled down together
+    when that would be more than ``most`` pairs), the centre's own pair left out. Returns
+    (unit, column, cost, cap, start): ``cap`` the cost at the radius, ``start`` each unit's
+    cost to its nearest other candidate (no pair prices negatively there, so the first value
+    is already a positive bound)."""
+    from sklearn.neighbors import BallTree
+
+    n = len(pts)
+    where = np.radians(pts) if kind == "latlon" else pts
+    unit = EARTH_RADIUS_KM if kind == "latlon" else 1.0
+    tree = BallTree(where[cand], metric="haversine" if kind == "latlon" else "euclidean")
+    radius = np.where(weight > 0, radius, 0.0)
+    count = int(tree.query_radius(where, radius / unit, count_only=True).sum())
+    if count > most:
+        radius = radius * math.sqrt(most / count)
+    hits = tree.query_radius(where, radius / unit * (1 + 1e-9))
+    sizes = np.fromiter((len(h) for h in hits), dtype=np.int64, count=n)
+    ii = np.repeat(np.arange(n), sizes)
+    cc = np.concatenate(hits).astype(np.int64) if sizes.sum() else np.zeros(0, np.int64)
+    d = point_distance(kind, pts[ii], pts[cand[cc]])
+    cap = weight * radius**power
+    cost = weight[ii] * d**power
+    keep = (cost < cap[ii]) & (ii != cand[cc])
+    _, near = tree.query(where, k=min(2, len(cand)))
+    other = np.where(cand[near[:, 0]] == np.arange(n), near[:, -1], near[:, 0])
+    start = np.minimum(weight * point_distance(kind, pts, pts[cand[other]]) ** power, cap)
+    return ii[keep], cc[keep], cost[keep], cap, start

@@ -5,11 +5,15 @@ with the balanced p-median of :mod:`.districts` (contiguity by separator rows), 
 from the heuristic below when contiguity is off. Larger ones get that heuristic alone: seeded
 k-means++ on the locations weighted by the first balanced column, each centre moved to the
 nearest candidate account, an exact fixed-centre alignment, then alternating "best centre of each
-territory" and re-alignment while it improves. Its plan carries no bound (status ``feasible``).
+territory" and re-alignment while it improves, with a Lagrangian bound. Contiguous ones seed
+the contiguity-preserving local search with that plan (:func:`contiguous_search_plan`); above
+:data:`NATIONAL_MIN_PAIRS` (a whole country's ZIP codes) a recursive bisection seeds it and the
+bound is computed from sparse pairs (:func:`national_plan`).
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import replace
 from typing import Any
@@ -23,7 +27,7 @@ from ..runs import Run
 from ..scenario import Scenario
 from ..status import Status
 from .backends import get_backend
-from .centre_bound import centre_bound
+from .centre_bound import centre_bound, sparse_centre_bound, sparse_pairs
 from .common import Clock, make_run
 from .contiguity import Budget, Graph, account_graph, reachable_pairs
 from .districts import (
@@ -37,6 +41,7 @@ from .districts import (
 from .fixed import solve_fixed
 from .formulation import build_problem
 from .local_search import Bands, ContiguousSearch, make_contiguous
+from .partition import bisect_plan, cut_off_units, piece_reasons
 
 EXACT_PAIRS = 250_000  # unit x candidate pairs the exact model takes on
 RECENTRE_ROUNDS = 6
@@ -120,11 +125,7 @@ def heuristic(
     s = scenario.settings
     kind, pts = _coords(scenario)
     m = scenario.n_territories
-    plane = pts.copy()
-    if kind == "latlon":  # equirectangular km about the mean latitude: fine for seeding
-        plane = np.column_stack(
-            (pts[:, 1] * 111.32 * math.cos(math.radians(pts[:, 0].mean())), pts[:, 0] * 110.57)
-        )
+    plane = _plane(kind, pts)
     first = next(iter(s.balance), None)
     weight = scenario.column(first) if first else np.ones(scenario.n_accounts)
     km = KMeans(n_clusters=m, init="k-means++", n_init=4, random_state=s.solver.seed)
@@ -200,6 +201,8 @@ def solve_greenfield(scenario: Scenario, *, progress: Any = None) -> Run:
             stats=stats,
             wall_seconds=clock.elapsed(),
         )
+    if graph is not None and n * len(cand) > NATIONAL_MIN_PAIRS:
+        return national_plan(scenario, graph, cand, clock, stats, say)
     if graph is not None and not exact:
         return contiguous_search_plan(scenario, graph, cand, clock, stats, say)
     with_bound = not exact and n * len(cand) <= BOUND_MAX_PAIRS and bool(s.balance)
@@ -480,24 +483,9 @@ def contiguous_search_plan(
     search.run(max(clock.left() - bound_s - 1.0, 1.0))
     stats["search"] = {**search.summary(), "seconds": round(clock.elapsed(), 3)}
     say("search", dict(stats["search"]))
-    if search.violation() > 0.0:
-        return Run(
-            status=Status.NO_SOLUTION,
-            message=(
-                "the contiguous local search ended with a territory outside its band within "
-                "the time limit; allow more time or widen a tolerance"
-            ),
-            settings=s.model_copy(deep=True),
-            scenario=scenario.name,
-            stats=stats,
-            wall_seconds=clock.elapsed(),
-        )
-    final = _order(search.roots.copy(), pts)
-    where = {int(c): t for t, c in enumerate(final)}
-    assign = np.array([where[int(search.roots[t])] for t in search.assign], dtype=np.int64)
-    fixed = centred_scenario(scenario, final)
-    problem = build_problem(fixed)
-    objective = problem.plan_cost(assign)
+    if not in_band(search):
+        return _out_of_band(scenario, stats, clock)
+    fixed, problem, assign, objective = _final_plan(scenario, search)
     bound = -math.inf
     if bound_s > 0 and names:
         bound = lagrangian_bound(
@@ -514,6 +502,45 @@ def contiguous_search_plan(
         fixed, problem, backend, clock, stats, "feasible", assign, objective=objective, bound=bound
     )
     return group_regions(run, scenario, clock.left())
+
+
+def in_band(search: ContiguousSearch) -> bool:
+    """Whether every territory of the search's plan is within its bands (totals summed anew,
+    free of the drift of the search's running totals)."""
+    b = search.bands
+    tot = np.column_stack(
+        [np.bincount(search.assign, weights=c, minlength=search.m) for c in b.values.T]
+    )
+    return not bool(((tot < b.lo) | (tot > b.hi)).any())
+
+
+def _out_of_band(scenario: Scenario, stats: dict[str, Any], clock: Clock) -> Run:
+    """The Run of a contiguous search that ended with a territory outside its band."""
+    return Run(
+        status=Status.NO_SOLUTION,
+        message=(
+            "the contiguous local search ended with a territory outside its band within "
+            "the time limit; allow more time or widen a tolerance"
+        ),
+        settings=scenario.settings.model_copy(deep=True),
+        scenario=scenario.name,
+        stats=stats,
+        wall_seconds=clock.elapsed(),
+    )
+
+
+def _final_plan(
+    scenario: Scenario, search: ContiguousSearch
+) -> tuple[Scenario, Any, np.ndarray, float]:
+    """The search's plan as a fixed-centre scenario (territories numbered north to south),
+    its problem, its assignment and its objective."""
+    _, pts = _coords(scenario)
+    final = _order(search.roots.copy(), pts)
+    where = {int(c): t for t, c in enumerate(final)}
+    assign = np.array([where[int(search.roots[t])] for t in search.assign], dtype=np.int64)
+    fixed = centred_scenario(scenario, final)
+    problem = build_problem(fixed)
+    return fixed, problem, assign, problem.plan_cost(assign)
 
 
 def length_fixing(
@@ -591,3 +618,179 @@ def group_regions(run: Run, scenario: Scenario, left: float) -> Run:
             f"({grouped.status})"
         )
     return run
+
+
+NATIONAL_MIN_PAIRS = BOUND_MAX_PAIRS  # contiguous greenfield above this: national_plan
+NATIONAL_BOUND_SHARE = 0.25  # of the time limit: the sparse Lagrangian bound of a national map
+NATIONAL_PAIRS = 12_000_000  # unit x centre pairs at most held for that bound
+CAP_FACTOR = 1.5  # a unit's multiplier at most its cost at this many times its distance now
+RECENTRE_OPTIONS = 256  # a territory's centre is the best of its members nearest its middle
+REPORT_S = 30.0  # progress of the local search at least this often
+FINISH_S = 5.0  # kept for the run's tables once the bound is done
+
+
+def _plane(kind: str, pts: np.ndarray) -> np.ndarray:
+    """Planar coordinates for cutting and seeding: equirectangular km about the mean latitude
+    for lat/lon (fine for where to cut; distances themselves stay great-circle)."""
+    if kind != "latlon":
+        return pts
+    return np.column_stack(
+        (pts[:, 1] * 111.32 * math.cos(math.radians(pts[:, 0].mean())), pts[:, 0] * 110.57)
+    )
+
+
+def national_plan(
+    scenario: Scenario,
+    graph: Graph,
+    cand: np.ndarray,
+    clock: Clock,
+    stats: dict[str, Any],
+    say: Any,
+) -> Run:
+    """Contiguous greenfield on a map of tens of thousands of units (whole-country ZIP codes).
+
+    A recursive bisection balanced on the first balanced column (:mod:`.partition`) gives every
+    territory its share; each keeps its main piece of the graph (the rest grows into
+    neighbours), its centre is its best member; the contiguity-preserving local search repairs
+    the bands and then lowers the objective, reporting progress; the bound is the Lagrangian
+    bound of :func:`.centre_bound.sparse_centre_bound` over every candidate centre.
+    """
+    s = scenario.settings
+    n, m = scenario.n_accounts, scenario.n_territories
+    kind, pts = _coords(scenario)
+    names = list(s.balance)
+    values = np.column_stack([scenario.column(c) for c in names]) if names else np.ones((n, 1))
+    tot = values.sum(axis=0) / m
+    tol = np.array([s.balance[c].tolerance for c in names]) if names else np.array([np.inf])
+    pieces = cut_off_units(graph)
+    if pieces:
+        reasons, impossible = piece_reasons(
+            pieces,
+            scenario.account_ids,
+            values[:, 0],
+            names[0] if names else "accounts",
+            float(tot[0] * (1 - tol[0])),
+            float(tot[0] * (1 + tol[0])),
+            m,
+        )
+        return Run(
+            status=Status.INFEASIBLE if impossible else Status.NO_SOLUTION,
+            reasons=reasons,
+            message="the adjacency splits the map into pieces"
+            + ("" if impossible else "; a map of this size is designed as one piece: link them"),
+            settings=s.model_copy(deep=True),
+            scenario=scenario.name,
+            stats=stats,
+            wall_seconds=clock.elapsed(),
+        )
+    plane = _plane(kind, pts)
+    part = bisect_plan(plane, values[:, 0], m)
+    is_cand = np.zeros(n, dtype=bool)
+    is_cand[cand] = True
+    all_units = np.arange(n)
+
+    def best_member(members: np.ndarray) -> int:
+        options = members[is_cand[members]]
+        if len(options) == 0:
+            options = members
+        if len(options) > RECENTRE_OPTIONS:
+            w = np.maximum(values[members, 0], 1e-12)
+            mid = (plane[members] * w[:, None]).sum(axis=0) / w.sum()
+            near = np.argsort(((plane[options] - mid) ** 2).sum(axis=1))[:RECENTRE_OPTIONS]
+            options = options[near]
+        k = int(np.argmin(_unit_costs(scenario, pts, kind, members, options).sum(axis=0)))
+        return int(options[k])
+
+    def recentre(members: np.ndarray) -> tuple[int, np.ndarray]:
+        c = best_member(members)
+        return c, _unit_costs(scenario, pts, kind, all_units, np.array([c]))[:, 0]
+
+    centres = np.array([best_member(np.flatnonzero(part == t)) for t in range(m)])
+    cost = np.empty((n, m))
+    for t in range(m):
+        cost[:, t] = _unit_costs(scenario, pts, kind, all_units, centres[t : t + 1])[:, 0]
+    plan = make_contiguous(graph, part, cost, roots=centres)
+    bands = Bands(values, np.tile(tot * (1 - tol), (m, 1)), np.tile(tot * (1 + tol), (m, 1)))
+    search = ContiguousSearch(
+        graph, cost, bands, plan, roots=centres, recentre=recentre, seed=s.solver.seed
+    )
+    stats["start"] = {
+        "method": "recursive bisection",
+        "objective": search.objective(),
+        "violation": search.violation(),
+        "seconds": round(clock.elapsed(), 3),
+    }
+    say("start", dict(stats["start"]))
+    bound_s = NATIONAL_BOUND_SHARE * s.solver.time_limit_s if names else 0.0
+    finish = min(FINISH_S, 0.1 * s.solver.time_limit_s)
+    for rnd in itertools.count(1):
+        if clock.left() - bound_s - finish <= 0.05:
+            break
+        before = search.summary()
+        search.run(min(REPORT_S, clock.left() - bound_s - finish))
+        now = search.summary()
+        say("search", {"round": rnd, **now, "elapsed": round(clock.elapsed(), 1)})
+        if now["violation"] <= 1e-12 and now["objective"] >= before["objective"] * (1 - 1e-9):
+            break  # in band and no better within a whole run: the bound gets the time left
+    stats["search"] = {**search.summary(), "seconds": round(clock.elapsed(), 3)}
+    if not in_band(search):
+        return _out_of_band(scenario, stats, clock)
+    fixed, problem, assign, objective = _final_plan(scenario, search)
+    bound = -math.inf
+    if names and clock.left() > finish:
+        bound = national_bound(scenario, cand, search, objective, clock, finish, say)
+        stats["bound_method"] = BOUND_METHOD + ", sparse pairs"
+    stats["method"] = "recursive bisection, contiguous local search"
+    backend = get_backend(s.solver.name)
+    run = make_run(
+        fixed, problem, backend, clock, stats, "feasible", assign, objective=objective, bound=bound
+    )
+    return group_regions(run, scenario, clock.left())
+
+
+def national_bound(
+    scenario: Scenario,
+    cand: np.ndarray,
+    search: ContiguousSearch,
+    upper: float,
+    clock: Clock,
+    finish: float,
+    say: Any,
+) -> float:
+    """:func:`.centre_bound.sparse_centre_bound` around the search's plan: each unit's
+    multiplier is capped at its cost at :data:`CAP_FACTOR` times its distance to its centre
+    (at least its territory's median distance; less when the pairs would be more than
+    :data:`NATIONAL_PAIRS`); the multipliers start at each unit's cost to its nearest other
+    candidate, a positive bound already."""
+    s = scenario.settings
+    o = s.objective
+    kind, pts = _coords(scenario)
+    m = scenario.n_territories
+    d_own = point_distance(kind, pts, pts[search.roots[search.assign]])
+    typical = pd.Series(d_own).groupby(search.assign).median().reindex(range(m)).fillna(0.0)
+    # km (or planar units): a multiplier may rise to the cost at this distance, no further
+    radius = np.maximum(CAP_FACTOR * d_own, typical.to_numpy()[search.assign])
+    w = scenario.column(o.travel_weight) * o.travel
+    ii, cc, cost, cap, start = sparse_pairs(
+        kind, pts, w, o.distance_power, cand, radius, most=NATIONAL_PAIRS
+    )
+    name = next(iter(s.balance))
+    v = scenario.column(name)
+    hi = float(v.sum() / m * (1 + s.balance[name].tolerance))
+    say("bound", {"pairs": len(ii), "seconds_left": round(clock.left(), 1)})
+
+    def report(it: int, best: float) -> None:
+        say("bound", {"iteration": it, "bound": best, "elapsed": round(clock.elapsed(), 1)})
+
+    return sparse_centre_bound(
+        (ii, cc, cost),
+        cap,
+        v,
+        hi,
+        m,
+        centres=cand,
+        upper=upper,
+        seconds=max(clock.left() - finish, 0.1),
+        prices=start,
+        say=report,
+    )
