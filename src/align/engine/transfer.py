@@ -62,12 +62,13 @@ def shared_transfer_plan(
     with _GUARD:
         slot = problem.__dict__.setdefault(_SLOT, {"lock": threading.Lock(), "key": None})
     with slot["lock"]:
-        key = (id(pi), id(pj))
-        if slot["key"] == key:
+        # the arrays themselves are kept (not their ids, which a new array could reuse)
+        held = slot["key"]
+        if held is not None and held[0] is pi and held[1] is pj:
             return slot["out"]  # type: ignore[no-any-return]
         out = transfer_plan(problem, pi, pj, stop=stop)
         if out[1] == 0 or not stop():
-            slot["key"], slot["out"] = key, out
+            slot["key"], slot["out"] = (pi, pj), out
         return out
 
 
