@@ -98,28 +98,38 @@ def markdown(results: list[dict], header: str) -> str:
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
-        e, q = r.get("engine", {}), r.get("recom", {})
-        ratio = (
-            f"{q['moi'] / e['moi']:.3f}"
-            if "moi" in e and "moi" in q and e.get("balanced") and q.get("balanced")
-            else ""
-        )
-        for name, m in (("engine", e), ("recom", q)):
-            if not m:
-                continue
-            claim = m.get("claim", {})
-            b, gp = claim.get("bound"), claim.get("gap")
-            lines.append(
-                f"| {r['k']} | {name} | {m['wall_s']} | {m.get('balanced', '')} | "
-                f"{m.get('contiguous', '')} | "
-                + (f"{m['max_dev']:.2%}" if "max_dev" in m else "")
-                + " | "
-                + (f"{m['moi']:.4g}" if "moi" in m else m["note"][:120])
-                + f" | {'' if b is None else f'{b:.4g}'} | {'' if gp is None else f'{gp:.1%}'} | "
-                + (ratio if name == "recom" else "")
-                + " |"
-            )
+        for name, m, tail in measured_cells(r, note_chars=120):
+            lines.append(f"| {r['k']} | {name} | {m['wall_s']} | " + tail)
     return "\n".join(lines) + "\n"
+
+
+def measured_cells(r: dict, note_chars: int) -> list[tuple[str, dict, str]]:
+    """Per method of one result (engine, recom): its name, its measures and the row's cells
+    from "in band" to "ReCom / engine" (the ratio of moments of inertia on ReCom's row)."""
+    e, q = r.get("engine", {}), r.get("recom", {})
+    ratio = (
+        f"{q['moi'] / e['moi']:.3f}"
+        if "moi" in e and "moi" in q and e.get("balanced") and q.get("balanced")
+        else ""
+    )
+    out = []
+    for name, m in (("engine", e), ("recom", q)):
+        if not m:
+            continue
+        claim = m.get("claim", {})
+        b, gp = claim.get("bound"), claim.get("gap")
+        out.append((
+            name,
+            m,
+            f"{m.get('balanced', '')} | {m.get('contiguous', '')} | "
+            + (f"{m['max_dev']:.2%}" if "max_dev" in m else "")
+            + " | "
+            + (f"{m['moi']:.4g}" if "moi" in m else m["note"][:note_chars])
+            + f" | {'' if b is None else f'{b:.4g}'} | {'' if gp is None else f'{gp:.1%}'} | "
+            + (ratio if name == "recom" else "")
+            + " |",
+        ))  # fmt: skip
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:

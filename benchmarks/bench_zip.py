@@ -157,27 +157,8 @@ def markdown(r: dict, header: str) -> str:
         "| moment of inertia | bound | gap | ReCom / engine |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
-    e, q = r.get("engine", {}), r.get("recom", {})
-    ratio = (
-        f"{q['moi'] / e['moi']:.3f}"
-        if "moi" in e and "moi" in q and e.get("balanced") and q.get("balanced")
-        else ""
-    )
-    for name, m in (("engine", e), ("recom", q)):
-        if not m:
-            continue
-        claim = m.get("claim", {})
-        b, gp = claim.get("bound"), claim.get("gap")
-        lines.append(
-            f"| {name} | {m['wall_s']} | {m['load']} | {m.get('peak_mb') or ''} | "
-            f"{m.get('balanced', '')} | {m.get('contiguous', '')} | "
-            + (f"{m['max_dev']:.2%}" if "max_dev" in m else "")
-            + " | "
-            + (f"{m['moi']:.4g}" if "moi" in m else m["note"][:160])
-            + f" | {'' if b is None else f'{b:.4g}'} | {'' if gp is None else f'{gp:.1%}'} | "
-            + (ratio if name == "recom" else "")
-            + " |"
-        )
+    for name, m, tail in bn.measured_cells(r, note_chars=160):
+        lines.append(f"| {name} | {m['wall_s']} | {m['load']} | {m.get('peak_mb') or ''} | " + tail)
     return "\n".join(lines) + "\n"
 
 

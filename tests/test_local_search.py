@@ -314,10 +314,9 @@ def test_greenfield_names_the_units_that_break_a_band_alone() -> None:
 # --- the Lagrangian bound of greenfield ------------------------------------------------------
 
 
-@pytest.mark.parametrize("seed", range(6))
-def test_centre_bound_never_exceeds_the_brute_force_optimum(seed: int) -> None:
-    from align.engine.centre_bound import centre_bound
-
+def brute_force_pmedian(seed: int) -> tuple[int, int, np.ndarray, np.ndarray, float, float]:
+    """A random 7-unit balanced p-median (p 2 or 3, each part at most 1.3x the mean): n, p,
+    the unit values, the unit-to-centre costs, the part cap and the optimum by enumeration."""
     rng = np.random.default_rng(seed)
     n, p = 7, int(rng.integers(2, 4))
     xy = rng.random((n, 2))
@@ -331,6 +330,14 @@ def test_centre_bound_never_exceeds_the_brute_force_optimum(seed: int) -> None:
             if any(a[c] != j for j, c in enumerate(centres)) or (np.bincount(a, v, p) > hi).any():
                 continue
             best = min(best, float(cost[np.arange(n), np.array(centres)[a]].sum()))
+    return n, p, v, cost, hi, best
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_centre_bound_never_exceeds_the_brute_force_optimum(seed: int) -> None:
+    from align.engine.centre_bound import centre_bound
+
+    n, p, v, cost, hi, best = brute_force_pmedian(seed)
     bound = centre_bound(cost, v, hi, p, centres=np.arange(n), upper=best * 1.2, seconds=5)
     assert 0 < bound <= best + 1e-9
 

@@ -17,7 +17,7 @@ import pytest
 import scipy.sparse as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from test_local_search import grid, lake_map
+from test_local_search import brute_force_pmedian, grid, lake_map
 
 from align.engine import greenfield, solve
 from align.engine.centre_bound import sparse_centre_bound
@@ -155,19 +155,7 @@ def test_national_bound_is_below_the_brute_force_optimum(seed: int) -> None:
 def test_sparse_bound_matches_the_pairs_it_may_leave_out(seed: int) -> None:
     """The sparse bound with a low cap (few pairs) is still below the brute-force optimum of
     the balanced p-median, and with every pair listed equals the dense bound's order."""
-    rng = np.random.default_rng(seed)
-    n, p = 7, int(rng.integers(2, 4))
-    xy = rng.random((n, 2))
-    v = rng.integers(1, 10, n).astype(float)
-    cost = v[:, None] * ((xy[:, None] - xy[None]) ** 2).sum(-1)
-    hi = v.sum() / p * 1.3
-    best = math.inf
-    for centres in itertools.combinations(range(n), p):
-        for plan in itertools.product(range(p), repeat=n):
-            a = np.array(plan)
-            if any(a[c] != j for j, c in enumerate(centres)) or (np.bincount(a, v, p) > hi).any():
-                continue
-            best = min(best, float(cost[np.arange(n), np.array(centres)[a]].sum()))
+    n, p, v, cost, hi, best = brute_force_pmedian(seed)
     for share in (0.2, 1.0, 10.0):
         cap = share * cost.max(axis=1)
         ii, cc = np.nonzero((cost < cap[:, None]) & ~np.eye(n, dtype=bool))
