@@ -343,7 +343,7 @@ DECOMPOSE_PAIRS = 150_000  # solver.method auto: decomposed beyond this many can
 NO_PLAN = "no plan was found within the time limit"
 POLISH_SHARE = 0.05  # local search on a plan: this share of the time left, at least the min
 POLISH_MIN_S = 0.5
-GROUPS_SHARE = 0.5  # MIPs over groups of neighbouring territories: this share of the time left
+GROUPS_SHARE = 0.85  # MIPs over groups of neighbouring territories: this share of the time left
 DIVE_STOP = 8  # leave this many split accounts or fewer to the small MIP
 
 
