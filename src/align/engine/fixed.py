@@ -596,8 +596,9 @@ def _regroup(
     plan is within the gap of the bound, a round gains nothing, or its share of the time is
     spent. Returns the plan and its scaled cost."""
     cs = problem.cost_scale
-    if problem.plan_cost(assign) <= certified * cs or clock.left() <= 0:
-        return assign, problem.plan_cost(assign) / cs
+    before = problem.plan_cost(assign)
+    if before <= certified * cs or clock.left() <= 0:
+        return assign, before / cs
     stop_at = certified * cs
     if bound is not None:
         stop_at = min(stop_at, (1 + problem.target_gap) * bound)
@@ -607,7 +608,6 @@ def _regroup(
             say("incumbent", {"objective": cost, "bound": bound})
 
     s = problem.scenario.settings.solver
-    before = problem.plan_cost(assign)
     out = improve_by_groups(
         problem, backend, pi, pj, assign,
         deadline=time.perf_counter() + GROUPS_SHARE * clock.left(),

@@ -24,7 +24,7 @@ import numpy as np
 from ..geo import point_distance
 from .backends import Backend
 from .formulation import IntArray, Problem, build_model
-from .repair import band_violation
+from .repair import band_violation, moved_shortfall
 
 GROUP_SIZES = (4, 5, 6)  # territories per group: the next when a round gains under ROUND_GAIN
 ROUND_GAIN = 2e-4  # of the plan's cost
@@ -176,7 +176,7 @@ def _rounds(
                     # rows shared by groups solved at once (the moved cap, region bands): keep
                     # the answer only if the plan it makes still holds them
                     if band_violation(problem, trial) > band_violation(problem, assign) or (
-                        _moved_short(problem, trial) > _moved_short(problem, assign)
+                        moved_shortfall(problem, trial) > moved_shortfall(problem, assign)
                     ):
                         continue
                 stamp[np.unique(np.r_[assign[placed.rows], placed.to])] += 1
@@ -232,12 +232,3 @@ def _place(
 def _grouped_bands(problem: Problem) -> bool:
     """Whether a band spans several territories (region bands)."""
     return any(r.group is not None for r in problem.resources)
-
-
-def _moved_short(problem: Problem, assign: IntArray) -> float:
-    """How far a plan falls short of the moved cap's kept share (0 when it holds or no cap)."""
-    if problem.moved_min_kept is None:
-        return 0.0
-    cur = problem.current
-    kept = float(problem.measure[(cur >= 0) & (cur == assign)].sum()) / problem.moved_scale
-    return max(problem.moved_min_kept - kept, 0.0)

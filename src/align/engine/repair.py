@@ -113,10 +113,7 @@ def repair_moves(
     loads = [r.load(assign, m) for r in problem.resources]
     pairs = zip(problem.resources, loads, strict=True)
     total = sum(float(_violation(r, load).sum()) for r, load in pairs)
-    if capped:
-        kept = float(problem.measure[has_cur & (cur == assign)].sum()) / problem.moved_scale
-        total += max(problem.moved_min_kept - kept, 0.0)  # type: ignore[operator]
-    return assign, total
+    return assign, total + moved_shortfall(problem, assign)
 
 
 def near_violations(
@@ -454,12 +451,18 @@ def band_violation(problem: Problem, assign: np.ndarray) -> float:
 def exact_violation(problem: Problem, assign: np.ndarray) -> float:
     """Largest amount (scaled) by which a whole plan misses a band, a capacity or the moved cap,
     from its own sums: 0 when every rule holds within BAND_EPS (floating-point sums only)."""
-    worst = band_violation(problem, assign)
-    if problem.moved_min_kept is not None:
-        cur = problem.current
-        kept = float(problem.measure[(cur >= 0) & (cur == assign)].sum()) / problem.moved_scale
-        worst = max(worst, problem.moved_min_kept - kept)
+    worst = max(band_violation(problem, assign), moved_shortfall(problem, assign))
     return worst if worst > BAND_EPS else 0.0
+
+
+def moved_shortfall(problem: Problem, assign: np.ndarray) -> float:
+    """How far (scaled) a plan's kept measure falls short of the moved cap's minimum (0 when
+    the cap holds or there is none)."""
+    if problem.moved_min_kept is None:
+        return 0.0
+    cur = problem.current
+    kept = float(problem.measure[(cur >= 0) & (cur == assign)].sum()) / problem.moved_scale
+    return max(problem.moved_min_kept - kept, 0.0)
 
 
 def _narrowed(problem: Problem, margin: float) -> Problem:
