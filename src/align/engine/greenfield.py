@@ -483,7 +483,7 @@ def contiguous_search_plan(
     search.run(max(clock.left() - bound_s - 1.0, 1.0))
     stats["search"] = {**search.summary(), "seconds": round(clock.elapsed(), 3)}
     say("search", dict(stats["search"]))
-    if not in_band(search):
+    if not search.in_band():
         return _out_of_band(scenario, stats, clock)
     fixed, problem, assign, objective = _final_plan(scenario, search)
     bound = -math.inf
@@ -502,16 +502,6 @@ def contiguous_search_plan(
         fixed, problem, backend, clock, stats, "feasible", assign, objective=objective, bound=bound
     )
     return group_regions(run, scenario, clock.left())
-
-
-def in_band(search: ContiguousSearch) -> bool:
-    """Whether every territory of the search's plan is within its bands (totals summed anew,
-    free of the drift of the search's running totals)."""
-    b = search.bands
-    tot = np.column_stack(
-        [np.bincount(search.assign, weights=c, minlength=search.m) for c in b.values.T]
-    )
-    return not bool(((tot < b.lo) | (tot > b.hi)).any())
 
 
 def _out_of_band(scenario: Scenario, stats: dict[str, Any], clock: Clock) -> Run:
@@ -733,7 +723,7 @@ def national_plan(
         if now["violation"] <= 1e-12 and now["objective"] >= before["objective"] * (1 - 1e-9):
             break  # in band and no better within a whole run: the bound gets the time left
     stats["search"] = {**search.summary(), "seconds": round(clock.elapsed(), 3)}
-    if not in_band(search):
+    if not search.in_band():
         return _out_of_band(scenario, stats, clock)
     fixed, problem, assign, objective = _final_plan(scenario, search)
     bound = -math.inf

@@ -175,6 +175,13 @@ class ContiguousSearch:
             )
         self.size = np.bincount(self.assign, minlength=self.m).astype(np.int64)
 
+    def in_band(self) -> bool:
+        """Whether every territory is within its bands, from totals summed anew (free of the
+        drift of the running totals, which this refreshes)."""
+        self._recount()
+        b = self.bands
+        return not bool(((self.totals < b.lo) | (self.totals > b.hi)).any())
+
     def objective(self) -> float:
         return float(self.cost[np.arange(self.n), self.assign].sum())
 
