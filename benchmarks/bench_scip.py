@@ -24,8 +24,8 @@ import numpy as np
 
 import align
 from align.engine.contiguity import account_graph, find_cuts, fractional_cuts
-from align.engine.districts import Band, cut_rows, hess_model, neighbour_rows
-from align.engine.greenfield import _coords, _unit_costs, length_fixing
+from align.engine.districts import Band, cut_rows, hess_model, length_fixing, neighbour_rows
+from align.engine.greenfield import _coords, _unit_costs
 
 VERBOSE = False
 DATA = Path(__file__).resolve().parents[2] / "shared" / "benchmarks"

@@ -12,8 +12,7 @@ import pandas as pd
 import pytest
 
 from align.engine.contiguity import Budget, Graph, account_graph, find_cuts, path_totals
-from align.engine.districts import Band
-from align.engine.greenfield import length_fixing
+from align.engine.districts import Band, length_fixing
 
 
 def random_graph(n: int, seed: int) -> tuple[Graph, nx.Graph]:

@@ -183,19 +183,35 @@ def solve_with_cuts(
     say: Say | None = None,
     budget: Budget | None = None,
     polish: Callable[[IntArray, float], IntArray | None] | None = None,
+    improve: Callable[[IntArray], IntArray | None] | None = None,
 ) -> LoopResult:
     """Solve the pair MIP; with a graph, add separator rows until the plan is contiguous
     (length-bounded ones with a ``budget``, see :func:`.contiguity.find_cuts`).
 
     ``polish(plan, best)`` may turn a plan that is not contiguous into a contiguous one (better
-    than ``best``, in model units), or give None; it runs while HiGHS goes on with the round.
+    than ``best``, in model units), or give None; ``improve(plan)`` may turn any plan (the start,
+    and every plan HiGHS reports) into a contiguous plan within the bands, or give None. Both
+    run while HiGHS goes on with the round.
     """
     say = say or (lambda phase, info: None)
     best: IntArray | None = None
     best_obj = math.inf
+    ncol = pm.model.shape[1]
+
+    def offer(plan: IntArray | None) -> None:
+        """Keep a contiguous plan within the bands if it beats the incumbent."""
+        nonlocal best, best_obj
+        if plan is None:
+            return
+        value = float(pm.model.c @ pm.vector(plan, ncol))
+        if value < best_obj - 1e-9:
+            best, best_obj = plan, value
+
     if start is not None:
         best = start
-        best_obj = float(pm.model.c @ pm.vector(start, pm.model.shape[1]))
+        best_obj = float(pm.model.c @ pm.vector(start, ncol))
+        if improve is not None:
+            offer(improve(start))
     bound = -math.inf
     rounds = n_cuts = 0
     if graph is not None and pm.roots is not None and (pm.roots >= 0).all():
@@ -223,21 +239,19 @@ def solve_with_cuts(
             else []
         )
         if not cuts:
-            value = float(pm.model.c @ x)
-            if value < best_obj - 1e-9:
-                best, best_obj = plan, value
+            offer(plan)
+            if improve is not None:
+                offer(improve(plan))
             return False
         for c in cuts:
             key = (c.t, c.a, c.b)
             if key not in keys:
                 keys.add(key)
                 pending.append(c)
+        if improve is not None:
+            offer(improve(plan))
         if polish is not None:  # the contiguous plan nearest to this cut one, if better
-            better = polish(plan, best_obj)
-            if better is not None:
-                value = float(pm.model.c @ pm.vector(better, pm.model.shape[1]))
-                if value < best_obj - 1e-9:
-                    best, best_obj = better, value
+            offer(polish(plan, best_obj))
         # without a contiguous plan yet, stop the round: a cut plan need not be proven optimal;
         # with one, let the round run on and raise the bound
         return best is None
@@ -629,3 +643,24 @@ def _no_single_unit_territory(problem: Problem) -> bool:
         if r.kind == "balance" and float(r.values.max(initial=0.0)) < float(r.lo.min()) - 1e-12:
             return True
     return False
+
+
+def length_fixing(
+    graph: Graph, bands: list[Band], cand: np.ndarray
+) -> tuple[np.ndarray, Budget | None]:
+    """(n, k) the unit-candidate pairs a contiguous plan within the bands can use, and the
+    budget of the length-bounded separator rows (the first band with non-negative values).
+
+    A unit in the territory of centre c is joined to c by a path of members, whose total of
+    any non-negative balanced column is at most the band's top: a pair whose lightest path is
+    heavier cannot exist (L-fixing, Validi, Buchanan and Lykhovyd 2022).
+    """
+    keep = np.ones((graph.n, len(cand)), dtype=bool)
+    budget = None
+    for b in bands:
+        if (b.values < 0).any() or not math.isfinite(b.hi):
+            continue
+        bb = Budget(b.values, np.full(len(cand), b.hi))
+        keep &= reachable_pairs(graph, bb, cand).T
+        budget = budget or bb
+    return keep, budget

@@ -29,17 +29,19 @@ from ..status import Status
 from .backends import get_backend
 from .centre_bound import centre_bound, sparse_centre_bound, sparse_pairs
 from .common import Clock, make_run
-from .contiguity import Budget, Graph, account_graph, reachable_pairs
+from .contiguity import Graph, account_graph
 from .districts import (
     Band,
     LoopResult,
     hess_model,
+    length_fixing,
     neighbour_rows,
     solve_contiguous,
     solve_with_cuts,
 )
 from .fixed import solve_fixed
 from .formulation import build_problem
+from .incumbent import SearchPolish
 from .local_search import Bands, ContiguousSearch, make_contiguous
 from .partition import bisect_plan, cut_off_units, piece_reasons
 
@@ -48,6 +50,8 @@ RECENTRE_ROUNDS = 6
 HEURISTIC_SHARE = 0.3  # of the time limit, for the starting plan of the exact model
 POLISH_SHARE = 0.4  # of the time left, for a contiguous plan around a cut plan's centres
 POLISH_S = 20.0  # and at most this long
+IMPROVE_S = 3.0  # at most, for the local search from each plan the exact loop meets
+IMPROVE_SHARE = 0.1  # of the time left
 
 
 def _coords(scenario: Scenario) -> tuple[str, np.ndarray]:
@@ -240,6 +244,20 @@ def solve_greenfield(scenario: Scenario, *, progress: Any = None) -> Run:
     if graph is not None:
         pm.add_rows(*neighbour_rows(pm, graph, skip_roots=True))
     tried: set[tuple[int, ...]] = set()
+    searched: set[bytes] = set()
+    search = (
+        SearchPolish(graph, cost, bands, m, cand, keep, seed=s.solver.seed)
+        if graph is not None
+        else None
+    )
+
+    def improve(plan: np.ndarray) -> np.ndarray | None:
+        """The local search from a plan (each plan once), briefly."""
+        left = clock.left()
+        if search is None or left < 1.0 or plan.tobytes() in searched:
+            return None
+        searched.add(plan.tobytes())
+        return search(plan, min(IMPROVE_S, IMPROVE_SHARE * left))
 
     def polish(plan: np.ndarray, best: float) -> np.ndarray | None:
         """The best contiguous plan around the centres of a plan that is cut."""
@@ -266,8 +284,11 @@ def solve_greenfield(scenario: Scenario, *, progress: Any = None) -> Run:
         say=say,
         budget=lengths,
         polish=polish if graph is not None else None,
+        improve=improve if graph is not None else None,
     )
     stats.update(contiguity_rounds=res.rounds, contiguity_cuts=res.cuts)
+    if search is not None:
+        stats["searches"] = search.calls
     if res.assign is None:
         return _without_plan(scenario, res, graph is not None, scale, stats, clock)
     centres = _order(cand[np.unique(res.assign)], pts)
@@ -531,27 +552,6 @@ def _final_plan(
     fixed = centred_scenario(scenario, final)
     problem = build_problem(fixed)
     return fixed, problem, assign, problem.plan_cost(assign)
-
-
-def length_fixing(
-    graph: Graph, bands: list[Band], cand: np.ndarray
-) -> tuple[np.ndarray, Budget | None]:
-    """(n, k) the unit-candidate pairs a contiguous plan within the bands can use, and the
-    budget of the length-bounded separator rows (the first band with non-negative values).
-
-    A unit in the territory of centre c is joined to c by a path of members, whose total of
-    any non-negative balanced column is at most the band's top: a pair whose lightest path is
-    heavier cannot exist (L-fixing, Validi, Buchanan and Lykhovyd 2022).
-    """
-    keep = np.ones((graph.n, len(cand)), dtype=bool)
-    budget = None
-    for b in bands:
-        if (b.values < 0).any() or not math.isfinite(b.hi):
-            continue
-        bb = Budget(b.values, np.full(len(cand), b.hi))
-        keep &= reachable_pairs(graph, bb, cand).T
-        budget = budget or bb
-    return keep, budget
 
 
 REGION_TIME_S = 10.0  # at most, for grouping the territories into regions
