@@ -52,6 +52,8 @@ POLISH_SHARE = 0.4  # of the time left, for a contiguous plan around a cut plan'
 POLISH_S = 20.0  # and at most this long
 IMPROVE_S = 3.0  # at most, for the local search from each plan the exact loop meets
 IMPROVE_SHARE = 0.1  # of the time left
+IMPROVE_PER_UNIT_S = 0.01  # and this long per unit: a small map is searched in a fraction of
+# a second, and the loop's rounds (which wait for it) are not slowed by it
 
 
 def _coords(scenario: Scenario) -> tuple[str, np.ndarray]:
@@ -257,7 +259,7 @@ def solve_greenfield(scenario: Scenario, *, progress: Any = None) -> Run:
         if search is None or left < 1.0 or plan.tobytes() in searched:
             return None
         searched.add(plan.tobytes())
-        return search(plan, min(IMPROVE_S, IMPROVE_SHARE * left))
+        return search(plan, min(IMPROVE_S, IMPROVE_SHARE * left, IMPROVE_PER_UNIT_S * len(plan)))
 
     def polish(plan: np.ndarray, best: float) -> np.ndarray | None:
         """The best contiguous plan around the centres of a plan that is cut."""
