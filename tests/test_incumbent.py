@@ -1,5 +1,5 @@
-"""The contiguous incumbent of the exact greenfield loop (engine/incumbent.SearchPolish),
-checked against enumeration and networkx."""
+"""The contiguous incumbent of the exact greenfield loop (engine/incumbent.SearchPolish) and
+the iterated local search (ContiguousSearch.explore), checked against enumeration and networkx."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from test_local_search import grid, nx_graph
 
 from align.engine.districts import Band
 from align.engine.incumbent import SearchPolish
+from align.engine.local_search import Bands, ContiguousSearch, make_contiguous
 
 
 def pmedian_case(seed: int) -> tuple[np.ndarray, np.ndarray, float, float]:
@@ -103,3 +104,42 @@ def test_a_plan_without_every_centre_is_left_alone() -> None:
     polish = SearchPolish(g, cost, [Band(v, lo, hi)], 2, np.arange(9))
     assert polish(np.zeros(9, dtype=np.int64), 1.0) is None
     assert polish.calls == 0
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_explore_leaves_the_local_optima_that_run_stops_at(seed: int) -> None:
+    """Fixed start (both territories cut, centres 0 and 8): run() alone stops 19% and 6.5%
+    above the enumerated optimum on cases 0 and 1, whatever its seed; explore() (kicks within
+    the bands, restarts from the best) reaches the optimum on every case and seed, and never
+    hands back a plan outside the bands or in pieces."""
+    g, _, _ = grid(3, 3)
+    G = nx_graph(g)
+    v, cost, lo, hi = pmedian_case(seed)
+    opt = brute_force(G, v, cost, lo, hi)
+    roots = np.array([0, 8])
+    start = np.where(np.arange(9) % 2 == 0, 0, 1)
+    bands = Bands(v[:, None], np.full((2, 1), lo), np.full((2, 1), hi))
+
+    def recentre(members: np.ndarray) -> tuple[int, np.ndarray]:
+        c = int(members[np.argmin(cost[np.ix_(members, members)].sum(axis=0))])
+        return c, cost[:, c]
+
+    def search(s: int) -> ContiguousSearch:
+        assign = make_contiguous(g, start, cost[:, roots], roots=roots)
+        out = ContiguousSearch(
+            g, cost[:, roots], bands, assign, roots=roots, recentre=recentre, seed=s
+        )
+        out.recentre_all()
+        return out
+
+    for s in range(2):
+        alone = search(s)
+        alone.run(60.0)
+        explored = search(s)
+        explored.explore(60.0, rounds=20)
+        assert explored.in_band()
+        plan = explored.roots[explored.assign]
+        assert check(G, plan, v, cost, lo, hi) == pytest.approx(opt)
+        assert explored.objective() == pytest.approx(opt)
+        if seed in (0, 1):
+            assert alone.objective() > 1.06 * opt

@@ -454,7 +454,9 @@ def contiguous_search_plan(
 
     The plan without contiguity (k-means++ centres, exact fixed-centre alignment, recentring:
     :func:`heuristic`) seeds the contiguity-preserving local search of
-    :mod:`.local_search`, whose territories recentre on their best candidate member. The bound
+    :mod:`.local_search`, whose territories recentre on their best candidate member; the
+    search goes on from its local optima by random redraws within the bands
+    (:meth:`.ContiguousSearch.explore`) until the bound's share of the time. The bound
     is the Lagrangian bound of :mod:`.centre_bound` (valid for the contiguous problem too).
     """
     s = scenario.settings
@@ -503,8 +505,12 @@ def contiguous_search_plan(
         graph, cost, bands, plan, roots=centres, recentre=recentre, seed=s.solver.seed
     )
     bound_s = BOUND_SHARE * s.solver.time_limit_s if n * len(cand) <= BOUND_MAX_PAIRS else 0.0
-    search.run(max(clock.left() - bound_s - 1.0, 1.0))
-    stats["search"] = {**search.summary(), "seconds": round(clock.elapsed(), 3)}
+    better = search.explore(max(clock.left() - bound_s - 1.0, 1.0))
+    stats["search"] = {
+        **search.summary(),
+        "kicks_better": better,
+        "seconds": round(clock.elapsed(), 3),
+    }
     say("search", dict(stats["search"]))
     if not search.in_band():
         return _out_of_band(scenario, stats, clock)

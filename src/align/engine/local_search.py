@@ -15,10 +15,15 @@ Both are steered lexicographically: first the total band violation (the sum over
 and balanced columns of the squared distance to the band, relative to the band's target), then the
 objective. Greenfield passes a ``recentre`` function: a territory's centre is then its best
 member, updated after every recombination and after each round of border moves.
+
+:meth:`ContiguousSearch.explore` goes on from the local optima: a few adjacent pairs are
+redrawn at random within the bands, whatever the cost, the search runs again, and it goes on
+from the better plan (an iterated local search).
 """
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -38,6 +43,9 @@ Recentre = Callable[[IntArray], tuple[int, FloatArray]]
 TREES = 3  # random spanning trees tried per recombined pair
 EPS = 1e-12
 MARGIN = 0.25  # of a band's half-width: the search first aims this far inside the bands
+PATIENCE = 3  # sweeps over more trees once in band and stuck, before run() gives up
+KICK = 2  # adjacent pairs redrawn at random (within the bands) between runs of explore()
+KICK_PATIENCE = 0  # run()'s patience after a kick
 
 
 @dataclass
@@ -413,10 +421,10 @@ class ContiguousSearch:
                 self._recentre(t)
 
     # --- driver --------------------------------------------------------------------------
-    def run(self, seconds: float, *, margin: float = MARGIN) -> None:
+    def run(self, seconds: float, *, margin: float = MARGIN, patience: int = PATIENCE) -> None:
         """Alternate border moves and a sweep of recombinations over every adjacent pair (in
-        random order) until a whole round changes nothing, even with sweeps over more trees, or
-        the time is up; while a band is
+        random order) until a whole round changes nothing, even with ``patience`` sweeps over
+        more trees, or the time is up; while a band is
         still broken, territories out of band are recombined with each neighbour over more
         trees, and with the cost ignored when that is what it takes.
 
@@ -445,7 +453,7 @@ class ContiguousSearch:
                 stuck += 1
                 if after[0] <= 0.0:
                     # in band and stuck: every pair again over more trees, while time allows
-                    if stuck > 3:
+                    if stuck > patience:
                         break
                     self.sweep(deadline, trees=min(4 * TREES * stuck, 60))
                     continue
@@ -459,6 +467,51 @@ class ContiguousSearch:
                 )
         finally:
             self.bands = real
+
+    def explore(
+        self,
+        seconds: float,
+        *,
+        kick: int = KICK,
+        rounds: int | None = None,
+        patience: int = KICK_PATIENCE,
+    ) -> int:
+        """Iterated local search: :meth:`run` to a local optimum, then, while time is left,
+        redraw ``kick`` random adjacent pairs by any cut that keeps the bands (whatever the
+        cost: a step out of the local optimum, as ReCom's chain takes), run again from there,
+        and go on from the better of the two plans; at most ``rounds`` kicks when given (the
+        search is then the same for the same seed, whatever the machine's speed, when the time
+        suffices). After a kick, :meth:`run` gives up after ``patience`` sweeps over more trees
+        (a kick changes two pairs: many cheap descents find more than a few thorough ones).
+        Returns how many kicks led to a better plan.
+        """
+        deadline = time.perf_counter() + seconds
+        self.run(seconds)
+        if not self.in_band():
+            return 0
+        best, best_obj, better = self._state(), self.objective(), 0
+        for _ in itertools.count() if rounds is None else range(rounds):
+            if time.perf_counter() >= deadline:
+                break
+            pairs = self.adjacent_pairs()
+            for k in self.rng.choice(len(pairs), size=min(kick, len(pairs)), replace=False):
+                s, t = (int(x) for x in pairs[k])
+                self.recombine(s, t, trees=1, bands_only=True)
+            self.run(deadline - time.perf_counter(), margin=0.0, patience=patience)
+            obj = self.objective()
+            if self.in_band() and obj < best_obj - EPS * abs(best_obj):
+                best, best_obj, better = self._state(), obj, better + 1
+            else:
+                self._restore(best)
+        self._restore(best)
+        return better
+
+    def _state(self) -> tuple[IntArray, FloatArray, IntArray]:
+        return self.assign.copy(), self.cost.copy(), self.roots.copy()
+
+    def _restore(self, state: tuple[IntArray, FloatArray, IntArray]) -> None:
+        self.assign, self.cost, self.roots = state[0].copy(), state[1].copy(), state[2].copy()
+        self._recount()
 
     def sweep(
         self,
