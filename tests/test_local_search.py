@@ -355,3 +355,20 @@ def test_large_greenfield_without_contiguity_now_carries_a_bound() -> None:
     assert run.bound is not None and 0 < run.bound <= run.objective
     assert run.gap == pytest.approx((run.objective - run.bound) / run.objective)
     assert run.message.endswith("heuristic plan, Lagrangian bound")
+
+
+def test_a_search_that_cannot_reach_the_bands_gives_up_when_told() -> None:
+    """Nine units of 1 into two territories of exactly 4.5 each: no plan is within the bands.
+    With ``give_up`` the search stops after that many rounds that did not lower the violation
+    (well before its minute), out of band, with every territory still one piece."""
+    g, _, _ = grid(3, 3)
+    assign = np.array([0, 0, 0, 0, 0, 1, 1, 1, 1])
+    bands = Bands(np.ones((9, 1)), np.full((2, 1), 4.5), np.full((2, 1), 4.5))
+    cost = np.zeros((9, 2))
+    search = ContiguousSearch(g, cost, bands, assign, roots=np.array([0, 8]), seed=1)
+    search.run(60.0, give_up=3)
+    assert search.violation() > 0
+    assert search.rounds == 4  # nothing lowers the violation: four stalled rounds, the last over
+    G = nx_graph(g)
+    for t in range(2):
+        assert nx.is_connected(G.subgraph(np.flatnonzero(search.assign == t).tolist()))

@@ -15,7 +15,9 @@ is a relaxation of the contiguous problem, so its bound is a valid bound through
 
 from __future__ import annotations
 
+import itertools
 import math
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
@@ -559,6 +561,7 @@ def solve_contiguous(scenario: Scenario, *, progress: Say | None = None) -> Run:
 SEARCH_MIN_PAIRS = 5_000
 START_SHARE = 0.2  # of the time limit, for the plan without contiguity that seeds the search
 SEARCH_SHARE = 0.6  # of the time left after it, at most, for the contiguous local search
+GIVE_UP = 10  # rounds without progress out of band before the search starts again
 # length-bounded separators take a Dijkstra per unit of every separator: on thousands of units
 # the rows of one round took longer than the round itself
 LCUT_MAX_UNITS = 1_000
@@ -615,12 +618,22 @@ def contiguous_start(
         np.column_stack([r.lo for r in bands]) if bands else np.full((problem.m, 1), -np.inf),
         np.column_stack([r.hi for r in bands]) if bands else np.full((problem.m, 1), np.inf),
     )
-    search = ContiguousSearch(
-        graph, cost, B, plan, roots=roots, allowed=allowed, seed=s.solver.seed
-    )
-    search.run(SEARCH_SHARE * clock.left())
+    deadline = time.perf_counter() + SEARCH_SHARE * clock.left()
+    for attempt in itertools.count():
+        # a search stuck out of band starts again from the same plan with another seed:
+        # which pair is redrawn first decides where a search gets stuck
+        search = ContiguousSearch(
+            graph, cost, B, plan, roots=roots, allowed=allowed, seed=s.solver.seed + attempt
+        )
+        search.run(deadline - time.perf_counter(), give_up=GIVE_UP)
+        if search.violation() <= 0.0 or deadline - time.perf_counter() < 1.0:
+            break
     in_band = search.violation() <= 0.0 and _regions_ok(problem, search.assign)
-    summary: dict[str, object] = {**search.summary(), "seconds": round(clock.elapsed(), 3)}
+    summary: dict[str, object] = {
+        **search.summary(),
+        "attempts": attempt + 1,
+        "seconds": round(clock.elapsed(), 3),
+    }
     stats["search"] = summary
     say("search", summary)
     return (search.assign if in_band else None), bound

@@ -174,6 +174,7 @@ class ContiguousSearch:
         self._recount()
         self.moves = 0
         self.recombinations = 0
+        self.rounds = 0  # of run(), over all its calls
 
     # --- state ---------------------------------------------------------------------------
     def _recount(self) -> None:
@@ -421,7 +422,14 @@ class ContiguousSearch:
                 self._recentre(t)
 
     # --- driver --------------------------------------------------------------------------
-    def run(self, seconds: float, *, margin: float = MARGIN, patience: int = PATIENCE) -> None:
+    def run(
+        self,
+        seconds: float,
+        *,
+        margin: float = MARGIN,
+        patience: int = PATIENCE,
+        give_up: int | None = None,
+    ) -> None:
         """Alternate border moves and a sweep of recombinations over every adjacent pair (in
         random order) until a whole round changes nothing, even with ``patience`` sweeps over
         more trees, or the time is up; while a band is
@@ -430,15 +438,18 @@ class ContiguousSearch:
 
         The search is steered towards bands narrowed by ``margin`` of their half-width until
         the plan is within the true bands (a plan at the very edge of every band leaves no room
-        to pass a shortfall on), then by the true bands.
+        to pass a shortfall on), then by the true bands. With ``give_up``, a plan still out of
+        band after that many rounds that did not lower its violation is left as it is (for a
+        restart).
         """
         deadline = time.perf_counter() + seconds
         real = self.bands
         if margin > 0:
             self.bands = real.tightened(margin)
-        stuck = 0
+        stuck = stalled = 0  # rounds without progress; out of band, without a lower violation
         try:
             while time.perf_counter() < deadline:
+                self.rounds += 1
                 before = (self.violation(), self.objective())
                 self.border_moves(deadline)
                 self.recentre_all()
@@ -447,6 +458,7 @@ class ContiguousSearch:
                     self.bands, stuck = real, 0  # in band: from now on, the objective
                     continue
                 after = (self.violation(), self.objective())
+                stalled = 0 if after[0] < before[0] - EPS else stalled + 1
                 if after[0] < before[0] - EPS or after[1] < before[1] - EPS * abs(before[1]):
                     stuck = 0
                     continue
@@ -457,6 +469,8 @@ class ContiguousSearch:
                         break
                     self.sweep(deadline, trees=min(4 * TREES * stuck, 60))
                     continue
+                if give_up is not None and stalled > give_up:
+                    break
                 # out of band and stuck: recombine around the broken territories over more
                 # trees, then accept any redraw no worse for the bands (a walk on the plateau)
                 self.sweep(
