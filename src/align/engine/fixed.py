@@ -33,6 +33,7 @@ from .backends import Backend, BackendResult, LPSession, get_backend
 from .common import Clock, Progress, make_run, relative_gap
 from .decompose import held_pinned, restrict, sift
 from .diagnose import least_moved_share, quick_checks, ranked_reasons
+from .exact import improve_exactly, whole_mip
 from .first_plan import FirstPlan, Outcome
 from .formulation import (
     FloatArray,
@@ -43,12 +44,10 @@ from .formulation import (
     build_model,
     build_problem,
     pair_reduced_costs,
-    reduced_costs,
     rule_duals,
-    unique_pairs,
 )
 from .neighbourhood import improve_by_groups
-from .pricing import PricedLP, may_price
+from .pricing import PricedLP
 from .repair import (
     SLACK_COST,
     SLACK_TOL,
@@ -214,7 +213,7 @@ def _solve_lp(
     # --- 4. close the gap exactly ------------------------------------------------------------
     if relative_gap(objective, bound) > problem.target_gap and clock.left() > 0:
         t0 = time.perf_counter()
-        assign, objective, bound = _improve(
+        assign, objective, bound = improve_exactly(
             problem, backend, lp, layout, assign, objective, bound, clock, stats
         )
         phase("improve", t0)
@@ -332,7 +331,6 @@ def _per_account_max(
 NEIGHBOURHOOD_MIN = 200  # accounts freed around the split ones in the repair MIP
 NEIGHBOURHOOD_PER_SPLIT = 4
 NEIGHBOURHOOD_ROUNDS = 8  # at most; each doubles the neighbourhood
-IMPROVE_MAX_PAIRS_PER_ACCOUNT = 10  # beyond this the exact MIP cannot help within the limits
 REPAIR_MIN_S = 2.0  # the repair MIP's time box: this many seconds or the share below
 REPAIR_TIME_SHARE = 0.15
 FIRST_PLAN_TIME_SHARE = 0.02  # each attempt at a first plan gets this share (at least the min)
@@ -530,7 +528,7 @@ def _fix_and_solve(
             # more freedom makes a plan easier to find
             extra = min(len(order), max(2 * extra, NEIGHBOURHOOD_MIN))
             continue
-        return _whole_mip(problem, backend, pi, pj, clock, infeasible=False)
+        return whole_mip(problem, backend, pi, pj, clock, infeasible=False)
     stats["first_plan_attempts"] = attempts
     if say is not None:  # a whole plan exists from here on (kept if the solve is stopped)
         say("incumbent", {"objective": problem.plan_cost(assign), "bound": bound})
@@ -633,92 +631,6 @@ def _elastic_start(model: MatrixModel, layout: Layout, x_pairs: FloatArray) -> F
         else:  # "under" and "moved": the slack adds to the row
             x[col] = max(0.0, model.row_lo[row] - act[row])
     return x
-
-
-def _whole_mip(
-    problem: Problem,
-    backend: Backend,
-    pi: IntArray,
-    pj: IntArray,
-    clock: Clock,
-    *,
-    infeasible: bool,
-) -> tuple[IntArray | None, str | None]:
-    """The whole MIP: over the candidates, or over every eligible pair when those admit no plan."""
-    s = problem.scenario.settings.solver
-    sets = [problem.all_pairs()] if infeasible else [(pi, pj), problem.all_pairs()]
-    for ai, aj in sets:
-        model, sub = build_model(problem, ai, aj, integer=True)
-        res = backend.solve(
-            model, time_limit=clock.left(), gap=problem.target_gap, seed=s.seed, threads=s.threads
-        )
-        if res.status != "infeasible":
-            break
-    if res.x is None:
-        return None, "infeasible" if res.status == Status.INFEASIBLE else "time"
-    chosen = res.x[: sub.n_pair_cols] > 0.5
-    assign = np.full(problem.n, -1, dtype=np.int64)
-    assign[sub.pi[chosen]] = sub.pj[chosen]
-    return assign, None
-
-
-def _improve(
-    problem: Problem,
-    backend: Backend,
-    lp: BackendResult,
-    layout: Layout,
-    assign: IntArray,
-    objective: float,
-    bound: float,
-    clock: Clock,
-    stats: dict[str, Any],
-) -> tuple[IntArray, float, float]:
-    """MIP over every pair that could improve the incumbent (reduced-cost fixing), warm-started."""
-    s = problem.scenario.settings.solver
-    cs = problem.cost_scale
-    delta = (objective - bound) / cs + 1e-9
-    assert lp.row_dual is not None  # an optimal LP
-    duals = rule_duals(problem, layout, lp.row_dual)
-    # candidate pairs by their reduced cost; pruned ones only of accounts where one may qualify
-    rc_pairs = pair_reduced_costs(problem, layout.pi, layout.pj, duals)
-    near = rc_pairs <= delta
-    keep_i, keep_j = [layout.pi[near]], [layout.pj[near]]
-    for rows in problem.iter_chunks(may_price(problem, duals, slack=delta + 1e-9)):
-        rc = reduced_costs(problem, rows, duals)
-        ii, jj = np.nonzero(rc <= delta)
-        keep_i.append(rows[ii])
-        keep_j.append(jj.astype(np.int64))
-    idx = np.arange(problem.n)
-    pi, pj = unique_pairs(
-        np.r_[np.concatenate(keep_i), idx], np.r_[np.concatenate(keep_j), assign], problem.m
-    )
-    stats["improve_pairs"] = int(len(pi))
-    if len(pi) > max(20_000, IMPROVE_MAX_PAIRS_PER_ACCOUNT * problem.n):
-        # the gap is too wide for reduced-cost fixing to shrink the MIP: it would be the whole
-        # problem, which does not finish in time; the plan stands with its true gap
-        stats["improve_skipped"] = "too many pairs could still improve the plan"
-        return assign, objective, bound
-    model, sub = build_model(problem, pi, pj, integer=True)
-    start = (sub.pj == assign[sub.pi]).astype(float)
-    res = backend.solve(
-        model,
-        time_limit=clock.left(),
-        gap=problem.target_gap,
-        seed=s.seed,
-        threads=s.threads,
-        start=start,
-    )
-    if res.x is not None:
-        chosen = res.x[: sub.n_pair_cols] > 0.5
-        cand = np.full(problem.n, -1, dtype=np.int64)
-        cand[sub.pi[chosen]] = sub.pj[chosen]
-        value = problem.plan_cost(cand) if (cand >= 0).all() else math.inf
-        if value < objective:
-            assign, objective = cand, value
-    if math.isfinite(res.bound):
-        # solutions outside the kept pairs cost more than the old incumbent
-        bound = max(bound, min(res.bound * cs, objective))
-    return assign, objective, bound
 
 
 def _held(
