@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import time
@@ -31,7 +32,7 @@ from ..scenario import Scenario
 from ..status import Status
 from .backends import Backend, BackendResult, LPSession, get_backend
 from .common import Clock, Progress, make_run, relative_gap
-from .decompose import held_pinned, restrict, sift
+from .decompose import held_pinned, restrict, sift, warm_lp
 from .diagnose import least_moved_share, quick_checks, ranked_reasons
 from .exact import improve_exactly, whole_mip
 from .first_plan import FirstPlan, Outcome
@@ -150,8 +151,15 @@ def _solve_lp(
     say: Progress,
     tighten: float = TIGHTEN,
     pairs: tuple[np.ndarray, np.ndarray] | None = None,
+    incumbent: IntArray | None = None,
+    warm: tuple[LPSession, MatrixModel, Layout] | None = None,
 ) -> Outcome:
-    """Steps 2-4 of the module docstring on ``problem`` (``pairs``: its candidates, if made)."""
+    """Steps 2-4 of the module docstring on ``problem`` (``pairs``: its candidates, if made).
+
+    ``incumbent``: a plan of ``problem`` that keeps every rule, known beforehand. The first
+    plan falls back to it when none better comes before the clock runs out, and the group MIPs
+    and the exact MIP of step 4 are left to the caller. ``warm``: a session already holding the
+    LP over ``pairs`` (see :class:`.pricing.PricedLP`)."""
     s = problem.scenario.settings
 
     def phase(name: str, t0: float) -> None:
@@ -162,7 +170,7 @@ def _solve_lp(
     k = s.solver.candidates or default_candidates(problem.m)
     pi, pj = pairs if pairs is not None else problem.nearest_pairs(k)
     # big-M slack on every band keeps the LP feasible while pricing brings in what it needs
-    priced = PricedLP(problem, backend, pi, pj, SLACK_COST)
+    priced = PricedLP(problem, backend, pi, pj, SLACK_COST, warm=warm)
     session, layout = priced.session, priced.layout
     phase("build", t0)  # candidates and the LP
     t0 = time.perf_counter()
@@ -170,9 +178,13 @@ def _solve_lp(
     def on_round(rounds: int) -> None:
         say("lp", {"round": rounds, "pairs": len(priced.pi), "elapsed": clock.elapsed()})
 
-    lp = priced.solve(clock.left, on_round=on_round)
+    # a warm LP was priced by the sifting at its own duals: one more pricing gives its bound
+    # (the LP plus the shortfall), and more columns would cost re-solves the plan needs
+    lp = priced.solve(clock.left, on_round=on_round, stop=lambda: warm is not None)
     phase("lp", t0)
     if lp.status != "optimal" or lp.row_dual is None or lp.x is None:
+        if incumbent is not None:
+            return Outcome("plan", incumbent, problem.plan_cost(incumbent))
         return Outcome("no_solution", message=f"the LP relaxation was not solved ({lp.message})")
     pi, pj, cols, slack = priced.pi, priced.pj, priced.cols, priced.slack
     if lp.x[slack].max(initial=0.0) > 1e-7:
@@ -198,8 +210,9 @@ def _solve_lp(
     t0 = time.perf_counter()
     say("repair", {"elapsed": clock.elapsed(), "bound": lp_bound})
     assign, split = _fix_and_solve(
-        problem, backend, lp, dive_x, layout, clock, stats, say=say, bound=lp_bound
-    )
+        problem, backend, lp, dive_x, layout, clock, stats, say=say, bound=lp_bound,
+        incumbent=incumbent,
+    )  # fmt: skip
     phase("repair", t0)
     if assign is None:
         if split == "infeasible":
@@ -210,8 +223,9 @@ def _solve_lp(
     bound = lp_bound
     say("incumbent", {"objective": objective, "bound": bound, "elapsed": clock.elapsed()})
 
-    # --- 4. close the gap exactly ------------------------------------------------------------
-    if relative_gap(objective, bound) > problem.target_gap and clock.left() > 0:
+    # --- 4. close the gap exactly (with an incumbent, the caller improves the plan) -----------
+    far = relative_gap(objective, bound) > problem.target_gap
+    if far and clock.left() > 0 and incumbent is None:
         t0 = time.perf_counter()
         assign, objective, bound = improve_exactly(
             problem, backend, lp, layout, assign, objective, bound, clock, stats
@@ -254,6 +268,10 @@ def _solve_decomposed(
         return Outcome("infeasible")
     bound = sifted.bound * problem.cost_scale
     free = sifted.free.copy()
+    # held at a plan that keeps every rule: that plan is the restriction's fallback, the
+    # restriction gets a share of the time and the group MIPs over the whole problem the rest
+    known = sifted.held_plan
+    box = clock.boxed(RESTRICTED_SHARE * clock.left()) if known else clock
     for attempt in range(RESTRICT_ATTEMPTS + 1):
         if attempt == RESTRICT_ATTEMPTS or free.all():
             # the restrictions admit no plan: the whole problem, as the monolithic path does
@@ -264,16 +282,21 @@ def _solve_decomposed(
         held_cost = float(problem.pair_costs(held, sifted.base[held]).sum())
         sub.gap = _restricted_gap(problem, sifted.restricted * problem.cost_scale, held_cost, bound)
         stats["free_accounts"] = int(sub.n)
+        warm = warm_lp(sifted, sub)  # the sifting's last LP, when it is this one
+        stats["restricted_lp_warm"] = warm is not None
         if sub.n == 0:  # every account held, and the held plan is one (the LP needed no slack)
             out = Outcome("plan", np.zeros(0, np.int64), 0.0, 0.0)
         else:
             out = _solve_lp(
                 sub,
                 backend,
-                clock,
+                box,
                 stats,
                 _whole(say, held_cost, bound),
                 tighten=TIGHTEN_RESTRICTED,
+                pairs=None if warm is None else (warm[2].pi, warm[2].pj),
+                incumbent=sifted.base[sub.index] if known else None,
+                warm=warm,
             )
         if out.kind != "infeasible" or clock.left() <= 0:
             break
@@ -284,6 +307,13 @@ def _solve_decomposed(
         return Outcome("no_solution", bound=bound, message=out.message or NO_PLAN)
     assign = sifted.base.copy()
     assign[sub.index] = out.assign
+    if known:
+        t0 = time.perf_counter()
+        assign = _polish(problem, sifted.pi, sifted.pj, assign, clock, stats, say, bound)
+        certified = (1 + problem.target_gap) * bound / problem.cost_scale
+        assign, _ = _regroup(problem, backend, sifted.pi, sifted.pj, assign, clock, stats, say,
+                             bound, certified, share=GROUPS_LAST_SHARE)  # fmt: skip
+        stats["phases"]["groups"] = round(time.perf_counter() - t0, 4)
     objective = problem.plan_cost(assign)
     if out.bound is not None and held_pinned(problem, sifted, free, objective):
         # no cheaper plan moves a held account: the restriction's bound holds for the whole
@@ -342,6 +372,8 @@ NO_PLAN = "no plan was found within the time limit"
 POLISH_SHARE = 0.05  # local search on a plan: this share of the time left, at least the min
 POLISH_MIN_S = 0.5
 GROUPS_SHARE = 0.85  # MIPs over groups of neighbouring territories: this share of the time left
+GROUPS_LAST_SHARE = 0.97  # ... when they are the last step (the whole problem's, tight cap)
+RESTRICTED_SHARE = 0.85  # tight cap: the restriction's share of the time left after sifting
 DIVE_STOP = 8  # leave this many split accounts or fewer to the small MIP
 
 
@@ -448,14 +480,16 @@ def _fix_and_solve(
     stats: dict[str, Any],
     say: Progress | None = None,
     bound: float | None = None,
+    incumbent: IntArray | None = None,
 ) -> tuple[IntArray | None, str | None]:
     """Keep what the LP assigns whole and place the split accounts with a small MIP.
 
     First the split accounts alone (freeing more, cheapest alternatives first, while that is
     infeasible): a plan within seconds. Then, if that plan is not yet within half the target gap
-    of the bound, a neighbourhood around them, warm-started from it and time-boxed.
+    of the bound, a neighbourhood around them, warm-started from it and time-boxed. With an
+    ``incumbent`` (see :func:`_solve_lp`): the cheaper of it and the first plan, and no group
+    MIPs (the caller's).
     """
-    s = problem.scenario.settings.solver
     pi, pj = layout.pi, layout.pj
     best_x, best_j = _per_account_max(problem, pi, pj, x)
     integral = best_x > 1 - INTEGRAL_TOL
@@ -466,42 +500,12 @@ def _fix_and_solve(
     order = _freeing_order(problem, layout, lp, best_j, integral)
     target = (1 + REPAIR_SHARE * problem.target_gap) * lp.objective  # scaled: good enough
 
-    def place(free: np.ndarray, base: np.ndarray, share: float, least: float = REPAIR_MIN_S):  # type: ignore[no-untyped-def]
-        fixed_assign = np.where(free, -1, base)
-        use = free[pi]
-        # elastic: slack on every band and the moved cap at a big-M cost, so the rounded LP
-        # (base, with slack filling what it violates) is a complete start and the MIP only has
-        # to push the slack out; a plan counts only when no slack is left
-        model, sub = build_model(
-            problem, pi[use], pj[use], fixed_assign=fixed_assign, integer=True,
-            slack_cost=SLACK_COST,
-        )  # fmt: skip
-        start = _elastic_start(model, sub, (sub.pj == base[sub.pi]).astype(float))
-        held = np.flatnonzero(~free)
-        fixed_cost = float(problem.pair_costs(held, base[held]).sum()) / problem.cost_scale
-        box = min(clock.left(), max(least, share * clock.left()))
-        res: BackendResult = backend.solve(
-            model,
-            time_limit=box,
-            gap=0.0,
-            abs_gap=max(REPAIR_SHARE * problem.target_gap, 1e-4) * abs(lp.objective),
-            seed=s.seed,
-            threads=s.threads,
-            stop_at=target - fixed_cost,
-            start=start,
-        )
-        if res.x is None:
-            return None, math.inf
-        out = fixed_assign.copy()
-        chosen = res.x[: sub.n_pair_cols] > 0.5
-        out[sub.pi[chosen]] = sub.pj[chosen]
-        return out, float(res.x[sub.n_pair_cols :].sum())
-
+    place = functools.partial(_place_split, problem, backend, layout, lp.objective, clock, target)
     # 1. the split accounts first, then, while slack is left, neighbourhoods of the territories
     #    still out of their bands (each warm-started from the least-slack plan so far)
     base, base_slack = best_j, math.inf
     extra, attempts, stalled = 0, 0, 0
-    assign = best_j  # replaced by the first plan within every band (the loop's only way out)
+    assign: IntArray | None = None  # the first plan within every band
     while True:
         free = ~integral
         if attempts:
@@ -523,13 +527,20 @@ def _fix_and_solve(
         else:
             stalled += 1
         if clock.left() <= 0:
-            return None, "time"
+            break
         if extra < len(order):
             # more freedom makes a plan easier to find
             extra = min(len(order), max(2 * extra, NEIGHBOURHOOD_MIN))
             continue
-        return whole_mip(problem, backend, pi, pj, clock, infeasible=False)
+        if incumbent is None:
+            return whole_mip(problem, backend, pi, pj, clock, infeasible=False)
+        break
     stats["first_plan_attempts"] = attempts
+    if incumbent is not None and (assign is None or _cheaper(problem, incumbent, assign)):
+        stats["first_plan_known"] = True
+        assign = incumbent
+    if assign is None:
+        return None, "time"
     if say is not None:  # a whole plan exists from here on (kept if the solve is stopped)
         say("incumbent", {"objective": problem.plan_cost(assign), "bound": bound})
     # 2. shift and swap moves that keep every band (seconds at most), then neighbourhoods around
@@ -537,7 +548,9 @@ def _fix_and_solve(
     #    within half the target gap of the bound
     assign = _polish(problem, pi, pj, assign, clock, stats, say, bound)
     certified = (1 + problem.target_gap) * lp.objective
-    assign, cost = _regroup(problem, backend, pi, pj, assign, clock, stats, say, bound, certified)
+    share = GROUPS_SHARE if incumbent is None else 0.0  # else the caller regroups the whole plan
+    assign, cost = _regroup(problem, backend, pi, pj, assign, clock, stats, say, bound, certified,
+                            share=share)  # fmt: skip
     more = min(len(order), max(2 * extra, NEIGHBOURHOOD_MIN, NEIGHBOURHOOD_PER_SPLIT * len(split)))
     for rounds in range(NEIGHBOURHOOD_ROUNDS):
         # the first neighbourhood aims at half the gap; later ones only run while the plan is
@@ -555,6 +568,58 @@ def _fix_and_solve(
         extra, more = more, min(len(order), 2 * more)
     stats["repair_free_accounts"] = int(len(split) + extra)
     return assign, None
+
+
+def _place_split(
+    problem: Problem,
+    backend: Backend,
+    layout: Layout,
+    lp_objective: float,
+    clock: Clock,
+    target: float,
+    free: BoolArray,
+    base: IntArray,
+    share: float,
+    least: float = REPAIR_MIN_S,
+) -> tuple[IntArray | None, float]:
+    """The ``free`` accounts placed by a MIP over their candidate pairs, the others held at
+    ``base``, time-boxed (``share`` of the time left, at least ``least`` s); stops at the scaled
+    cost ``target``. Returns the plan (None: no answer) and the slack it still needs."""
+    s = problem.scenario.settings.solver
+    pi, pj = layout.pi, layout.pj
+    fixed_assign = np.where(free, -1, base)
+    use = free[pi]
+    # elastic: slack on every band and the moved cap at a big-M cost, so the rounded LP
+    # (base, with slack filling what it violates) is a complete start and the MIP only has
+    # to push the slack out; a plan counts only when no slack is left
+    model, sub = build_model(
+        problem, pi[use], pj[use], fixed_assign=fixed_assign, integer=True,
+        slack_cost=SLACK_COST,
+    )  # fmt: skip
+    start = _elastic_start(model, sub, (sub.pj == base[sub.pi]).astype(float))
+    held = np.flatnonzero(~free)
+    fixed_cost = float(problem.pair_costs(held, base[held]).sum()) / problem.cost_scale
+    box = min(clock.left(), max(least, share * clock.left()))
+    res: BackendResult = backend.solve(
+        model,
+        time_limit=box,
+        gap=0.0,
+        abs_gap=max(REPAIR_SHARE * problem.target_gap, 1e-4) * abs(lp_objective),
+        seed=s.seed,
+        threads=s.threads,
+        stop_at=target - fixed_cost,
+        start=start,
+    )
+    if res.x is None:
+        return None, math.inf
+    out = fixed_assign.copy()
+    chosen = res.x[: sub.n_pair_cols] > 0.5
+    out[sub.pi[chosen]] = sub.pj[chosen]
+    return out, float(res.x[sub.n_pair_cols :].sum())
+
+
+def _cheaper(problem: Problem, a: IntArray, b: IntArray) -> bool:
+    return problem.plan_cost(a) < problem.plan_cost(b)
 
 
 def _polish(
@@ -589,13 +654,14 @@ def _regroup(
     say: Progress | None,
     bound: float | None,
     certified: float,
+    share: float = GROUPS_SHARE,
 ) -> tuple[IntArray, float]:
     """Exact MIPs over groups of neighbouring territories (:mod:`.neighbourhood`), until the
-    plan is within the gap of the bound, a round gains nothing, or its share of the time is
-    spent. Returns the plan and its scaled cost."""
+    plan is within the gap of the bound, a round gains nothing, or ``share`` of the time left
+    is spent. Returns the plan and its scaled cost."""
     cs = problem.cost_scale
     before = problem.plan_cost(assign)
-    if before <= certified * cs or clock.left() <= 0:
+    if before <= certified * cs or clock.left() <= 0 or share <= 0:
         return assign, before / cs
     stop_at = certified * cs
     if bound is not None:
@@ -608,7 +674,7 @@ def _regroup(
     s = problem.scenario.settings.solver
     out = improve_by_groups(
         problem, backend, pi, pj, assign,
-        deadline=time.perf_counter() + GROUPS_SHARE * clock.left(),
+        deadline=time.perf_counter() + share * clock.left(),
         stop_at=stop_at, seed=s.seed, workers=min(s.threads or 2, os.cpu_count() or 1),
         on_better=tell,
     )  # fmt: skip
