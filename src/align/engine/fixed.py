@@ -372,7 +372,7 @@ NO_PLAN = "no plan was found within the time limit"
 POLISH_SHARE = 0.05  # local search on a plan: this share of the time left, at least the min
 POLISH_MIN_S = 0.5
 GROUPS_SHARE = 0.85  # MIPs over groups of neighbouring territories: this share of the time left
-GROUPS_LAST_SHARE = 0.97  # ... when they are the last step (the whole problem's, tight cap)
+GROUPS_LAST_SHARE = 0.9  # ... when they are the last step (the whole problem's, tight cap)
 RESTRICTED_SHARE = 0.85  # tight cap: the restriction's share of the time left after sifting
 DIVE_STOP = 8  # leave this many split accounts or fewer to the small MIP
 
