@@ -267,9 +267,10 @@ def sift(
         problem, backend, pi, pj, (t0, deadline), slack_cost, stats, ascent, transfer
     )
     free |= problem.fixed >= 0  # locked accounts cost nothing to carry
-    if stats.get("transfer", {}).get("found"):  # held at a whole plan that keeps every rule
-        whole = {"objective": problem.plan_cost(base), "bound": bound * problem.cost_scale}
-        say("incumbent", whole)
+    held_plan = bool(stats.get("transfer", {}).get("found"))  # a plan keeping every rule
+    if held_plan:
+        whole = problem.plan_cost(base)
+        say("incumbent", {"objective": whole, "bound": bound * problem.cost_scale})
     reserve = SIFT_RESERVE * left()  # kept for the restricted MIP: sifting stops before it
     exact = infeasible = False
     last_lp = None
@@ -286,14 +287,12 @@ def sift(
         solver = problem.scenario.settings.solver
         session = lp_session(backend, model, seed=solver.seed, threads=solver.threads)
         lp = session.solve(time_limit=left())
-        last_lp = None
         if lp.status != "optimal" or lp.row_dual is None:
             if rounds == 1:
                 return None
             break
         slack = float(sum(lp.x[col] for *_, col in layout.elastic_cols)) if lp.x is not None else 0
-        if slack <= SLACK_TOL:
-            last_lp = (session, model, layout, free.copy())
+        last_lp = (session, model, layout, free.copy()) if slack <= SLACK_TOL else None
         if slack > SLACK_TOL:
             # the held accounts leave the free ones no plan: the duals are big-M prices, so
             # rather than trust them, free the held accounts nearest (by margin) to the bands
@@ -361,10 +360,8 @@ def sift(
         free[np.argsort(-gain, kind="stable")[: min(take, int(unhappy.sum()))]] = True
     stats["sift_rounds"] = rounds
     stats["exact"] = exact  # the restricted LP's optimum is the whole LP's
-    held_plan = bool(stats.get("transfer", {}).get("found"))
-    return Sifted(
-        free, base, pi, pj, bound, total, infeasible, by_margin, prices, stats, held_plan, last_lp
-    )
+    return Sifted(free, base, pi, pj, bound, total, infeasible, by_margin, prices, stats,
+                  held_plan, last_lp)  # fmt: skip
 
 
 def _since(t0: float) -> float:
