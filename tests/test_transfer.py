@@ -191,3 +191,55 @@ def test_a_capped_solve_stopped_before_its_lp_returns_the_transfer_plan(monkeypa
     assert _rules_broken(problem, plan, 1.1 * least) == []
     assert run.objective == pytest.approx(problem.plan_cost(plan), rel=1e-9)
     assert run.bound is not None and run.bound <= run.objective
+
+
+def _decomposed_heavy(seed: int, gap: float, time_limit: float) -> tuple[align.Scenario, float]:
+    least = least_moved_share(build_problem(_heavy(3000, 30, seed, 1.0)))
+    sc = _heavy(3000, 30, seed, 1.1 * least)
+    solver = sc.settings.solver
+    solver.method, solver.gap, solver.time_limit_s = "decompose", gap, time_limit
+    return sc, 1.1 * least
+
+
+def _plan_of(sc: align.Scenario, run: align.Run) -> np.ndarray:
+    tid = {t: j for j, t in enumerate(sc.territory_ids)}
+    return run.assignments["territory_id"].map(tid).to_numpy()
+
+
+def test_under_a_tight_cap_the_group_mips_improve_the_whole_books_plan() -> None:
+    """Held at the transfer plan, the decomposed path's plan (the restriction's, searched
+    locally) goes to group MIPs over the whole book, not only over the restriction's free
+    accounts: they start from and end at whole-book costs, and the plan keeps every rule."""
+    sc, cap = _decomposed_heavy(1, 0.01, 10.0)
+    run = align.solve(sc)
+    assert run.stats["decomposed"]["transfer"]["found"] is True
+    assert "first_plan" not in run.stats  # the path's own plan, not the rescue
+    problem = build_problem(sc)
+    plan = _plan_of(sc, run)
+    assert _rules_broken(problem, plan, cap) == []
+    assert exact_violation(problem, plan) == 0.0
+    assert run.objective == pytest.approx(problem.plan_cost(plan), rel=1e-9)
+    groups = run.stats["groups"]
+    assert groups["after"] == pytest.approx(run.objective, rel=1e-9)
+    assert groups["after"] <= groups["before"]
+    assert run.bound is not None and run.bound <= run.objective
+
+
+def test_a_restricted_mip_that_finds_nothing_falls_back_to_the_held_plan(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Every split-account MIP of the restriction answers nothing: the restriction's plan is
+    the transfer plan it was held at (no rescue by the first plan), improved by the local
+    search and the group MIPs, and it keeps every rule."""
+    sc, cap = _decomposed_heavy(2, 0.01, 8.0)
+    monkeypatch.setattr(fixed, "_place_split", lambda *a, **k: (None, np.inf))
+    run = align.solve(sc)
+    assert run.stats["first_plan_known"] is True
+    assert "first_plan" not in run.stats
+    problem = build_problem(sc)
+    plan = _plan_of(sc, run)
+    assert _rules_broken(problem, plan, cap) == []
+    assert exact_violation(problem, plan) == 0.0
+    assert run.status in ("optimal", "feasible")
+    assert run.bound is not None and run.bound <= run.objective
+    # the fallback was improved, not returned as it was
+    transfer, _, _ = transfer_plan(problem, *problem.nearest_pairs(8))
+    assert run.objective < problem.plan_cost(transfer)

@@ -7,6 +7,7 @@ module imports no engine.
 
 from __future__ import annotations
 
+import copy
 import math
 import time
 from collections.abc import Callable
@@ -43,6 +44,12 @@ class Clock:
         if stop_requested():
             return 0.0
         return max(self.limit - self.elapsed(), 0.0)
+
+    def boxed(self, seconds: float) -> Clock:
+        """A clock of the same start that runs out ``seconds`` from now (or with this one)."""
+        box = copy.copy(self)
+        box.limit = min(self.limit, self.elapsed() + max(seconds, 0.0))
+        return box
 
 
 def relative_gap(objective: float, bound: float) -> float:

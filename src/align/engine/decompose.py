@@ -32,10 +32,12 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .aggregate import aggregated_duals
-from .backends import Backend, lp_session
+from .backends import Backend, LPSession, lp_session
 from .formulation import (
     FloatArray,
     IntArray,
+    Layout,
+    MatrixModel,
     Problem,
     Resource,
     RuleDuals,
@@ -148,6 +150,26 @@ class Sifted:
     order: IntArray  # accounts, most in doubt first (to free more)
     prices: Dual  # the multipliers that prove ``bound``
     stats: dict[str, Any]
+    # the held accounts sit where a plan that keeps every rule (the transfer plan) puts them:
+    # ``base`` over the free accounts is a plan of the restriction
+    held_plan: bool = False
+    # the last restricted LP, solved without slack: its session, model, layout and free set
+    last_lp: tuple[LPSession, MatrixModel, Layout, BoolArray] | None = None
+
+
+def warm_lp(sifted: Sifted, sub: SubProblem) -> tuple[LPSession, MatrixModel, Layout] | None:
+    """The sifting's last restricted LP as the LP of ``sub`` (its accounts renumbered), when
+    ``sub`` frees the same accounts: a re-solve then starts from its optimal basis instead of
+    from nothing. None otherwise."""
+    if sifted.last_lp is None:
+        return None
+    session, model, layout, free = sifted.last_lp
+    if not np.array_equal(np.flatnonzero(free), sub.index):
+        return None
+    renumbered = replace(
+        layout, accounts=np.arange(sub.n), pi=np.searchsorted(sub.index, layout.pi)
+    )
+    return session, model, renumbered
 
 
 def _first_prices(
@@ -245,12 +267,18 @@ def sift(
         problem, backend, pi, pj, (t0, deadline), slack_cost, stats, ascent, transfer
     )
     free |= problem.fixed >= 0  # locked accounts cost nothing to carry
+    held_plan = bool(stats.get("transfer", {}).get("found"))  # a plan keeping every rule
+    if held_plan:
+        whole = problem.plan_cost(base)
+        say("incumbent", {"objective": whole, "bound": bound * problem.cost_scale})
     reserve = SIFT_RESERVE * left()  # kept for the restricted MIP: sifting stops before it
     exact = infeasible = False
+    last_lp = None
     rounds = 0
     total = math.inf
     for rounds in range(1, SIFT_ROUNDS + 1):  # noqa: B007 - reported below
         say("lp", {"round": rounds, "free": int(free.sum())})
+        t_round = time.perf_counter()
         fixed_assign = np.where(free, -1, base)
         use = free[pi]
         model, layout = build_model(
@@ -264,11 +292,14 @@ def sift(
                 return None
             break
         slack = float(sum(lp.x[col] for *_, col in layout.elastic_cols)) if lp.x is not None else 0
+        last_lp = (session, model, layout, free.copy()) if slack <= SLACK_TOL else None
         if slack > SLACK_TOL:
             # the held accounts leave the free ones no plan: the duals are big-M prices, so
             # rather than trust them, free the held accounts nearest (by margin) to the bands
             # that needed slack, as many again as are free
-            stats.setdefault("sift", []).append({"free": int(free.sum()), "slack": slack})
+            stats.setdefault("sift", []).append(
+                {"free": int(free.sum()), "slack": slack, "seconds": _since(t_round)}
+            )
             near = _near_slack(problem, layout, lp.x, pi, pj, base) & ~free
             if not near.any():
                 near = ~free  # chains of moves: any held account may help
@@ -305,6 +336,7 @@ def sift(
                 "bound": value * problem.cost_scale,
                 "unhappy": int(unhappy.sum()),
                 "priced": int(len(new_i)),
+                "seconds": _since(t_round),
             }
         )
         if len(new_i):
@@ -328,7 +360,12 @@ def sift(
         free[np.argsort(-gain, kind="stable")[: min(take, int(unhappy.sum()))]] = True
     stats["sift_rounds"] = rounds
     stats["exact"] = exact  # the restricted LP's optimum is the whole LP's
-    return Sifted(free, base, pi, pj, bound, total, infeasible, by_margin, prices, stats)
+    return Sifted(free, base, pi, pj, bound, total, infeasible, by_margin, prices, stats,
+                  held_plan, last_lp)  # fmt: skip
+
+
+def _since(t0: float) -> float:
+    return round(time.perf_counter() - t0, 3)
 
 
 def _transfer_start(

@@ -53,13 +53,16 @@ class FirstPlan:
 
     def announcing(self, say: Progress) -> Progress:
         """``say`` that first reports the first plan as the incumbent, once it exists and while
-        the main path has reported none (in the main thread: progress need not be thread-safe)."""
+        the main path has reported none (in the main thread: progress need not be thread-safe).
+        Once the main path reports a plan of its own, the background work stops (with the plan
+        it has, if any): the CPU is the main path's."""
         told = False
 
         def relay(phase: str, info: dict[str, Any]) -> None:
             nonlocal told
             if phase == "incumbent":
                 told = True
+                self._halt.set()
             elif not told and self.assign is not None:
                 told = True
                 objective = self.problem.plan_cost(self.assign)

@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import time
@@ -31,8 +32,9 @@ from ..scenario import Scenario
 from ..status import Status
 from .backends import Backend, BackendResult, LPSession, get_backend
 from .common import Clock, Progress, make_run, relative_gap
-from .decompose import held_pinned, restrict, sift
+from .decompose import held_pinned, restrict, sift, warm_lp
 from .diagnose import least_moved_share, quick_checks, ranked_reasons
+from .exact import improve_exactly, whole_mip
 from .first_plan import FirstPlan, Outcome
 from .formulation import (
     FloatArray,
@@ -43,12 +45,10 @@ from .formulation import (
     build_model,
     build_problem,
     pair_reduced_costs,
-    reduced_costs,
     rule_duals,
-    unique_pairs,
 )
 from .neighbourhood import improve_by_groups
-from .pricing import PricedLP, may_price
+from .pricing import PricedLP
 from .repair import (
     SLACK_COST,
     SLACK_TOL,
@@ -151,8 +151,15 @@ def _solve_lp(
     say: Progress,
     tighten: float = TIGHTEN,
     pairs: tuple[np.ndarray, np.ndarray] | None = None,
+    incumbent: IntArray | None = None,
+    warm: tuple[LPSession, MatrixModel, Layout] | None = None,
 ) -> Outcome:
-    """Steps 2-4 of the module docstring on ``problem`` (``pairs``: its candidates, if made)."""
+    """Steps 2-4 of the module docstring on ``problem`` (``pairs``: its candidates, if made).
+
+    ``incumbent``: a plan of ``problem`` that keeps every rule, known beforehand. The first
+    plan falls back to it when none better comes before the clock runs out, and the group MIPs
+    and the exact MIP of step 4 are left to the caller. ``warm``: a session already holding the
+    LP over ``pairs`` (see :class:`.pricing.PricedLP`)."""
     s = problem.scenario.settings
 
     def phase(name: str, t0: float) -> None:
@@ -163,7 +170,7 @@ def _solve_lp(
     k = s.solver.candidates or default_candidates(problem.m)
     pi, pj = pairs if pairs is not None else problem.nearest_pairs(k)
     # big-M slack on every band keeps the LP feasible while pricing brings in what it needs
-    priced = PricedLP(problem, backend, pi, pj, SLACK_COST)
+    priced = PricedLP(problem, backend, pi, pj, SLACK_COST, warm=warm)
     session, layout = priced.session, priced.layout
     phase("build", t0)  # candidates and the LP
     t0 = time.perf_counter()
@@ -171,9 +178,13 @@ def _solve_lp(
     def on_round(rounds: int) -> None:
         say("lp", {"round": rounds, "pairs": len(priced.pi), "elapsed": clock.elapsed()})
 
-    lp = priced.solve(clock.left, on_round=on_round)
+    # a warm LP was priced by the sifting at its own duals: one more pricing gives its bound
+    # (the LP plus the shortfall), and more columns would cost re-solves the plan needs
+    lp = priced.solve(clock.left, on_round=on_round, stop=lambda: warm is not None)
     phase("lp", t0)
     if lp.status != "optimal" or lp.row_dual is None or lp.x is None:
+        if incumbent is not None:
+            return Outcome("plan", incumbent, problem.plan_cost(incumbent))
         return Outcome("no_solution", message=f"the LP relaxation was not solved ({lp.message})")
     pi, pj, cols, slack = priced.pi, priced.pj, priced.cols, priced.slack
     if lp.x[slack].max(initial=0.0) > 1e-7:
@@ -199,8 +210,9 @@ def _solve_lp(
     t0 = time.perf_counter()
     say("repair", {"elapsed": clock.elapsed(), "bound": lp_bound})
     assign, split = _fix_and_solve(
-        problem, backend, lp, dive_x, layout, clock, stats, say=say, bound=lp_bound
-    )
+        problem, backend, lp, dive_x, layout, clock, stats, say=say, bound=lp_bound,
+        incumbent=incumbent,
+    )  # fmt: skip
     phase("repair", t0)
     if assign is None:
         if split == "infeasible":
@@ -211,10 +223,11 @@ def _solve_lp(
     bound = lp_bound
     say("incumbent", {"objective": objective, "bound": bound, "elapsed": clock.elapsed()})
 
-    # --- 4. close the gap exactly ------------------------------------------------------------
-    if relative_gap(objective, bound) > problem.target_gap and clock.left() > 0:
+    # --- 4. close the gap exactly (with an incumbent, the caller improves the plan) -----------
+    far = relative_gap(objective, bound) > problem.target_gap
+    if far and clock.left() > 0 and incumbent is None:
         t0 = time.perf_counter()
-        assign, objective, bound = _improve(
+        assign, objective, bound = improve_exactly(
             problem, backend, lp, layout, assign, objective, bound, clock, stats
         )
         phase("improve", t0)
@@ -255,6 +268,10 @@ def _solve_decomposed(
         return Outcome("infeasible")
     bound = sifted.bound * problem.cost_scale
     free = sifted.free.copy()
+    # held at a plan that keeps every rule: that plan is the restriction's fallback, the
+    # restriction gets a share of the time and the group MIPs over the whole problem the rest
+    known = sifted.held_plan
+    box = clock.boxed(RESTRICTED_SHARE * clock.left()) if known else clock
     for attempt in range(RESTRICT_ATTEMPTS + 1):
         if attempt == RESTRICT_ATTEMPTS or free.all():
             # the restrictions admit no plan: the whole problem, as the monolithic path does
@@ -265,16 +282,21 @@ def _solve_decomposed(
         held_cost = float(problem.pair_costs(held, sifted.base[held]).sum())
         sub.gap = _restricted_gap(problem, sifted.restricted * problem.cost_scale, held_cost, bound)
         stats["free_accounts"] = int(sub.n)
+        warm = warm_lp(sifted, sub)  # the sifting's last LP, when it is this one
+        stats["restricted_lp_warm"] = warm is not None
         if sub.n == 0:  # every account held, and the held plan is one (the LP needed no slack)
             out = Outcome("plan", np.zeros(0, np.int64), 0.0, 0.0)
         else:
             out = _solve_lp(
                 sub,
                 backend,
-                clock,
+                box,
                 stats,
                 _whole(say, held_cost, bound),
                 tighten=TIGHTEN_RESTRICTED,
+                pairs=None if warm is None else (warm[2].pi, warm[2].pj),
+                incumbent=sifted.base[sub.index] if known else None,
+                warm=warm,
             )
         if out.kind != "infeasible" or clock.left() <= 0:
             break
@@ -285,6 +307,13 @@ def _solve_decomposed(
         return Outcome("no_solution", bound=bound, message=out.message or NO_PLAN)
     assign = sifted.base.copy()
     assign[sub.index] = out.assign
+    if known:
+        t0 = time.perf_counter()
+        assign = _polish(problem, sifted.pi, sifted.pj, assign, clock, stats, say, bound)
+        certified = (1 + problem.target_gap) * bound / problem.cost_scale
+        assign, _ = _regroup(problem, backend, sifted.pi, sifted.pj, assign, clock, stats, say,
+                             bound, certified, share=GROUPS_LAST_SHARE)  # fmt: skip
+        stats["phases"]["groups"] = round(time.perf_counter() - t0, 4)
     objective = problem.plan_cost(assign)
     if out.bound is not None and held_pinned(problem, sifted, free, objective):
         # no cheaper plan moves a held account: the restriction's bound holds for the whole
@@ -332,7 +361,6 @@ def _per_account_max(
 NEIGHBOURHOOD_MIN = 200  # accounts freed around the split ones in the repair MIP
 NEIGHBOURHOOD_PER_SPLIT = 4
 NEIGHBOURHOOD_ROUNDS = 8  # at most; each doubles the neighbourhood
-IMPROVE_MAX_PAIRS_PER_ACCOUNT = 10  # beyond this the exact MIP cannot help within the limits
 REPAIR_MIN_S = 2.0  # the repair MIP's time box: this many seconds or the share below
 REPAIR_TIME_SHARE = 0.15
 FIRST_PLAN_TIME_SHARE = 0.02  # each attempt at a first plan gets this share (at least the min)
@@ -344,6 +372,8 @@ NO_PLAN = "no plan was found within the time limit"
 POLISH_SHARE = 0.05  # local search on a plan: this share of the time left, at least the min
 POLISH_MIN_S = 0.5
 GROUPS_SHARE = 0.85  # MIPs over groups of neighbouring territories: this share of the time left
+GROUPS_LAST_SHARE = 0.9  # ... when they are the last step (the whole problem's, tight cap)
+RESTRICTED_SHARE = 0.85  # tight cap: the restriction's share of the time left after sifting
 DIVE_STOP = 8  # leave this many split accounts or fewer to the small MIP
 
 
@@ -450,14 +480,16 @@ def _fix_and_solve(
     stats: dict[str, Any],
     say: Progress | None = None,
     bound: float | None = None,
+    incumbent: IntArray | None = None,
 ) -> tuple[IntArray | None, str | None]:
     """Keep what the LP assigns whole and place the split accounts with a small MIP.
 
     First the split accounts alone (freeing more, cheapest alternatives first, while that is
     infeasible): a plan within seconds. Then, if that plan is not yet within half the target gap
-    of the bound, a neighbourhood around them, warm-started from it and time-boxed.
+    of the bound, a neighbourhood around them, warm-started from it and time-boxed. With an
+    ``incumbent`` (see :func:`_solve_lp`): the cheaper of it and the first plan, and no group
+    MIPs (the caller's).
     """
-    s = problem.scenario.settings.solver
     pi, pj = layout.pi, layout.pj
     best_x, best_j = _per_account_max(problem, pi, pj, x)
     integral = best_x > 1 - INTEGRAL_TOL
@@ -468,42 +500,12 @@ def _fix_and_solve(
     order = _freeing_order(problem, layout, lp, best_j, integral)
     target = (1 + REPAIR_SHARE * problem.target_gap) * lp.objective  # scaled: good enough
 
-    def place(free: np.ndarray, base: np.ndarray, share: float, least: float = REPAIR_MIN_S):  # type: ignore[no-untyped-def]
-        fixed_assign = np.where(free, -1, base)
-        use = free[pi]
-        # elastic: slack on every band and the moved cap at a big-M cost, so the rounded LP
-        # (base, with slack filling what it violates) is a complete start and the MIP only has
-        # to push the slack out; a plan counts only when no slack is left
-        model, sub = build_model(
-            problem, pi[use], pj[use], fixed_assign=fixed_assign, integer=True,
-            slack_cost=SLACK_COST,
-        )  # fmt: skip
-        start = _elastic_start(model, sub, (sub.pj == base[sub.pi]).astype(float))
-        held = np.flatnonzero(~free)
-        fixed_cost = float(problem.pair_costs(held, base[held]).sum()) / problem.cost_scale
-        box = min(clock.left(), max(least, share * clock.left()))
-        res: BackendResult = backend.solve(
-            model,
-            time_limit=box,
-            gap=0.0,
-            abs_gap=max(REPAIR_SHARE * problem.target_gap, 1e-4) * abs(lp.objective),
-            seed=s.seed,
-            threads=s.threads,
-            stop_at=target - fixed_cost,
-            start=start,
-        )
-        if res.x is None:
-            return None, math.inf
-        out = fixed_assign.copy()
-        chosen = res.x[: sub.n_pair_cols] > 0.5
-        out[sub.pi[chosen]] = sub.pj[chosen]
-        return out, float(res.x[sub.n_pair_cols :].sum())
-
+    place = functools.partial(_place_split, problem, backend, layout, lp.objective, clock, target)
     # 1. the split accounts first, then, while slack is left, neighbourhoods of the territories
     #    still out of their bands (each warm-started from the least-slack plan so far)
     base, base_slack = best_j, math.inf
     extra, attempts, stalled = 0, 0, 0
-    assign = best_j  # replaced by the first plan within every band (the loop's only way out)
+    assign: IntArray | None = None  # the first plan within every band
     while True:
         free = ~integral
         if attempts:
@@ -525,13 +527,20 @@ def _fix_and_solve(
         else:
             stalled += 1
         if clock.left() <= 0:
-            return None, "time"
+            break
         if extra < len(order):
             # more freedom makes a plan easier to find
             extra = min(len(order), max(2 * extra, NEIGHBOURHOOD_MIN))
             continue
-        return _whole_mip(problem, backend, pi, pj, clock, infeasible=False)
+        if incumbent is None:
+            return whole_mip(problem, backend, pi, pj, clock, infeasible=False)
+        break
     stats["first_plan_attempts"] = attempts
+    if incumbent is not None and (assign is None or _cheaper(problem, incumbent, assign)):
+        stats["first_plan_known"] = True
+        assign = incumbent
+    if assign is None:
+        return None, "time"
     if say is not None:  # a whole plan exists from here on (kept if the solve is stopped)
         say("incumbent", {"objective": problem.plan_cost(assign), "bound": bound})
     # 2. shift and swap moves that keep every band (seconds at most), then neighbourhoods around
@@ -539,7 +548,9 @@ def _fix_and_solve(
     #    within half the target gap of the bound
     assign = _polish(problem, pi, pj, assign, clock, stats, say, bound)
     certified = (1 + problem.target_gap) * lp.objective
-    assign, cost = _regroup(problem, backend, pi, pj, assign, clock, stats, say, bound, certified)
+    share = GROUPS_SHARE if incumbent is None else 0.0  # else the caller regroups the whole plan
+    assign, cost = _regroup(problem, backend, pi, pj, assign, clock, stats, say, bound, certified,
+                            share=share)  # fmt: skip
     more = min(len(order), max(2 * extra, NEIGHBOURHOOD_MIN, NEIGHBOURHOOD_PER_SPLIT * len(split)))
     for rounds in range(NEIGHBOURHOOD_ROUNDS):
         # the first neighbourhood aims at half the gap; later ones only run while the plan is
@@ -557,6 +568,58 @@ def _fix_and_solve(
         extra, more = more, min(len(order), 2 * more)
     stats["repair_free_accounts"] = int(len(split) + extra)
     return assign, None
+
+
+def _place_split(
+    problem: Problem,
+    backend: Backend,
+    layout: Layout,
+    lp_objective: float,
+    clock: Clock,
+    target: float,
+    free: BoolArray,
+    base: IntArray,
+    share: float,
+    least: float = REPAIR_MIN_S,
+) -> tuple[IntArray | None, float]:
+    """The ``free`` accounts placed by a MIP over their candidate pairs, the others held at
+    ``base``, time-boxed (``share`` of the time left, at least ``least`` s); stops at the scaled
+    cost ``target``. Returns the plan (None: no answer) and the slack it still needs."""
+    s = problem.scenario.settings.solver
+    pi, pj = layout.pi, layout.pj
+    fixed_assign = np.where(free, -1, base)
+    use = free[pi]
+    # elastic: slack on every band and the moved cap at a big-M cost, so the rounded LP
+    # (base, with slack filling what it violates) is a complete start and the MIP only has
+    # to push the slack out; a plan counts only when no slack is left
+    model, sub = build_model(
+        problem, pi[use], pj[use], fixed_assign=fixed_assign, integer=True,
+        slack_cost=SLACK_COST,
+    )  # fmt: skip
+    start = _elastic_start(model, sub, (sub.pj == base[sub.pi]).astype(float))
+    held = np.flatnonzero(~free)
+    fixed_cost = float(problem.pair_costs(held, base[held]).sum()) / problem.cost_scale
+    box = min(clock.left(), max(least, share * clock.left()))
+    res: BackendResult = backend.solve(
+        model,
+        time_limit=box,
+        gap=0.0,
+        abs_gap=max(REPAIR_SHARE * problem.target_gap, 1e-4) * abs(lp_objective),
+        seed=s.seed,
+        threads=s.threads,
+        stop_at=target - fixed_cost,
+        start=start,
+    )
+    if res.x is None:
+        return None, math.inf
+    out = fixed_assign.copy()
+    chosen = res.x[: sub.n_pair_cols] > 0.5
+    out[sub.pi[chosen]] = sub.pj[chosen]
+    return out, float(res.x[sub.n_pair_cols :].sum())
+
+
+def _cheaper(problem: Problem, a: IntArray, b: IntArray) -> bool:
+    return problem.plan_cost(a) < problem.plan_cost(b)
 
 
 def _polish(
@@ -591,13 +654,14 @@ def _regroup(
     say: Progress | None,
     bound: float | None,
     certified: float,
+    share: float = GROUPS_SHARE,
 ) -> tuple[IntArray, float]:
     """Exact MIPs over groups of neighbouring territories (:mod:`.neighbourhood`), until the
-    plan is within the gap of the bound, a round gains nothing, or its share of the time is
-    spent. Returns the plan and its scaled cost."""
+    plan is within the gap of the bound, a round gains nothing, or ``share`` of the time left
+    is spent. Returns the plan and its scaled cost."""
     cs = problem.cost_scale
     before = problem.plan_cost(assign)
-    if before <= certified * cs or clock.left() <= 0:
+    if before <= certified * cs or clock.left() <= 0 or share <= 0:
         return assign, before / cs
     stop_at = certified * cs
     if bound is not None:
@@ -610,7 +674,7 @@ def _regroup(
     s = problem.scenario.settings.solver
     out = improve_by_groups(
         problem, backend, pi, pj, assign,
-        deadline=time.perf_counter() + GROUPS_SHARE * clock.left(),
+        deadline=time.perf_counter() + share * clock.left(),
         stop_at=stop_at, seed=s.seed, workers=min(s.threads or 2, os.cpu_count() or 1),
         on_better=tell,
     )  # fmt: skip
@@ -633,92 +697,6 @@ def _elastic_start(model: MatrixModel, layout: Layout, x_pairs: FloatArray) -> F
         else:  # "under" and "moved": the slack adds to the row
             x[col] = max(0.0, model.row_lo[row] - act[row])
     return x
-
-
-def _whole_mip(
-    problem: Problem,
-    backend: Backend,
-    pi: IntArray,
-    pj: IntArray,
-    clock: Clock,
-    *,
-    infeasible: bool,
-) -> tuple[IntArray | None, str | None]:
-    """The whole MIP: over the candidates, or over every eligible pair when those admit no plan."""
-    s = problem.scenario.settings.solver
-    sets = [problem.all_pairs()] if infeasible else [(pi, pj), problem.all_pairs()]
-    for ai, aj in sets:
-        model, sub = build_model(problem, ai, aj, integer=True)
-        res = backend.solve(
-            model, time_limit=clock.left(), gap=problem.target_gap, seed=s.seed, threads=s.threads
-        )
-        if res.status != "infeasible":
-            break
-    if res.x is None:
-        return None, "infeasible" if res.status == Status.INFEASIBLE else "time"
-    chosen = res.x[: sub.n_pair_cols] > 0.5
-    assign = np.full(problem.n, -1, dtype=np.int64)
-    assign[sub.pi[chosen]] = sub.pj[chosen]
-    return assign, None
-
-
-def _improve(
-    problem: Problem,
-    backend: Backend,
-    lp: BackendResult,
-    layout: Layout,
-    assign: IntArray,
-    objective: float,
-    bound: float,
-    clock: Clock,
-    stats: dict[str, Any],
-) -> tuple[IntArray, float, float]:
-    """MIP over every pair that could improve the incumbent (reduced-cost fixing), warm-started."""
-    s = problem.scenario.settings.solver
-    cs = problem.cost_scale
-    delta = (objective - bound) / cs + 1e-9
-    assert lp.row_dual is not None  # an optimal LP
-    duals = rule_duals(problem, layout, lp.row_dual)
-    # candidate pairs by their reduced cost; pruned ones only of accounts where one may qualify
-    rc_pairs = pair_reduced_costs(problem, layout.pi, layout.pj, duals)
-    near = rc_pairs <= delta
-    keep_i, keep_j = [layout.pi[near]], [layout.pj[near]]
-    for rows in problem.iter_chunks(may_price(problem, duals, slack=delta + 1e-9)):
-        rc = reduced_costs(problem, rows, duals)
-        ii, jj = np.nonzero(rc <= delta)
-        keep_i.append(rows[ii])
-        keep_j.append(jj.astype(np.int64))
-    idx = np.arange(problem.n)
-    pi, pj = unique_pairs(
-        np.r_[np.concatenate(keep_i), idx], np.r_[np.concatenate(keep_j), assign], problem.m
-    )
-    stats["improve_pairs"] = int(len(pi))
-    if len(pi) > max(20_000, IMPROVE_MAX_PAIRS_PER_ACCOUNT * problem.n):
-        # the gap is too wide for reduced-cost fixing to shrink the MIP: it would be the whole
-        # problem, which does not finish in time; the plan stands with its true gap
-        stats["improve_skipped"] = "too many pairs could still improve the plan"
-        return assign, objective, bound
-    model, sub = build_model(problem, pi, pj, integer=True)
-    start = (sub.pj == assign[sub.pi]).astype(float)
-    res = backend.solve(
-        model,
-        time_limit=clock.left(),
-        gap=problem.target_gap,
-        seed=s.seed,
-        threads=s.threads,
-        start=start,
-    )
-    if res.x is not None:
-        chosen = res.x[: sub.n_pair_cols] > 0.5
-        cand = np.full(problem.n, -1, dtype=np.int64)
-        cand[sub.pi[chosen]] = sub.pj[chosen]
-        value = problem.plan_cost(cand) if (cand >= 0).all() else math.inf
-        if value < objective:
-            assign, objective = cand, value
-    if math.isfinite(res.bound):
-        # solutions outside the kept pairs cost more than the old incumbent
-        bound = max(bound, min(res.bound * cs, objective))
-    return assign, objective, bound
 
 
 def _held(

@@ -13,8 +13,16 @@ from typing import Any
 
 import numpy as np
 
-from .backends import Backend, BackendResult, lp_session
-from .formulation import Problem, RuleDuals, build_model, reduced_costs, rule_duals
+from .backends import Backend, BackendResult, LPSession, lp_session
+from .formulation import (
+    Layout,
+    MatrixModel,
+    Problem,
+    RuleDuals,
+    build_model,
+    reduced_costs,
+    rule_duals,
+)
 
 PRICE_TOL = 1e-6  # a pruned pair enters when its scaled reduced cost is below -PRICE_TOL
 
@@ -93,9 +101,24 @@ class PricedLP:
     grown by pricing (:meth:`solve`) until no pruned pair could lower its value."""
 
     def __init__(
-        self, problem: Problem, backend: Backend, pi: np.ndarray, pj: np.ndarray, slack_cost: float
+        self,
+        problem: Problem,
+        backend: Backend,
+        pi: np.ndarray,
+        pj: np.ndarray,
+        slack_cost: float,
+        *,
+        warm: tuple[LPSession, MatrixModel, Layout] | None = None,
     ) -> None:
-        model, self.layout = build_model(problem, pi, pj, slack_cost=slack_cost)
+        """``warm``: a session already holding this LP (its model built by
+        :func:`.formulation.build_model` over ``pi, pj`` with ``slack_cost``, and its layout),
+        solved or not, used instead of a new one: a re-solve starts from its last basis."""
+        if warm is None:
+            model, self.layout = build_model(problem, pi, pj, slack_cost=slack_cost)
+            solver = problem.scenario.settings.solver
+            self.session = lp_session(backend, model, seed=solver.seed, threads=solver.threads)
+        else:
+            self.session, model, self.layout = warm
         self.problem = problem
         self.pi, self.pj = pi, pj
         self.slack = np.arange(len(pi), model.shape[1])  # session columns of the slacks
@@ -103,8 +126,6 @@ class PricedLP:
         self.band_rows = np.arange(len(self.layout.accounts), model.shape[0])
         self.band_lo = model.row_lo[self.band_rows]
         self.band_hi = model.row_hi[self.band_rows]
-        solver = problem.scenario.settings.solver
-        self.session = lp_session(backend, model, seed=solver.seed, threads=solver.threads)
         self.rounds = 0
         self.shortfall = 0.0
 
