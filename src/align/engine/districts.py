@@ -210,8 +210,7 @@ def solve_with_cuts(
             best, best_obj = plan, value
 
     if start is not None:
-        best = start
-        best_obj = float(pm.model.c @ pm.vector(start, ncol))
+        offer(start)
         if improve is not None:
             offer(improve(start))
     bound = -math.inf
@@ -223,7 +222,6 @@ def solve_with_cuts(
 
     def seen(x: FloatArray) -> bool:
         """Every improving plan of the round: keep it if contiguous, else collect its cuts."""
-        nonlocal best, best_obj
         plan = pm.assignment(x)
         if (plan < 0).any():
             return False
@@ -242,9 +240,6 @@ def solve_with_cuts(
         )
         if not cuts:
             offer(plan)
-            if improve is not None:
-                offer(improve(plan))
-            return False
         for c in cuts:
             key = (c.t, c.a, c.b)
             if key not in keys:
@@ -252,11 +247,11 @@ def solve_with_cuts(
                 pending.append(c)
         if improve is not None:
             offer(improve(plan))
-        if polish is not None:  # the contiguous plan nearest to this cut one, if better
+        if cuts and polish is not None:  # the contiguous plan nearest to this cut one, if better
             offer(polish(plan, best_obj))
-        # without a contiguous plan yet, stop the round: a cut plan need not be proven optimal;
-        # with one, let the round run on and raise the bound
-        return best is None
+        # a cut plan without a contiguous one yet stops the round: it need not be proven
+        # optimal; with one, the round runs on and raises the bound
+        return bool(cuts) and best is None
 
     while True:
         rounds += 1

@@ -50,10 +50,6 @@ RECENTRE_ROUNDS = 6
 HEURISTIC_SHARE = 0.3  # of the time limit, for the starting plan of the exact model
 POLISH_SHARE = 0.4  # of the time left, for a contiguous plan around a cut plan's centres
 POLISH_S = 20.0  # and at most this long
-IMPROVE_S = 3.0  # at most, for the local search from each plan the exact loop meets
-IMPROVE_SHARE = 0.1  # of the time left
-IMPROVE_PER_UNIT_S = 0.01  # and this long per unit: a small map is searched in a fraction of
-# a second, and the loop's rounds (which wait for it) are not slowed by it
 
 
 def _coords(scenario: Scenario) -> tuple[str, np.ndarray]:
@@ -246,20 +242,11 @@ def solve_greenfield(scenario: Scenario, *, progress: Any = None) -> Run:
     if graph is not None:
         pm.add_rows(*neighbour_rows(pm, graph, skip_roots=True))
     tried: set[tuple[int, ...]] = set()
-    searched: set[bytes] = set()
     search = (
-        SearchPolish(graph, cost, bands, m, cand, keep, seed=s.solver.seed)
+        SearchPolish(graph, cost, bands, m, cand, keep, seed=s.solver.seed, left=clock.left)
         if graph is not None
         else None
     )
-
-    def improve(plan: np.ndarray) -> np.ndarray | None:
-        """The local search from a plan (each plan once), briefly."""
-        left = clock.left()
-        if search is None or left < 1.0 or plan.tobytes() in searched:
-            return None
-        searched.add(plan.tobytes())
-        return search(plan, min(IMPROVE_S, IMPROVE_SHARE * left, IMPROVE_PER_UNIT_S * len(plan)))
 
     def polish(plan: np.ndarray, best: float) -> np.ndarray | None:
         """The best contiguous plan around the centres of a plan that is cut."""
@@ -286,7 +273,7 @@ def solve_greenfield(scenario: Scenario, *, progress: Any = None) -> Run:
         say=say,
         budget=lengths,
         polish=polish if graph is not None else None,
-        improve=improve if graph is not None else None,
+        improve=search.once if search is not None else None,
     )
     stats.update(contiguity_rounds=res.rounds, contiguity_cuts=res.cuts)
     if search is not None:

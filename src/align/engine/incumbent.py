@@ -11,6 +11,9 @@ incumbent of the loop; the loop's bound is untouched.
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
+
 import numpy as np
 from numpy.typing import NDArray
 
@@ -21,13 +24,19 @@ from .local_search import Bands, ContiguousSearch, make_contiguous
 IntArray = NDArray[np.int64]
 FloatArray = NDArray[np.float64]
 
+ONCE_S = 3.0  # at most, for the local search from each plan the exact loop meets
+ONCE_SHARE = 0.1  # of the time left
+ONCE_PER_UNIT_S = 0.01  # and this long per unit: a small map is searched in a fraction of a
+# second, and the loop's rounds (which wait for it) are not slowed by it
+
 
 class SearchPolish:
     """``polish(plan, seconds)``: a contiguous plan within the bands from a plan of the pair
     model (``plan[i]`` the candidate position of unit i's centre), or None.
 
     ``cost`` is (n, k) unit-to-candidate cost, ``cand`` (k,) the candidate units, ``keep``
-    (n, k) the pairs the model has (L-fixing): a returned plan uses kept pairs only. The
+    (n, k) the pairs the model has (L-fixing): a returned plan uses kept pairs only; ``left``
+    the time left of the solve, for :meth:`once`. The
     search sees a pair outside the model at a cost above any territory of kept pairs, so it
     moves units off such pairs and recentres on a member that keeps them all where one exists.
     """
@@ -41,6 +50,7 @@ class SearchPolish:
         cand: IntArray,
         keep: NDArray[np.bool_] | None = None,
         seed: int = 0,
+        left: Callable[[], float] | None = None,
     ) -> None:
         self.graph = graph
         if keep is not None:  # a pair the model lacks costs more than any territory of kept ones
@@ -58,6 +68,16 @@ class SearchPolish:
         self.bands = Bands(values, np.tile(lo, (m, 1)), np.tile(hi, (m, 1)))
         self.seed = seed
         self.calls = 0
+        self.left = left or (lambda: math.inf)
+        self.searched: set[bytes] = set()
+
+    def once(self, plan: IntArray) -> IntArray | None:
+        """The search from a plan not searched before, briefly (see ONCE_*), or None."""
+        left = self.left()
+        if left < 1.0 or plan.tobytes() in self.searched:
+            return None
+        self.searched.add(plan.tobytes())
+        return self(plan, min(ONCE_S, ONCE_SHARE * left, ONCE_PER_UNIT_S * len(plan)))
 
     def recentre(self, members: IntArray) -> tuple[int, FloatArray]:
         """The member candidate with the least total cost to the members."""
