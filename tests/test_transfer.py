@@ -16,6 +16,7 @@ from test_invariants import scenarios
 import align
 from align.engine import fixed
 from align.engine.diagnose import least_moved_share
+from align.engine.fixed import _whole
 from align.engine.formulation import Problem, build_problem
 from align.engine.repair import exact_violation
 from align.engine.transfer import transfer_plan
@@ -243,3 +244,19 @@ def test_a_restricted_mip_that_finds_nothing_falls_back_to_the_held_plan(monkeyp
     # the fallback was improved, not returned as it was
     transfer, _, _ = transfer_plan(problem, *problem.nearest_pairs(8))
     assert run.objective < problem.plan_cost(transfer)
+
+
+def test_a_restrictions_progress_speaks_of_the_whole_book() -> None:
+    """Every progress event of a restriction carries the whole problem's bound (not the
+    restriction's own, which leaves the held accounts out), and its plans the held accounts'
+    cost added."""
+    heard: list[tuple[str, dict]] = []
+    relay = _whole(lambda phase, info: heard.append((phase, info)), held_cost=40.0, bound=95.0)
+    relay("repair", {"elapsed": 2.0, "bound": 17.0})
+    relay("incumbent", {"objective": 60.0, "bound": 17.0})
+    relay("dive", {"elapsed": 1.0})
+    assert heard == [
+        ("repair", {"elapsed": 2.0, "bound": 95.0}),
+        ("incumbent", {"objective": 100.0, "bound": 95.0}),
+        ("dive", {"elapsed": 1.0}),
+    ]

@@ -327,8 +327,10 @@ def _whole(say: Progress, held_cost: float, bound: float) -> Progress:
     its plans, the whole problem's bound."""
 
     def relay(phase: str, info: dict[str, Any]) -> None:
+        if "bound" in info:  # the restriction's own bound is not the whole problem's
+            info = {**info, "bound": bound}
         if phase == "incumbent":
-            info = {**info, "objective": info["objective"] + held_cost, "bound": bound}
+            info = {**info, "objective": info["objective"] + held_cost}
         say(phase, info)
 
     return relay
