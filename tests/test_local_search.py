@@ -372,3 +372,24 @@ def test_a_search_that_cannot_reach_the_bands_gives_up_when_told() -> None:
     G = nx_graph(g)
     for t in range(2):
         assert nx.is_connected(G.subgraph(np.flatnonzero(search.assign == t).tolist()))
+
+
+def test_a_search_out_of_band_gives_up_even_while_its_cost_still_falls() -> None:
+    """The give-up count is of rounds that did not lower the violation: a cost that falls every
+    round (here a search whose objective is made to fall by one each time it is read) does not
+    keep a search that cannot reach the bands going."""
+
+    class Falling(ContiguousSearch):
+        reads = 0.0
+
+        def objective(self) -> float:
+            self.reads += 1.0
+            return 1e6 - self.reads
+
+    g, _, _ = grid(3, 3)
+    bands = Bands(np.ones((9, 1)), np.full((2, 1), 4.5), np.full((2, 1), 4.5))
+    search = Falling(g, np.zeros((9, 2)), bands, np.array([0, 0, 0, 0, 0, 1, 1, 1, 1]),
+                     roots=np.array([0, 8]), seed=1)  # fmt: skip
+    search.run(60.0, give_up=3)
+    assert search.violation() > 0
+    assert search.rounds == 4

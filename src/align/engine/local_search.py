@@ -64,6 +64,23 @@ class Bands:
         s = np.array([np.mean(c[np.isfinite(c)]) if np.isfinite(c).any() else 1.0 for c in mid.T])
         return np.where(s > 0, s, 1.0)
 
+    @classmethod
+    def uniform(cls, values: FloatArray, lo: FloatArray, hi: FloatArray, m: int) -> Bands:
+        """The same band (``lo``, ``hi``: one bound per column) for each of ``m`` territories."""
+        lo, hi = np.asarray(lo, dtype=float), np.asarray(hi, dtype=float)
+        return cls(values, np.tile(lo, (m, 1)), np.tile(hi, (m, 1)))
+
+    @classmethod
+    def around_mean(cls, values: FloatArray, tolerance: FloatArray, m: int) -> Bands:
+        """Each column's mean over ``m`` territories, within ``tolerance`` of it (one relative
+        tolerance per column; an infinite one is no band)."""
+        mean = values.sum(axis=0) / m
+        free = ~np.isfinite(tolerance)
+        tol = np.where(free, 0.0, tolerance)
+        lo = np.where(free, -np.inf, mean * (1 - tol))
+        hi = np.where(free, np.inf, mean * (1 + tol))
+        return cls.uniform(values, lo, hi, m)
+
     def tightened(self, margin: float) -> Bands:
         """The bands narrowed by ``margin`` of their half-width on each side (finite ones)."""
         half = np.where(np.isfinite(self.lo) & np.isfinite(self.hi), (self.hi - self.lo) / 2, 0.0)
@@ -459,6 +476,8 @@ class ContiguousSearch:
                     continue
                 after = (self.violation(), self.objective())
                 stalled = 0 if after[0] < before[0] - EPS else stalled + 1
+                if give_up is not None and after[0] > 0.0 and stalled > give_up:
+                    break  # out of band, and the violation no lower for give_up rounds
                 if after[0] < before[0] - EPS or after[1] < before[1] - EPS * abs(before[1]):
                     stuck = 0
                     continue
@@ -469,8 +488,6 @@ class ContiguousSearch:
                         break
                     self.sweep(deadline, trees=min(4 * TREES * stuck, 60))
                     continue
-                if give_up is not None and stalled > give_up:
-                    break
                 # out of band and stuck: recombine around the broken territories over more
                 # trees, then accept any redraw no worse for the bands (a walk on the plateau)
                 self.sweep(
