@@ -483,11 +483,8 @@ def contiguous_search_plan(
 
     cost = _unit_costs(scenario, pts, kind, all_units, centres)
     plan = make_contiguous(graph, seed, cost, roots=centres)
-    names = list(s.balance)
-    values = np.column_stack([scenario.column(c) for c in names]) if names else np.zeros((n, 1))
-    tot = values.sum(axis=0) / m
-    tol = np.array([s.balance[c].tolerance for c in names]) if names else np.array([np.inf])
-    bands = Bands(values, np.tile(tot * (1 - tol), (m, 1)), np.tile(tot * (1 + tol), (m, 1)))
+    names, values, tol = _balanced(scenario)
+    bands = Bands.around_mean(values, tol, m)
     search = ContiguousSearch(
         graph, cost, bands, plan, roots=centres, recentre=recentre, seed=s.solver.seed
     )
@@ -614,6 +611,17 @@ REPORT_S = 30.0  # progress of the local search at least this often
 FINISH_S = 5.0  # kept for the run's tables once the bound is done
 
 
+def _balanced(scenario: Scenario) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """The balanced columns' names, their values (n, B) and tolerances (B,); with none, one
+    column of ones without a band (each unit counts one)."""
+    s = scenario.settings
+    names = list(s.balance)
+    if not names:
+        return names, np.ones((scenario.n_accounts, 1)), np.array([np.inf])
+    values = np.column_stack([scenario.column(c) for c in names])
+    return names, values, np.array([s.balance[c].tolerance for c in names])
+
+
 def _plane(kind: str, pts: np.ndarray) -> np.ndarray:
     """Planar coordinates for cutting and seeding: equirectangular km about the mean latitude
     for lat/lon (fine for where to cut; distances themselves stay great-circle)."""
@@ -643,10 +651,8 @@ def national_plan(
     s = scenario.settings
     n, m = scenario.n_accounts, scenario.n_territories
     kind, pts = _coords(scenario)
-    names = list(s.balance)
-    values = np.column_stack([scenario.column(c) for c in names]) if names else np.ones((n, 1))
-    tot = values.sum(axis=0) / m
-    tol = np.array([s.balance[c].tolerance for c in names]) if names else np.array([np.inf])
+    names, values, tol = _balanced(scenario)
+    bands = Bands.around_mean(values, tol, m)
     pieces = cut_off_units(graph)
     if pieces:
         reasons, impossible = piece_reasons(
@@ -654,8 +660,8 @@ def national_plan(
             scenario.account_ids,
             values[:, 0],
             names[0] if names else "accounts",
-            float(tot[0] * (1 - tol[0])),
-            float(tot[0] * (1 + tol[0])),
+            float(bands.lo[0, 0]),
+            float(bands.hi[0, 0]),
             m,
         )
         return Run(
@@ -695,7 +701,6 @@ def national_plan(
     for t in range(m):
         cost[:, t] = _unit_costs(scenario, pts, kind, all_units, centres[t : t + 1])[:, 0]
     plan = make_contiguous(graph, part, cost, roots=centres)
-    bands = Bands(values, np.tile(tot * (1 - tol), (m, 1)), np.tile(tot * (1 + tol), (m, 1)))
     search = ContiguousSearch(
         graph, cost, bands, plan, roots=centres, recentre=recentre, seed=s.solver.seed
     )

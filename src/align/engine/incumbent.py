@@ -65,7 +65,7 @@ class SearchPolish:
         values = np.column_stack([b.values for b in bands]) if bands else np.zeros((len(cost), 1))
         lo = np.array([b.lo for b in bands]) if bands else np.array([-np.inf])
         hi = np.array([b.hi for b in bands]) if bands else np.array([np.inf])
-        self.bands = Bands(values, np.tile(lo, (m, 1)), np.tile(hi, (m, 1)))
+        self.bands = Bands.uniform(values, lo, hi, m)
         self.seed = seed
         self.calls = 0
         self.left = left or (lambda: math.inf)
