@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
+import threading
 import time
 from pathlib import Path
 
@@ -81,3 +83,66 @@ def test_mips_in_this_process_give_the_same_answer(monkeypatch: pytest.MonkeyPat
     here = align.solve(sc)
     assert isolated.status == here.status == "optimal"
     assert isolated.objective == pytest.approx(here.objective, rel=1e-9)
+
+
+class _Stuck:
+    """A HiGHS instance stand-in whose run does not return until released."""
+
+    def __init__(self) -> None:
+        self.release = threading.Event()
+
+    def run(self) -> None:
+        self.release.wait(120)
+
+
+def test_a_highs_run_past_its_limit_is_left_behind_and_the_next_run_gets_a_new_thread(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import highspy
+
+    from align.engine import _highs_runner as runner
+
+    monkeypatch.setattr(runner, "OVERRUN_GRACE_S", 0.2)
+    stuck = _Stuck()
+    t0 = time.monotonic()
+    assert runner.run_within(highspy, stuck, 0.1) is False
+    assert time.monotonic() - t0 < 60  # not the 120 s the run would take
+    # the next run of this thread is not queued behind the stuck one
+    lp = dataclasses.replace(knapsack(30), integer=np.zeros(30, dtype=bool))
+    session = backends.HighsBackend().lp_session(lp)
+    res = session.solve(time_limit=5.0)
+    assert res.status == "optimal"
+    stuck.release.set()
+
+
+def test_a_solve_whose_lp_does_not_stop_returns_the_first_plan(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An in-process HiGHS run that never returns (as one did under the fuzz tests for 50
+    minutes) leaves the solve at its limit with the first plan, not for ever."""
+    import highspy
+
+    from align.engine import _highs_runner as runner
+
+    monkeypatch.setattr(runner, "OVERRUN_GRACE_S", 0.5)
+    release = threading.Event()
+    plain = highspy.Highs.run
+
+    def never(h: object) -> object:
+        release.wait(120)
+        return plain(h)
+
+    monkeypatch.setattr(highspy.Highs, "run", never)
+    sc = align.load_scenario(DATA.parent.parent / "data/examples/two-reps",
+                             overrides=["solver.time_limit_s=2"])  # fmt: skip
+    t0 = time.monotonic()
+    try:
+        run = align.solve(sc)
+    finally:
+        release.set()
+    assert time.monotonic() - t0 < 60  # not the 120 s the LP would take
+    assert run.status == "feasible"
+    assert run.stats["first_plan"]["used"] is True
+    # the optimum (A1, A2 West: 1 + 2; A3, A4, A5 East: 7 + 3 + 2), found without the LP;
+    # the bound is every account at its nearest rep (1 + 2 + 3 + 3 + 2), not the LP's
+    assert run.objective == 15.0 and run.bound == 11.0

@@ -111,11 +111,14 @@ def run(
     kw: dict[str, Any],
     on_solution: Callable[[Any], bool] | None = None,
     prepare: Callable[[Any, bool], None] | None = None,
+    execute: Callable[[Any, float], Result | None] | None = None,
 ) -> Result:
     """Solve; a MIP stops early once its incumbent is at or below ``kw["stop_at"]``.
 
     ``on_solution(x)`` sees every improving MIP solution; returning True stops the solve.
-    ``prepare(h, is_mip)`` may subscribe more callbacks before the run.
+    ``prepare(h, is_mip)`` may subscribe more callbacks before the run. ``execute(h,
+    time_limit)`` runs ``h`` in place of ``h.run()``: a result from it is the outcome (a run
+    that did not stop), None lets the run's own result be read.
     """
     time_limit = float(kw["time_limit"])
     start = kw.get("start")
@@ -165,14 +168,17 @@ def run(
         sol.col_value = list(map(float, start))
         sol.value_valid = True
         h.setSolution(sol)
-    h.run()
+    if execute is None:
+        h.run()
+    elif (stuck := execute(h, time_limit)) is not None:
+        return stuck
     res = result(hs, h, is_mip)
     if res[1] is not None and start is not None:
         # HiGHS 1.16 can report a better objective while handing back the start as the
         # solution (seen when presolve finishes the MIP): trust only a consistent answer
         value = float(m["c"] @ res[1] + m["offset"])
         if abs(value - res[2]) > 1e-7 * (1 + abs(value)):
-            return run(hs, m, {**kw, "start": None}, on_solution, prepare)
+            return run(hs, m, {**kw, "start": None}, on_solution, prepare, execute)
     return res
 
 

@@ -24,6 +24,7 @@ from numpy.typing import NDArray
 from ..errors import SolverError
 from ..status import Status
 from . import _highs_child as _child
+from . import _highs_runner as _runner
 from .formulation import MatrixModel
 
 FloatArray = NDArray[np.float64]
@@ -142,7 +143,8 @@ class HighsBackend:
         start = np.arange(n + 1, dtype=np.int32)
         index = np.arange(n, dtype=np.int32)
         h.passHessian(n, n, self._hs.HessianFormat.kTriangular, start, index, hessian_diag)
-        h.run()
+        if not _runner.run_within(self._hs, h, time_limit):
+            return _from_child(_runner.stuck_result(time_limit))
         return self._result(h, False)
 
     def column_ranges(
@@ -221,7 +223,8 @@ class HighsBackend:
         def watch(h: Any, is_mip: bool) -> None:
             _subscribe_watch(h, is_mip=is_mip)
 
-        return _from_child(_child.run(self._hs, m, kw, on_solution, watch))
+        execute = _runner.executor(self._hs)
+        return _from_child(_child.run(self._hs, m, kw, on_solution, watch, execute))
 
     def lp_session(
         self, model: MatrixModel, *, seed: int = 0, threads: int | None = None
@@ -240,29 +243,42 @@ class HighsSession:
         self.h = backend._load(model, time_limit=1e9, gap=0.0, seed=seed, threads=threads)
         self.ncol = model.shape[1]
         self._watched = False
+        self._stuck: tuple[str, None, float, float, None, str] | None = None
 
     def solve(self, *, time_limit: float) -> BackendResult:
+        """Solve from the last basis. A run that does not stop within its time limit (see
+        :mod:`._highs_runner`) is left behind, and so is the session: this and every later
+        solve then ends with no solution, and changes to the LP are ignored."""
+        if self._stuck is not None:
+            return _from_child(self._stuck)
         if not self._watched:
             self._watched = _subscribe_watch(self.h, is_mip=False)
         # HiGHS measures time_limit against the run time of the instance over all its runs
         limit = self.h.getRunTime() + max(float(time_limit), 0.01)
         self.h.setOptionValue("time_limit", limit)
-        self.h.run()
+        if not _runner.run_within(self.backend._hs, self.h, time_limit):
+            self._stuck = _runner.stuck_result(time_limit)
+            return _from_child(self._stuck)
         return self.backend._result(self.h, False)
 
     def add_columns(self, block: MatrixModel) -> None:
         A = block.A.tocsc()
         n = A.shape[1]
-        self.h.addCols(
-            n, block.c, block.col_lo, block.col_hi, A.nnz, A.indptr[:-1], A.indices, A.data
-        )
+        if self._stuck is None:
+            self.h.addCols(
+                n, block.c, block.col_lo, block.col_hi, A.nnz, A.indptr[:-1], A.indices, A.data
+            )
         self.ncol += n
 
     def set_bounds(self, cols: NDArray[np.int64], lo: FloatArray, hi: FloatArray) -> None:
+        if self._stuck is not None:
+            return
         cols = np.asarray(cols, dtype=np.int32)
         self.h.changeColsBounds(len(cols), cols, np.asarray(lo, float), np.asarray(hi, float))
 
     def set_row_bounds(self, rows: NDArray[np.int64], lo: FloatArray, hi: FloatArray) -> None:
+        if self._stuck is not None:
+            return
         rows = np.asarray(rows, dtype=np.int32)
         self.h.changeRowsBounds(len(rows), rows, np.asarray(lo, float), np.asarray(hi, float))
 
