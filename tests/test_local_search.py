@@ -6,6 +6,7 @@ Every plan is checked by networkx (connectivity) and numpy (bands), independentl
 from __future__ import annotations
 
 import itertools
+import time
 
 import networkx as nx
 import numpy as np
@@ -16,6 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from align.engine import solve
+from align.engine.chains import chain_moves
 from align.engine.contiguity import Graph
 from align.engine.local_search import Bands, ContiguousSearch, grow, make_contiguous
 from align.io import make_scenario
@@ -393,3 +395,42 @@ def test_a_search_out_of_band_gives_up_even_while_its_cost_still_falls() -> None
     search.run(60.0, give_up=3)
     assert search.violation() > 0
     assert search.rounds == 4
+
+
+def test_a_surplus_travels_two_territories_on_in_one_chain() -> None:
+    """Nine equal units on a line, three territories of exactly 3: today 4, 3, 2. No single
+    move lowers the violation (the surplus would only pass to the middle territory), but a
+    chain does: the first passes a unit to the middle, the middle passes one to the last."""
+    g, _, _ = grid(9, 1)
+    bands = Bands(np.ones((9, 1)), np.full((3, 1), 3.0), np.full((3, 1), 3.0))
+    assign = np.array([0, 0, 0, 0, 1, 1, 1, 2, 2])
+    search = ContiguousSearch(g, np.zeros((9, 3)), bands, assign, roots=np.array([0, 4, 8]))
+    assert search.border_moves(time.perf_counter() + 10) == 0
+    assert chain_moves(search, time.perf_counter() + 10) == 1
+    assert search.assign.tolist() == [0, 0, 0, 1, 1, 1, 2, 2, 2]
+    assert search.violation() == 0.0 and search.moves == 2
+    # and the other way: a shortfall at the start is filled from two territories on
+    search = ContiguousSearch(g, np.zeros((9, 3)), bands, np.array([0, 0, 1, 1, 1, 2, 2, 2, 2]),
+                              roots=np.array([0, 4, 8]))  # fmt: skip
+    assert chain_moves(search, time.perf_counter() + 10) == 1
+    assert search.assign.tolist() == [0, 0, 0, 1, 1, 1, 2, 2, 2]
+
+
+def test_chains_keep_every_territory_in_one_piece_and_never_raise_the_violation() -> None:
+    rng = np.random.default_rng(5)
+    g, _, _ = grid(12, 12)
+    values = rng.integers(1, 4, (144, 1)).astype(float)
+    made = 0
+    for seed in range(5):
+        cost = rng.random((144, 6))
+        start = make_contiguous(g, rng.integers(0, 6, 144), cost)
+        target = values.sum() / 6
+        bands = Bands(values, np.full((6, 1), target * 0.97), np.full((6, 1), target * 1.03))
+        search = ContiguousSearch(g, cost, bands, start, seed=seed)
+        before = search.violation()
+        made += chain_moves(search, time.perf_counter() + 10)
+        assert search.violation() <= before + 1e-12
+        G = nx_graph(g)
+        for t in np.unique(search.assign):
+            assert nx.is_connected(G.subgraph(np.flatnonzero(search.assign == t).tolist()))
+    assert made > 0  # the chains were tried and made, not only left alone

@@ -3,15 +3,18 @@
 A plan is seeded from any assignment (typically the plan of the relaxation without contiguity):
 each territory keeps its main piece (the one holding its root, else its heaviest) and the units
 cut off are grown back, layer by layer, into the cheapest adjacent territory, so every territory
-stays one piece. The plan is then improved by two kinds of moves that never break a piece:
+stays one piece. The plan is then improved by three kinds of moves that never break a piece:
 
 - **border moves**: a unit on a territory's border joins a neighbouring territory when its own
   territory stays connected without it (checked by a search from its neighbours);
+- **chains** (:mod:`.chains`), for territories out of band only: a unit passes between the
+  broken territory and a neighbour, and that neighbour passes one on to a third (a surplus of
+  units of equal weight travels two territories on);
 - **recombination** of two adjacent territories (ReCom, DeFord, Duchin and Solomon 2021): their
   union is spanned by a random tree and cut at the edge that gives the best pair, every edge's
   two sides evaluated at once from subtree sums.
 
-Both are steered lexicographically: first the total band violation (the sum over territories
+All are steered lexicographically: first the total band violation (the sum over territories
 and balanced columns of the squared distance to the band, relative to the band's target), then the
 objective. Greenfield passes a ``recentre`` function: a territory's centre is then its best
 member, updated after every recombination and after each round of border moves.
@@ -33,6 +36,7 @@ import scipy.sparse as sp
 from numpy.typing import NDArray
 from scipy.sparse.csgraph import breadth_first_order, minimum_spanning_tree
 
+from .chains import chain_moves
 from .contiguity import Graph
 
 IntArray = NDArray[np.int64]
@@ -191,6 +195,7 @@ class ContiguousSearch:
         self._recount()
         self.moves = 0
         self.recombinations = 0
+        self.chains = 0  # two-hop moves (see .chains)
         self.rounds = 0  # of run(), over all its calls
 
     # --- state ---------------------------------------------------------------------------
@@ -221,6 +226,7 @@ class ContiguousSearch:
             "violation": self.violation(),
             "moves": self.moves,
             "recombinations": self.recombinations,
+            "chains": self.chains,
         }
 
     def _move(self, u: int, t: int) -> None:
@@ -475,6 +481,12 @@ class ContiguousSearch:
                     self.bands, stuck = real, 0  # in band: from now on, the objective
                     continue
                 after = (self.violation(), self.objective())
+                if 0.0 < before[0] - EPS <= after[0]:
+                    # out of band, and the moves within pairs no longer lower the violation
+                    chains = chain_moves(self, deadline)
+                    self.chains += chains
+                    if chains:
+                        after = (self.violation(), self.objective())
                 stalled = 0 if after[0] < before[0] - EPS else stalled + 1
                 if give_up is not None and after[0] > 0.0 and stalled > give_up:
                     break  # out of band, and the violation no lower for give_up rounds
