@@ -683,6 +683,7 @@ def _regroup(
     stats["groups"] = {
         "before": before, "after": out.cost, "solved": out.groups, "improved": out.improved,
         "rounds": out.rounds, "size": out.size, "seconds": round(out.seconds, 4),
+        "unheld": out.unheld,
     }  # fmt: skip
     return out.assign, out.cost / cs
 

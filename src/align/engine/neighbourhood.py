@@ -24,7 +24,7 @@ import numpy as np
 from ..geo import point_distance
 from .backends import Backend
 from .formulation import IntArray, Problem, build_model
-from .repair import band_violation, moved_shortfall
+from .repair import band_violation, exact_violation, hold_exactly, moved_shortfall
 
 GROUP_SIZES = (4, 5, 6)  # territories per group: the next when a round gains under ROUND_GAIN
 ROUND_GAIN = 2e-4  # of the plan's cost
@@ -41,6 +41,7 @@ class Regrouped:
     cost: float  # unscaled
     groups: int = 0  # MIPs solved
     improved: int = 0  # MIPs that lowered the cost
+    unheld: int = 0  # answers left because they missed a band and could not be mended
     rounds: int = 0
     size: int = 0  # the largest group size tried
     seconds: float = 0.0
@@ -126,6 +127,7 @@ def _rounds(
                       minlength=problem.m)  # fmt: skip
     order = [int(c) for c in np.argsort(-per, kind="stable")]
     since_gain = 0  # groups solved since the last gain
+    missed = exact_violation(problem, assign)  # how far the plan misses a band (0: holds)
     round_start, rounds = cost, 0
     queue: list[int] = []
     busy: dict[Future[_Placed | None], int] = {}
@@ -172,6 +174,16 @@ def _rounds(
                 trial_cost = problem.plan_cost(trial)
                 if trial_cost >= cost * (1 - MIN_GAIN):
                     continue
+                if exact_violation(problem, trial) > missed:
+                    # the MIP's answer misses a band by up to its tolerance (seen with whale
+                    # accounts): mended, or left, never kept out of band
+                    held = hold_exactly(problem, pi, pj, trial)
+                    if held is None:
+                        out.unheld += 1
+                        continue
+                    trial, trial_cost = held, problem.plan_cost(held)
+                    if trial_cost >= cost * (1 - MIN_GAIN):
+                        continue
                 if problem.moved_min_kept is not None or _grouped_bands(problem):
                     # rows shared by groups solved at once (the moved cap, region bands): keep
                     # the answer only if the plan it makes still holds them
@@ -179,8 +191,10 @@ def _rounds(
                         moved_shortfall(problem, trial) > moved_shortfall(problem, assign)
                     ):
                         continue
-                stamp[np.unique(np.r_[assign[placed.rows], placed.to])] += 1
+                changed = trial != assign
+                stamp[np.unique(np.r_[assign[changed], trial[changed]])] += 1
                 assign, cost = trial, trial_cost
+                missed = exact_violation(problem, assign)
                 out.improved += 1
                 since_gain = 0
                 if on_better is not None:
