@@ -21,6 +21,8 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from ._highs_child import Result
+
 OVERRUN_GRACE_S = 5.0  # a run this far past its time limit is left behind
 IDLE_CHECK_S = 1.0  # how often an idle runner looks whether its caller still lives
 
@@ -77,7 +79,7 @@ def run_within(hs: Any, h: Any, time_limit: float) -> bool:
     return True
 
 
-def stuck_result(time_limit: float) -> tuple[str, None, float, float, None, str]:
+def stuck_result(time_limit: float) -> Result:
     """The outcome (as :func:`._highs_child.result` gives it) of a run left behind."""
     return (
         "no_solution",
@@ -89,11 +91,11 @@ def stuck_result(time_limit: float) -> tuple[str, None, float, float, None, str]
     )
 
 
-def executor(hs: Any) -> Callable[[Any, float], tuple[str, None, float, float, None, str] | None]:
+def executor(hs: Any) -> Callable[[Any, float], Result | None]:
     """``execute`` for :func:`._highs_child.run`: the run in this thread's runner, None when it
     ended, :func:`stuck_result` when it was left behind."""
 
-    def execute(h: Any, time_limit: float) -> tuple[str, None, float, float, None, str] | None:
+    def execute(h: Any, time_limit: float) -> Result | None:
         return None if run_within(hs, h, time_limit) else stuck_result(time_limit)
 
     return execute

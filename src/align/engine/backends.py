@@ -243,7 +243,7 @@ class HighsSession:
         self.h = backend._load(model, time_limit=1e9, gap=0.0, seed=seed, threads=threads)
         self.ncol = model.shape[1]
         self._watched = False
-        self._stuck: tuple[str, None, float, float, None, str] | None = None
+        self._stuck: _child.Result | None = None
 
     def solve(self, *, time_limit: float) -> BackendResult:
         """Solve from the last basis. A run that does not stop within its time limit (see

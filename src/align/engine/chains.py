@@ -42,6 +42,7 @@ class ContiguousSearch(Protocol):
 
     def _move(self, u: int, t: int) -> None: ...
 
+
 EPS = 1e-12
 FIRST_HOPS = 16  # first hops tried per broken territory (the most helpful ones first)
 

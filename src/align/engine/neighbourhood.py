@@ -174,14 +174,15 @@ def _rounds(
                 trial_cost = problem.plan_cost(trial)
                 if trial_cost >= cost * (1 - MIN_GAIN):
                     continue
-                if exact_violation(problem, trial) > missed:
+                trial_missed = exact_violation(problem, trial)
+                if trial_missed > missed:
                     # the MIP's answer misses a band by up to its tolerance (seen with whale
                     # accounts): mended, or left, never kept out of band
                     held = hold_exactly(problem, pi, pj, trial)
                     if held is None:
                         out.unheld += 1
                         continue
-                    trial, trial_cost = held, problem.plan_cost(held)
+                    trial, trial_cost, trial_missed = held, problem.plan_cost(held), 0.0
                     if trial_cost >= cost * (1 - MIN_GAIN):
                         continue
                 if problem.moved_min_kept is not None or _grouped_bands(problem):
@@ -193,8 +194,7 @@ def _rounds(
                         continue
                 changed = trial != assign
                 stamp[np.unique(np.r_[assign[changed], trial[changed]])] += 1
-                assign, cost = trial, trial_cost
-                missed = exact_violation(problem, assign)
+                assign, cost, missed = trial, trial_cost, trial_missed
                 out.improved += 1
                 since_gain = 0
                 if on_better is not None:
