@@ -176,3 +176,44 @@ def test_colorado_has_no_contiguous_plan_because_of_denver(tol: float) -> None:
         "no plan of 7 territories that are contiguous keeps every balanced column within its "
         "band; widen a tolerance or turn contiguity off"
     ]
+
+
+def test_the_cut_loop_hands_its_incumbent_to_highs_as_a_cutoff(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from align.engine import backends
+
+    acc, adj = grid(2, 4, 1)
+    settings = {
+        "territories": {"count": 2},
+        "balance": {"potential": {"tolerance": 0.2}},
+        "objective": {"distance_power": 2},
+        "constraints": {"contiguity": True},
+        "solver": {"gap": 0.01, "time_limit_s": 30},
+    }
+    sc = align.make_scenario(acc, None, settings=settings, adjacency=adj)
+    calls: list[tuple[float | None, str]] = []
+    solve = backends.HighsBackend.solve
+
+    def recording(self: backends.HighsBackend, model, **kw):  # type: ignore[no-untyped-def]
+        res = solve(self, model, **kw)
+        if model.integer.any():
+            calls.append((kw.get("cutoff"), res.status))
+        return res
+
+    monkeypatch.setattr(backends.HighsBackend, "solve", recording)
+    run = align.solve(sc).raise_for_status()
+    expected = brute_greenfield(acc, 2, 0.2, 2, adj)
+    # the heuristic start is already the optimum: the cut loop asks HiGHS only for a plan
+    # better by more than the 1% gap, there is none, and that answer proves the start (the
+    # bound is the cutoff) in one round
+    assert run.stats["heuristic_objective"] == pytest.approx(expected, rel=1e-9)
+    assert run.status == "optimal"
+    assert run.objective == pytest.approx(expected, rel=1e-9)
+    assert run.bound == pytest.approx(expected * 0.99, rel=1e-9)
+    assert run.stats["contiguity_rounds"] == 1
+    cutoff, status = calls[-1]
+    # HiGHS says infeasible, or hands back a plan at or above the cutoff: either way nothing
+    # below it exists
+    assert cutoff is not None and status in ("infeasible", "optimal")
+    assert all(c is None for c, _ in calls[:-1])  # the heuristic's own solves have none

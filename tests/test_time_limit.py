@@ -146,3 +146,43 @@ def test_a_solve_whose_lp_does_not_stop_returns_the_first_plan(
     # the optimum (A1, A2 West: 1 + 2; A3, A4, A5 East: 7 + 3 + 2), found without the LP;
     # the bound is every account at its nearest rep (1 + 2 + 3 + 3 + 2), not the LP's
     assert run.objective == 15.0 and run.bound == 11.0
+
+
+@pytest.mark.parametrize("where", ["worker", "here", "cbc"])
+def test_a_cutoff_on_the_objective_counts_the_offset(
+    where: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # ten items, weights against a capacity; the optimum found by trying every subset
+    value = np.array([12, 7, 9, 15, 4, 11, 8, 6, 13, 5], dtype=float)
+    weight = np.array([5, 3, 4, 7, 2, 6, 4, 3, 6, 2], dtype=float)
+    subsets = np.array([[(s >> k) & 1 for k in range(10)] for s in range(1 << 10)], dtype=float)
+    optimum = 100.0 - max(subsets[subsets @ weight <= 20] @ value)
+    model = dataclasses.replace(knapsack(10), c=-value, A=sp.csc_matrix(weight[None, :]))
+    model = dataclasses.replace(model, row_hi=np.array([20.0]), offset=100.0)
+    if where == "here":
+        monkeypatch.setattr(backends, "ISOLATE_MIP", False)
+    backend = backends.get_backend("cbc") if where == "cbc" else backends.HighsBackend()
+    # a cutoff at the optimum (offset included) still finds it
+    res = backend.solve(model, time_limit=20.0, gap=0.0, cutoff=optimum + 0.5)
+    assert res.status == "optimal"
+    assert res.objective == pytest.approx(optimum)
+    # below what any choice of items could cost (offset less every value): nothing qualifies
+    res = backend.solve(model, time_limit=20.0, gap=0.0, cutoff=100.0 - value.sum() - 0.5)
+    assert res.status == "infeasible"
+    assert res.x is None
+
+
+@pytest.mark.parametrize("below", [0.01, 0.1, 1.0])
+def test_highs_with_a_cutoff_bounds_every_solution_below_it(below: float) -> None:
+    # HiGHS prunes the nodes whose bound reaches the cutoff but may still hand back a solution
+    # above it (reported optimal): the optimum is at least min(its bound, the cutoff)
+    model = dataclasses.replace(knapsack(300), offset=100.0)
+    backend = backends.HighsBackend()
+    exact = backend.solve(model, time_limit=30.0, gap=0.0)
+    assert exact.status == "optimal"
+    res = backend.solve(model, time_limit=30.0, gap=0.0, cutoff=exact.objective - below)
+    assert res.status in ("optimal", "infeasible")
+    assert min(res.bound, exact.objective - below) <= exact.objective + 1e-9
+    if res.x is not None:
+        assert float(model.c @ res.x) + 100.0 == pytest.approx(res.objective)
+        assert res.objective >= exact.objective - 1e-9

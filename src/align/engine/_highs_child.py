@@ -142,6 +142,10 @@ def run(
 
         h.cbMipImprovingSolution.subscribe(improving)
         h.cbMipInterrupt.subscribe(interrupt)
+    if is_mip and kw.get("cutoff") is not None:
+        # a cutoff on the objective, offset included: HiGHS prunes every node above it and
+        # reports kInfeasible when no solution at or below it exists
+        h.setOptionValue("objective_bound", float(kw["cutoff"]))
     if is_mip and kw.get("stop_at") is not None:
         target = float(kw["stop_at"])
 

@@ -61,6 +61,7 @@ class Backend(Protocol):
         abs_gap: float = 0.0,
         stop_at: float | None = None,
         on_solution: Callable[[FloatArray], bool] | None = None,
+        cutoff: float | None = None,
     ) -> BackendResult: ...
 
     def solve_qp(
@@ -198,8 +199,12 @@ class HighsBackend:
         abs_gap: float = 0.0,
         stop_at: float | None = None,
         on_solution: Callable[[FloatArray], bool] | None = None,
+        cutoff: float | None = None,
     ) -> BackendResult:
         """Solve; a MIP stops early once its incumbent is at or below ``stop_at``.
+
+        With a ``cutoff`` a MIP looks only for solutions of objective at most ``cutoff`` (the
+        offset included): none is INFEASIBLE, which then proves the optimum above the cutoff.
 
         ``on_solution(x)`` sees every improving MIP solution; returning True stops the solve.
         A MIP runs in a worker process (:class:`_Worker`), ended when it overruns its time
@@ -213,6 +218,7 @@ class HighsBackend:
             start=start,
             abs_gap=abs_gap,
             stop_at=stop_at,
+            cutoff=cutoff,
         )
         m = _arrays(model)
         if ISOLATE_MIP and model.integer.any():
@@ -605,6 +611,7 @@ class PulpBackend:
         abs_gap: float = 0.0,
         stop_at: float | None = None,
         on_solution: Callable[[FloatArray], bool] | None = None,  # not offered through PuLP
+        cutoff: float | None = None,
     ) -> BackendResult:
         import pulp
 
@@ -642,6 +649,8 @@ class PulpBackend:
                 prob += expr <= hi, f"l{r}"
                 le = prob.constraints[f"l{r}"]
             cons.append((ge, le))
+        if is_mip and cutoff is not None:
+            prob += prob.objective <= float(cutoff), "cutoff"
         if is_mip and start is not None:
             for v, val in zip(xs, start, strict=True):
                 v.setInitialValue(float(round(val)) if v.cat == pulp.LpInteger else float(val))
