@@ -9,10 +9,14 @@ greenfield, moment of inertia. For each k:
 * ``recom``: GerryChain ReCom (the configuration of ``bench_peers.py``: a
   ``recursive_tree_part`` start within the band, short bursts of 10 steps steered by the moment of
   inertia) run until the engine's wall time is spent (at least ``--recom-min`` s).
+* ``spopt-skater``, ``spopt-azp``: PySAL spopt's Skater and AZP (one start), as configured in
+  ``bench_peers.py``, each in a child process stopped once the engine's wall time (at least
+  ``--recom-min`` s) is spent; a peer still working then has no plan.
 
 Every plan is measured here, not by the engine (``bench_peers.measure``: networkx contiguity,
 deviation from the mean, moment of inertia around each territory's best member unit, on
-great-circle km). Ratios are ReCom's over the engine's (above 1: the engine is more compact).
+great-circle km). Ratios are each peer's over the engine's, for plans within the band (above 1:
+the engine is more compact).
 
     nice -n 10 .venv/bin/python benchmarks/bench_national.py --k 20,50 --time-limit 600
 """
@@ -21,9 +25,11 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import multiprocessing as mp
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -54,9 +60,47 @@ def bench_k(k: int, args: argparse.Namespace) -> dict:
         if labels is not None:
             out["recom"].update(bp.measure(state, labels, args.tolerance, d2, g))
         print(f"k={k} recom: {note}", flush=True)
-    for r in (out.get("engine", {}), out.get("recom", {})):
-        r.pop("centres", None)
+    for method in SPOPT:
+        if method not in args.methods:
+            continue
+        t0 = time.perf_counter()
+        labels, note = run_spopt(method, state, args.tolerance, max(wall, args.recom_min), d2)
+        out[method] = {"wall_s": round(time.perf_counter() - t0, 1), "note": note}
+        if labels is not None:
+            out[method].update(bp.measure(state, labels, args.tolerance, d2, g))
+        print(f"k={k} {method}: {note}", flush=True)
+    for name in METHODS:
+        out.get(name, {}).pop("centres", None)
     return out
+
+
+METHODS = ("engine", "recom", "spopt-skater", "spopt-azp")
+SPOPT = METHODS[2:]
+
+
+def _spopt_child(method: str, state: bp.State, tol: float, d2: Any, out: Any) -> None:
+    g = state.graph()
+    if method == "spopt-skater":
+        out.put(bp.run_spopt_skater(state, tol, d2, g))
+    else:
+        out.put(bp.run_spopt_azp(state, tol, 1, d2, g))
+
+
+def run_spopt(method: str, state: bp.State, tol: float, seconds: float, d2: Any) -> tuple:
+    """A spopt method's plan (or None) and a note, stopped ``seconds`` after the start."""
+    ctx = mp.get_context("fork")  # the child shares the state and distances, nothing pickled
+    out = ctx.Queue()
+    child = ctx.Process(target=_spopt_child, args=(method, state, tol, d2, out))
+    t0 = time.perf_counter()
+    child.start()
+    try:
+        labels, note = out.get(timeout=seconds)
+    except Exception:  # noqa: BLE001 - queue.Empty: still working when the time was up
+        child.kill()
+        child.join()
+        return None, f"no plan within {time.perf_counter() - t0:.0f} s (stopped)"
+    child.join()
+    return labels, f"{note}; {time.perf_counter() - t0:.1f} s"
 
 
 def run_engine_k(state: bp.State, k: int, tol: float, limit: float) -> tuple:
@@ -94,7 +138,7 @@ def markdown(results: list[dict], header: str) -> str:
         header,
         "",
         "| k | method | wall s | in band | contiguous (checked) | max dev | moment of inertia "
-        "| bound | gap | ReCom / engine |",
+        "| bound | gap | peer / engine |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
@@ -104,18 +148,20 @@ def markdown(results: list[dict], header: str) -> str:
 
 
 def measured_cells(r: dict, note_chars: int) -> list[tuple[str, dict, str]]:
-    """Per method of one result (engine, recom): its name, its measures and the row's cells
-    from "in band" to "ReCom / engine" (the ratio of moments of inertia on ReCom's row)."""
-    e, q = r.get("engine", {}), r.get("recom", {})
-    ratio = (
-        f"{q['moi'] / e['moi']:.3f}"
-        if "moi" in e and "moi" in q and e.get("balanced") and q.get("balanced")
-        else ""
-    )
+    """Per method of one result (engine, then the peers): its name, its measures and the row's
+    cells from "in band" to "peer / engine" (the ratio of moments of inertia, on a peer's row,
+    when both plans are within the band)."""
+    e = r.get("engine", {})
     out = []
-    for name, m in (("engine", e), ("recom", q)):
+    for name in METHODS:
+        m = r.get(name, {})
         if not m:
             continue
+        ratio = (
+            f"{m['moi'] / e['moi']:.3f}"
+            if "moi" in e and "moi" in m and e.get("balanced") and m.get("balanced")
+            else ""
+        )
         claim = m.get("claim", {})
         b, gp = claim.get("bound"), claim.get("gap")
         out.append((
@@ -126,7 +172,7 @@ def measured_cells(r: dict, note_chars: int) -> list[tuple[str, dict, str]]:
             + " | "
             + (f"{m['moi']:.4g}" if "moi" in m else m["note"][:note_chars])
             + f" | {'' if b is None else f'{b:.4g}'} | {'' if gp is None else f'{gp:.1%}'} | "
-            + (ratio if name == "recom" else "")
+            + (ratio if name != "engine" else "")
             + " |",
         ))  # fmt: skip
     return out
@@ -135,10 +181,10 @@ def measured_cells(r: dict, note_chars: int) -> list[tuple[str, dict, str]]:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--k", default="20,50", help="territory counts, comma-separated")
-    ap.add_argument("--methods", default="engine,recom")
+    ap.add_argument("--methods", default="engine,recom", help=f"subset of {','.join(METHODS)}")
     ap.add_argument("--tolerance", type=float, default=0.05)
     ap.add_argument("--time-limit", type=float, default=600.0, help="engine time limit, s")
-    ap.add_argument("--recom-min", type=float, default=30.0, help="ReCom at least this long, s")
+    ap.add_argument("--recom-min", type=float, default=30.0, help="peers at least this long, s")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--data", type=Path, default=DATA, help="folder holding counties-US/")
     ap.add_argument("--json", type=Path)

@@ -10,11 +10,14 @@ k contiguous territories at +-tolerance, greenfield, moment of inertia.
 * ``recom``: GerryChain ReCom (``bench_peers.run_recom``: a ``recursive_tree_part`` start within
   the band, short bursts of 10 steps steered by the moment of inertia) in a child process, for
   the engine's wall time; a child still looking for its start then is stopped, and said so.
+* ``spopt-skater``, ``spopt-azp``: spopt's Skater and AZP (``bench_national.run_spopt``), each
+  in a child process for the engine's wall time; one still working then has no plan.
 
 Every plan is measured here (``bench_peers.measure``: networkx contiguity, deviation from the
 mean, moment of inertia around each territory's best member, great-circle km computed per
-territory, no all-pairs matrix). Ratios are ReCom's over the engine's (above 1: the engine's
-plan is more compact). ``uptime``'s load average is printed before and after each method.
+territory, no all-pairs matrix). Ratios are each peer's over the engine's, for plans within
+the band (above 1: the engine's plan is more compact). ``uptime``'s load average is printed
+before and after each method.
 
     nice -n 10 .venv/bin/python benchmarks/bench_zip.py --k 200 --time-limit 900 \\
         --json zip.json --out zip.md
@@ -144,8 +147,23 @@ def bench(args: argparse.Namespace) -> dict:
         if labels is not None:
             out["recom"].update(bp.measure(state, labels, args.tolerance, d2, g))  # type: ignore[arg-type]
         print(f"recom: {note}", flush=True)
-    for r in (out.get("engine", {}), out.get("recom", {})):
-        r.pop("centres", None)
+    for method in bn.SPOPT:
+        if method not in args.methods:
+            continue
+        budget = out.get("engine", {}).get("wall_s", args.time_limit)
+        load0 = load_average()
+        t0 = time.perf_counter()
+        labels, note = bn.run_spopt(method, state, args.tolerance, budget, d2)
+        out[method] = {
+            "wall_s": round(time.perf_counter() - t0, 1),
+            "note": note,
+            "load": f"{load0} -> {load_average()}",
+        }
+        if labels is not None:
+            out[method].update(bp.measure(state, labels, args.tolerance, d2, g))  # type: ignore[arg-type]
+        print(f"{method}: {note}", flush=True)
+    for name in bn.METHODS:
+        out.get(name, {}).pop("centres", None)
     return out
 
 
@@ -154,7 +172,7 @@ def markdown(r: dict, header: str) -> str:
         header,
         "",
         "| method | wall s | load average | peak MB | in band | contiguous (networkx) | max dev "
-        "| moment of inertia | bound | gap | ReCom / engine |",
+        "| moment of inertia | bound | gap | peer / engine |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name, m, tail in bn.measured_cells(r, note_chars=160):
@@ -167,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
         k0 = int(tomllib.load(f)["territories"]["count"])
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--k", type=int, default=k0, help="territory count")
-    ap.add_argument("--methods", default="engine,recom")
+    ap.add_argument("--methods", default="engine,recom", help=f"subset of {','.join(bn.METHODS)}")
     ap.add_argument("--tolerance", type=float, default=0.05)
     ap.add_argument("--time-limit", type=float, default=900.0, help="engine time limit, s")
     ap.add_argument("--seed", type=int, default=0)
