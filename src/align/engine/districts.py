@@ -173,6 +173,21 @@ class LoopResult:
     message: str = ""
 
 
+def _cuts_of(
+    pm: PairModel,
+    graph: Graph | None,
+    plan: IntArray,
+    weight: FloatArray | None,
+    budget: Budget | None,
+) -> list[Cut]:
+    """The separator rows a plan violates (none without a graph)."""
+    if graph is None:
+        return []
+    return find_cuts(
+        graph, plan, pm.m, roots=pm.roots, weight=weight, centre_of=pm.centre_of, budget=budget
+    )
+
+
 def solve_with_cuts(
     pm: PairModel,
     backend: Backend,
@@ -225,19 +240,7 @@ def solve_with_cuts(
         plan = pm.assignment(x)
         if (plan < 0).any():
             return False
-        cuts = (
-            find_cuts(
-                graph,
-                plan,
-                pm.m,
-                roots=pm.roots,
-                weight=weight,
-                centre_of=pm.centre_of,
-                budget=budget,
-            )
-            if graph
-            else []
-        )
+        cuts = _cuts_of(pm, graph, plan, weight, budget)
         if not cuts:
             offer(plan)
         for c in cuts:
