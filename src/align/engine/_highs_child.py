@@ -143,8 +143,9 @@ def run(
         h.cbMipImprovingSolution.subscribe(improving)
         h.cbMipInterrupt.subscribe(interrupt)
     if is_mip and kw.get("cutoff") is not None:
-        # a cutoff on the objective, offset included: HiGHS prunes every node above it and
-        # reports kInfeasible when no solution at or below it exists
+        # a cutoff on the objective, offset included: HiGHS prunes every node whose bound
+        # reaches it; with nothing below it, it reports kInfeasible or hands back a solution
+        # above it (HiGHS 1.16), so min(bound, cutoff) is the bound that holds
         h.setOptionValue("objective_bound", float(kw["cutoff"]))
     if is_mip and kw.get("stop_at") is not None:
         target = float(kw["stop_at"])

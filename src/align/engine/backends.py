@@ -204,7 +204,8 @@ class HighsBackend:
         """Solve; a MIP stops early once its incumbent is at or below ``stop_at``.
 
         With a ``cutoff`` a MIP looks only for solutions of objective at most ``cutoff`` (the
-        offset included): none is INFEASIBLE, which then proves the optimum above the cutoff.
+        offset included): INFEASIBLE then means none is, and every solution is at least
+        ``min(bound, cutoff)`` (HiGHS may still hand back a solution above the cutoff).
 
         ``on_solution(x)`` sees every improving MIP solution; returning True stops the solve.
         A MIP runs in a worker process (:class:`_Worker`), ended when it overruns its time
