@@ -59,12 +59,15 @@ def check(folder: Path, run: align.Run, tol: float) -> dict[str, object]:
     }
 
 
-def run_state(data: Path, state: str, tol: float, limit: float, gap: float) -> dict[str, object]:
+def run_state(
+    data: Path, state: str, tol: float, limit: float, gap: float, seed: int = 0
+) -> dict[str, object]:
     folder = data / f"counties-{state}"
     overrides = [
         f"balance.potential.tolerance={tol}",
         f"solver.time_limit_s={limit}",
         f"solver.gap={gap}",
+        f"solver.seed={seed}",
     ]
     sc = align.load_scenario(folder, overrides=overrides)
     t0 = time.perf_counter()
@@ -75,6 +78,7 @@ def run_state(data: Path, state: str, tol: float, limit: float, gap: float) -> d
         "units": sc.n_accounts,
         "territories_asked": sc.n_territories,
         "tolerance": tol,
+        "seed": seed,
         "status": run.status,
         "objective": run.objective,
         "bound": run.bound,
@@ -96,14 +100,15 @@ def fmt(v: object, spec: str) -> str:
 
 def table(rows: list[dict[str, object]]) -> str:
     head = (
-        "| state | units | k | tol | status | objective | bound | gap | wall s | contiguous "
-        "(checked) | max dev |\n|---|---|---|---|---|---|---|---|---|---|---|\n"
+        "| state | units | k | tol | seed | status | objective | bound | gap | wall s | contiguous "
+        "(checked) | max dev |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n"
     )
     lines = []
     for r in rows:
         lines.append(
             f"| {r['state']} | {r['units']} | {r['territories_asked']} | "
-            f"{float(r['tolerance']):.1%} | {r['status']} | {fmt(r['objective'], '.4g')} | "
+            f"{float(r['tolerance']):.1%} | {r.get('seed', 0)} | {r['status']} | "
+            f"{fmt(r['objective'], '.4g')} | "
             f"{fmt(r['bound'], '.4g')} | {fmt(r['gap'], '.2%')} | {r['wall_s']} | "
             f"{r.get('contiguous', '')} | {fmt(r.get('max_deviation'), '.3%')} |"
         )
@@ -117,6 +122,7 @@ def main() -> None:
     ap.add_argument("--tolerances", default="0.005,0.05")
     ap.add_argument("--time-limit", type=float, default=60.0)
     ap.add_argument("--gap", type=float, default=0.005)
+    ap.add_argument("--seeds", default="0", help="solver seeds, comma-separated: one run each")
     ap.add_argument("--json", type=Path)
     ap.add_argument("--out", type=Path, help="markdown table")
     a = ap.parse_args()
@@ -125,9 +131,10 @@ def main() -> None:
     rows = []
     for tol in (float(t) for t in a.tolerances.split(",")):
         for state in a.states.split(","):
-            row = run_state(a.data, state, tol, a.time_limit, a.gap)
-            rows.append(row)
-            print(json.dumps(row, default=float), flush=True)
+            for seed in (int(s) for s in a.seeds.split(",")):
+                row = run_state(a.data, state, tol, a.time_limit, a.gap, seed)
+                rows.append(row)
+                print(json.dumps(row, default=float), flush=True)
     if a.json:
         a.json.write_text(json.dumps(rows, indent=1, default=float))
     if a.out:
