@@ -107,7 +107,7 @@ def table(rows: list[dict[str, object]]) -> str:
     for r in rows:
         lines.append(
             f"| {r['state']} | {r['units']} | {r['territories_asked']} | "
-            f"{float(r['tolerance']):.1%} | {r.get('seed', 0)} | {r['status']} | "
+            f"{float(r['tolerance']):.1%} | {r['seed']} | {r['status']} | "
             f"{fmt(r['objective'], '.4g')} | "
             f"{fmt(r['bound'], '.4g')} | {fmt(r['gap'], '.2%')} | {r['wall_s']} | "
             f"{r.get('contiguous', '')} | {fmt(r.get('max_deviation'), '.3%')} |"

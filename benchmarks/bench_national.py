@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import multiprocessing as mp
 import sys
 import time
 from pathlib import Path
@@ -78,29 +77,20 @@ METHODS = ("engine", "recom", "spopt-skater", "spopt-azp")
 SPOPT = METHODS[2:]
 
 
-def _spopt_child(method: str, state: bp.State, tol: float, d2: Any, out: Any) -> None:
+def _spopt(method: str, state: bp.State, tol: float, d2: Any) -> tuple:
     g = state.graph()
     if method == "spopt-skater":
-        out.put(bp.run_spopt_skater(state, tol, d2, g))
-    else:
-        out.put(bp.run_spopt_azp(state, tol, 1, d2, g))
+        return bp.run_spopt_skater(state, tol, d2, g)
+    return bp.run_spopt_azp(state, tol, 1, d2, g)
 
 
 def run_spopt(method: str, state: bp.State, tol: float, seconds: float, d2: Any) -> tuple:
     """A spopt method's plan (or None) and a note, stopped ``seconds`` after the start."""
-    ctx = mp.get_context("fork")  # the child shares the state and distances, nothing pickled
-    out = ctx.Queue()
-    child = ctx.Process(target=_spopt_child, args=(method, state, tol, d2, out))
-    t0 = time.perf_counter()
-    child.start()
-    try:
-        labels, note = out.get(timeout=seconds)
-    except Exception:  # noqa: BLE001 - queue.Empty: still working when the time was up
-        child.kill()
-        child.join()
-        return None, f"no plan within {time.perf_counter() - t0:.0f} s (stopped)"
-    child.join()
-    return labels, f"{note}; {time.perf_counter() - t0:.1f} s"
+    result, took = bp.in_child(_spopt, (method, state, tol, d2), seconds)
+    if result is None:
+        return None, f"no plan within {took:.0f} s (stopped)"
+    labels, note = result
+    return labels, f"{note}; {took:.1f} s"
 
 
 def run_engine_k(state: bp.State, k: int, tol: float, limit: float) -> tuple:

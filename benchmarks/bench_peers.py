@@ -30,6 +30,7 @@ import argparse
 import datetime as dt
 import json
 import math
+import multiprocessing as mp
 import platform
 import random
 import subprocess
@@ -117,6 +118,29 @@ def load_state(code: str, data: Path = DATA) -> State:
 
 # ---------------------------------------------------------------------------------------------
 # independent metrics (no engine code)
+
+
+def _child_main(target: Any, args: tuple, out: Any) -> None:
+    out.put(target(*args))
+
+
+def in_child(target: Any, args: tuple, seconds: float) -> tuple[Any, float]:
+    """``target(*args)`` in a forked child (the arguments are shared, nothing pickled but the
+    result): its result, or None when it was still working ``seconds`` after the start (it is
+    then killed), and the seconds it took."""
+    ctx = mp.get_context("fork")
+    out = ctx.Queue()
+    child = ctx.Process(target=_child_main, args=(target, args, out))
+    t0 = time.perf_counter()
+    child.start()
+    try:
+        result = out.get(timeout=seconds)
+    except Exception:  # noqa: BLE001 - queue.Empty: still working when the time was up
+        child.kill()
+        child.join()
+        return None, time.perf_counter() - t0
+    child.join()
+    return result, time.perf_counter() - t0
 
 
 def great_circle_km(lat: np.ndarray, lon: np.ndarray) -> np.ndarray:

@@ -27,14 +27,12 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import multiprocessing as mp
 import os
 import resource
 import sys
 import time
 import tomllib
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -83,32 +81,24 @@ def load_average() -> str:
     return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
-def _recom_child(state: bp.State, tol: float, seed: int, seconds: float, out: Any) -> None:
+def _recom(state: bp.State, tol: float, seed: int, seconds: float) -> tuple:
     d2 = SquaredKm(state.lat, state.lon)
     labels, note = bp.run_recom(state, tol, 10**9, 10, seed, d2, seconds=seconds)  # type: ignore[arg-type]
-    out.put((labels, note, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss))
+    return labels, note, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
 def run_recom(state: bp.State, tol: float, seed: int, seconds: float) -> tuple:
     """ReCom's plan (or None), a note and its peak memory (MB), stopped ``seconds`` after the
     start (a minute more for the step it is in)."""
-    ctx = mp.get_context("fork")
-    out = ctx.Queue()
-    child = ctx.Process(target=_recom_child, args=(state, tol, seed, seconds, out))
-    t0 = time.perf_counter()
-    child.start()
-    try:
-        labels, note, rss = out.get(timeout=seconds + 60)
-    except Exception:  # noqa: BLE001 - queue.Empty: still searching when the time was up
-        child.kill()
-        child.join()
+    result, took = bp.in_child(_recom, (state, tol, seed, seconds), seconds + 60)
+    if result is None:
         return (
             None,
-            f"no plan within {time.perf_counter() - t0:.0f} s: recursive_tree_part was still "
+            f"no plan within {took:.0f} s: recursive_tree_part was still "
             f"looking for a start within +-{tol:.0%} (stopped)",
             None,
         )
-    child.join()
+    labels, note, rss = result
     return labels, note, rss / 1024
 
 
