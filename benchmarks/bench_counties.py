@@ -86,6 +86,7 @@ def run_state(
         "wall_s": round(wall, 2),
         "rounds": run.stats.get("contiguity_rounds"),
         "cuts": run.stats.get("contiguity_cuts"),
+        "heuristic_s": run.stats.get("heuristic_seconds"),  # the start, before the exact loop
     }
     if run.has_plan:
         row.update(check(folder, run, tol))
