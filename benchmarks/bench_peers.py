@@ -116,10 +116,6 @@ def load_state(code: str, data: Path = DATA) -> State:
     )
 
 
-# ---------------------------------------------------------------------------------------------
-# independent metrics (no engine code)
-
-
 def _child_main(target: Any, args: tuple, out: Any) -> None:
     out.put(target(*args))
 
@@ -141,6 +137,10 @@ def in_child(target: Any, args: tuple, seconds: float) -> tuple[Any, float]:
         return None, time.perf_counter() - t0
     child.join()
     return result, time.perf_counter() - t0
+
+
+# ---------------------------------------------------------------------------------------------
+# independent metrics (no engine code)
 
 
 def great_circle_km(lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
