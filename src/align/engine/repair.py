@@ -28,6 +28,7 @@ def repair_moves(
     *,
     rounds: int = 200,
     stop: Callable[[], bool] = lambda: False,
+    costs: FloatArray | None = None,
 ) -> tuple[np.ndarray, float]:
     """Greedy single moves along candidate pairs that reduce the band and cap violations.
 
@@ -35,8 +36,13 @@ def repair_moves(
     objective (scaled cost change + SLACK_COST x violation change) and makes the best moves that
     touch distinct territories (and, together, do not break the moved cap). Returns the plan and
     its remaining total violation (scaled). No new round starts once ``stop()`` is true.
+    ``costs``: the pairs' unscaled costs (``problem.pair_costs(pi, pj)``), when the caller
+    has them.
     """
     assign = assign.copy()
+    # the pairs' costs and each account's where it is, once: not a distance per move per round
+    pair_cost = problem.pair_costs(pi, pj) if costs is None else costs
+    own = problem.pair_costs(np.arange(problem.n), assign)
     m = problem.m
     cs = problem.cost_scale
     cur = problem.current
@@ -89,7 +95,8 @@ def repair_moves(
             dk = np.where(cur[ci] == cb, mk, 0.0) - np.where(cur[ci] == ca, mk, 0.0)
             lo_k = problem.moved_min_kept
             dv += np.maximum(lo_k - kept - dk, 0) - np.maximum(lo_k - kept, 0)  # type: ignore[operator]
-        dc = (problem.pair_costs(ci, cb) - problem.pair_costs(ci, ca)) / cs
+        to = pair_cost[sel]
+        dc = (to - own[ci]) / cs
         score = dc + SLACK_COST * dv
         good = np.flatnonzero((dv < -1e-12) & (score < 0))
         if not len(good):
@@ -104,6 +111,7 @@ def repair_moves(
             if capped and moved_any and dk[q] < 0 and kept + dk[q] < lo_k - 1e-12:  # type: ignore[operator]
                 continue  # the cap is one row shared by every move: never overdrawn together
             assign[ci[q]] = b
+            own[ci[q]] = to[q]
             touched[a] = touched[b] = True
             moved_any = True
             if capped:
@@ -346,7 +354,8 @@ def _priced_once(
     middle of each band, ``inner_share`` of its width from either side."""
 
     n, m = problem.n, problem.m
-    cost = problem.pair_costs(pi, pj) / problem.cost_scale
+    raw = problem.pair_costs(pi, pj)
+    cost = raw / problem.cost_scale
     cheapest = np.full(n, np.inf)
     np.minimum.at(cheapest, pi, cost)
     extra = cost - cheapest[pi]  # what each pair costs beyond the account's cheapest
@@ -426,7 +435,7 @@ def _priced_once(
     # repair the least violated roundings, best first, until one holds every band
     out, left = best, best_v
     for start in tried[::-1][:PRICE_REPAIRS]:
-        plan, rest = repair_moves(problem, pi, pj, start, rounds=2000, stop=stop)
+        plan, rest = repair_moves(problem, pi, pj, start, rounds=2000, stop=stop, costs=raw)
         if rest < left:
             out, left = plan, rest
         if left <= SLACK_TOL or stop():
