@@ -68,6 +68,30 @@ def two_reps(cap: float) -> align.Scenario:
     return align.make_scenario(acc, ter, settings=conf)
 
 
+@pytest.mark.parametrize(("n", "m", "seed"), [(1000, 20, 1), (1500, 15, 2)])
+def test_accounts_whose_owner_the_rules_no_longer_allow_start_on_an_allowed_territory(
+    n: int, m: int, seed: int
+) -> None:
+    """One-segment territories hold accounts of other segments today (42 and 104 of them were
+    left there, the second with every band held, so a plan breaking the segment rule counted as
+    a plan): every account now starts on one of its candidates, and no plan, held or not,
+    puts an account where the rules forbid it."""
+    sh = SHAPES["light-rules"]
+    acc, ter = sh.generate(n, m, seed)
+    problem = build_problem(
+        align.make_scenario(acc, ter, settings=tomllib.loads(settings_toml(seed=seed)))
+    )
+    rows = np.arange(problem.n)
+    allowed = problem.eligible_rows(rows)
+    assert not allowed[rows, problem.current].all()  # today breaks the segment rule
+    pi, pj = problem.nearest_pairs(fixed.default_candidates(problem.m))
+    plan, left, _ = transfer_plan(problem, pi, pj)
+    assert allowed[rows, plan].all()
+    locked = problem.fixed >= 0
+    assert (plan[locked] == problem.fixed[locked]).all()
+    assert (left == 0) == (exact_violation(problem, plan) == 0)
+
+
 def test_a_cap_that_allows_the_least_plan_moves_the_two_nearest_accounts() -> None:
     problem = build_problem(two_reps(1 / 3))
     pi, pj = problem.all_pairs()

@@ -136,8 +136,13 @@ def _transfer_once(
     cur, fixed = problem.current, problem.fixed
     res = [r for r in problem.resources if r.group is None]
     assign = np.where(fixed >= 0, fixed, cur)
-    # accounts without an owner today: their cheapest candidate (no move is counted for them)
-    none = np.flatnonzero(assign < 0)
+    # accounts without an owner today, or whose owner the rules no longer allow (segments,
+    # distance: the candidate pairs carry them): their cheapest candidate
+    allowed = np.zeros(n, dtype=bool)
+    placed = np.flatnonzero(assign >= 0)
+    allowed[placed] = np.isin(placed * m + assign[placed], pi.astype(np.int64) * m + pj)
+    allowed |= fixed >= 0
+    none = np.flatnonzero(~allowed)
     if len(none):
         cost = problem.pair_costs(pi, pj)
         order = np.lexsort((cost, pi))
