@@ -142,6 +142,29 @@ def test_a_solve_without_the_main_plan_returns_the_first_plan(monkeypatch, shape
     assert run.gap is not None and 0 < run.gap < 1
 
 
+@pytest.mark.parametrize(
+    ("shape", "n", "m", "seed"), [("whale", 200, 5, 4), ("heavy", 1000, 12, 1)]
+)
+def test_the_first_plan_falls_back_to_todays_plan_mended_where_the_rounding_sticks(
+    monkeypatch, shape, n, m, seed
+) -> None:  # type: ignore[no-untyped-def]
+    """Books where the Lagrangian rounding's single-move repair cannot bring every band in (a
+    large account, no move that helps alone): the first plan is today's plan mended by shed,
+    fill and swap moves, valid under every rule."""
+    sc = _shape_scenario(shape, n, m, seed, threads=1, time_limit_s=60.0)
+    problem = build_problem(sc)
+    pi, pj = problem.nearest_pairs(fixed.default_candidates(problem.m))
+    assert priced_plan(problem, pi, pj)[1] > SLACK_TOL  # the rounding alone leaves a band broken
+    monkeypatch.setattr(
+        fixed, "_solve_lp", lambda *a, **k: fixed.Outcome("no_solution", message="stop")
+    )
+    run = align.solve(sc)
+    assert run.status == "feasible"
+    assert run.stats["first_plan"]["used"] is True
+    assert run.stats["first_plan"]["method"] == "transfer"
+    _check_run(run, sc)
+
+
 @pytest.mark.parametrize("shape", ["heavy", "capped"])
 def test_priced_plan_holds_every_rule_on_lumpy_books(shape: str) -> None:
     sc = _shape_scenario(shape, 3000, 30, 2)

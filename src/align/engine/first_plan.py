@@ -89,7 +89,8 @@ class FirstPlan:
         pi, pj = self.pairs
         try:
             left = math.inf
-            if cap_is_tight(self.problem):
+            tight = cap_is_tight(self.problem)
+            if tight:
                 # under a tight moved cap: today's plan mended by the moves that pay most per unit
                 # of the cap (Lagrangian rounding spends it on moves that barely help)
                 plan, left, (pi, pj) = shared_transfer_plan(
@@ -99,6 +100,13 @@ class FirstPlan:
             if left > 0 and not self._stopped():
                 plan, left = priced_plan(self.problem, pi, pj, stop=self._stopped)
                 self.method = "priced"
+            if left > SLACK_TOL and not tight and not self._stopped():
+                # the rounding's single-move repair got stuck (large accounts, narrow bands):
+                # today's plan mended by shed, fill and swap moves holds where it cannot
+                mended, rest, pairs = shared_transfer_plan(self.problem, pi, pj, stop=self._stopped)
+                if rest == 0:
+                    plan, left, (pi, pj) = mended, 0.0, pairs
+                    self.method = "transfer"
             if left <= SLACK_TOL:
                 plan, _ = local_search(self.problem, pi, pj, plan, stop=self._stopped)
                 self.assign = plan
