@@ -186,3 +186,23 @@ def test_highs_with_a_cutoff_bounds_every_solution_below_it(below: float) -> Non
     if res.x is not None:
         assert float(model.c @ res.x) + 100.0 == pytest.approx(res.objective)
         assert res.objective >= exact.objective - 1e-9
+
+
+def test_ctrl_c_while_the_process_exits_ends_the_idle_workers_without_a_traceback(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A Ctrl-C that lands while the exit handler waits for an idle worker (seen in the Ctrl-C
+    fault test: a traceback from the atexit callback) ends the workers and returns."""
+    w = backends._Worker()
+    wait = w.proc.wait
+
+    def interrupted(timeout: float | None = None) -> int:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(w.proc, "wait", interrupted)
+    monkeypatch.setattr(backends._Worker, "_idle", [w])
+    backends._Worker.close_idle()  # no KeyboardInterrupt escapes
+    assert backends._Worker._idle == []
+    wait(timeout=10)  # it ended (killed, or out of input first): not left running
+    assert w.proc.returncode is not None
+    w.recv.close()

@@ -370,14 +370,20 @@ class _Worker:
         """At exit: idle workers read the end of their input and return."""
         with cls._lock:
             idle, cls._idle = cls._idle, []
-        for w in idle:
-            w.send.close()
-            try:
-                w.proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                w.proc.kill()
-                w.proc.wait(timeout=5)
-            w.recv.close()
+        try:
+            for w in idle:
+                w.send.close()
+                try:
+                    w.proc.wait(timeout=5)
+                except subprocess.TimeoutExpired:
+                    w.proc.kill()
+                    w.proc.wait(timeout=5)
+                w.recv.close()
+        except KeyboardInterrupt:
+            # Ctrl-C while the process exits: end the workers, without a traceback
+            for w in idle:
+                if w.proc.poll() is None:
+                    w.proc.kill()
 
 
 atexit.register(_Worker.close_idle)
