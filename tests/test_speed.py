@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from test_invariants import scenarios
 
 import align
-from align.engine import _highs_child, backends, fixed, repair, size
+from align.engine import _highs_child, backends, first_plan, fixed, repair, size
 from align.engine.formulation import build_model, build_problem
 from align.engine.pricing import PricedLP
 from align.engine.repair import SLACK_COST, SLACK_TOL, local_search, priced_plan
@@ -143,14 +143,16 @@ def test_a_solve_without_the_main_plan_returns_the_first_plan(monkeypatch, shape
 
 
 @pytest.mark.parametrize(
-    ("shape", "n", "m", "seed"), [("whale", 200, 5, 4), ("heavy", 1000, 12, 1)]
+    ("shape", "n", "m", "seed"),
+    [("whale", 200, 5, 4), ("heavy", 1000, 12, 1), ("light-rules", 1000, 12, 3)],
 )
-def test_the_first_plan_falls_back_to_todays_plan_mended_where_the_rounding_sticks(
+def test_the_first_plan_mends_the_roundings_plan_where_its_repair_sticks(
     monkeypatch, shape, n, m, seed
 ) -> None:  # type: ignore[no-untyped-def]
     """Books where the Lagrangian rounding's single-move repair cannot bring every band in (a
-    large account, no move that helps alone): the first plan is today's plan mended by shed,
-    fill and swap moves, valid under every rule."""
+    large account, a one-segment territory short of accounts, no move that helps alone): the
+    first plan is the rounding's plan mended by shed, fill and swap moves, valid under every
+    rule."""
     sc = _shape_scenario(shape, n, m, seed, threads=1, time_limit_s=60.0)
     problem = build_problem(sc)
     pi, pj = problem.nearest_pairs(fixed.default_candidates(problem.m))
@@ -161,6 +163,30 @@ def test_the_first_plan_falls_back_to_todays_plan_mended_where_the_rounding_stic
     run = align.solve(sc)
     assert run.status == "feasible"
     assert run.stats["first_plan"]["used"] is True
+    assert run.stats["first_plan"]["method"] == "priced, mended"
+    _check_run(run, sc)
+
+
+def test_the_first_plan_falls_back_to_todays_plan_mended(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Where the rounding's plan cannot be mended either (made to fail here), today's plan
+    mended is the first plan, valid under every rule."""
+    sc = _shape_scenario("whale", 200, 5, 4, threads=1, time_limit_s=60.0)
+    monkeypatch.setattr(
+        fixed, "_solve_lp", lambda *a, **k: fixed.Outcome("no_solution", message="stop")
+    )
+    real = first_plan.transfer_plan
+    starts: list[bool] = []
+
+    def mend_fails(*a, **k):  # type: ignore[no-untyped-def]
+        starts.append(k.get("start") is not None)
+        plan, _, pairs = real(*a, **k)
+        return plan, 1.0, pairs
+
+    monkeypatch.setattr(first_plan, "transfer_plan", mend_fails)
+    run = align.solve(sc)
+    # the rounding's plan was mended (and made to fail) at every band middle
+    assert starts == [True] * len(repair.PRICE_INNER)
+    assert run.status == "feasible"
     assert run.stats["first_plan"]["method"] == "transfer"
     _check_run(run, sc)
 

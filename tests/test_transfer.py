@@ -18,7 +18,7 @@ from align.engine import fixed
 from align.engine.diagnose import least_moved_share
 from align.engine.fixed import _whole
 from align.engine.formulation import Problem, build_problem
-from align.engine.repair import exact_violation
+from align.engine.repair import SLACK_TOL, exact_violation, priced_plan
 from align.engine.transfer import transfer_plan
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
@@ -90,6 +90,36 @@ def test_accounts_whose_owner_the_rules_no_longer_allow_start_on_an_allowed_terr
     locked = problem.fixed >= 0
     assert (plan[locked] == problem.fixed[locked]).all()
     assert (left == 0) == (exact_violation(problem, plan) == 0)
+
+
+def _light_rules(n: int, m: int, seed: int, **extra: float) -> Problem:
+    acc, ter = SHAPES["light-rules"].generate(n, m, seed)
+    conf = tomllib.loads(settings_toml(seed=seed))
+    conf.setdefault("constraints", {}).update(extra)
+    return build_problem(align.make_scenario(acc, ter, settings=conf))
+
+
+@pytest.mark.parametrize(("n", "m", "seed"), [(1000, 12, 3), (1500, 15, 6)])
+def test_the_roundings_plan_mended_fills_one_segment_territories(n: int, m: int, seed: int) -> None:
+    """The rounding leaves one-segment territories short; the fill and the swap chose among
+    all accounts before asking which the territory may take, and gave up when the best were
+    of another segment (0.050 and 0.107 left). They now choose among the eligible ones."""
+    problem = _light_rules(n, m, seed)
+    pi, pj = problem.nearest_pairs(fixed.default_candidates(problem.m))
+    start, broken = priced_plan(problem, pi, pj)
+    assert broken > SLACK_TOL
+    plan, left, _ = transfer_plan(problem, pi, pj, start=start)
+    assert left == 0.0
+    assert _rules_broken(problem, plan, 1.0) == []
+
+
+def test_eligible_for_is_the_column_of_eligible_rows() -> None:
+    problem = _light_rules(1000, 12, 3, max_distance_km=400.0)
+    rows = np.arange(problem.n)
+    table = problem.eligible_rows(rows)
+    assert 0 < table.sum() < table.size  # segments, distance and locks all say no somewhere
+    for b in range(problem.m):
+        assert (problem.eligible_for(rows, b) == table[:, b]).all()
 
 
 def test_a_cap_that_allows_the_least_plan_moves_the_two_nearest_accounts() -> None:

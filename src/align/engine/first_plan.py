@@ -14,8 +14,8 @@ import numpy as np
 
 from .common import Clock, Progress
 from .formulation import Problem
-from .repair import SLACK_TOL, local_search, priced_plan
-from .transfer import cap_is_tight, shared_transfer_plan
+from .repair import PRICE_INNER, SLACK_TOL, local_search, priced_plan
+from .transfer import cap_is_tight, shared_transfer_plan, transfer_plan
 
 FIRST_PLAN_BACKGROUND_SHARE = 1.0  # the background first plan works at most this share
 FIRST_PLAN_GRACE_S = 2.0  # ... and this long past a main path that ended without a plan
@@ -23,9 +23,11 @@ FIRST_PLAN_INLINE_SHARE = 0.1  # ... and in line (solver.threads = 1) this share
 
 
 class FirstPlan:
-    """A plan by :func:`.repair.priced_plan` (Lagrangian rounding, greedy repair, local search),
-    made in a background thread while the main path runs, or, with ``background=False``
-    (``solver.threads = 1``), up front within a small share of the time limit."""
+    """A plan by :func:`.repair.priced_plan` (Lagrangian rounding, greedy repair; where that
+    gets stuck, its plan mended by :func:`.transfer.transfer_plan`; then local search), made
+    in a background thread while the main path runs, or, with ``background=False``
+    (``solver.threads = 1``), up front within a small share of the time limit. Under a tight
+    moved cap, and where the rounding's plan cannot be mended, today's plan mended instead."""
 
     def __init__(
         self,
@@ -38,7 +40,7 @@ class FirstPlan:
         self.problem, self.pairs, self.clock = problem, pairs, clock
         self.assign: np.ndarray | None = None
         self.seconds = 0.0
-        self.method = ""  # how the plan was made: "transfer" or "priced"
+        self.method = ""  # how the plan was made: "transfer", "priced" or "priced, mended"
         self._halt = threading.Event()
         share = FIRST_PLAN_BACKGROUND_SHARE if background else FIRST_PLAN_INLINE_SHARE
         self._deadline = (
@@ -98,11 +100,10 @@ class FirstPlan:
                 )
                 self.method = "transfer"
             if left > 0 and not self._stopped():
-                plan, left = priced_plan(self.problem, pi, pj, stop=self._stopped)
-                self.method = "priced"
+                plan, left, (pi, pj) = self._priced(pi, pj)
             if left > SLACK_TOL and not tight and not self._stopped():
-                # the rounding's single-move repair got stuck (large accounts, narrow bands):
-                # today's plan mended by shed, fill and swap moves holds where it cannot
+                # still stuck (large accounts, narrow bands): today's plan mended holds where
+                # the rounding's does not
                 mended, rest, pairs = shared_transfer_plan(self.problem, pi, pj, stop=self._stopped)
                 if rest == 0:
                     plan, left, (pi, pj) = mended, 0.0, pairs
@@ -112,6 +113,32 @@ class FirstPlan:
                 self.assign = plan
         finally:
             self.seconds = time.perf_counter() - t0
+
+    def _priced(
+        self, pi: np.ndarray, pj: np.ndarray
+    ) -> tuple[np.ndarray, float, tuple[np.ndarray, np.ndarray]]:
+        """The Lagrangian rounding, one band middle after another (``repair.PRICE_INNER``);
+        where its single-move repair gets stuck (a one-segment territory short of accounts, a
+        band only swaps mend), the rounding's plan mended by shed, fill and swap moves (a
+        fraction of a second) before the next middle is tried. Returns the plan, what it
+        violates and the candidate pairs with its own."""
+        out, left, pairs = None, math.inf, (pi, pj)
+        for share in PRICE_INNER:
+            plan, rest = priced_plan(self.problem, pi, pj, stop=self._stopped, shares=(share,))
+            method = "priced"
+            if rest > SLACK_TOL and not self._stopped():
+                mended, mended_rest, mended_pairs = transfer_plan(
+                    self.problem, pi, pj, stop=self._stopped, start=plan
+                )
+                if mended_rest == 0:
+                    plan, rest, method = mended, 0.0, "priced, mended"
+            if rest < left:
+                out, left, self.method = plan, rest, method
+                pairs = mended_pairs if method == "priced, mended" else (pi, pj)
+            if left <= SLACK_TOL or self._stopped():
+                break
+        assert out is not None
+        return out, left, pairs
 
     def stop(self, *, grace: bool = False) -> None:
         """End the background work; with ``grace`` (the main path has no plan), let it finish

@@ -103,6 +103,22 @@ class Problem:
             out[np.flatnonzero(locked), f[locked]] = True
         return out
 
+    def eligible_for(self, rows: IntArray, b: int) -> NDArray[np.bool_]:
+        """(len(rows),) which of the accounts ``rows`` may join territory ``b``: the column ``b``
+        of :meth:`eligible_rows`, without the others' distances."""
+        elig_table = self.scenario.eligible
+        if elig_table is None:
+            out = np.ones(len(rows), dtype=bool)
+        else:
+            out = elig_table[self.scenario.segment_code[rows], b].copy()
+        limit = self.scenario.settings.constraints.max_distance_km
+        if limit is not None:
+            near = self.scenario.geometry.pairs(rows, np.full(len(rows), b, dtype=np.int64))
+            out &= (near <= limit) | (self.current[rows] == b)
+        f = self.fixed[rows]
+        out &= (f < 0) | (f == b)
+        return out
+
     @property
     def geo(self) -> Geometry:
         """Where the accounts are (an aggregate has its own: its clusters' centres)."""

@@ -318,18 +318,20 @@ def priced_plan(
     *,
     stop: Callable[[], bool] = lambda: False,
     iterations: int = 2000,
+    shares: tuple[float, ...] = PRICE_INNER,
 ) -> tuple[np.ndarray, float]:
     """A plan by Lagrangian rounding: every account to its cheapest candidate at prices on the
     bands (and the moved cap) that rise where a band is over and fall where it is under, then
     greedy repair moves (:func:`repair_moves`) from the least violated roundings; tried again
-    with prices steering to a narrower, then a wider middle of each band while none holds.
+    with prices steering to a narrower, then a wider middle of each band while none holds
+    (``shares``: of a band's width on either side).
 
     Returns the plan and its remaining violation (scaled; <= SLACK_TOL: every band and the cap
     hold). Candidate pairs carry locks and segment rules, so those always hold. ``stop()``
     ends the work early.
     """
     out, left = None, np.inf
-    for share in PRICE_INNER:
+    for share in shares:
         plan, rest = _priced_once(
             problem, pi, pj, stop=stop, iterations=iterations, inner_share=share
         )

@@ -19,6 +19,11 @@ plan starts from today's and every move is one that pays per unit of the cap:
 Moves are made one at a time (the loads change with each) and never spend more of the moved cap
 than is left; each looks at one territory's accounts, or one account's row of costs. Pairs used
 outside the candidate set are returned with the plan, so the local search can work on them.
+
+The same moves mend a plan that is not today's (``transfer_plan(start=...)``): the Lagrangian
+rounding's, where its single-move repair gets stuck (:class:`.first_plan.FirstPlan`). Fill and
+swap pick only among the accounts a territory may take, so a one-segment territory short of
+accounts is filled from its own segment.
 """
 
 from __future__ import annotations
@@ -104,9 +109,11 @@ def transfer_plan(
     pj: IntArray,
     *,
     stop: Callable[[], bool] = lambda: False,
+    start: IntArray | None = None,
 ) -> tuple[IntArray, float, tuple[IntArray, IntArray]]:
-    """A plan from today's by shed, fill and swap moves (module docstring), tried with each of
-    ALIGN_PENALTIES until one holds every rule.
+    """A plan from today's (or from ``start``, a plan that breaks some bands, whose every
+    account has a territory it may join) by shed, fill and swap moves (module docstring), tried
+    with each of ALIGN_PENALTIES until one holds every rule.
 
     Returns the plan, what it still violates (0: every band, capacity and the moved cap hold,
     see :func:`.repair.exact_violation`; else the least violated attempt) and the candidate
@@ -115,7 +122,10 @@ def transfer_plan(
     """
     out, left = None, np.inf
     for penalty in ALIGN_PENALTIES:
-        plan = _transfer_once(problem, pi, pj, penalty, stop)
+        if start is None:
+            plan = _transfer_once(problem, pi, pj, penalty, stop)
+        else:
+            plan = _mend(problem, start.copy(), penalty, stop)
         rest = exact_violation(problem, plan)
         if rest < left:
             out, left = plan, rest
@@ -133,9 +143,8 @@ def _transfer_once(
 ) -> IntArray:
     """One attempt of :func:`transfer_plan` with the shed's ``penalty``."""
     n, m = problem.n, problem.m
-    cur, fixed = problem.current, problem.fixed
-    res = [r for r in problem.resources if r.group is None]
-    assign = np.where(fixed >= 0, fixed, cur)
+    fixed = problem.fixed
+    assign = np.where(fixed >= 0, fixed, problem.current)
     # accounts without an owner today, or whose owner the rules no longer allow (segments,
     # distance: the candidate pairs carry them): their cheapest candidate
     allowed = np.zeros(n, dtype=bool)
@@ -150,6 +159,14 @@ def _transfer_once(
         best = np.full(n, -1, dtype=np.int64)
         best[pi[first]] = pj[first]
         assign[none] = best[none]
+    return _mend(problem, assign, penalty, stop)
+
+
+def _mend(problem: Problem, assign: IntArray, penalty: float, stop: Callable[[], bool]) -> IntArray:
+    """Shed, fill, swap and fill again on ``assign`` (in place, and returned)."""
+    n, m = problem.n, problem.m
+    cur, fixed = problem.current, problem.fixed
+    res = [r for r in problem.resources if r.group is None]
     if not res:
         return assign
     values = np.array([r.values for r in res])  # (k, n)
@@ -289,6 +306,7 @@ def _fill(problem: Problem, book: _Book, stop: Callable[[], bool]) -> int:
         a = assign[acc]
         ok = (a != b) & (loads[:, a] - v_all >= lo[:, a] - 1e-12).all(axis=0)
         ok &= (loads[:, [b]] + v_all <= hi[:, [b]] + 1e-12).all(axis=0)
+        ok &= problem.eligible_for(acc, b)  # before the pick: a specialist takes few of them
         need = np.maximum(lo[:, b] - loads[:, b], 0.0)
         gain = np.minimum(v_all, FILL_BEYOND * need[:, None]).sum(axis=0)
         # what the move costs in the cap: a move back home gives one back, a moved account
@@ -296,11 +314,8 @@ def _fill(problem: Problem, book: _Book, stop: Callable[[], bool]) -> int:
         mk = measure[acc]
         cost = np.where(cur[acc] == b, -mk, np.where(cur[acc] == a, mk, 0.0))
         pick = np.where(ok & (gain > 0), gain / np.maximum(cost, 1e-3 * np.maximum(mk, 1e-12)), 0)
+        # among the near-best per unit of the cap, the cheapest
         top = np.flatnonzero(pick >= FILL_NEAR * pick.max()) if pick.max() > 0 else acc[:0]
-        if len(top):
-            # among the near-best per unit of the cap, the cheapest eligible
-            rows = acc[top]
-            top = top[problem.eligible_rows(rows)[:, b]]
         if not len(top):
             tried[b] = True
             continue
@@ -361,8 +376,15 @@ def _swap(
         start = np.searchsorted(owner, np.arange(m + 1))
         best = (0.0, -1, -1, -1, 0.0)
         vi = values[:, mine]
+        # who may go where (before the pick: a specialist takes few accounts, gives to few)
+        mine_to = problem.eligible_rows(mine)
+        acc_to_t = np.zeros(problem.n, dtype=bool)
+        acc_to_t[acc] = problem.eligible_for(acc, t)
         for b in np.flatnonzero(start[1:] > start[:-1]):
             ks = acc[start[b] : start[b + 1]]
+            ks = ks[acc_to_t[ks]]
+            if not len(ks) or not mine_to[:, b].any():
+                continue
             pos = np.searchsorted(values[key, ks], values[key, mine])
             for off in (-1, 0):
                 k = ks[np.clip(pos + off, 0, len(ks) - 1)]
@@ -380,14 +402,13 @@ def _swap(
                     + np.where(cur[k] == b, measure[k], 0.0)
                     - np.where(cur[k] == t, measure[k], 0.0)
                 )
-                ok &= spend <= budget + 1e-9
+                ok &= (spend <= budget + 1e-9) & mine_to[:, b]
                 score = np.where(ok, gain / np.maximum(spend, unit), -np.inf)
                 q = int(np.argmax(score))
                 if score[q] > best[0]:
                     best = (float(score[q]), int(mine[q]), int(k[q]), int(b), float(spend[q]))
         _, si, sk, sb, spent = best
-        elig = problem.eligible_rows(np.array([si, sk]))
-        if si < 0 or not (elig[0, sb] and elig[1, t]):
+        if si < 0:
             tried[t] = True
             continue
         d = values[:, si] - values[:, sk]
