@@ -86,7 +86,10 @@ def _spopt(method: str, state: bp.State, tol: float, d2: Any) -> tuple:
 
 def run_spopt(method: str, state: bp.State, tol: float, seconds: float, d2: Any) -> tuple:
     """A spopt method's plan (or None) and a note, stopped ``seconds`` after the start."""
-    result, took = bp.in_child(_spopt, (method, state, tol, d2), seconds)
+    try:
+        result, took = bp.in_child(_spopt, (method, state, tol, d2), seconds)
+    except bp.ChildFailed as exc:
+        return None, f"failed: {exc}"
     if result is None:
         return None, f"no plan within {took:.0f} s (stopped)"
     labels, note = result

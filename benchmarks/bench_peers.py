@@ -32,6 +32,7 @@ import json
 import math
 import multiprocessing as mp
 import platform
+import queue
 import random
 import subprocess
 import sys
@@ -116,26 +117,37 @@ def load_state(code: str, data: Path = DATA) -> State:
     )
 
 
+class ChildFailed(RuntimeError):
+    """The child of :func:`in_child` raised: the message names the exception."""
+
+
 def _child_main(target: Any, args: tuple, out: Any) -> None:
-    out.put(target(*args))
+    try:
+        result = target(*args)
+    except BaseException as exc:  # noqa: BLE001 - any failure is reported to the parent
+        out.put(("failed", f"{type(exc).__name__}: {exc}"))
+        return
+    out.put(("ok", result))
 
 
 def in_child(target: Any, args: tuple, seconds: float) -> tuple[Any, float]:
     """``target(*args)`` in a forked child (the arguments are shared, nothing pickled but the
     result): its result, or None when it was still working ``seconds`` after the start (it is
-    then killed), and the seconds it took."""
+    then killed), and the seconds it took. Raises ChildFailed as soon as the child raises."""
     ctx = mp.get_context("fork")
     out = ctx.Queue()
     child = ctx.Process(target=_child_main, args=(target, args, out))
     t0 = time.perf_counter()
     child.start()
     try:
-        result = out.get(timeout=seconds)
-    except Exception:  # noqa: BLE001 - queue.Empty: still working when the time was up
+        kind, result = out.get(timeout=seconds)
+    except queue.Empty:  # still working when the time was up
         child.kill()
         child.join()
         return None, time.perf_counter() - t0
     child.join()
+    if kind == "failed":
+        raise ChildFailed(f"{result} (after {time.perf_counter() - t0:.1f} s)")
     return result, time.perf_counter() - t0
 
 

@@ -90,7 +90,10 @@ def _recom(state: bp.State, tol: float, seed: int, seconds: float) -> tuple:
 def run_recom(state: bp.State, tol: float, seed: int, seconds: float) -> tuple:
     """ReCom's plan (or None), a note and its peak memory (MB), stopped ``seconds`` after the
     start (a minute more for the step it is in)."""
-    result, took = bp.in_child(_recom, (state, tol, seed, seconds), seconds + 60)
+    try:
+        result, took = bp.in_child(_recom, (state, tol, seed, seconds), seconds + 60)
+    except bp.ChildFailed as exc:
+        return None, f"failed: {exc}", None
     if result is None:
         return (
             None,
