@@ -10,6 +10,10 @@ eligibility.
 
     .venv/bin/python benchmarks/bench_first_plan.py                  # 5,000 x 50, 6 x 3 books
     .venv/bin/python benchmarks/bench_first_plan.py --sizes 1500x15,3000x30 --seeds 1,2,3,4,5
+    .venv/bin/python benchmarks/bench_first_plan.py --whole 1,2   # also whole solves, 1 s and 2 s
+
+``--whole`` solves each book whole (``align.solve``, gap 0.5%) with each time limit and says
+whether it returned a plan (the main path's or the first plan), in how long, and whose.
 """
 
 from __future__ import annotations
@@ -66,12 +70,33 @@ def one(shape: str, n: int, m: int, seed: int, limit: float) -> dict[str, object
     }
 
 
+def whole(shape: str, n: int, m: int, seed: int, limit: float) -> dict[str, object]:
+    sh = SHAPES[shape]
+    accounts, territories = sh.generate(n, m, seed)
+    conf = tomllib.loads(
+        settings_toml(seed=seed, max_moved_share=sh.max_moved_share, time_limit_s=limit)
+    )
+    t0 = time.perf_counter()
+    run = align.solve(align.make_scenario(accounts, territories, settings=conf))
+    fp = run.stats.get("first_plan", {})
+    return {
+        "size": f"{n}x{m}",
+        "shape": shape,
+        "seed": seed,
+        "limit": limit,
+        "status": run.status,
+        "seconds": round(time.perf_counter() - t0, 2),
+        "whose": f"first plan ({fp['method']})" if fp.get("used") else "main path",
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--sizes", default="5000x50")
     ap.add_argument("--shapes", default=",".join(SHAPES))
     ap.add_argument("--seeds", default="1,2,3")
     ap.add_argument("--limit", type=float, default=60.0, help="seconds for each first plan")
+    ap.add_argument("--whole", default="", help="time limits of whole solves, e.g. 1,2")
     ap.add_argument("--json", type=Path)
     a = ap.parse_args(argv)
     rows = []
@@ -95,8 +120,26 @@ def main(argv: list[str] | None = None) -> int:
         f"\nholds every rule: {sum(bool(r['holds']) for r in rows)} of {len(rows)}; seconds "
         f"median {statistics.median(secs):.2f}, worst {max(secs):.2f}"
     )
+    wholes = []
+    for limit in (float(x) for x in a.whole.split(",") if x):
+        print(f"\nwhole solves, time limit {limit:g} s\n")
+        print("| size | shape | seed | status | seconds | plan |")
+        print("|---|---|---:|---|---:|---|")
+        for size in a.sizes.split(","):
+            n, m = (int(x) for x in size.split("x"))
+            for shape in a.shapes.split(","):
+                for seed in (int(s) for s in a.seeds.split(",")):
+                    w = whole(shape, n, m, seed, limit)
+                    wholes.append(w)
+                    print(
+                        f"| {w['size']} | {shape} | {seed} | {w['status']} | {w['seconds']} | "
+                        f"{w['whose'] if w['status'] != 'no_solution' else ''} |",
+                        flush=True,
+                    )
+        got = [w for w in wholes if w["limit"] == limit and w["status"] != "no_solution"]
+        print(f"\nwith a plan at {limit:g} s: {len(got)} of {len(rows)}")
     if a.json:
-        a.json.write_text(json.dumps(rows, indent=1))
+        a.json.write_text(json.dumps({"first_plan": rows, "whole": wholes}, indent=1))
     return 0 if all(r["holds"] or not r["plan"] for r in rows) else 1
 
 

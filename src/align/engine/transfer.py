@@ -370,47 +370,53 @@ def _swap(
         if not len(mine):
             tried[t] = True
             continue
+        # the partners: accounts of other territories that may join t, by territory, and
+        # within it by the matched resource
         acc = np.flatnonzero(movable & (assign != t))
+        acc = acc[problem.eligible_for(acc, t)]
         acc = acc[np.lexsort((values[key, acc], assign[acc]))]
-        owner = assign[acc]
-        start = np.searchsorted(owner, np.arange(m + 1))
-        best = (0.0, -1, -1, -1, 0.0)
-        vi = values[:, mine]
-        # who may go where (before the pick: a specialist takes few accounts, gives to few)
-        mine_to = problem.eligible_rows(mine)
-        acc_to_t = np.zeros(problem.n, dtype=bool)
-        acc_to_t[acc] = problem.eligible_for(acc, t)
-        for b in np.flatnonzero(start[1:] > start[:-1]):
-            ks = acc[start[b] : start[b + 1]]
-            ks = ks[acc_to_t[ks]]
-            if not len(ks) or not mine_to[:, b].any():
-                continue
-            pos = np.searchsorted(values[key, ks], values[key, mine])
-            for off in (-1, 0):
-                k = ks[np.clip(pos + off, 0, len(ks) - 1)]
-                d = vi - values[:, k]  # what t loses and b gains
-                new_t = loads[:, [t]] - d
-                new_b = loads[:, [b]] + d
-                before_b = _violation(loads[:, [b]], lo[:, [b]], hi[:, [b]], width)[0]
-                after_t = _violation(new_t, lo[:, [t]], hi[:, [t]], width)
-                after_b = _violation(new_b, lo[:, [b]], hi[:, [b]], width)
-                gain = viol[t] + before_b - after_t - after_b
-                ok = (after_t < viol[t] - 1e-12) & (after_b <= before_b + 1e-12)
-                spend = (
-                    np.where(cur[mine] == t, measure[mine], 0.0)
-                    - np.where(cur[mine] == b, measure[mine], 0.0)
-                    + np.where(cur[k] == b, measure[k], 0.0)
-                    - np.where(cur[k] == t, measure[k], 0.0)
-                )
-                ok &= (spend <= budget + 1e-9) & mine_to[:, b]
-                score = np.where(ok, gain / np.maximum(spend, unit), -np.inf)
-                q = int(np.argmax(score))
-                if score[q] > best[0]:
-                    best = (float(score[q]), int(mine[q]), int(k[q]), int(b), float(spend[q]))
-        _, si, sk, sb, spent = best
-        if si < 0:
+        start = np.searchsorted(assign[acc], np.arange(m + 1))
+        live = np.flatnonzero(start[1:] > start[:-1])
+        mine_to = problem.eligible_rows(mine)[:, live].T  # (B, Q): where each may go
+        live_ok = mine_to.any(axis=1)
+        live, mine_to = live[live_ok], mine_to[live_ok]
+        if not len(live):
             tried[t] = True
             continue
+        # each of mine against the two partners of each territory b nearest it on the matched
+        # resource (just below, just above): (B, 2, Q) swaps, scored at once
+        kv, vm = values[key, acc], values[key, mine]
+        pos = np.array([np.searchsorted(kv[start[b] : start[b + 1]], vm) for b in live])
+        first, last = start[live][:, None], start[live + 1][:, None] - 1
+        pos += first
+        ks = acc[np.stack([np.clip(pos - 1, first, last), np.clip(pos, first, last)], axis=1)]
+        shape = (-1, 1, 1, 1)
+        d = values[:, mine][:, None, None, :] - values[:, ks]  # (k, B, 2, Q): t loses, b gains
+        lo_b, hi_b = lo[:, live][:, :, None, None], hi[:, live][:, :, None, None]
+        w = width.reshape(shape)
+        load_b = loads[:, live][:, :, None, None]
+        before_b = _violation(load_b, lo_b, hi_b, w)  # (B, 1, 1)
+        after_t = _violation(
+            loads[:, t].reshape(shape) - d, lo[:, t].reshape(shape), hi[:, t].reshape(shape), w
+        )
+        after_b = _violation(load_b + d, lo_b, hi_b, w)
+        gain = viol[t] + before_b - after_t - after_b
+        ok = (after_t < viol[t] - 1e-12) & (after_b <= before_b + 1e-12)
+        bs = live[:, None, None]
+        spend = (
+            np.where(cur[mine] == t, measure[mine], 0.0)
+            - np.where(cur[mine] == bs, measure[mine], 0.0)
+            + np.where(cur[ks] == bs, measure[ks], 0.0)
+            - np.where(cur[ks] == t, measure[ks], 0.0)
+        )
+        ok &= (spend <= budget + 1e-9) & mine_to[:, None, :]
+        score = np.where(ok, gain / np.maximum(spend, unit), -np.inf)
+        top = int(np.argmax(score))  # the first best: by territory, below before above
+        if not score.flat[top] > 0:
+            tried[t] = True
+            continue
+        q = np.unravel_index(top, score.shape)
+        si, sk, sb, spent = int(mine[q[2]]), int(ks[q]), int(live[q[0]]), float(spend[q])
         d = values[:, si] - values[:, sk]
         loads[:, t] -= d
         loads[:, sb] += d
