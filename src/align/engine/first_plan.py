@@ -120,11 +120,14 @@ class FirstPlan:
         """The Lagrangian rounding, one band middle after another (``repair.PRICE_INNER``);
         where its single-move repair gets stuck (a one-segment territory short of accounts, a
         band only swaps mend), the rounding's plan mended by shed, fill and swap moves (a
-        fraction of a second) before the next middle is tried. Returns the plan, what it
-        violates and the candidate pairs with its own."""
+        fraction of a second) before the next middle is tried. Only the best rounding is
+        repaired: where that repair sticks, the next ones' did too, and the mending holds
+        sooner. Returns the plan, what it violates and the candidate pairs with its own."""
         out, left, pairs = None, math.inf, (pi, pj)
         for share in PRICE_INNER:
-            plan, rest = priced_plan(self.problem, pi, pj, stop=self._stopped, shares=(share,))
+            plan, rest = priced_plan(
+                self.problem, pi, pj, stop=self._stopped, shares=(share,), repairs=1
+            )
             method = "priced"
             if rest > SLACK_TOL and not self._stopped():
                 mended, mended_rest, mended_pairs = transfer_plan(

@@ -319,6 +319,7 @@ def priced_plan(
     stop: Callable[[], bool] = lambda: False,
     iterations: int = 2000,
     shares: tuple[float, ...] = PRICE_INNER,
+    repairs: int = PRICE_REPAIRS,
 ) -> tuple[np.ndarray, float]:
     """A plan by Lagrangian rounding: every account to its cheapest candidate at prices on the
     bands (and the moved cap) that rise where a band is over and fall where it is under, then
@@ -333,7 +334,7 @@ def priced_plan(
     out, left = None, np.inf
     for share in shares:
         plan, rest = _priced_once(
-            problem, pi, pj, stop=stop, iterations=iterations, inner_share=share
+            problem, pi, pj, stop=stop, iterations=iterations, inner_share=share, repairs=repairs
         )
         if rest < left:
             out, left = plan, rest
@@ -351,6 +352,7 @@ def _priced_once(
     stop: Callable[[], bool] = lambda: False,
     iterations: int = 2000,
     inner_share: float = 0.25,
+    repairs: int = PRICE_REPAIRS,
 ) -> tuple[np.ndarray, float]:
     """One Lagrangian rounding and repair (:func:`priced_plan`), prices steering to the
     middle of each band, ``inner_share`` of its width from either side."""
@@ -436,7 +438,7 @@ def _priced_once(
         return best, best_v
     # repair the least violated roundings, best first, until one holds every band
     out, left = best, best_v
-    for start in tried[::-1][:PRICE_REPAIRS]:
+    for start in tried[::-1][:repairs]:
         plan, rest = repair_moves(problem, pi, pj, start, rounds=2000, stop=stop, costs=raw)
         if rest < left:
             out, left = plan, rest
