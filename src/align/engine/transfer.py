@@ -349,6 +349,10 @@ def _swap(
     tried = np.zeros(m, dtype=bool)
     unit = 1e-3 * max(float(measure.mean()), 1e-12)  # a free swap: its gain per this
     narrow = width[:, 0] / np.maximum(np.abs(values).mean(axis=1), 1e-12)  # band per account
+    # each resource's accounts by value, once: each round orders its partners by territory
+    # with a stable sort of small integers (a radix sort) instead of sorting them anew
+    by_value = np.argsort(values, axis=1, kind="stable")
+    label = np.int16 if m < 2**15 else np.int64
     while not stop():
         viol = _violation(loads, lo, hi, width)
         viol[tried] = 0.0
@@ -372,9 +376,10 @@ def _swap(
             continue
         # the partners: accounts of other territories that may join t, by territory, and
         # within it by the matched resource
-        acc = np.flatnonzero(movable & (assign != t))
+        acc = by_value[key]
+        acc = acc[movable[acc] & (assign[acc] != t)]
         acc = acc[problem.eligible_for(acc, t)]
-        acc = acc[np.lexsort((values[key, acc], assign[acc]))]
+        acc = acc[np.argsort(assign[acc].astype(label), kind="stable")]
         start = np.searchsorted(assign[acc], np.arange(m + 1))
         live = np.flatnonzero(start[1:] > start[:-1])
         mine_to = problem.eligible_rows(mine)[:, live].T  # (B, Q): where each may go
