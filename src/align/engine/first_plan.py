@@ -109,6 +109,8 @@ class FirstPlan:
                     plan, left, (pi, pj) = mended, 0.0, pairs
                     self.method = "transfer"
             if left <= SLACK_TOL:
+                # the plan holds: announced (and a rescue's) while the local search improves it
+                self.assign = plan
                 plan, _ = local_search(self.problem, pi, pj, plan, stop=self._stopped)
                 self.assign = plan
         finally:
