@@ -24,6 +24,7 @@ import statistics
 import sys
 import time
 import tomllib
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -90,6 +91,15 @@ def whole(shape: str, n: int, m: int, seed: int, limit: float) -> dict[str, obje
     }
 
 
+def _books(a: argparse.Namespace) -> Iterator[tuple[str, int, int, int]]:
+    """(shape, accounts, territories, seed) of every book the arguments name, in order."""
+    for size in a.sizes.split(","):
+        n, m = (int(x) for x in size.split("x"))
+        for shape in a.shapes.split(","):
+            for seed in (int(s) for s in a.seeds.split(",")):
+                yield shape, n, m, seed
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--sizes", default="5000x50")
@@ -102,19 +112,15 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     print("| size | shape | seed | holds every rule | seconds | method | objective |")
     print("|---|---|---:|---|---:|---|---:|")
-    for size in a.sizes.split(","):
-        n, m = (int(x) for x in size.split("x"))
-        for shape in a.shapes.split(","):
-            for seed in (int(s) for s in a.seeds.split(",")):
-                r = one(shape, n, m, seed, a.limit)
-                rows.append(r)
-                obj = "" if r["objective"] is None else f"{r['objective']:.4e}"
-                held = "yes" if r["holds"] else ("**no** (broken)" if r["plan"] else "no plan")
-                print(
-                    f"| {r['size']} | {shape} | {seed} | {held} | {r['seconds']} | "
-                    f"{r['method']} | {obj} |",
-                    flush=True,
-                )
+    for shape, n, m, seed in _books(a):
+        r = one(shape, n, m, seed, a.limit)
+        rows.append(r)
+        obj = "" if r["objective"] is None else f"{r['objective']:.4e}"
+        held = "yes" if r["holds"] else ("**no** (broken)" if r["plan"] else "no plan")
+        print(
+            f"| {r['size']} | {shape} | {seed} | {held} | {r['seconds']} | {r['method']} | {obj} |",
+            flush=True,
+        )
     secs = [float(r["seconds"]) for r in rows]  # type: ignore[arg-type]
     print(
         f"\nholds every rule: {sum(bool(r['holds']) for r in rows)} of {len(rows)}; seconds "
@@ -125,17 +131,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\nwhole solves, time limit {limit:g} s\n")
         print("| size | shape | seed | status | seconds | plan |")
         print("|---|---|---:|---|---:|---|")
-        for size in a.sizes.split(","):
-            n, m = (int(x) for x in size.split("x"))
-            for shape in a.shapes.split(","):
-                for seed in (int(s) for s in a.seeds.split(",")):
-                    w = whole(shape, n, m, seed, limit)
-                    wholes.append(w)
-                    print(
-                        f"| {w['size']} | {shape} | {seed} | {w['status']} | {w['seconds']} | "
-                        f"{w['whose'] if w['status'] != 'no_solution' else ''} |",
-                        flush=True,
-                    )
+        for shape, n, m, seed in _books(a):
+            w = whole(shape, n, m, seed, limit)
+            wholes.append(w)
+            print(
+                f"| {w['size']} | {shape} | {seed} | {w['status']} | {w['seconds']} | "
+                f"{w['whose'] if w['status'] != 'no_solution' else ''} |",
+                flush=True,
+            )
         got = [w for w in wholes if w["limit"] == limit and w["status"] != "no_solution"]
         print(f"\nwith a plan at {limit:g} s: {len(got)} of {len(rows)}")
     if a.json:
