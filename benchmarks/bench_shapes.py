@@ -61,7 +61,9 @@ def _one(
         )
         write_scenario(folder, accounts, territories, text)
         for method in methods:
-            ns = Namespace(time_limit=a.time_limit, gap=a.gap, seed=seed)
+            # the naive reference gets its own limit (--naive all gave it the engine's)
+            limit = a.naive_time_limit if method == "naive" else a.time_limit
+            ns = Namespace(time_limit=limit, gap=a.gap, seed=seed)
             before = _load()
             res = _child(method, folder, ns)
             res.update(
