@@ -147,6 +147,17 @@ def make_scenario_writer() -> Callable[[Path], Callable[..., Path]]:
 
 
 @pytest.fixture
+def lp_stopped(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The LP path ends without a plan (as when the time limit or Ctrl-C stops it first): what
+    a solve returns is then the first plan's, or no plan."""
+    from align.engine import fixed
+
+    monkeypatch.setattr(
+        fixed, "_solve_lp", lambda *a, **k: fixed.Outcome("no_solution", message="stop")
+    )
+
+
+@pytest.fixture
 def run_align(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> Callable[..., tuple[int, str, str]]:

@@ -97,10 +97,8 @@ def test_no_plan_in_band_moves_less_than_the_bound() -> None:
     assert sum(seen_positive) >= 10
 
 
+@pytest.mark.usefixtures("lp_stopped")
 def test_no_plan_under_a_cap_says_how_close_the_cap_is(monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    monkeypatch.setattr(
-        solve_mod, "_solve_lp", lambda *a, **k: solve_mod.Outcome("no_solution", message="stop")
-    )
     monkeypatch.setattr(solve_mod.FirstPlan, "_run", lambda self: None)
     run = align.solve(all_at_t1(0.5))
     assert run.status == "no_solution"

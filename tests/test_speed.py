@@ -128,13 +128,11 @@ def _check_run(run: align.Run, sc: align.Scenario) -> None:
 @pytest.mark.parametrize(
     ("shape", "seed"), [("heavy", 2), ("wide-random", 1), ("light-rules", 2), ("capped", 1)]
 )
-def test_a_solve_without_the_main_plan_returns_the_first_plan(monkeypatch, shape, seed) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.usefixtures("lp_stopped")
+def test_a_solve_without_the_main_plan_returns_the_first_plan(shape: str, seed: int) -> None:
     """The LP path stopped before its plan (as by the time limit or Ctrl-C): the Lagrangian
     rounding with repair is returned, valid under every rule, with its true bound and gap."""
     sc = _shape_scenario(shape, 1500, 15, seed, threads=1, time_limit_s=60.0)
-    monkeypatch.setattr(
-        fixed, "_solve_lp", lambda *a, **k: fixed.Outcome("no_solution", message="stop")
-    )
     events: list[str] = []
     run = align.solve(sc, progress=lambda phase, info: events.append(phase))
     assert run.status == "feasible"
@@ -148,9 +146,10 @@ def test_a_solve_without_the_main_plan_returns_the_first_plan(monkeypatch, shape
     ("shape", "n", "m", "seed"),
     [("whale", 200, 5, 4), ("heavy", 1000, 12, 1), ("light-rules", 1000, 12, 3)],
 )
+@pytest.mark.usefixtures("lp_stopped")
 def test_the_first_plan_mends_the_roundings_plan_where_its_repair_sticks(
-    monkeypatch, shape, n, m, seed
-) -> None:  # type: ignore[no-untyped-def]
+    shape: str, n: int, m: int, seed: int
+) -> None:
     """Books where the Lagrangian rounding's single-move repair cannot bring every band in (a
     large account, a one-segment territory short of accounts, no move that helps alone): the
     first plan is the rounding's plan mended by shed, fill and swap moves, valid under every
@@ -159,9 +158,6 @@ def test_the_first_plan_mends_the_roundings_plan_where_its_repair_sticks(
     problem = build_problem(sc)
     pi, pj = problem.nearest_pairs(fixed.default_candidates(problem.m))
     assert priced_plan(problem, pi, pj)[1] > SLACK_TOL  # the rounding alone leaves a band broken
-    monkeypatch.setattr(
-        fixed, "_solve_lp", lambda *a, **k: fixed.Outcome("no_solution", message="stop")
-    )
     run = align.solve(sc)
     assert run.status == "feasible"
     assert run.stats["first_plan"]["used"] is True
@@ -197,13 +193,11 @@ def test_the_first_plan_is_there_while_its_local_search_runs(monkeypatch) -> Non
     assert problem.plan_cost(fp.assign) <= problem.plan_cost(held)
 
 
+@pytest.mark.usefixtures("lp_stopped")
 def test_the_first_plan_falls_back_to_todays_plan_mended(monkeypatch) -> None:  # type: ignore[no-untyped-def]
     """Where the rounding's plan cannot be mended either (made to fail here), today's plan
     mended is the first plan, valid under every rule."""
     sc = _shape_scenario("whale", 200, 5, 4, threads=1, time_limit_s=60.0)
-    monkeypatch.setattr(
-        fixed, "_solve_lp", lambda *a, **k: fixed.Outcome("no_solution", message="stop")
-    )
     real = first_plan.transfer_plan
     starts: list[bool] = []
 

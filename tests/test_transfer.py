@@ -230,12 +230,10 @@ def test_a_lumpy_book_under_a_cap_just_above_its_least_gets_a_plan(seed: int) ->
     assert _rules_broken(problem, plan, cap) == []
 
 
-def test_a_capped_solve_stopped_before_its_lp_returns_the_transfer_plan(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.usefixtures("lp_stopped")
+def test_a_capped_solve_stopped_before_its_lp_returns_the_transfer_plan() -> None:
     least = least_moved_share(build_problem(_heavy(3000, 30, 1, 1.0)))
     sc = _heavy(3000, 30, 1, 1.1 * least)
-    monkeypatch.setattr(
-        fixed, "_solve_lp", lambda *a, **k: fixed.Outcome("no_solution", message="stop")
-    )
     run = align.solve(sc)
     assert run.status == "feasible"
     assert run.stats["first_plan"]["used"] is True
