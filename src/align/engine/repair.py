@@ -390,6 +390,15 @@ def _priced_once(
     table = np.full((n, int(slot.max()) + 1), -1, dtype=np.int64)
     table[pi[order], slot] = order
     pad = table < 0
+    # each iteration works on the table alone: its costs, territories and the moved cap's
+    # measure of staying, gathered once (a padded slot costs +inf)
+    at = np.where(pad, 0, table)
+    cost_t = np.where(pad, np.inf, cost[at])
+    pj_t = np.where(pad, 0, pj[at])
+    stay_t = np.where(stay[at] & ~pad, mk[at], 0.0) if mk is not None else None
+    # each account's values repeated along its row: numpy broadcasts a column slowly
+    values_t = [np.repeat(r.values[:, None], table.shape[1], axis=1) for r in problem.resources]
+    rows = np.arange(n)
     best, best_v = None, np.inf
     rate = 1.0
     best_at = 0
@@ -397,14 +406,13 @@ def _priced_once(
     for it in range(iterations):
         if best is not None and stop():
             break
-        score = cost.copy()
-        for r, y in zip(problem.resources, prices, strict=True):
+        score = cost_t.copy()
+        for r, y, v in zip(problem.resources, prices, values_t, strict=True):
             yj = y if r.group is None else y[r.group]
-            score += yj[pj] * r.values[pi]
-        if capped:
-            score -= cap_price * np.where(stay, mk, 0.0)  # type: ignore[arg-type]
-        dense = np.where(pad, np.inf, score[table])
-        assign = pj[table[np.arange(n), dense.argmin(axis=1)]]
+            score += yj[pj_t] * v
+        if stay_t is not None:
+            score -= cap_price * stay_t
+        assign = pj_t[rows, score.argmin(axis=1)]
         total = 0.0
         for r, y, st, last in zip(problem.resources, prices, steps, signs, strict=True):
             load = r.load(assign, m)
