@@ -46,7 +46,7 @@ ALIGN_PENALTIES = (0.8, 0.6, 1.0, 0.4)
 PREFER_UNDER = 1e6  # shed: territories under a band come first (scaled cost units)
 SHED_NEAR = 1e-9  # shed: accounts this close to the best gain (ties): the cheapest moves
 SHED_LOOK = 16  # ... at most this many of them looked at
-SWAP_ACCOUNTS = 300  # swap: accounts of the violated territory tried
+SWAP_ACCOUNTS = 150  # swap: accounts of the violated territory tried
 
 
 _GUARD = threading.Lock()
