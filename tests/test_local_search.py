@@ -13,12 +13,12 @@ import numpy as np
 import pandas as pd
 import pytest
 import scipy.sparse as sp
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from align.engine import solve
 from align.engine.chains import chain_moves
-from align.engine.contiguity import Graph
+from align.engine.contiguity import Graph, piece_counts
 from align.engine.local_search import Bands, ContiguousSearch, grow, make_contiguous
 from align.io import make_scenario
 
@@ -80,6 +80,33 @@ def test_grow_leaves_units_no_allowed_territory_reaches() -> None:
     assert out[3] == -1 and out[1] in (0, 1)
 
 
+@settings(max_examples=60, deadline=None)
+@given(w=st.integers(2, 7), h=st.integers(2, 7), m=st.integers(1, 5), seed=st.integers(0, 10_000))
+def test_piece_counts_match_networkx(w: int, h: int, m: int, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    g, _, _ = grid(w, h, rng.random(w * h) < 0.2)
+    assign = rng.integers(0, m, g.n)
+    G = nx_graph(g)
+    want = [
+        nx.number_connected_components(G.subgraph(np.flatnonzero(assign == t).tolist()))
+        for t in range(m)
+    ]
+    assert piece_counts(g, assign, m).tolist() == want
+
+
+def test_a_plan_in_pieces_is_never_kept() -> None:
+    g, _, _ = grid(3, 1)  # a path 0 - 1 - 2
+    pot = np.ones((3, 1))
+    bands = Bands(pot, np.full((2, 1), 0.0), np.full((2, 1), 3.0))
+    search = ContiguousSearch(g, np.zeros((3, 2)), bands, np.array([0, 1, 0]))
+    with pytest.raises(RuntimeError) as err:
+        search.in_band()
+    assert str(err.value) == (
+        "the contiguous local search left 1 territories in pieces (columns [0]): "
+        "a defect of the search, not of the scenario"
+    )
+
+
 # --- moves keep pieces whole -----------------------------------------------------------------
 
 
@@ -90,6 +117,8 @@ def test_grow_leaves_units_no_allowed_territory_reaches() -> None:
     m=st.integers(2, 5),
     seed=st.integers(0, 10_000),
 )
+# two border moves of one round: a unit left t, then its neighbour joined t through it
+@example(w=5, h=3, m=5, seed=256)
 def test_search_never_breaks_a_territory(w: int, h: int, m: int, seed: int) -> None:
     rng = np.random.default_rng(seed)
     holes = rng.random(w * h) < 0.15
@@ -108,7 +137,7 @@ def test_search_never_breaks_a_territory(w: int, h: int, m: int, seed: int) -> N
     bands = Bands(pot[:, None], np.full((m, 1), 0.8 * tgt), np.full((m, 1), 1.2 * tgt))
     search = ContiguousSearch(g, cost, bands, plan, roots=homes, seed=seed)
     v0, c0 = search.violation(), search.objective()
-    search.run(5.0)
+    search.run(2.0)  # the invariants hold at any time; stuck books use all of it
     assert all(connected(G, search.assign, m))
     assert (search.assign[homes] == np.arange(m)).all()
     v1, c1 = search.violation(), search.objective()
@@ -230,7 +259,7 @@ def test_fixed_territories_stay_in_one_piece_around_a_lake() -> None:
     base = {
         "balance": {"potential": {"tolerance": 0.05}},
         "objective": {"distance_power": 2},
-        "solver": {"time_limit_s": 60},
+        "solver": {"time_limit_s": 25},  # gap 1.9-3.2% at 20-60 s
     }
     G = nx.Graph()
     G.add_edges_from(adj.itertuples(index=False))

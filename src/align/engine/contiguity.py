@@ -201,9 +201,21 @@ class _Lengths:
         return out
 
 
+def piece_counts(graph: Graph, assign: IntArray, m: int) -> IntArray:
+    """How many connected pieces each territory's units form (0: empty), in one pass over the
+    edges: the components of the graph kept to its edges within a territory."""
+    A = graph.A.tocoo()
+    same = assign[A.row] == assign[A.col]
+    within = sp.coo_matrix((np.ones(int(same.sum())), (A.row[same], A.col[same])), shape=A.shape)
+    _, labels = connected_components(within, directed=False)
+    ok = assign >= 0
+    pieces = np.unique(np.column_stack((assign[ok], labels[ok])), axis=0)
+    return np.bincount(pieces[:, 0], minlength=m).astype(np.int64)
+
+
 def is_contiguous(graph: Graph, assign: IntArray, m: int) -> list[bool]:
     """Whether each territory's units form one connected piece (an empty territory counts)."""
-    return [graph.pieces(assign == t)[0] <= 1 for t in range(m)]
+    return [bool(c <= 1) for c in piece_counts(graph, assign, m)]
 
 
 FLOW_SCALE = 1_000_000  # capacities of the max-flow separation (scipy wants integers)

@@ -640,6 +640,7 @@ def contiguous_start(
         search.run(deadline - time.perf_counter(), give_up=GIVE_UP)
         if search.violation() <= 0.0 or deadline - time.perf_counter() < 1.0:
             break
+    search.check_whole()
     in_band = search.violation() <= 0.0 and _regions_ok(problem, search.assign)
     summary: dict[str, object] = {
         **search.summary(),

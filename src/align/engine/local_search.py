@@ -37,7 +37,7 @@ from numpy.typing import NDArray
 from scipy.sparse.csgraph import breadth_first_order, minimum_spanning_tree
 
 from .chains import chain_moves
-from .contiguity import Graph
+from .contiguity import Graph, piece_counts
 
 IntArray = NDArray[np.int64]
 FloatArray = NDArray[np.float64]
@@ -208,10 +208,22 @@ class ContiguousSearch:
 
     def in_band(self) -> bool:
         """Whether every territory is within its bands, from totals summed anew (free of the
-        drift of the running totals, which this refreshes)."""
+        drift of the running totals, which this refreshes). Checks the plan is in one piece
+        per territory first (:meth:`check_whole`): this is asked before a plan is kept."""
+        self.check_whole()
         self._recount()
         b = self.bands
         return not bool(((self.totals < b.lo) | (self.totals > b.hi)).any())
+
+    def check_whole(self) -> None:
+        """Raise if a territory is in several pieces: every move keeps them whole, so that is
+        a defect of the search, and a plan in pieces must never be kept as a contiguous one."""
+        broken = np.flatnonzero(piece_counts(self.graph, self.assign, self.m) > 1)
+        if len(broken):
+            raise RuntimeError(
+                f"the contiguous local search left {len(broken)} territories in pieces "
+                f"(columns {broken[:10].tolist()}): a defect of the search, not of the scenario"
+            )
 
     def objective(self) -> float:
         return float(self.cost[np.arange(self.n), self.assign].sum())
@@ -290,7 +302,7 @@ class ContiguousSearch:
             cand = (s != t) & ~is_root[eu]
             if self.allowed is not None:
                 cand &= self.allowed[eu, t]
-            u, t, s = eu[cand], t[cand], s[cand]
+            u, t, s, via = eu[cand], t[cand], s[cand], ev[cand]
             if len(u) == 0:
                 break
             # vectorised gains on the current totals
@@ -314,6 +326,8 @@ class ContiguousSearch:
                 uk, tk, sk = int(u[k]), int(t[k]), int(s[k])
                 if self.assign[uk] != sk or self.size[sk] <= 1:
                     continue
+                if self.assign[via[k]] != tk:
+                    continue  # the neighbour that joined u to t has left it this round
                 if touched[sk] or touched[tk]:  # stale gain: recompute
                     gv, gc = self._gain(uk, tk)
                     if not (gv < -EPS or (abs(gv) <= EPS and gc < -EPS * cscale)):
