@@ -290,6 +290,41 @@ def test_fixed_territories_stay_in_one_piece_around_a_lake() -> None:
     assert run.gap is not None and run.gap < 0.05
 
 
+def test_solve_never_returns_a_contiguous_plan_in_pieces(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The entry checks every plan made with contiguity on, whichever engine made it."""
+    from align.engine import entry
+
+    acc = pd.DataFrame(
+        {"account_id": ["a", "b", "c"], "x": [0.0, 1.0, 2.0], "y": 0.0, "potential": 1.0}
+    )
+    ter = pd.DataFrame({"territory_id": ["T1", "T2"], "x": [0.0, 2.0], "y": 0.0})
+    adj = pd.DataFrame({"account_id": ["a", "b"], "neighbor_id": ["b", "c"]})
+    scenario = make_scenario(
+        acc,
+        ter,
+        adjacency=adj,
+        settings={"constraints": {"contiguity": True}, "balance": {"potential": {"tolerance": 1}}},
+    )
+    run = solve(scenario)
+    assert run.has_plan and run.assignments is not None  # whole: T1 = {a} or {a, b}
+    broken = run.assignments.copy()
+    broken["territory_id"] = ["T1", "T2", "T1"]  # T1 = {a, c}: two pieces
+    real = entry.solve_contiguous
+
+    def in_pieces(sc, progress=None):  # type: ignore[no-untyped-def]
+        out = real(sc, progress=progress)
+        out.assignments = broken
+        return out
+
+    monkeypatch.setattr(entry, "solve_contiguous", in_pieces)
+    with pytest.raises(RuntimeError) as err:
+        solve(scenario)
+    assert str(err.value) == (
+        "the plan leaves 1 territories in pieces (T1) with constraints.contiguity on: "
+        "a defect of the engine, not of the scenario"
+    )
+
+
 # --- greenfield above the exact model's size -------------------------------------------------
 
 

@@ -9,9 +9,12 @@ The engines never import this module; what they share lives in :mod:`.common`.
 
 from __future__ import annotations
 
+import pandas as pd
+
 from ..runs import Run
 from ..scenario import Scenario
 from .common import Progress
+from .contiguity import account_graph, piece_counts
 from .districts import solve_contiguous
 from .fixed import solve_fixed
 from .greenfield import solve_greenfield
@@ -24,7 +27,28 @@ def solve(scenario: Scenario, *, progress: Progress | None = None) -> Run:
     target), ``infeasible`` (with ``reasons``) or ``no_solution`` (no plan within the limits).
     """
     if scenario.greenfield:
-        return solve_greenfield(scenario, progress=progress)
+        return check_whole(scenario, solve_greenfield(scenario, progress=progress))
     if scenario.settings.constraints.contiguity:
-        return solve_contiguous(scenario, progress=progress)
+        return check_whole(scenario, solve_contiguous(scenario, progress=progress))
     return solve_fixed(scenario, progress=progress)
+
+
+def check_whole(scenario: Scenario, run: Run) -> Run:
+    """``run`` as it is, once every territory of its plan is found one piece of the scenario's
+    adjacency where ``constraints.contiguity`` is on (an independent check of every engine that
+    keeps territories whole). A plan in pieces is a defect, never a result: it raises."""
+    if not scenario.settings.constraints.contiguity or run.assignments is None:
+        return run
+    graph = account_graph(scenario.adjacency, scenario.accounts["account_id"])
+    if graph is None or not run.has_plan:
+        return run
+    a = run.assignments
+    where = pd.Series(a["territory_id"].to_numpy(), index=a["account_id"].astype(str))
+    codes, names = pd.factorize(where.reindex(scenario.accounts["account_id"].astype(str)))
+    broken = [str(t) for t in names[piece_counts(graph, codes, len(names)) > 1]]
+    if broken:
+        raise RuntimeError(
+            f"the plan leaves {len(broken)} territories in pieces ({', '.join(broken[:10])}) "
+            "with constraints.contiguity on: a defect of the engine, not of the scenario"
+        )
+    return run
