@@ -213,11 +213,6 @@ def piece_counts(graph: Graph, assign: IntArray, m: int) -> IntArray:
     return np.bincount(pieces[:, 0], minlength=m).astype(np.int64)
 
 
-def is_contiguous(graph: Graph, assign: IntArray, m: int) -> list[bool]:
-    """Whether each territory's units form one connected piece (an empty territory counts)."""
-    return [bool(c <= 1) for c in piece_counts(graph, assign, m)]
-
-
 FLOW_SCALE = 1_000_000  # capacities of the max-flow separation (scipy wants integers)
 
 
