@@ -37,10 +37,10 @@ def check_whole(scenario: Scenario, run: Run) -> Run:
     """``run`` as it is, once every territory of its plan is found one piece of the scenario's
     adjacency where ``constraints.contiguity`` is on (an independent check of every engine that
     keeps territories whole). A plan in pieces is a defect, never a result: it raises."""
-    if not scenario.settings.constraints.contiguity or run.assignments is None:
+    if not scenario.settings.constraints.contiguity or not run.has_plan or run.assignments is None:
         return run
     graph = account_graph(scenario.adjacency, scenario.accounts["account_id"])
-    if graph is None or not run.has_plan:
+    if graph is None:
         return run
     a = run.assignments
     where = pd.Series(a["territory_id"].to_numpy(), index=a["account_id"].astype(str))
