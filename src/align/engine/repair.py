@@ -78,18 +78,16 @@ def repair_moves(
         for r, load in zip(problem.resources, loads, strict=True):
             v = r.values[ci]
             ga, gb = (ca, cb) if r.group is None else (r.group[ca], r.group[cb])
-            diff = ga != gb
-            la, lb = load[ga], load[gb]
-            lo_a, hi_a, lo_b, hi_b = r.lo[ga], r.hi[ga], r.lo[gb], r.hi[gb]
-            da = (
-                np.maximum(la - v - hi_a, 0) + np.maximum(lo_a - la + v, 0)
-                - np.maximum(la - hi_a, 0) - np.maximum(lo_a - la, 0)
-            )  # fmt: skip
-            db = (
-                np.maximum(lb + v - hi_b, 0) + np.maximum(lo_b - lb - v, 0)
-                - np.maximum(lb - hi_b, 0) - np.maximum(lo_b - lb, 0)
-            )  # fmt: skip
-            dv += np.where(diff, da + db, 0.0)
+            # per band, once: how far over its top and under its bottom (at most one is > 0),
+            # so a move's change is max(over - v, under + v, 0) - violation at each end
+            over, under = load - r.hi, r.lo - load
+            now = np.maximum(over, 0.0) + np.maximum(under, 0.0)
+            da = np.maximum(np.maximum(over[ga] - v, under[ga] + v), 0.0) - now[ga]
+            db = np.maximum(np.maximum(over[gb] + v, under[gb] - v), 0.0) - now[gb]
+            da += db
+            if r.group is not None:  # a move within one group changes nothing of its band
+                da[ga == gb] = 0.0
+            dv += da
         if capped:
             mk = problem.measure[ci] / problem.moved_scale
             dk = np.where(cur[ci] == cb, mk, 0.0) - np.where(cur[ci] == ca, mk, 0.0)

@@ -352,7 +352,11 @@ def _swap(
     # each resource's accounts by value, once: each round orders its partners by territory
     # with a stable sort of small integers (a radix sort) instead of sorting them anew
     by_value = np.argsort(values, axis=1, kind="stable")
+    # ... and each account's rank by value (equal values, equal ranks): a partner's position
+    # in its territory's run is one search over (territory, rank) keys for every territory
+    rank = np.array([np.searchsorted(v[o], v) for v, o in zip(values, by_value, strict=True)])
     label = np.int16 if m < 2**15 else np.int64
+    runs = np.int64(problem.n + 1)
     while not stop():
         viol = _violation(loads, lo, hi, width)
         viol[tried] = 0.0
@@ -390,21 +394,21 @@ def _swap(
             continue
         # each of mine against the two partners of each territory b nearest it on the matched
         # resource (just below, just above): (B, 2, Q) swaps, scored at once
-        kv, vm = values[key, acc], values[key, mine]
-        pos = np.array([np.searchsorted(kv[start[b] : start[b + 1]], vm) for b in live])
+        keys = assign[acc] * runs + rank[key, acc]  # ascending: by territory, then by value
+        pos = np.searchsorted(keys, live[:, None] * runs + rank[key, mine])
         first, last = start[live][:, None], start[live + 1][:, None] - 1
-        pos += first
         ks = acc[np.stack([np.clip(pos - 1, first, last), np.clip(pos, first, last)], axis=1)]
-        shape = (-1, 1, 1, 1)
         d = values[:, mine][:, None, None, :] - values[:, ks]  # (k, B, 2, Q): t loses, b gains
-        lo_b, hi_b = lo[:, live][:, :, None, None], hi[:, live][:, :, None, None]
-        w = width.reshape(shape)
-        load_b = loads[:, live][:, :, None, None]
-        before_b = _violation(load_b, lo_b, hi_b, w)  # (B, 1, 1)
-        after_t = _violation(
-            loads[:, t].reshape(shape) - d, lo[:, t].reshape(shape), hi[:, t].reshape(shape), w
-        )
-        after_b = _violation(load_b + d, lo_b, hi_b, w)
+        before_b = _violation(loads[:, live], lo[:, live], hi[:, live], width)[:, None, None]
+        # band by band (a load is over its top or under its bottom, not both), in (B, 2, Q)
+        after_t = np.zeros(d.shape[1:])
+        after_b = np.zeros(d.shape[1:])
+        for r, dr in enumerate(d):
+            x = loads[r, t] - dr
+            after_t += np.maximum(np.maximum(x - hi[r, t], lo[r, t] - x), 0.0) / width[r, 0]
+            x = loads[r, live][:, None, None] + dr
+            lo_b, hi_b = lo[r, live][:, None, None], hi[r, live][:, None, None]
+            after_b += np.maximum(np.maximum(x - hi_b, lo_b - x), 0.0) / width[r, 0]
         gain = viol[t] + before_b - after_t - after_b
         ok = (after_t < viol[t] - 1e-12) & (after_b <= before_b + 1e-12)
         bs = live[:, None, None]
