@@ -395,7 +395,9 @@ def _swap(
         # each of mine against the two partners of each territory b nearest it on the matched
         # resource (just below, just above): (B, 2, Q) swaps, scored at once
         keys = assign[acc] * runs + rank[key, acc]  # ascending: by territory, then by value
-        pos = np.searchsorted(keys, live[:, None] * runs + rank[key, mine])
+        by = np.argsort(rank[key, mine], kind="stable")  # queries in order search faster
+        pos = np.empty((len(live), len(mine)), dtype=np.int64)
+        pos[:, by] = np.searchsorted(keys, live[:, None] * runs + rank[key, mine[by]])
         first, last = start[live][:, None], start[live + 1][:, None] - 1
         ks = acc[np.stack([np.clip(pos - 1, first, last), np.clip(pos, first, last)], axis=1)]
         d = values[:, mine][:, None, None, :] - values[:, ks]  # (k, B, 2, Q): t loses, b gains
@@ -412,11 +414,12 @@ def _swap(
         gain = viol[t] + before_b - after_t - after_b
         ok = (after_t < viol[t] - 1e-12) & (after_b <= before_b + 1e-12)
         bs = live[:, None, None]
+        cur_k, measure_k = cur[ks], measure[ks]
         spend = (
             np.where(cur[mine] == t, measure[mine], 0.0)
             - np.where(cur[mine] == bs, measure[mine], 0.0)
-            + np.where(cur[ks] == bs, measure[ks], 0.0)
-            - np.where(cur[ks] == t, measure[ks], 0.0)
+            + np.where(cur_k == bs, measure_k, 0.0)
+            - np.where(cur_k == t, measure_k, 0.0)
         )
         ok &= (spend <= budget + 1e-9) & mine_to[:, None, :]
         score = np.where(ok, gain / np.maximum(spend, unit), -np.inf)
