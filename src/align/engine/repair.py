@@ -70,7 +70,8 @@ def repair_moves(
         sel = (pj != a_all) & (bad[a_all] | bad[pj])
         if capped and short > 0:
             sel |= (pj == cur[pi]) & (a_all != pj)
-        ci, cb = pi[sel], pj[sel]
+        at = np.flatnonzero(sel)
+        ci, cb = pi[at], pj[at]
         if not len(ci):
             return assign, total
         ca = assign[ci]
@@ -82,18 +83,25 @@ def repair_moves(
             # so a move's change is max(over - v, under + v, 0) - violation at each end
             over, under = load - r.hi, r.lo - load
             now = np.maximum(over, 0.0) + np.maximum(under, 0.0)
-            da = np.maximum(np.maximum(over[ga] - v, under[ga] + v), 0.0) - now[ga]
-            db = np.maximum(np.maximum(over[gb] + v, under[gb] - v), 0.0) - now[gb]
-            da += db
+            ends = []
+            for g, sv in ((ga, -v), (gb, v)):
+                x, y = over[g], under[g]
+                x += sv
+                y -= sv
+                np.maximum(x, y, out=x)
+                np.maximum(x, 0.0, out=x)
+                x -= now[g]
+                ends.append(x)
+            ends[0] += ends[1]
             if r.group is not None:  # a move within one group changes nothing of its band
-                da[ga == gb] = 0.0
-            dv += da
+                ends[0][ga == gb] = 0.0
+            dv += ends[0]
         if capped:
             mk = problem.measure[ci] / problem.moved_scale
             dk = np.where(cur[ci] == cb, mk, 0.0) - np.where(cur[ci] == ca, mk, 0.0)
             lo_k = problem.moved_min_kept
             dv += np.maximum(lo_k - kept - dk, 0) - np.maximum(lo_k - kept, 0)  # type: ignore[operator]
-        to = pair_cost[sel]
+        to = pair_cost[at]
         dc = (to - own[ci]) / cs
         score = dc + SLACK_COST * dv
         good = np.flatnonzero((dv < -1e-12) & (score < 0))
