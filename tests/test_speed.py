@@ -109,6 +109,36 @@ def _shape_scenario(name: str, n: int, m: int, seed: int, **solver: object) -> a
     return align.make_scenario(acc, ter, settings=conf)
 
 
+@pytest.mark.parametrize("shape", ["capped", "light-rules"])
+def test_the_candidate_pairs_keep_each_lock_alone_and_a_floor_under_every_pair_left_out(
+    shape: str,
+) -> None:
+    """Candidates by k-d tree with locks (capped: no dense n x m work), and by the dense rows
+    with segments (light-rules): a locked account's one pair is its lock, every other account
+    keeps today's pair where it may stay, and no eligible pair left out costs less than the
+    account's floor (pricing skips accounts by it)."""
+    problem = build_problem(_shape_scenario(shape, 2000, 20, 1))
+    locked = problem.fixed >= 0
+    assert locked.any()
+    assert problem._nearest_by_distance() is (shape == "capped")
+    pi, pj = problem.nearest_pairs(6)
+    rows = np.arange(problem.n)
+    assert (np.bincount(pi, minlength=problem.n)[locked] == 1).all()
+    assert (pj[locked[pi]] == problem.fixed[pi[locked[pi]]]).all()
+    kept = np.zeros((problem.n, problem.m), dtype=bool)
+    kept[pi, pj] = True
+    elig = problem.eligible_rows(rows)
+    today = np.flatnonzero(~locked & (problem.current >= 0))
+    today = today[elig[today, problem.current[today]]]  # where its segment still allows it
+    assert kept[today, problem.current[today]].all()
+    assert (kept.sum(axis=1)[~locked] >= np.minimum(6, elig.sum(axis=1)[~locked])).all()
+    left = elig & ~kept
+    assert left.sum() > 0
+    cost = problem.raw_costs(rows)
+    assert (cost[left] >= np.broadcast_to(problem.pruned_floor[:, None], left.shape)[left]).all()
+    assert np.isinf(problem.pruned_floor[locked]).all()
+
+
 def _check_run(run: align.Run, sc: align.Scenario) -> None:
     """Every account once, every band, locks, segments and the moved cap, a true bound."""
     assert run.assignments is not None

@@ -194,30 +194,35 @@ class Problem:
         return unique_pairs(np.concatenate(pis), np.concatenate(pjs), self.m)
 
     def _nearest_by_distance(self) -> bool:
-        """Whether the k cheapest pairs are the k nearest (plus today's): every pair eligible,
-        costs increasing in distance, coordinates rather than a given matrix."""
+        """Whether the k cheapest pairs are the k nearest (plus today's): every pair eligible
+        but a locked account's (its lock is its one pair), costs increasing in distance,
+        coordinates rather than a given matrix."""
         geo = self.scenario.geometry
         return (
             geo.matrix is None
             and self.scenario.eligible is None
             and self.scenario.settings.constraints.max_distance_km is None
-            and not (self.fixed >= 0).any()
             and self.travel > 0
             and bool((self.weight >= 0).all())
         )
 
     def _nearest_tree(self, k: int) -> tuple[IntArray, IntArray]:
         """:meth:`nearest_pairs` by a k-d tree (no dense n x m work): the k nearest territories
-        and today's. Any pair left out is at least as far as the k-th nearest and is a move."""
+        and today's; a locked account's lock alone. Any pair left out is at least as far as the
+        k-th nearest and is a move (a locked account leaves none out)."""
         geo = self.scenario.geometry
         idx = geo.nearest(k)
         d_k = geo.pairs(np.arange(self.n), idx[:, -1])  # the tree returns them nearest first
         floor = self.travel * self.weight * (d_k if self.power == 1 else d_k * d_k)
         if self.disruption:
             floor = floor + self.disruption * self.measure * (self.current >= 0)
-        self.pruned_floor = floor * (1 - 1e-9) - 1e-9
-        pi = np.r_[np.repeat(np.arange(self.n), k), np.flatnonzero(self.current >= 0)]
-        pj = np.r_[idx.ravel(), self.current[self.current >= 0]]
+        locked = self.fixed >= 0
+        free = np.flatnonzero(~locked)
+        self.pruned_floor = np.where(locked, np.inf, floor * (1 - 1e-9) - 1e-9)
+        today = free[self.current[free] >= 0]
+        held = np.flatnonzero(locked)
+        pi = np.r_[np.repeat(free, k), today, held]
+        pj = np.r_[idx[free].ravel(), self.current[today], self.fixed[held]]
         return unique_pairs(pi, pj, self.m)
 
     def all_pairs(self) -> tuple[IntArray, IntArray]:
