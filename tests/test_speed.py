@@ -166,7 +166,9 @@ def test_a_solve_without_the_main_plan_returns_the_first_plan(shape: str, seed: 
     events: list[str] = []
     run = align.solve(sc, progress=lambda phase, info: events.append(phase))
     assert run.status == "feasible"
-    assert run.stats["first_plan"]["used"] is True
+    first = run.stats["first_plan"]
+    assert first["used"] is True
+    assert 0 < first["held_s"] <= first["seconds"]  # it held before its local search ended
     assert "incumbent" in events
     _check_run(run, sc)
     assert run.gap is not None and 0 < run.gap < 1

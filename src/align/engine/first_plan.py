@@ -40,6 +40,7 @@ class FirstPlan:
         self.problem, self.pairs, self.clock = problem, pairs, clock
         self.assign: np.ndarray | None = None
         self.seconds = 0.0
+        self.held: float | None = None  # seconds until the plan held every rule
         self.method = ""  # how the plan was made: "transfer", "priced" or "priced, mended"
         self._halt = threading.Event()
         share = FIRST_PLAN_BACKGROUND_SHARE if background else FIRST_PLAN_INLINE_SHARE
@@ -111,6 +112,7 @@ class FirstPlan:
             if left <= SLACK_TOL:
                 # the plan holds: announced (and a rescue's) while the local search improves it
                 self.assign = plan
+                self.held = time.perf_counter() - t0
                 plan, _ = local_search(self.problem, pi, pj, plan, stop=self._stopped)
                 self.assign = plan
         finally:
@@ -160,6 +162,7 @@ class FirstPlan:
             "seconds": round(self.seconds, 4),
             "found": self.assign is not None,
             "method": self.method,
+            "held_s": None if self.held is None else round(self.held, 4),
         }
         if self.assign is None:
             return out
