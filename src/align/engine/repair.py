@@ -173,27 +173,35 @@ CHAIN_MAX = 1_000_000  # two-leg moves scored per round, at most (memory: ~100 b
 CHAIN_LEGS = 24  # second legs tried out of each territory: its cheapest moves
 
 
-def _in_band(r: Resource, load: FloatArray, t: IntArray, new: FloatArray) -> BoolArray:
-    return np.asarray((new >= r.lo[t] - BAND_EPS) & (new <= r.hi[t] + BAND_EPS), dtype=bool)
-
-
 def _fits_chain(
     problem: Problem,
     loads: list[np.ndarray],
-    a: np.ndarray,
-    b: np.ndarray,
-    c: np.ndarray,
-    i: np.ndarray,
-    k: np.ndarray,
+    oa: IntArray,
+    ob: IntArray,
+    vals: list[FloatArray],
+    f: IntArray,
+    g: IntArray,
 ) -> np.ndarray:
-    """Whether i: a -> b and k: b -> c (c may be a: a swap) keep the bands of a, b and c."""
-    ok = np.ones(len(a), dtype=bool)
+    """Whether the move f (account i: a -> b) then the move g (account k: b -> c; c may be a: a
+    swap) keep the bands of a, b and c. ``oa``, ``ob``, ``vals``: each move's territories and
+    the account's values; what one move does to its own two territories is worked out once per
+    move, not once per chain."""
+    a, c = oa[f], ob[g]
     back = c == a
-    for r, load in zip(problem.resources, loads, strict=True):
-        vi, vk = r.values[i], r.values[k]
-        ok &= _in_band(r, load, a, load[a] - vi + np.where(back, vk, 0.0))
-        ok &= _in_band(r, load, b, load[b] + vi - vk)
-        ok &= back | _in_band(r, load, c, load[c] + vk)
+    swap = np.flatnonzero(back)
+    ok = np.ones(len(f), dtype=bool)
+    for r, load, v in zip(problem.resources, loads, vals, strict=True):
+        lo, hi = r.lo - BAND_EPS, r.hi + BAND_EPS  # per territory, once: the bands kept
+        out_a = load[oa] - v  # each move's territory without the account ...
+        in_b = load[ob] + v  # ... and its target with it
+        leaves = (out_a >= lo[oa]) & (out_a <= hi[oa])
+        joins = (in_b >= lo[ob]) & (in_b <= hi[ob])
+        b, vk = ob[f], v[g]
+        new = in_b[f] - vk
+        ok &= (new >= lo[b]) & (new <= hi[b])
+        ok &= back | (leaves[f] & joins[g])
+        new = out_a[f[swap]] + vk[swap]  # a swap: k comes back to a
+        ok[swap] &= (new >= lo[a[swap]]) & (new <= hi[a[swap]])
     return ok
 
 
@@ -258,9 +266,13 @@ def local_search(
         # target (c = a: a swap); bands over groups of territories get shifts only
         first = np.flatnonzero(d1 < -1e-9)
         if len(first) and not grouped:
-            first = first[np.argsort(d1[first], kind="stable")]
-            # second legs by the territory they leave, the CHAIN_LEGS cheapest of each
-            order = np.lexsort((d1, oa))
+            # the moves by gain once: the first legs in that order, and (a stable radix sort
+            # of small integers) the second legs by the territory they leave, each by gain
+            by_gain = np.argsort(d1, kind="stable")
+            first = by_gain[d1[by_gain] < -1e-9]
+            label = np.int16 if m < 2**15 else np.int64
+            order = by_gain[np.argsort(oa[by_gain].astype(label), kind="stable")]
+            # second legs: the CHAIN_LEGS cheapest out of each territory
             sk = oa[order]
             rank = np.arange(len(order)) - np.searchsorted(sk, sk, "left")
             order, sk = order[rank < CHAIN_LEGS], sk[rank < CHAIN_LEGS]
@@ -275,7 +287,7 @@ def local_search(
                 gain = d1[f] + d1[g]
                 good = gain < -1e-9
                 f, g, gain = f[good], g[good], gain[good]
-                fit = _fits_chain(problem, loads, oa[f], ob[f], ob[g], oi[f], oi[g])
+                fit = _fits_chain(problem, loads, oa, ob, vals, f, g)
                 dk = dk1[f] + dk1[g]
                 if capped:
                     fit &= kept + dk >= problem.moved_min_kept - 1e-9  # type: ignore[operator]
