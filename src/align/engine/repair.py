@@ -266,13 +266,10 @@ def local_search(
         # target (c = a: a swap); bands over groups of territories get shifts only
         first = np.flatnonzero(d1 < -1e-9)
         if len(first) and not grouped:
-            # the moves by gain once: the first legs in that order, and (a stable radix sort
-            # of small integers) the second legs by the territory they leave, each by gain
+            # the moves by gain once; second legs by territory (a radix sort), its CHAIN_LEGS best
             by_gain = np.argsort(d1, kind="stable")
             first = by_gain[d1[by_gain] < -1e-9]
-            label = np.int16 if m < 2**15 else np.int64
-            order = by_gain[np.argsort(oa[by_gain].astype(label), kind="stable")]
-            # second legs: the CHAIN_LEGS cheapest out of each territory
+            order = by_gain[np.argsort(oa[by_gain].astype(np.min_scalar_type(m)), kind="stable")]
             sk = oa[order]
             rank = np.arange(len(order)) - np.searchsorted(sk, sk, "left")
             order, sk = order[rank < CHAIN_LEGS], sk[rank < CHAIN_LEGS]
