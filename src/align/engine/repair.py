@@ -186,7 +186,7 @@ def _fits_chain(
     swap) keep the bands of a, b and c. ``oa``, ``ob``, ``vals``: each move's territories and
     the account's values; what one move does to its own two territories is worked out once per
     move, not once per chain."""
-    a, c = oa[f], ob[g]
+    a, b, c = oa[f], ob[f], ob[g]
     back = c == a
     swap = np.flatnonzero(back)
     ok = np.ones(len(f), dtype=bool)
@@ -196,7 +196,7 @@ def _fits_chain(
         in_b = load[ob] + v  # ... and its target with it
         leaves = (out_a >= lo[oa]) & (out_a <= hi[oa])
         joins = (in_b >= lo[ob]) & (in_b <= hi[ob])
-        b, vk = ob[f], v[g]
+        vk = v[g]
         new = in_b[f] - vk
         ok &= (new >= lo[b]) & (new <= hi[b])
         ok &= back | (leaves[f] & joins[g])
@@ -270,11 +270,11 @@ def local_search(
             by_gain = np.argsort(d1, kind="stable")
             first = by_gain[d1[by_gain] < -1e-9]
             order = by_gain[np.argsort(oa[by_gain].astype(np.min_scalar_type(m)), kind="stable")]
-            sk = oa[order]
-            rank = np.arange(len(order)) - np.searchsorted(sk, sk, "left")
-            order, sk = order[rank < CHAIN_LEGS], sk[rank < CHAIN_LEGS]
-            lo_i = np.searchsorted(sk, ob[first], "left")
-            cnt = np.searchsorted(sk, ob[first], "right") - lo_i
+            runs = np.bincount(oa, minlength=m)  # each territory's run of moves in ``order``
+            rank = np.arange(len(order)) - (np.cumsum(runs) - runs)[oa[order]]
+            order = order[rank < CHAIN_LEGS]
+            runs = np.minimum(runs, CHAIN_LEGS)
+            lo_i, cnt = (np.cumsum(runs) - runs)[ob[first]], runs[ob[first]]
             keep = np.cumsum(cnt) <= CHAIN_MAX
             first, lo_i, cnt = first[keep], lo_i[keep], cnt[keep]
             if cnt.sum():
