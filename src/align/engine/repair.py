@@ -173,6 +173,16 @@ CHAIN_MAX = 1_000_000  # two-leg moves scored per round, at most (memory: ~100 b
 CHAIN_LEGS = 24  # second legs tried out of each territory: its cheapest moves
 
 
+def _argsort_stable(x: FloatArray) -> IntArray:
+    """``np.argsort(x, kind="stable")``, by the faster unstable sort where no two values tie and
+    none is NaN (the order is then the same)."""
+    order = np.argsort(x)
+    s = x[order]
+    if len(s) < 2 or ((s[1:] != s[:-1]).all() and not np.isnan(s[-1])):
+        return order
+    return np.argsort(x, kind="stable")
+
+
 def _fits_chain(
     problem: Problem,
     loads: list[np.ndarray],
@@ -267,7 +277,7 @@ def local_search(
         first = np.flatnonzero(d1 < -1e-9)
         if len(first) and not grouped:
             # the moves by gain once; second legs by territory (a radix sort), its CHAIN_LEGS best
-            by_gain = np.argsort(d1, kind="stable")
+            by_gain = _argsort_stable(d1)
             first = by_gain[d1[by_gain] < -1e-9]
             order = by_gain[np.argsort(oa[by_gain].astype(np.min_scalar_type(m)), kind="stable")]
             runs = np.bincount(oa, minlength=m)  # each territory's run of moves in ``order``
