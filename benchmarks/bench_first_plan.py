@@ -125,11 +125,15 @@ def main(argv: list[str] | None = None) -> int:
             flush=True,
         )
     secs = [float(r["seconds"]) for r in rows]  # type: ignore[arg-type]
-    held = [float(r["held"]) for r in rows if r["held"] is not None]  # type: ignore[arg-type]
+    held_at = [float(r["held"]) for r in rows if r["held"] is not None]  # type: ignore[arg-type]
     print(
         f"\nholds every rule: {sum(bool(r['holds']) for r in rows)} of {len(rows)}; seconds "
         f"median {statistics.median(secs):.2f}, worst {max(secs):.2f}"
-        + (f"; held at median {statistics.median(held):.2f}, worst {max(held):.2f}" if held else "")
+        + (
+            f"; held at median {statistics.median(held_at):.2f}, worst {max(held_at):.2f}"
+            if held_at
+            else ""
+        )
     )
     wholes = []
     for limit in (float(x) for x in a.whole.split(",") if x):
