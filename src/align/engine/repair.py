@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import numpy as np
+from numpy.typing import NDArray
 
 from .formulation import FloatArray, IntArray, Problem, Resource
+
+BoolArray = NDArray[np.bool_]
 
 SLACK_COST = 1e6  # scaled cost of one mean target of band slack in the LP (big M)
 SLACK_TOL = 1e-7  # slack left in an elastic answer (or a repaired plan): not a plan
@@ -180,33 +183,56 @@ def _argsort_stable(x: FloatArray) -> IntArray:
     return np.argsort(x, kind="stable")
 
 
+@dataclass
+class _Ends:
+    """What each move (an account: a -> b) does to its own two territories, worked out once
+    per round and shared by the shifts and the chains: per resource the load a is left with
+    and the load b gets, and whether every band of a (``leaves``) and of b (``joins``) holds."""
+
+    out_a: list[FloatArray]
+    in_b: list[FloatArray]
+    leaves: BoolArray
+    joins: BoolArray
+
+
+def _ends(
+    problem: Problem, loads: list[np.ndarray], oa: IntArray, ob: IntArray, vals: list[FloatArray]
+) -> _Ends:
+    """:class:`_Ends` of the moves ``oa -> ob`` (bands of single territories only)."""
+    ends = _Ends([], [], np.ones(len(oa), dtype=bool), np.ones(len(oa), dtype=bool))
+    for r, load, v in zip(problem.resources, loads, vals, strict=True):
+        lo, hi = r.lo - BAND_EPS, r.hi + BAND_EPS
+        out_a = load[oa] - v
+        in_b = load[ob] + v
+        ends.leaves &= (out_a >= lo[oa]) & (out_a <= hi[oa])
+        ends.joins &= (in_b >= lo[ob]) & (in_b <= hi[ob])
+        ends.out_a.append(out_a)
+        ends.in_b.append(in_b)
+    return ends
+
+
 def _fits_chain(
     problem: Problem,
-    loads: list[np.ndarray],
+    ends: _Ends,
     oa: IntArray,
     ob: IntArray,
     vals: list[FloatArray],
     f: IntArray,
     g: IntArray,
-) -> np.ndarray:
+) -> BoolArray:
     """Whether the move f (account i: a -> b) then the move g (account k: b -> c; c may be a: a
-    swap) keep the bands of a, b and c. ``oa``, ``ob``, ``vals``: each move's territories and
-    the account's values; what one move does to its own two territories is worked out once per
-    move, not once per chain."""
+    swap) keep the bands of a, b and c. ``ends``, ``oa``, ``ob``, ``vals``: each move's own two
+    territories and the account's values (what a move does there is worked out once per move,
+    not once per chain)."""
     a, b, c = oa[f], ob[f], ob[g]
     back = c == a
     swap = np.flatnonzero(back)
-    ok = np.ones(len(f), dtype=bool)
-    for r, load, v in zip(problem.resources, loads, vals, strict=True):
-        lo, hi = r.lo - BAND_EPS, r.hi + BAND_EPS  # per territory, once: the bands kept
-        out_a = load[oa] - v  # each move's territory without the account ...
-        in_b = load[ob] + v  # ... and its target with it
-        leaves = (out_a >= lo[oa]) & (out_a <= hi[oa])
-        joins = (in_b >= lo[ob]) & (in_b <= hi[ob])
+    ok: BoolArray = back | (ends.leaves[f] & ends.joins[g])
+    for r, out_a, in_b, v in zip(problem.resources, ends.out_a, ends.in_b, vals, strict=True):
+        lo, hi = r.lo - BAND_EPS, r.hi + BAND_EPS
         vk = v[g]
         new = in_b[f] - vk
         ok &= (new >= lo[b]) & (new <= hi[b])
-        ok &= back | (leaves[f] & joins[g])
         new = out_a[f[swap]] + vk[swap]  # a swap: k comes back to a
         ok[swap] &= (new >= lo[a[swap]]) & (new <= hi[a[swap]])
     return ok
@@ -260,7 +286,9 @@ def local_search(
             kept = float(mk[(cur >= 0) & (cur == assign)].sum())
             dk1 = np.where(cur[oi] == ob, mk[oi], 0.0) - np.where(cur[oi] == oa, mk[oi], 0.0)
         # shifts
-        ok = (d1 < -1e-9) & _fits(problem, loads, oa, ob, vals)
+        ends = None if grouped else _ends(problem, loads, oa, ob, vals)
+        fit = _fits(problem, loads, oa, ob, vals) if ends is None else ends.leaves & ends.joins
+        ok = (d1 < -1e-9) & fit
         if capped:
             ok &= kept + dk1 >= problem.moved_min_kept - 1e-9  # type: ignore[operator]
         s_idx = np.flatnonzero(ok)
@@ -272,7 +300,7 @@ def local_search(
         # chains: a first leg i: a -> b that lowers the cost, a second leg k: b -> c out of its
         # target (c = a: a swap); bands over groups of territories get shifts only
         first = np.flatnonzero(d1 < -1e-9)
-        if len(first) and not grouped:
+        if len(first) and ends is not None:  # bands of single territories
             # the moves by gain once; second legs by territory (a radix sort), its CHAIN_LEGS best
             by_gain = _argsort_stable(d1)
             first = by_gain[d1[by_gain] < -1e-9]
@@ -291,7 +319,7 @@ def local_search(
                 gain = d1[f] + d1[g]
                 good = gain < -1e-9
                 f, g, gain = f[good], g[good], gain[good]
-                fit = _fits_chain(problem, loads, oa, ob, vals, f, g)
+                fit = _fits_chain(problem, ends, oa, ob, vals, f, g)
                 dk = dk1[f] + dk1[g]
                 if capped:
                     fit &= kept + dk >= problem.moved_min_kept - 1e-9  # type: ignore[operator]
@@ -306,9 +334,8 @@ def local_search(
         gain = np.concatenate(moves_gain)
         if not len(gain):
             break
-        acc_a, acc_b = np.concatenate(moves_a), np.concatenate(moves_b)
-        ta, tb, dk = np.concatenate(moves_ta), np.concatenate(moves_tb), np.concatenate(moves_dk)
-        tc = np.concatenate(moves_tc)
+        acc_a, acc_b, dk = (np.concatenate(x) for x in (moves_a, moves_b, moves_dk))
+        ta, tb, tc = (np.concatenate(x) for x in (moves_ta, moves_tb, moves_tc))
         pick = np.argsort(gain, kind="stable")
         touched = np.zeros(m, dtype=bool)
         moved_now = 0
