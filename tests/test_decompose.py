@@ -18,8 +18,10 @@ from test_invariants import brute_force, check_plan, scenarios
 import align
 from align.engine import decompose
 from align.engine.aggregate import aggregate
+from align.engine.backends import BackendResult
 from align.engine.formulation import build_problem
 from align.engine.lagrange import band_term, pairs_of, reduced
+from align.status import Status
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 from generate import generate  # noqa: E402
@@ -131,3 +133,37 @@ def test_any_multipliers_give_a_bound_below_the_lp(synthetic) -> None:  # type: 
         lam = float(rng.uniform(0, 50))
         value = pairs.row_min(reduced(pairs, ys, lam)).sum() + band_term(problem, ys, lam)
         assert value * problem.cost_scale <= lp_value * (1 + 1e-9)
+
+
+def test_a_sifting_round_not_solved_in_time_leaves_the_last_solved_restriction(
+    synthetic, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    """A later round's LP over more accounts that is not solved in its time gives way to the
+    round before it: that round's free accounts are the restriction, and its LP (warm) is the
+    restriction's LP, so the reserve kept for the MIP still yields a plan."""
+    acc, ter, conf = synthetic
+    conf = {**conf, "solver": {**conf["solver"], "method": "decompose"}}
+    monkeypatch.setattr(decompose, "SIFT_ENOUGH", 0.0)  # sift on until every account is content
+    monkeypatch.setattr(decompose, "FREE_SHARE", 0.0)
+    monkeypatch.setattr(decompose, "FREE_PER_BAND", 0)
+    sessions = []
+    real = decompose.lp_session
+
+    def lp_session(*args, **kwargs):  # type: ignore[no-untyped-def]
+        session = real(*args, **kwargs)
+        sessions.append(session)
+        if len(sessions) == 3:  # the third round's LP runs out of time
+            session.solve = lambda **_: BackendResult(Status.NO_SOLUTION)
+        return session
+
+    monkeypatch.setattr(decompose, "lp_session", lp_session)
+    run = align.solve(align.make_scenario(acc, ter, settings=conf))
+    sift = run.stats["decomposed"]["sift"]
+    assert len(sift) == 3 and sift[2]["unsolved"] == "no_solution"
+    assert sift[2]["free"] > sift[1]["free"]
+    # the restriction is the second round's, and its LP the second round's, warm
+    assert run.stats["free_accounts"] == sift[1]["free"]
+    assert run.stats["restricted_lp_warm"] is True
+    assert run.status in ("optimal", "feasible")
+    assert run.stats["max_band_violation"] == 0.0
+    assert run.bound is not None and run.bound >= sift[1]["bound"] * (1 - 1e-9)

@@ -59,6 +59,8 @@ CLUSTERS_MAX = 15_000
 HELD_TOL = 1e-7
 SIFT_ROUNDS = 12
 SIFT_RESERVE = 0.4  # share of the time left at the first restricted LP kept for the MIP
+SIFT_RESERVE_LENT = 0.5  # share of that reserve a later round's LP may use: past it, the last
+# round solved stands (its restriction gets the rest of the time)
 SIFT_ADD_MIN = 20_000  # accounts a sifting round may free even when fewer are free
 SIFT_ENOUGH = 0.2  # stop sifting once the restricted LP is this share of the gap from the bound
 
@@ -286,33 +288,30 @@ def sift(
         )
         solver = problem.scenario.settings.solver
         session = lp_session(backend, model, seed=solver.seed, threads=solver.threads)
-        lp = session.solve(time_limit=left())
+        # a round after one whose restriction has a plan may not eat the MIP's time
+        limit = left() if last_lp is None else left() - SIFT_RESERVE_LENT * reserve
+        lp = session.solve(time_limit=max(limit, 0.0))
         if lp.status != "optimal" or lp.row_dual is None:
             if rounds == 1:
                 return None
+            if last_lp is not None:  # the last round solved stands: its LP is the restriction's
+                stats["sift"].append(
+                    {"free": int(free.sum()), "unsolved": lp.status, "seconds": _since(t_round)}
+                )
+                free = last_lp[3].copy()
             break
         slack = float(sum(lp.x[col] for *_, col in layout.elastic_cols)) if lp.x is not None else 0
         last_lp = (session, model, layout, free.copy()) if slack <= SLACK_TOL else None
         if slack > SLACK_TOL:
-            # the held accounts leave the free ones no plan: the duals are big-M prices, so
-            # rather than trust them, free the held accounts nearest (by margin) to the bands
-            # that needed slack, as many again as are free
             stats.setdefault("sift", []).append(
                 {"free": int(free.sum()), "slack": slack, "seconds": _since(t_round)}
             )
-            near = _near_slack(problem, layout, lp.x, pi, pj, base) & ~free
-            if not near.any():
-                near = ~free  # chains of moves: any held account may help
-            pick = by_margin[near[by_margin]][: max(int(free.sum()), 1)]
-            free[pick] = True
-            if not len(pick):
-                # nothing left to free: pairs the candidates miss, priced at the big-M duals
-                # (as the monolithic LP does), or no plan exists at all
-                new_i, new_j, _ = price(problem, rule_duals(problem, layout, lp.row_dual), pi, pj)
-                if not len(new_i):
-                    infeasible = True
-                    break
-                pi, pj = unique_pairs(np.r_[pi, new_i], np.r_[pj, new_j], problem.m)
+            grown = _free_for_slack(problem, layout, lp, pi, pj, base, free, by_margin)
+            if grown is None:
+                infeasible = True
+                break
+            if len(grown[0]) > len(pi):
+                pi, pj = grown
                 pairs = pairs_of(problem, pi, pj)
             if left() <= 0:
                 break
@@ -352,8 +351,8 @@ def sift(
             break
         if total - bound <= SIFT_ENOUGH * gap * abs(total):
             break  # what the restriction loses is a small part of the gap target
-        if left() <= reserve:
-            break
+        if left() - reserve < _since(t_round):
+            break  # the next round (over more accounts) would not end before the reserve
         # the most unhappy first (per unit of size), at most doubling the restricted LP
         gain = np.where(unhappy, (own - low) / np.maximum(size, 1e-12), -np.inf)
         take = max(int(free.sum()), SIFT_ADD_MIN)
@@ -362,6 +361,28 @@ def sift(
     stats["exact"] = exact  # the restricted LP's optimum is the whole LP's
     return Sifted(free, base, pi, pj, bound, total, infeasible, by_margin, prices, stats,
                   held_plan, last_lp)  # fmt: skip
+
+
+def _free_for_slack(  # type: ignore[no-untyped-def]
+    problem: Problem, layout, lp, pi, pj, base, free: BoolArray, by_margin: IntArray
+) -> tuple[IntArray, IntArray] | None:
+    """A restricted LP that needed slack: the held accounts leave the free ones no plan, and
+    its duals are big-M prices, so rather than trust them, the held accounts nearest (by
+    margin) to the bands that needed slack are freed (``free``, in place), as many again as
+    are free. Nothing left to free: the pairs the candidates miss, priced at the big-M duals
+    (as the monolithic LP does), are returned with the candidates; None when there are none
+    either (no plan exists at all)."""
+    near = _near_slack(problem, layout, lp.x, pi, pj, base) & ~free
+    if not near.any():
+        near = ~free  # chains of moves: any held account may help
+    pick = by_margin[near[by_margin]][: max(int(free.sum()), 1)]
+    free[pick] = True
+    if len(pick):
+        return pi, pj
+    new_i, new_j, _ = price(problem, rule_duals(problem, layout, lp.row_dual), pi, pj)
+    if not len(new_i):
+        return None
+    return unique_pairs(np.r_[pi, new_i], np.r_[pj, new_j], problem.m)
 
 
 def _since(t0: float) -> float:
