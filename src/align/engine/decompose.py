@@ -32,7 +32,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .aggregate import aggregated_duals
-from .backends import Backend, LPSession, lp_session
+from .backends import Backend, BackendResult, LPSession, lp_session
 from .formulation import (
     FloatArray,
     IntArray,
@@ -363,8 +363,15 @@ def sift(
                   held_plan, last_lp)  # fmt: skip
 
 
-def _free_for_slack(  # type: ignore[no-untyped-def]
-    problem: Problem, layout, lp, pi, pj, base, free: BoolArray, by_margin: IntArray
+def _free_for_slack(
+    problem: Problem,
+    layout: Layout,
+    lp: BackendResult,
+    pi: IntArray,
+    pj: IntArray,
+    base: IntArray,
+    free: BoolArray,
+    by_margin: IntArray,
 ) -> tuple[IntArray, IntArray] | None:
     """A restricted LP that needed slack: the held accounts leave the free ones no plan, and
     its duals are big-M prices, so rather than trust them, the held accounts nearest (by
@@ -379,6 +386,7 @@ def _free_for_slack(  # type: ignore[no-untyped-def]
     free[pick] = True
     if len(pick):
         return pi, pj
+    assert lp.row_dual is not None  # solved: the caller checked
     new_i, new_j, _ = price(problem, rule_duals(problem, layout, lp.row_dual), pi, pj)
     if not len(new_i):
         return None
