@@ -193,6 +193,26 @@ def test_elastic_resolve_names_the_rule_that_must_give() -> None:
     ]
 
 
+def test_a_book_too_large_to_rank_the_changes_is_told_so_without_a_model(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    # The case above with the ranking's size limit below its 5 x 2 pairs: no model of every
+    # pair is built, and the reasons say what is proven and how to go on.
+    from align.engine import diagnose
+
+    monkeypatch.setattr(diagnose, "RANKED_PAIRS_MAX", 9)
+    monkeypatch.setattr(diagnose, "build_model", None)  # calling it would raise
+    sc = line_case(
+        accounts={"potential": [17.0, 14.0, 10.0, 10.0, 9.0]},
+        overrides=["balance.potential.tolerance=0.01"],
+    )
+    run = align.solve(sc)
+    assert run.status == "infeasible"
+    assert run.reasons == [
+        "no plan keeps every rule (proven by the solve)",
+        "the single changes that let a plan exist are not ranked for 5 accounts x 2 territories "
+        "(10 pairs; at most 9 are modelled): relax balance.<measure>.tolerance and solve again",
+    ]
+
+
 @pytest.mark.parametrize("solver", BACKENDS)
 def test_pricing_adds_pruned_pairs_so_the_optimum_is_global(solver: str) -> None:
     # With one candidate per account only the nearest rep is in the first LP; the band forces

@@ -359,11 +359,18 @@ def _reach_change(
     return Change(need / limit - 1, text)
 
 
+RANKED_PAIRS_MAX = 2_000_000  # account x territory pairs the ranked reasons model at most: their
+# models hold every pair (~280 bytes each; 100,000 x 200 took 5.6 GiB and 125 s)
+
+
 def ranked_reasons(
     problem: Problem, backend: Backend, *, time_limit: float, seed: int
 ) -> list[str]:
     """The smallest single change that lets a plan exist first, then the other single changes
-    ranked; without one, what the closest plan breaks (:func:`elastic_reasons`)."""
+    ranked; without one, what the closest plan breaks (:func:`elastic_reasons`). Above
+    RANKED_PAIRS_MAX pairs, what is proven without a model (:func:`unranked_reasons`)."""
+    if problem.n * problem.m > RANKED_PAIRS_MAX:
+        return unranked_reasons(problem)
     changes = single_changes(problem, backend, time_limit=time_limit * 0.7, seed=seed)
     if not changes:
         closest = elastic_reasons(problem, backend, time_limit=time_limit * 0.3, seed=seed)
@@ -467,3 +474,28 @@ def elastic_reasons(
     if not reasons:
         reasons.append("no plan was found although no rule had to give; try a longer time limit")
     return reasons
+
+
+def unranked_reasons(problem: Problem) -> list[str]:
+    """Why no plan exists, for a book too large to rank the changes on: the least share of
+    moves the bands force, when the moved cap is below it (a proven bound: the cap must rise at
+    least that far, though a plan may need more), then how to get the ranking."""
+    pairs = problem.n * problem.m
+    rules = ["balance.<measure>.tolerance"]
+    rules += ["the capacities"] if any(r.kind == "capacity" for r in problem.resources) else []
+    rules += ["constraints.max_moved_share"] if problem.moved_min_kept is not None else []
+    note = (
+        f"the single changes that let a plan exist are not ranked for {problem.n:,} accounts x "
+        f"{problem.m:,} territories ({pairs:,} pairs; at most {RANKED_PAIRS_MAX:,} are "
+        f"modelled): relax {' or '.join(rules)} and solve again"
+    )
+    if problem.moved_min_kept is not None:
+        least, now = least_moved_share(problem), 1 - problem.moved_min_kept
+        if least > now * (1 + 1e-9) + 1e-12:
+            return [
+                f"constraints.max_moved_share must rise to at least {_up(least):.2%} (it is "
+                f"{now:.2%}): bringing every territory inside its bands moves at least that "
+                "share",
+                note,
+            ]
+    return ["no plan keeps every rule (proven by the solve)", note]
