@@ -176,16 +176,20 @@ def test_account_larger_than_every_band_is_named() -> None:
     )
 
 
+def no_even_split() -> align.Scenario:
+    """Potentials 17, 14, 10, 10, 9 at +-1% of 30: no split of them is in band."""
+    return line_case(
+        accounts={"potential": [17.0, 14.0, 10.0, 10.0, 9.0]},
+        overrides=["balance.potential.tolerance=0.01"],
+    )
+
+
 def test_elastic_resolve_names_the_rule_that_must_give() -> None:
     # Nothing is locked and no single check fails, but potentials 15,15,10,10,10 cannot make
     # 30 +- 1% on both sides... they can (15+15 / 10+10+10). Use 16,14,10,10,10: 30/30 again.
     # 17,14,10,10,9: sums 60, band [29.7, 30.3]; subsets: 17+14=31, 17+10=27, 14+10+10=34 ...
     # closest to 30 is 31 (A1+A2) or 29 (A3+A4+A5 = 29): 1.0 over / under.
-    sc = line_case(
-        accounts={"potential": [17.0, 14.0, 10.0, 10.0, 9.0]},
-        overrides=["balance.potential.tolerance=0.01"],
-    )
-    run = align.solve(sc)
+    run = align.solve(no_even_split())
     assert run.status == "infeasible"
     assert run.reasons == [
         "smallest single change that lets a plan exist: balance.potential.tolerance must rise to "
@@ -200,11 +204,7 @@ def test_a_book_too_large_to_rank_the_changes_is_told_so_without_a_model(monkeyp
 
     monkeypatch.setattr(diagnose, "RANKED_PAIRS_MAX", 9)
     monkeypatch.setattr(diagnose, "build_model", None)  # calling it would raise
-    sc = line_case(
-        accounts={"potential": [17.0, 14.0, 10.0, 10.0, 9.0]},
-        overrides=["balance.potential.tolerance=0.01"],
-    )
-    run = align.solve(sc)
+    run = align.solve(no_even_split())
     assert run.status == "infeasible"
     assert run.reasons == [
         "no plan keeps every rule (proven by the solve)",
