@@ -29,11 +29,11 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
-from numpy.typing import NDArray
 
 from .aggregate import aggregated_duals
 from .backends import Backend, BackendResult, LPSession, lp_session
 from .formulation import (
+    BoolArray,
     FloatArray,
     IntArray,
     Layout,
@@ -63,8 +63,6 @@ SIFT_RESERVE_LENT = 0.5  # share of that reserve a later round's LP may use: pas
 # round solved stands (its restriction gets the rest of the time)
 SIFT_ADD_MIN = 20_000  # accounts a sifting round may free even when fewer are free
 SIFT_ENOUGH = 0.2  # stop sifting once the restricted LP is this share of the gap from the bound
-
-BoolArray = NDArray[np.bool_]
 
 
 @dataclass

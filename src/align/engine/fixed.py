@@ -24,7 +24,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from numpy.typing import NDArray
 
 from ..errors import AlignError
 from ..runs import Run
@@ -37,6 +36,7 @@ from .diagnose import least_moved_share, quick_checks, ranked_reasons
 from .exact import improve_exactly, whole_mip
 from .first_plan import FirstPlan, Outcome
 from .formulation import (
+    BoolArray,
     FloatArray,
     IntArray,
     Layout,
@@ -60,7 +60,6 @@ from .repair import (
 )
 from .size import check_size, default_candidates
 
-BoolArray = NDArray[np.bool_]
 INTEGRAL_TOL = 1e-6
 TIGHTEN = 0.1  # share of each band's width the dive keeps free, as room for rounding
 # ... on a restriction to the accounts in doubt, where every move is costly: much less

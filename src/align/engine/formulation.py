@@ -28,6 +28,7 @@ from ..scenario import Scenario
 
 IntArray = NDArray[np.int64]
 FloatArray = NDArray[np.float64]
+BoolArray = NDArray[np.bool_]
 
 
 @dataclass

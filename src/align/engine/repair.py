@@ -6,11 +6,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import numpy as np
-from numpy.typing import NDArray
 
-from .formulation import FloatArray, IntArray, Problem, Resource
-
-BoolArray = NDArray[np.bool_]
+from .formulation import BoolArray, FloatArray, IntArray, Problem, Resource
 
 SLACK_COST = 1e6  # scaled cost of one mean target of band slack in the LP (big M)
 SLACK_TOL = 1e-7  # slack left in an elastic answer (or a repaired plan): not a plan
