@@ -414,6 +414,32 @@ def test_distances_replace_locations(write_scenario, base_accounts, base_territo
     assert len(sc.distances) == 8
 
 
+def test_planar_coordinates_and_distances_past_a_billion_are_refused(
+    write_scenario, base_accounts, base_territories
+) -> None:
+    # a travel cost of 1e308 units overflows to inf (and the objective with it): refused, not
+    # solved to an "optimal" plan of infinite cost
+    acc = [{k: v for k, v in r.items() if k not in ("lat", "lon")} | {"x": 1.0, "y": 2.0}
+           for r in base_accounts]  # fmt: skip
+    ter = [{k: v for k, v in r.items() if k not in ("lat", "lon")} | {"x": 0.0, "y": 0.0}
+           for r in base_territories]  # fmt: skip
+    acc[0]["x"], acc[2]["y"], ter[1]["x"] = 1e308, -2e9, 1e9  # 1e9 itself is allowed
+    assert problems_of(write_scenario(accounts=acc, territories=ter)) == [
+        "accounts.csv row 2: x must be between -1e+09 and 1e+09 (got 1e+308)",
+        "accounts.csv row 4: y must be between -1e+09 and 1e+09 (got -2e+09)",
+    ]
+    dist = full_distances(["A1", "A2", "A3", "A4"], ["T1", "T2"])
+    dist[3][2] = 1e308
+    folder = write_scenario(
+        accounts=drop_column(base_accounts, "lat", "lon"),
+        territories=drop_column(base_territories, "lat", "lon"),
+        distances=dist,
+    )
+    assert problems_of(folder) == [
+        "distances.csv row 4: distance must be between 0 and 1e+09 (got 1e+308)"
+    ]
+
+
 def test_distances_with_unknown_ids_duplicates_and_negative_values(
     write_scenario, base_accounts, base_territories
 ) -> None:
@@ -428,7 +454,7 @@ def test_distances_with_unknown_ids_duplicates_and_negative_values(
         distances=dist,
     )
     assert problems_of(folder) == [
-        "distances.csv row 7: distance must be >= 0 (got -5)",
+        "distances.csv row 7: distance must be between 0 and 1e+09 (got -5)",
         "distances.csv row 2: from_id 'AX' is not an account_id of accounts.csv",
         "distances.csv row 3: to_id 'TX' is not a territory_id of territories.csv",
         "distances.csv row 5: pair (A2, T1) is given twice (first at row 4); "

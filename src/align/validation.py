@@ -21,6 +21,9 @@ ROWS_SHOWN = 5  # rows listed per rule before the rest are counted
 ACCOUNT_NUMERIC = ("potential", "workload", "revenue")
 TRUE_WORDS = {"true", "1", "yes", "y", "t"}
 FALSE_WORDS = {"false", "0", "no", "n", "f", ""}
+# planar coordinates and given distances at most this (in their own units): a weighted travel
+# cost of them stays finite (the weights' totals are at most io.MAX_TOTAL), squared or not
+PLANAR_MAX = 1e9
 
 
 @dataclass
@@ -223,8 +226,9 @@ def check_coordinates(p: Problems, t: Table) -> str | None:
         lat = check_numeric(p, t, "lat", required=False, minimum=-90, maximum=90)
         lon = check_numeric(p, t, "lon", required=False, minimum=-180, maximum=180)
     else:
-        lat = check_numeric(p, t, "x", required=False, minimum=None)
-        lon = check_numeric(p, t, "y", required=False, minimum=None)
+        # planar units of any scale, short of what overflows a weighted travel cost
+        lat = check_numeric(p, t, "x", required=False, minimum=-PLANAR_MAX, maximum=PLANAR_MAX)
+        lon = check_numeric(p, t, "y", required=False, minimum=-PLANAR_MAX, maximum=PLANAR_MAX)
     t.frame = t.frame.assign(
         **dict(zip(("lat", "lon") if kind == "latlon" else ("x", "y"), (lat, lon), strict=True))
     )
@@ -542,7 +546,7 @@ def _check_distances(
             dist = D.frame.copy()
             dist["from_id"] = as_ids(dist["from_id"])
             dist["to_id"] = as_ids(dist["to_id"])
-            dist["distance"] = check_numeric(p, D, "distance")
+            dist["distance"] = check_numeric(p, D, "distance", maximum=PLANAR_MAX)
             bad_from = ~dist["from_id"].isin(set(acc_ids.dropna())).to_numpy()
             p.rows(
                 D,
