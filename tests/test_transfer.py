@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from test_invariants import scenarios
 
 import align
-from align.engine import fixed
+from align.engine import fixed, transfer
 from align.engine.diagnose import least_moved_share
 from align.engine.fixed import _whole
 from align.engine.formulation import Problem, build_problem
@@ -312,3 +312,41 @@ def test_a_restrictions_progress_speaks_of_the_whole_book() -> None:
         ("incumbent", {"objective": 100.0, "bound": 95.0}),
         ("dive", {"elapsed": 1.0}),
     ]
+
+
+def whales_together() -> align.Scenario:
+    """T1 holds the two whales (potential 5, workload 0.5 each), T2 ten small accounts
+    (potential 1, workload 1.5): both territories carry their potential (10 of 20), T1 too
+    little workload (1 of 16) and T2 too much. No account can join T1 without taking its
+    potential over the top, nor leave T2 without taking it under the bottom: one whale must
+    go (a plan: each whale with five small accounts; four and six hold too)."""
+    acc = pd.DataFrame(
+        {
+            "account_id": [f"A{i}" for i in range(12)],
+            "x": [0.0, 0.5] + [6.0 + 0.1 * i for i in range(10)],
+            "y": [0.0] * 12,
+            "potential": [5.0] * 2 + [1.0] * 10,
+            "workload": [0.5] * 2 + [1.5] * 10,
+            "current_territory": ["T1"] * 2 + ["T2"] * 10,
+        }
+    )
+    ter = pd.DataFrame({"territory_id": ["T1", "T2"], "x": [0.0, 7.0], "y": [0.0, 0.0]})
+    conf = {
+        "balance": {"potential": {"tolerance": 0.1}, "workload": {"tolerance": 0.2}},
+        "objective": {"travel_weight": "none"},
+    }
+    return align.make_scenario(acc, ter, settings=conf)
+
+
+def test_a_territory_full_of_whales_lets_one_go_and_is_filled(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    problem = build_problem(whales_together())
+    pi, pj = problem.all_pairs()
+    plan, left, _ = transfer_plan(problem, pi, pj)
+    assert left == 0.0
+    assert _rules_broken(problem, plan, 1.0) == []
+    # one whale in each territory (with four to six small accounts: each band holds)
+    assert sorted(plan[:2].tolist()) == [0, 1]
+    # the shed, fill and swaps alone leave T1 short of workload
+    monkeypatch.setattr(transfer, "_eject", lambda *a, **k: 0)
+    _, stuck, _ = transfer_plan(problem, pi, pj)
+    assert stuck > SLACK_TOL

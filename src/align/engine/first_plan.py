@@ -15,7 +15,7 @@ import numpy as np
 from .common import Clock, Progress
 from .formulation import Problem
 from .repair import PRICE_INNER, SLACK_TOL, local_search, priced_plan
-from .transfer import cap_is_tight, shared_transfer_plan, transfer_plan
+from .transfer import TRANSFER_FIRST, cap_is_tight, shared_transfer_plan, transfer_plan
 
 FIRST_PLAN_BACKGROUND_SHARE = 1.0  # the background first plan works at most this share
 FIRST_PLAN_GRACE_S = 2.0  # ... and this long past a main path that ended without a plan
@@ -26,8 +26,9 @@ class FirstPlan:
     """A plan by :func:`.repair.priced_plan` (Lagrangian rounding, greedy repair; where that
     gets stuck, its plan mended by :func:`.transfer.transfer_plan`; then local search), made
     in a background thread while the main path runs, or, with ``background=False``
-    (``solver.threads = 1``), up front within a small share of the time limit. Under a tight
-    moved cap, and where the rounding's plan cannot be mended, today's plan mended instead."""
+    (``solver.threads = 1``), up front within a small share of the time limit. Under a moved
+    cap below ``transfer.TRANSFER_FIRST`` times the least moved share, and where the rounding's
+    plan cannot be mended, today's plan mended instead."""
 
     def __init__(
         self,
@@ -92,7 +93,7 @@ class FirstPlan:
         pi, pj = self.pairs
         try:
             left = math.inf
-            tight = cap_is_tight(self.problem)
+            tight = cap_is_tight(self.problem, TRANSFER_FIRST)
             if tight:
                 # under a tight moved cap: today's plan mended by the moves that pay most per unit
                 # of the cap (Lagrangian rounding spends it on moves that barely help)

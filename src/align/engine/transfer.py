@@ -14,7 +14,11 @@ plan starts from today's and every move is one that pays per unit of the cap:
    near-best;
 3. **swap**: while a territory breaks a band (typically one band kept, another not: workload
    over with potential at its bottom), the swap with another territory that mends it most per
-   unit of the measure, the two accounts matched on the band it keeps; then fill again.
+   unit of the measure, the two accounts matched on the band it keeps (on large books, the
+   next best swaps of the same scoring too), until the swaps stall; then fill again;
+4. **eject**: while a territory is under a band that no account can fill without breaking
+   another's top (a whale's territory: potential full, workload short), its account that
+   frees most of the full bands leaves (as in the shed) and the territory is filled again.
 
 Moves are made one at a time (the loads change with each) and never spend more of the moved cap
 than is left; each looks at one territory's accounts, or one account's row of costs. Pairs used
@@ -36,17 +40,33 @@ import numpy as np
 
 from .diagnose import least_moved_share
 from .formulation import FloatArray, IntArray, Problem
-from .repair import exact_violation
+from .repair import exact_violation, moved_shortfall
 
 TIGHT_CAP = 1.15  # a cap below this many times the least moved share is tight
+# the first plan mends today's plan before it tries the Lagrangian rounding below this many
+# times the least share: the rounding moves more than such a cap allows (whale books at
+# 100,000 x 200 under a 15% cap: 31% moved, its repair stuck after a minute)
+TRANSFER_FIRST = 2.5
 FILL_BEYOND = 1.5  # fill: an account larger than this many times the shortfall is a poor pick
 FILL_NEAR = 0.5  # fill: the cheapest of the accounts this close to the best per unit of the cap
-# shed: weight of what a move sheds across the excess (against it), one per attempt
-ALIGN_PENALTIES = (0.8, 0.6, 1.0, 0.4)
+# shed: weight of what a move sheds across the excess (against it), one per attempt; a high
+# one sheds each band's excess with accounts that carry little of the others (more moves), so
+# the swaps that follow have little to mend (whale accounts: a low one sheds the whales, and
+# leaves the territories they left over on workload with potential at its bottom)
+ALIGN_PENALTIES = (0.8, 1.5, 3.0, 0.6, 1.0, 0.4)
+# ... under a moved cap with room (not tight): the high ones first, the cap can afford them
+ROOMY_PENALTIES = (1.5, 3.0, 0.8, 0.6, 1.0, 0.4)
 PREFER_UNDER = 1e6  # shed: territories under a band come first (scaled cost units)
 SHED_NEAR = 1e-9  # shed: accounts this close to the best gain (ties): the cheapest moves
 SHED_LOOK = 16  # ... at most this many of them looked at
 SWAP_ACCOUNTS = 150  # swap: accounts of the violated territory tried
+SWAPS_PER_ROUND = 16  # swap: at most this many swaps made from one scoring of a territory,
+SWAP_ROUND_ACCOUNTS = 5_000  # ... one per this many accounts (a scoring costs O(accounts);
+# on small books one swap a round makes the better plans)
+SWAP_POOL = 8  # ... from this many times as many of its best-scored swaps
+SWAP_CHECK = 64  # swap: every this many rounds, stop unless the total violation fell
+SWAP_STALL = 0.01  # ... by at least this share since the last check
+EJECT_TRIES = 4  # eject: accounts of a territory tried, the ones that free most first
 
 
 _GUARD = threading.Lock()
@@ -77,12 +97,12 @@ def shared_transfer_plan(
         return out
 
 
-def cap_is_tight(problem: Problem) -> bool:
-    """Whether the moved cap allows less than TIGHT_CAP times the least share the bands make
+def cap_is_tight(problem: Problem, factor: float = TIGHT_CAP) -> bool:
+    """Whether the moved cap allows less than ``factor`` times the least share the bands make
     move (:func:`.diagnose.least_moved_share`): where a plan must be made from today's."""
     if problem.moved_min_kept is None:
         return False
-    return 1 - problem.moved_min_kept < TIGHT_CAP * least_moved_share(problem)
+    return 1 - problem.moved_min_kept < factor * least_moved_share(problem)
 
 
 @dataclass
@@ -113,7 +133,8 @@ def transfer_plan(
 ) -> tuple[IntArray, float, tuple[IntArray, IntArray]]:
     """A plan from today's (or from ``start``, a plan that breaks some bands, whose every
     account has a territory it may join) by shed, fill and swap moves (module docstring), tried
-    with each of ALIGN_PENALTIES until one holds every rule.
+    with each of ALIGN_PENALTIES (ROOMY_PENALTIES under a cap that is not tight) until one
+    holds every rule.
 
     Returns the plan, what it still violates (0: every band, capacity and the moved cap hold,
     see :func:`.repair.exact_violation`; else the least violated attempt) and the candidate
@@ -121,7 +142,8 @@ def transfer_plan(
     a plan that breaks one is returned with its violation.
     """
     out, left = None, np.inf
-    for penalty in ALIGN_PENALTIES:
+    roomy = problem.moved_min_kept is not None and not cap_is_tight(problem)
+    for penalty in ROOMY_PENALTIES if roomy else ALIGN_PENALTIES:
         if start is None:
             plan = _transfer_once(problem, pi, pj, penalty, stop)
         else:
@@ -163,9 +185,9 @@ def _transfer_once(
 
 
 def _mend(problem: Problem, assign: IntArray, penalty: float, stop: Callable[[], bool]) -> IntArray:
-    """Shed, fill, swap and fill again on ``assign`` (in place, and returned)."""
+    """Shed, fill, swap, fill again and eject on ``assign`` (in place, and returned)."""
     n, m = problem.n, problem.m
-    cur, fixed = problem.current, problem.fixed
+    fixed = problem.fixed
     res = [r for r in problem.resources if r.group is None]
     if not res:
         return assign
@@ -180,13 +202,72 @@ def _mend(problem: Problem, assign: IntArray, penalty: float, stop: Callable[[],
     book = _Book(assign, loads, values, lo, hi, width, movable)
     _shed(problem, book, measure, penalty, stop)
     _fill(problem, book, stop)
-    budget = np.inf
-    if problem.moved_min_kept is not None:
-        kept = float(problem.measure[(cur >= 0) & (cur == assign)].sum())
-        budget = kept - problem.moved_min_kept * problem.moved_scale
-    _swap(problem, book, budget, stop)
+    _swap(problem, book, _budget(problem, assign), stop)
     _fill(problem, book, stop)
+    _eject(problem, book, measure, penalty, stop)
     return assign
+
+
+def _eject(
+    problem: Problem, book: _Book, measure: FloatArray, penalty: float, stop: Callable[[], bool]
+) -> int:
+    """Step 4 of the module docstring, in place: a territory still under a band whose other
+    bands leave no room to fill it (a whale's: potential at its top, workload short) lets one
+    of its accounts go, the one that frees most of those bands for the least of the short ones,
+    to where the shed would send it (where no territory has room: the one it overfills least,
+    which then sheds), and is filled in its place; each such exchange is undone unless the
+    whole violation falls and the moved cap holds. Returns the moves made."""
+    assign, loads, values, lo, hi, width, movable = book.unpack()
+    made = 0
+    tried = np.zeros(problem.m, dtype=bool)
+    while not stop():
+        viol = _violation(loads, lo, hi, width)
+        short = (lo - loads > 1e-12).any(axis=0) & ~tried
+        if not short.any():
+            break
+        t = int(np.argmax(np.where(short, viol, -np.inf)))
+        tried[t] = True
+        cand = np.flatnonzero(movable & (assign == t))
+        under = lo[:, t] - loads[:, t] > 1e-12
+        frees = ((np.where(under, -1.0, 1.0)[:, None] * values[:, cand]) / width).sum(axis=0)
+        cand = cand[np.argsort(-frees, kind="stable")[:EJECT_TRIES]]
+        if not len(cand):
+            continue
+        dest, extra = _destinations(problem, cand, values[:, cand], t, loads, lo, hi, width)
+        # no room anywhere: the territory it overfills least (the shed then mends it)
+        over = (np.maximum(loads[:, None, :] + values[:, cand, None] - hi[:, None, :], 0.0)
+                / width[:, :, None]).sum(axis=0)  # fmt: skip
+        over = np.where(problem.eligible_rows(cand), over, np.inf)
+        over[:, t] = np.inf
+        dest = np.where(np.isfinite(extra), dest, over.argmin(axis=1))
+        before = float(viol.sum())
+        for i, b in zip(cand, dest, strict=True):
+            kept_assign, kept_loads = assign.copy(), loads.copy()
+            v = values[:, i]
+            assign[i] = b
+            loads[:, t] -= v
+            loads[:, b] += v
+            movable[i] = False  # the fill would bring it straight back
+            filled = _fill(problem, book, stop, into=t)
+            if (loads[:, b] > hi[:, b] + 1e-12).any():
+                filled += _shed(problem, book, measure, penalty, stop) + _fill(problem, book, stop)
+            movable[i] = True
+            after = float(_violation(loads, lo, hi, width).sum())
+            if after < before - 1e-12 and moved_shortfall(problem, assign) == 0:
+                made += 1 + filled
+                tried[:] = False
+                break
+            assign[:], loads[:] = kept_assign, kept_loads
+    return made
+
+
+def _budget(problem: Problem, assign: IntArray) -> float:
+    """What is left of the moved cap (raw measure; inf without a cap)."""
+    if problem.moved_min_kept is None:
+        return np.inf
+    cur = problem.current
+    kept = float(problem.measure[(cur >= 0) & (cur == assign)].sum())
+    return kept - problem.moved_min_kept * problem.moved_scale
 
 
 def _over(loads: FloatArray, hi: FloatArray, width: FloatArray) -> FloatArray:
@@ -287,8 +368,9 @@ def _destinations(
     return dest, np.where(np.isfinite(score[k, dest]), extra, np.inf)
 
 
-def _fill(problem: Problem, book: _Book, stop: Callable[[], bool]) -> int:
-    """Step 2 of the module docstring, in place. Returns the moves made."""
+def _fill(problem: Problem, book: _Book, stop: Callable[[], bool], into: int | None = None) -> int:
+    """Step 2 of the module docstring, in place (``into``: that territory alone). Returns the
+    moves made."""
     assign, loads, values, lo, hi, _, movable = book.unpack()
     m = problem.m
     cur = problem.current
@@ -300,6 +382,8 @@ def _fill(problem: Problem, book: _Book, stop: Callable[[], bool]) -> int:
     while not stop():
         short = np.max(lo - loads, axis=0, initial=-np.inf)
         short[tried] = -np.inf
+        if into is not None:
+            short[np.arange(m) != into] = -np.inf
         b = int(np.argmax(short))
         if short[b] <= 1e-12:
             break
@@ -357,8 +441,18 @@ def _swap(
     rank = np.array([np.searchsorted(v[o], v) for v, o in zip(values, by_value, strict=True)])
     label = np.int16 if m < 2**15 else np.int64
     runs = np.int64(problem.n + 1)
+    rounds, mark = 0, np.inf
+    per_round = int(np.clip(problem.n // SWAP_ROUND_ACCOUNTS, 1, SWAPS_PER_ROUND))
     while not stop():
         viol = _violation(loads, lo, hi, width)
+        if rounds % SWAP_CHECK == 0:
+            # stalled (the budget spent, only swaps that barely help left): the next attempt
+            # is likelier to hold than more of these
+            total = float(viol.sum())
+            if total > (1 - SWAP_STALL) * mark:
+                break
+            mark = total
+        rounds += 1
         viol[tried] = 0.0
         t = int(np.argmax(viol))
         if viol[t] <= 1e-12:
@@ -423,17 +517,59 @@ def _swap(
         )
         ok &= (spend <= budget + 1e-9) & mine_to[:, None, :]
         score = np.where(ok, gain / np.maximum(spend, unit), -np.inf)
-        top = int(np.argmax(score))  # the first best: by territory, below before above
-        if not score.flat[top] > 0:
+        if not score.max() > 0:
             tried[t] = True
             continue
-        q = np.unravel_index(top, score.shape)
+        took, budget = _take_swaps(book, t, score, (mine, ks, live, spend), budget, per_round)
+        made += 2 * took
+        tried[:] = False
+    return made, budget
+
+
+def _take_swaps(
+    book: _Book,
+    t: int,
+    score: FloatArray,
+    found: tuple[IntArray, IntArray, IntArray, FloatArray],
+    budget: float,
+    most: int,
+) -> tuple[int, float]:
+    """Make the best of the scored swaps of ``t`` (``found``: its accounts, the partners, their
+    territories and what each swap spends of the cap), then the next best, up to ``most`` of
+    them, each with accounts and a partner territory of its own and checked again at the loads
+    the earlier ones left (it must still mend ``t`` and not hurt its partner): one scoring
+    serves several swaps. Returns the swaps made and the budget left."""
+    assign, loads, values, lo, hi, width, _ = book.unpack()
+    mine, ks, live, spend = found
+    flat = score.ravel()
+    pool = min(SWAP_POOL * most, flat.size)
+    best = np.argpartition(-flat, pool - 1)[:pool]
+    best = best[np.lexsort((best, -flat[best]))]  # ties: the first (by territory, below first)
+    used: set[int] = set()  # accounts
+    partners: set[int] = set()  # territories
+    took = 0
+    for top in best:
+        if not flat[top] > 0 or took == most:
+            break
+        q = np.unravel_index(int(top), score.shape)
         si, sk, sb, spent = int(mine[q[2]]), int(ks[q]), int(live[q[0]]), float(spend[q])
+        if si in used or sk in used or sb in partners or spent > budget + 1e-9:
+            continue
         d = values[:, si] - values[:, sk]
+        if took:
+            pair = [t, sb]
+            now = _violation(loads[:, pair], lo[:, pair], hi[:, pair], width)
+            if now[0] <= 1e-12:
+                break
+            moved = loads[:, pair] + np.stack([-d, d], axis=1)
+            then = _violation(moved, lo[:, pair], hi[:, pair], width)
+            if not (then[0] < now[0] - 1e-12 and then[1] <= now[1] + 1e-12):
+                continue
         loads[:, t] -= d
         loads[:, sb] += d
         assign[si], assign[sk] = sb, t
         budget -= spent
-        made += 2
-        tried[:] = False
-    return made, budget
+        took += 1
+        used.update((si, sk))
+        partners.add(sb)
+    return took, budget
