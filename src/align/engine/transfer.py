@@ -39,7 +39,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .diagnose import least_moved_share
-from .formulation import FloatArray, IntArray, Problem
+from .formulation import BoolArray, FloatArray, IntArray, Problem
 from .repair import exact_violation, moved_shortfall
 
 TIGHT_CAP = 1.15  # a cap below this many times the least moved share is tight
@@ -67,6 +67,7 @@ SWAP_POOL = 8  # ... from this many times as many of its best-scored swaps
 SWAP_CHECK = 64  # swap: every this many rounds, stop unless the total violation fell
 SWAP_STALL = 0.01  # ... by at least this share since the last check
 EJECT_TRIES = 4  # eject: accounts of a territory tried, the ones that free most first
+EJECT_MOST = 8  # eject: only where at most this many territories are out of band
 
 
 _GUARD = threading.Lock()
@@ -220,6 +221,8 @@ def _eject(
     assign, loads, values, lo, hi, width, movable = book.unpack()
     made = 0
     tried = np.zeros(problem.m, dtype=bool)
+    if (_violation(loads, lo, hi, width) > 1e-12).sum() > EJECT_MOST:
+        return 0  # the attempt failed broadly: the next penalty's is likelier to hold
     while not stop():
         viol = _violation(loads, lo, hi, width)
         short = (lo - loads > 1e-12).any(axis=0) & ~tried
@@ -377,6 +380,10 @@ def _fill(problem: Problem, book: _Book, stop: Callable[[], bool], into: int | N
     measure = problem.measure
     acc = np.flatnonzero(movable)
     v_all = values[:, acc]
+    a = assign[acc]
+    # whether each account can leave its territory inside its bands: a move changes it only in
+    # the two territories whose loads it changes
+    gives = _gives(loads, lo, v_all, a)
     made = 0
     tried = np.zeros(m, dtype=bool)  # territories no account can fill now
     while not stop():
@@ -387,30 +394,40 @@ def _fill(problem: Problem, book: _Book, stop: Callable[[], bool], into: int | N
         b = int(np.argmax(short))
         if short[b] <= 1e-12:
             break
-        a = assign[acc]
-        ok = (a != b) & (loads[:, a] - v_all >= lo[:, a] - 1e-12).all(axis=0)
-        ok &= (loads[:, [b]] + v_all <= hi[:, [b]] + 1e-12).all(axis=0)
-        ok &= problem.eligible_for(acc, b)  # before the pick: a specialist takes few of them
+        sub = np.flatnonzero(gives & (a != b))  # the rest cannot come
+        v = v_all[:, sub]
+        fits = (loads[:, [b]] + v <= hi[:, [b]] + 1e-12).all(axis=0)
+        sub, v = sub[fits], v[:, fits]
+        ok = problem.eligible_for(acc[sub], b)  # before the pick: a specialist takes few
         need = np.maximum(lo[:, b] - loads[:, b], 0.0)
-        gain = np.minimum(v_all, FILL_BEYOND * need[:, None]).sum(axis=0)
+        gain = np.minimum(v, FILL_BEYOND * need[:, None]).sum(axis=0)
         # what the move costs in the cap: a move back home gives one back, a moved account
         # moving on costs nothing more
-        mk = measure[acc]
-        cost = np.where(cur[acc] == b, -mk, np.where(cur[acc] == a, mk, 0.0))
+        mk, home = measure[acc[sub]], cur[acc[sub]]
+        cost = np.where(home == b, -mk, np.where(home == a[sub], mk, 0.0))
         pick = np.where(ok & (gain > 0), gain / np.maximum(cost, 1e-3 * np.maximum(mk, 1e-12)), 0)
         # among the near-best per unit of the cap, the cheapest
-        top = np.flatnonzero(pick >= FILL_NEAR * pick.max()) if pick.max() > 0 else acc[:0]
+        best = pick.max(initial=0.0)
+        top = sub[np.flatnonzero(pick >= FILL_NEAR * best)] if best > 0 else sub[:0]
         if not len(top):
             tried[b] = True
             continue
         k = int(top[np.argmin(problem.pair_costs(acc[top], np.full(len(top), b)))])
-        i = int(acc[k])
-        loads[:, a[k]] -= v_all[:, k]
+        i, was = int(acc[k]), int(a[k])
+        loads[:, was] -= v_all[:, k]
         loads[:, b] += v_all[:, k]
         assign[i] = b
+        a[k] = b
+        changed = np.flatnonzero((a == was) | (a == b))
+        gives[changed] = _gives(loads, lo, v_all[:, changed], a[changed])
         made += 1
         tried[:] = False
     return made
+
+
+def _gives(loads: FloatArray, lo: FloatArray, v: FloatArray, a: IntArray) -> BoolArray:
+    """Whether each account (values ``v``, in territory ``a``) can leave it inside its bands."""
+    return np.asarray((loads[:, a] - v >= lo[:, a] - 1e-12).all(axis=0))
 
 
 def _violation(loads: FloatArray, lo: FloatArray, hi: FloatArray, width: FloatArray) -> FloatArray:
