@@ -93,17 +93,17 @@ class FirstPlan:
         pi, pj = self.pairs
         try:
             left = math.inf
-            tight = cap_is_tight(self.problem, TRANSFER_FIRST)
-            if tight:
-                # under a tight moved cap: today's plan mended by the moves that pay most per unit
-                # of the cap (Lagrangian rounding spends it on moves that barely help)
+            today_first = cap_is_tight(self.problem, TRANSFER_FIRST)
+            if today_first:
+                # under a moved cap near the least share: today's plan mended by the moves that
+                # pay most per unit of the cap (the rounding spends it on moves that barely help)
                 plan, left, (pi, pj) = shared_transfer_plan(
                     self.problem, pi, pj, stop=self._stopped
                 )
                 self.method = "transfer"
             if left > 0 and not self._stopped():
                 plan, left, (pi, pj) = self._priced(pi, pj)
-            if left > SLACK_TOL and not tight and not self._stopped():
+            if left > SLACK_TOL and not today_first and not self._stopped():
                 # still stuck (large accounts, narrow bands): today's plan mended holds where
                 # the rounding's does not
                 mended, rest, pairs = shared_transfer_plan(self.problem, pi, pj, stop=self._stopped)
