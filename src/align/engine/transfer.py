@@ -302,7 +302,7 @@ def _shed(
         idx = np.flatnonzero(alive[sl]) + start[a]
         cand = order[idx]
         v = values[:, cand]
-        fit = (loads[:, [a]] - v >= lo[:, [a]] - 1e-12).all(axis=0)
+        fit = _gives(loads, lo, v, np.full(len(cand), a))
         if not fit.any():
             done[a] = True
             continue
