@@ -232,6 +232,5 @@ def test_run_json_whose_settings_no_longer_validate_still_loads(tmp_path: Path) 
     df = align.compare_runs([loaded, align.load_run(tmp_path / "run")])
     assert "settings.retired.x" not in df.columns  # the same raw settings: nothing differs
     loaded.write(tmp_path / "again")
-    assert json.loads((tmp_path / "again" / "run.json").read_text())["settings"] == (
-        summary["settings"]
-    )
+    again = json.loads((tmp_path / "again" / "run.json").read_text())
+    assert again["settings"] == summary["settings"]
