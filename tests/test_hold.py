@@ -8,21 +8,23 @@ import pytest
 
 import align
 from align.engine import fixed as solve_mod
-from align.engine.formulation import build_problem
+from align.engine.backends import get_backend
+from align.engine.common import Clock
+from align.engine.formulation import build_model, build_problem
 from align.engine.repair import exact_violation, hold_exactly
 
 BAD_PLAN = np.array([0, 1, 0, 1, 1, 0])  # T1 = {A, C, F}
 
 
-def hair_case(extra: float = 0.3) -> align.Scenario:
+def hair_case(extra: float = 0.3, hair: float = 1e-5) -> align.Scenario:
     """Two reps at x=0 and x=10, potential within +-10% of the mean.
 
     C's potential puts T1 = {A, C, F} 1e-5 above its band's top (a miss of 3.4e-7 of the mean
     target, inside a MIP solver's feasibility tolerance). Moving F (potential ``extra``) to T2
     keeps both bands: T1 = 14.3667, T2 = 12.3 against [12.0, 14.667].
-    C's potential p solves 10 + extra + p = 1.1 x (22 + extra + p) / 2, plus 1e-5.
+    C's potential p solves 10 + extra + p = 1.1 x (22 + extra + p) / 2, plus ``hair``.
     """
-    p = (1.1 * (22.0 + extra) / 2 - 10.0 - extra) / (1 - 0.55) + 1e-5
+    p = (1.1 * (22.0 + extra) / 2 - 10.0 - extra) / (1 - 0.55) + hair
     acc = pd.DataFrame(
         {
             "account_id": list("ABCDEF"),
@@ -90,3 +92,31 @@ def test_a_plan_that_cannot_be_moved_inside_its_band_is_no_plan(monkeypatch) -> 
     run = align.solve(case)
     assert run.status == "no_solution"
     assert run.message.startswith("the best plan found misses a band by 3.4e-07 of a mean target")
+
+
+def test_the_repair_mip_does_not_keep_slack_its_gap_would_hide() -> None:
+    """The elastic repair MIP starts from a rounding 1e-4 above T1's top (3.4e-6 of a mean
+    target, beyond the MIP's feasibility tolerance), with F free: F lies far out west and
+    travel is squared, so moving it costs ~57 (scaled). At the big-M cost alone the slack cost
+    3.4, so the MIP kept it (and a gap of 50, half solver.gap of an LP objective of 1e5, hid
+    it from the MIP too): a 100,000 x 200 book ended 11% from its bound that way, the slack
+    kept by every larger neighbourhood. Slack of 1e-6 of a mean target now costs at least
+    that gap, and the MIP moves F."""
+    case = hair_case(hair=1e-4)
+    accounts = case.accounts.assign(x=[1.0, 9.0, 3.0, 7.0, 5.0, -100.0])
+    conf = {
+        "balance": {"potential": {"tolerance": 0.1}},
+        "objective": {"travel_weight": "none", "distance_power": 2},
+    }
+    problem = build_problem(align.make_scenario(accounts, case.territories, settings=conf))
+    assert exact_violation(problem, BAD_PLAN) == pytest.approx(3.375e-6, rel=1e-2)
+    pi, pj = problem.all_pairs()
+    _, layout = build_model(problem, pi, pj)
+    out, slack = solve_mod._place_split(
+        problem, get_backend("highs"), layout, 1e5, Clock(30.0), 0.0,
+        np.arange(problem.n) == 5, BAD_PLAN, 1.0,  # F free, the rest held
+    )  # fmt: skip
+    assert out is not None
+    assert slack == 0.0
+    assert out.tolist() == [0, 1, 0, 1, 1, 1]  # F moves to T2
+    assert exact_violation(problem, out) == 0.0

@@ -366,6 +366,7 @@ REPAIR_MIN_S = 2.0  # the repair MIP's time box: this many seconds or the share 
 REPAIR_TIME_SHARE = 0.15
 FIRST_PLAN_TIME_SHARE = 0.02  # each attempt at a first plan gets this share (at least the min)
 REPAIR_SHARE = 0.5  # the repair MIP stops within this share of solver.gap (absolute)
+SLACK_SEEN = 1e-6  # ... and slack this large (of a mean target) costs it at least that gap
 DIVE_ROUNDS = 10
 RESTRICT_ATTEMPTS = 3  # restrictions tried (free set doubled) before the whole problem
 DECOMPOSE_PAIRS = 150_000  # solver.method auto: decomposed beyond this many candidate pairs
@@ -593,9 +594,13 @@ def _place_split(
     # elastic: slack on every band and the moved cap at a big-M cost, so the rounded LP
     # (base, with slack filling what it violates) is a complete start and the MIP only has
     # to push the slack out; a plan counts only when no slack is left
+    abs_gap = max(REPAIR_SHARE * problem.target_gap, 1e-4) * abs(lp_objective)
+    # slack whose cost is below the MIP's own gap is slack it may keep: it would end at its
+    # start, a rounding a hair outside one band, however many accounts were free
+    slack_cost = max(SLACK_COST, abs_gap / SLACK_SEEN)
     model, sub = build_model(
         problem, pi[use], pj[use], fixed_assign=fixed_assign, integer=True,
-        slack_cost=SLACK_COST,
+        slack_cost=slack_cost,
     )  # fmt: skip
     start = _elastic_start(model, sub, (sub.pj == base[sub.pi]).astype(float))
     held = np.flatnonzero(~free)
@@ -605,7 +610,7 @@ def _place_split(
         model,
         time_limit=box,
         gap=0.0,
-        abs_gap=max(REPAIR_SHARE * problem.target_gap, 1e-4) * abs(lp_objective),
+        abs_gap=abs_gap,
         seed=s.seed,
         threads=s.threads,
         stop_at=target - fixed_cost,
