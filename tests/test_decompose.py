@@ -167,3 +167,23 @@ def test_a_sifting_round_not_solved_in_time_leaves_the_last_solved_restriction(
     assert run.status in ("optimal", "feasible")
     assert run.stats["max_band_violation"] == 0.0
     assert run.bound is not None and run.bound >= sift[1]["bound"] * (1 - 1e-9)
+
+
+def test_a_sifting_stopped_with_a_weak_bound_gives_the_bound_time(synthetic, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """One sifting round over few free accounts: its restricted LP is further above its bound
+    than the gap target, so no plan of the restriction could be certified. After the plan, dual
+    ascent from the sifting's multipliers raises the bound, which stays a bound (at most the
+    LP relaxation's value)."""
+    acc, ter, conf = synthetic
+    sc = align.make_scenario(acc, ter, settings={**conf, "solver": {"method": "lp", "gap": 0.005}})
+    lp_value = align.solve(sc).stats["lp_objective"]
+    monkeypatch.setattr(decompose, "SIFT_ROUNDS", 1)
+    monkeypatch.setattr(decompose, "FREE_SHARE", 0.0)
+    conf = {**conf, "solver": {**conf["solver"], "method": "decompose"}}
+    run = align.solve(align.make_scenario(acc, ter, settings=conf))
+    (sifted,) = run.stats["decomposed"]["sift"]
+    assert sifted["restricted_lp"] - sifted["bound"] > 0.005 * sifted["restricted_lp"]  # weak
+    assert sifted["bound"] < run.stats["ascended_bound"] <= lp_value * (1 + 1e-9)
+    assert run.bound is not None and run.bound >= run.stats["ascended_bound"] * (1 - 1e-9)
+    assert run.status in ("optimal", "feasible")
+    assert run.stats["max_band_violation"] == 0.0

@@ -63,6 +63,7 @@ SIFT_RESERVE_LENT = 0.5  # share of that reserve a later round's LP may use: pas
 # round solved stands (its restriction gets the rest of the time)
 SIFT_ADD_MIN = 20_000  # accounts a sifting round may free even when fewer are free
 SIFT_ENOUGH = 0.2  # stop sifting once the restricted LP is this share of the gap from the bound
+BOUND_SHARE = 0.25  # of the time left after a sifting whose bound is the weak side: the bound's
 
 
 @dataclass
@@ -359,6 +360,27 @@ def sift(
     stats["exact"] = exact  # the restricted LP's optimum is the whole LP's
     return Sifted(free, base, pi, pj, bound, total, infeasible, by_margin, prices, stats,
                   held_plan, last_lp)  # fmt: skip
+
+
+def bound_is_weak(problem: Problem, sifted: Sifted) -> bool:
+    """Whether the sifting stopped with its restricted LP further above its bound than the gap
+    target: no plan of the restriction could then be certified, however good, and time spent on
+    the bound is what could close the gap."""
+    if sifted.stats.get("exact") or not math.isfinite(sifted.restricted):
+        return False
+    return sifted.restricted - sifted.bound > problem.target_gap * abs(sifted.restricted)
+
+
+def ascended_bound(problem: Problem, sifted: Sifted, seconds: float) -> float:
+    """The sifting's bound (scaled) raised by dual ascent over every pair
+    (:func:`.lagrange.dual_bound`, priced), from the multipliers that prove it, for about
+    ``seconds``. Any multipliers give a valid bound; the ascent only finds better ones."""
+    t0 = time.perf_counter()
+    _, bound, _, _ = dual_bound(
+        problem, sifted.pi, sifted.pj, deadline=lambda: seconds - (time.perf_counter() - t0),
+        start=sifted.prices,
+    )  # fmt: skip
+    return max(bound, sifted.bound)
 
 
 def _free_for_slack(

@@ -31,7 +31,16 @@ from ..scenario import Scenario
 from ..status import Status
 from .backends import Backend, BackendResult, LPSession, get_backend
 from .common import Clock, Progress, make_run, relative_gap
-from .decompose import held_pinned, restrict, sift, warm_lp
+from .decompose import (
+    BOUND_SHARE,
+    Sifted,
+    ascended_bound,
+    bound_is_weak,
+    held_pinned,
+    restrict,
+    sift,
+    warm_lp,
+)
 from .diagnose import least_moved_share, quick_checks, ranked_reasons
 from .exact import improve_exactly, whole_mip
 from .first_plan import FirstPlan, Outcome
@@ -270,7 +279,12 @@ def _solve_decomposed(
     # held at a plan that keeps every rule: that plan is the restriction's fallback, the
     # restriction gets a share of the time and the group MIPs over the whole problem the rest
     known = sifted.held_plan
-    box = clock.boxed(RESTRICTED_SHARE * clock.left()) if known else clock
+    # a bound too weak for any plan to be certified gets a share of the time, after the
+    # restriction's plan (the plan first)
+    weak = bound_is_weak(problem, sifted)
+    reserve = BOUND_SHARE * clock.left() if weak else 0.0
+    left = clock.left() - reserve
+    box = clock.boxed(RESTRICTED_SHARE * left if known else left) if known or weak else clock
     for attempt in range(RESTRICT_ATTEMPTS + 1):
         if attempt == RESTRICT_ATTEMPTS or free.all():
             # the restrictions admit no plan: the whole problem, as the monolithic path does
@@ -302,6 +316,8 @@ def _solve_decomposed(
         # the restricted LP had a plan but the restricted MIP has none: free twice as many
         more = sifted.order[~free[sifted.order]][: max(int(free.sum()), 1)]
         free[more] = True
+    if weak and clock.left() > 0:
+        bound = _ascend(problem, sifted, bound, min(reserve, clock.left()), stats)
     if out.kind != "plan" or out.assign is None:
         return Outcome("no_solution", bound=bound, message=out.message or NO_PLAN)
     assign = sifted.base.copy()
@@ -319,6 +335,17 @@ def _solve_decomposed(
         bound = max(bound, min(out.bound + held_cost, objective))
         stats["held_pinned"] = True
     return Outcome("plan", assign, objective, bound)
+
+
+def _ascend(
+    problem: Problem, sifted: Sifted, bound: float, seconds: float, stats: dict[str, Any]
+) -> float:
+    """``bound`` (raw) raised by :func:`.decompose.ascended_bound` in about ``seconds``."""
+    t0 = time.perf_counter()
+    ascended = ascended_bound(problem, sifted, seconds) * problem.cost_scale
+    stats["ascended_bound"] = ascended
+    stats["phases"]["bound"] = round(time.perf_counter() - t0, 4)
+    return max(bound, ascended)
 
 
 def _whole(say: Progress, held_cost: float, bound: float) -> Progress:
