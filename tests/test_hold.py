@@ -97,11 +97,11 @@ def test_a_plan_that_cannot_be_moved_inside_its_band_is_no_plan(monkeypatch) -> 
 def test_the_repair_mip_does_not_keep_slack_its_gap_would_hide() -> None:
     """The elastic repair MIP starts from a rounding 1e-4 above T1's top (3.4e-6 of a mean
     target, beyond the MIP's feasibility tolerance), with F free: F lies far out west and
-    travel is squared, so moving it costs ~57 (scaled). At the big-M cost alone the slack cost
-    3.4, so the MIP kept it (and a gap of 50, half solver.gap of an LP objective of 1e5, hid
-    it from the MIP too): a 100,000 x 200 book ended 11% from its bound that way, the slack
-    kept by every larger neighbourhood. Slack of 1e-6 of a mean target now costs at least
-    that gap, and the MIP moves F."""
+    travel is squared, so moving it costs 56.8 (scaled). At the big-M cost alone the slack
+    cost under 7 (the MIP answered with 6.75e-6 of it), so the MIP kept it (and a gap of 50,
+    half solver.gap of an LP objective of 1e5, hid it from the MIP too): a 100,000 x 200 book
+    ended 11% from its bound that way, the slack kept by every larger neighbourhood. Slack of
+    1e-6 of a mean target now costs at least that gap, and the MIP moves F."""
     case = hair_case(hair=1e-4)
     accounts = case.accounts.assign(x=[1.0, 9.0, 3.0, 7.0, 5.0, -100.0])
     conf = {
