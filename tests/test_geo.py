@@ -66,6 +66,8 @@ def test_geopackage_polygons_in_a_projected_crs_use_their_centres(tmp_path: Path
     assert sc.accounts["lon"].tolist() == pytest.approx([-99.0, -91.0], abs=1e-3)
 
 
+# the file is written without a CRS on purpose: the writer's warning says so too
+@pytest.mark.filterwarnings("ignore:'crs' was not provided:UserWarning")
 def test_geometry_without_crs_is_a_clear_error(tmp_path: Path) -> None:
     gdf = gpd.GeoDataFrame({"account_id": ["a"], "potential": [1.0]}, geometry=[Point(1.0, 2.0)])
     gdf.to_file(tmp_path / "accounts.gpkg", driver="GPKG")
