@@ -284,7 +284,7 @@ def _solve_decomposed(
     weak = bound_is_weak(problem, sifted)
     reserve = BOUND_SHARE * clock.left() if weak else 0.0
     left = clock.left() - reserve
-    box = clock.boxed(RESTRICTED_SHARE * left if known else left) if known or weak else clock
+    box = clock.boxed(RESTRICTED_SHARE * left if known else left)
     for attempt in range(RESTRICT_ATTEMPTS + 1):
         if attempt == RESTRICT_ATTEMPTS or free.all():
             # the restrictions admit no plan: the whole problem, as the monolithic path does

@@ -138,11 +138,9 @@ def near_violations(
         bad |= out if r.group is None else out[r.group]
     near = bad[assign]
     near[pi[bad[pj]]] = True
-    if problem.moved_min_kept is not None:
+    if moved_shortfall(problem, assign) > 1e-9:
         cur = problem.current
-        kept = float(problem.measure[(cur >= 0) & (cur == assign)].sum()) / problem.moved_scale
-        if kept < problem.moved_min_kept - 1e-9:
-            near |= (cur >= 0) & (cur != assign)
+        near |= (cur >= 0) & (cur != assign)
     return np.asarray(near, dtype=bool)
 
 
@@ -476,8 +474,7 @@ def _priced_once(
             last[sign != 0] = sign[sign != 0]
         short = 0.0
         if capped:
-            kept = float(problem.measure[(cur >= 0) & (cur == assign)].sum()) / problem.moved_scale
-            short = max(problem.moved_min_kept - kept, 0.0)  # type: ignore[operator]
+            short = moved_shortfall(problem, assign)
             total += short
             move = 1.0 if short > 0 else -0.1
             cap_price = max(0.0, cap_price + rate * PRICE_STEP * cap_step * move)
@@ -522,13 +519,18 @@ def exact_violation(problem: Problem, assign: np.ndarray) -> float:
     return worst if worst > BAND_EPS else 0.0
 
 
+def kept_measure(problem: Problem, assign: np.ndarray) -> float:
+    """The disruption measure (raw) of the accounts a plan keeps in today's territory."""
+    cur = problem.current
+    return float(problem.measure[(cur >= 0) & (cur == assign)].sum())
+
+
 def moved_shortfall(problem: Problem, assign: np.ndarray) -> float:
     """How far (scaled) a plan's kept measure falls short of the moved cap's minimum (0 when
     the cap holds or there is none)."""
     if problem.moved_min_kept is None:
         return 0.0
-    cur = problem.current
-    kept = float(problem.measure[(cur >= 0) & (cur == assign)].sum()) / problem.moved_scale
+    kept = kept_measure(problem, assign) / problem.moved_scale
     return max(problem.moved_min_kept - kept, 0.0)
 
 

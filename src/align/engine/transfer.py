@@ -40,7 +40,7 @@ import numpy as np
 
 from .diagnose import least_moved_share
 from .formulation import BoolArray, FloatArray, IntArray, Problem
-from .repair import exact_violation, moved_shortfall
+from .repair import exact_violation, kept_measure, moved_shortfall
 
 TIGHT_CAP = 1.15  # a cap below this many times the least moved share is tight
 # the first plan mends today's plan before it tries the Lagrangian rounding below this many
@@ -268,9 +268,7 @@ def _budget(problem: Problem, assign: IntArray) -> float:
     """What is left of the moved cap (raw measure; inf without a cap)."""
     if problem.moved_min_kept is None:
         return np.inf
-    cur = problem.current
-    kept = float(problem.measure[(cur >= 0) & (cur == assign)].sum())
-    return kept - problem.moved_min_kept * problem.moved_scale
+    return kept_measure(problem, assign) - problem.moved_min_kept * problem.moved_scale
 
 
 def _over(loads: FloatArray, hi: FloatArray, width: FloatArray) -> FloatArray:
