@@ -187,3 +187,45 @@ def test_a_sifting_stopped_with_a_weak_bound_gives_the_bound_time(synthetic, mon
     assert run.bound is not None and run.bound >= run.stats["ascended_bound"] * (1 - 1e-9)
     assert run.status in ("optimal", "feasible")
     assert run.stats["max_band_violation"] == 0.0
+
+
+def test_each_sifting_round_starts_from_the_last_rounds_basis(synthetic, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """A sifting round frees more accounts than the last; the last round's basis, carried over
+    (each newly freed account basic on its held territory), is a start HiGHS takes: every round
+    reaches the same restricted LP as from scratch, in fewer simplex iterations."""
+    acc, ter, conf = synthetic
+    conf = {**conf, "solver": {**conf["solver"], "method": "decompose"}}
+    monkeypatch.setattr(decompose, "SIFT_ENOUGH", 0.0)  # sift on until every account is content
+    monkeypatch.setattr(decompose, "FREE_SHARE", 0.0)
+    monkeypatch.setattr(decompose, "FREE_PER_BAND", 0)
+    real = decompose.lp_session
+    runs, iterations = {}, {}
+    for warm in (False, True):
+        monkeypatch.setattr(decompose, "WARM_SIFT", warm)
+        counts: list[int] = []
+        iterations[warm] = counts
+
+        def lp_session(*args, counts=counts, **kwargs):  # type: ignore[no-untyped-def]
+            session = real(*args, **kwargs)
+            solve = session.solve
+
+            def counted(**kw):  # type: ignore[no-untyped-def]
+                out = solve(**kw)
+                counts.append(session.h.getInfo().simplex_iteration_count)
+                return out
+
+            session.solve = counted
+            return session
+
+        monkeypatch.setattr(decompose, "lp_session", lp_session)
+        runs[warm] = align.solve(align.make_scenario(acc, ter, settings=conf))
+    cold, warm = (runs[w].stats["decomposed"] for w in (False, True))
+    assert len(warm["sift"]) == len(cold["sift"]) >= 3
+    assert "sift_warm" not in cold
+    assert warm["sift_warm"] == [True] * (len(warm["sift"]) - 1)
+    for a, b in zip(cold["sift"], warm["sift"], strict=True):
+        assert a["free"] == b["free"]
+        assert b["restricted_lp"] == pytest.approx(a["restricted_lp"], rel=1e-9)
+    rounds = len(cold["sift"])  # the sifting's own solves (the dive's come after)
+    assert sum(iterations[True][1:rounds]) < sum(iterations[False][1:rounds])
+    assert runs[True].objective == pytest.approx(runs[False].objective, rel=1e-9)

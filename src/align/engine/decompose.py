@@ -29,6 +29,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from .aggregate import aggregated_duals
 from .backends import Backend, BackendResult, LPSession, lp_session
@@ -62,6 +63,7 @@ SIFT_RESERVE = 0.4  # share of the time left at the first restricted LP kept for
 SIFT_RESERVE_LENT = 0.5  # share of that reserve a later round's LP may use: past it, the last
 # round solved stands (its restriction gets the rest of the time)
 SIFT_ADD_MIN = 20_000  # accounts a sifting round may free even when fewer are free
+WARM_SIFT = True  # each sifting round starts from the last round's basis
 SIFT_ENOUGH = 0.2  # stop sifting once the restricted LP is this share of the gap from the bound
 BOUND_SHARE = 0.25  # of the time left after a sifting whose bound is the weak side: the bound's
 
@@ -277,6 +279,7 @@ def sift(
     last_lp = None
     rounds = 0
     total = math.inf
+    carried: tuple[Layout, tuple[NDArray[np.int8], NDArray[np.int8]]] | None = None
     for rounds in range(1, SIFT_ROUNDS + 1):  # noqa: B007 - reported below
         say("lp", {"round": rounds, "free": int(free.sum())})
         t_round = time.perf_counter()
@@ -287,6 +290,10 @@ def sift(
         )
         solver = problem.scenario.settings.solver
         session = lp_session(backend, model, seed=solver.seed, threads=solver.threads)
+        if WARM_SIFT and carried is not None:
+            warm = carried_basis(carried[1], carried[0], layout, base, problem.m)
+            stats.setdefault("sift_warm", []).append(warm is not None and session.set_basis(*warm))
+        carried = None
         # a round after one whose restriction has a plan may not eat the MIP's time
         limit = left() if last_lp is None else left() - SIFT_RESERVE_LENT * reserve
         lp = session.solve(time_limit=max(limit, 0.0))
@@ -299,6 +306,8 @@ def sift(
                 )
                 free = last_lp[3].copy()
             break
+        basis = session.basis() if WARM_SIFT else None
+        carried = (layout, basis) if basis is not None else None
         slack = float(sum(lp.x[col] for *_, col in layout.elastic_cols)) if lp.x is not None else 0
         last_lp = (session, model, layout, free.copy()) if slack <= SLACK_TOL else None
         if slack > SLACK_TOL:
@@ -360,6 +369,50 @@ def sift(
     stats["exact"] = exact  # the restricted LP's optimum is the whole LP's
     return Sifted(free, base, pi, pj, bound, total, infeasible, by_margin, prices, stats,
                   held_plan, last_lp)  # fmt: skip
+
+
+BASIC = 1  # HiGHS's status of a basic column or row (0: nonbasic at its lower bound)
+
+
+def carried_basis(
+    basis: tuple[NDArray[np.int8], NDArray[np.int8]],
+    before: Layout,
+    after: Layout,
+    base: IntArray,
+    m: int,
+) -> tuple[NDArray[np.int8], NDArray[np.int8]] | None:
+    """The basis of a sifting round's LP (``before``) carried to the next round's (``after``),
+    which frees more accounts and may have more pairs. Each newly freed account's pair with
+    its held territory (``base``) is basic, its other pairs and its assignment row nonbasic;
+    everything else keeps its status. The basis matrix is then the old one bordered by an
+    identity, so it is non-singular, and every row keeps its activity (the held account's load
+    moves from the row's bounds into its basic pair at 1): the basis is primal feasible.
+    None when the layouts do not line up (a freed account without its held pair)."""
+    cols_before, rows_before = basis
+    n_old = before.n_pair_cols
+    if len(after.elastic_cols) != len(before.elastic_cols) or n_old > len(cols_before):
+        return None
+    key_old = before.pi * m + before.pj
+    order = np.argsort(key_old, kind="stable")
+    key_new = after.pi * m + after.pj
+    at = np.minimum(np.searchsorted(key_old[order], key_new), max(len(order) - 1, 0))
+    known = key_old[order][at] == key_new if len(order) else np.zeros(len(key_new), bool)
+    cols = np.zeros(after.n_pair_cols + len(after.elastic_cols), dtype=np.int8)
+    cols[: after.n_pair_cols][known] = cols_before[order[at[known]]]
+    cols[after.n_pair_cols :] = cols_before[n_old:]
+    was_free = np.zeros(len(base), dtype=bool)
+    was_free[before.accounts] = True
+    freed = ~was_free[after.pi] & (after.pj == base[after.pi])
+    if int(freed.sum()) != int((~was_free[after.accounts]).sum()):
+        return None
+    cols[: after.n_pair_cols][freed] = BASIC
+    rows = np.zeros(len(after.accounts) + len(rows_before) - len(before.accounts), dtype=np.int8)
+    row_of = np.full(len(was_free), -1, dtype=np.int64)
+    row_of[before.accounts] = np.arange(len(before.accounts))
+    old = row_of[after.accounts]
+    rows[: len(after.accounts)][old >= 0] = rows_before[old[old >= 0]]
+    rows[len(after.accounts) :] = rows_before[len(before.accounts) :]
+    return cols, rows
 
 
 def bound_is_weak(problem: Problem, sifted: Sifted) -> bool:
