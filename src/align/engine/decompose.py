@@ -279,7 +279,7 @@ def sift(
     last_lp = None
     rounds = 0
     total = math.inf
-    carried: tuple[Layout, tuple[NDArray[np.int8], NDArray[np.int8]]] | None = None
+    carried: tuple[Layout, Basis | None] | None = None  # the last round's layout and basis
     for rounds in range(1, SIFT_ROUNDS + 1):  # noqa: B007 - reported below
         say("lp", {"round": rounds, "free": int(free.sum())})
         t_round = time.perf_counter()
@@ -290,10 +290,7 @@ def sift(
         )
         solver = problem.scenario.settings.solver
         session = lp_session(backend, model, seed=solver.seed, threads=solver.threads)
-        if WARM_SIFT and carried is not None:
-            warm = carried_basis(carried[1], carried[0], layout, base, problem.m)
-            stats.setdefault("sift_warm", []).append(warm is not None and session.set_basis(*warm))
-        carried = None
+        _start_warm(session, carried, (layout, base, problem.m), stats)
         # a round after one whose restriction has a plan may not eat the MIP's time
         limit = left() if last_lp is None else left() - SIFT_RESERVE_LENT * reserve
         lp = session.solve(time_limit=max(limit, 0.0))
@@ -306,8 +303,7 @@ def sift(
                 )
                 free = last_lp[3].copy()
             break
-        basis = session.basis() if WARM_SIFT else None
-        carried = (layout, basis) if basis is not None else None
+        carried = (layout, session.basis()) if WARM_SIFT else None
         slack = float(sum(lp.x[col] for *_, col in layout.elastic_cols)) if lp.x is not None else 0
         last_lp = (session, model, layout, free.copy()) if slack <= SLACK_TOL else None
         if slack > SLACK_TOL:
@@ -372,15 +368,32 @@ def sift(
 
 
 BASIC = 1  # HiGHS's status of a basic column or row (0: nonbasic at its lower bound)
+Basis = tuple[NDArray[np.int8], NDArray[np.int8]]  # status codes per column and per row
+
+
+def _start_warm(
+    session: LPSession,
+    carried: tuple[Layout, Basis | None] | None,
+    round_: tuple[Layout, IntArray, int],
+    stats: dict[str, Any],
+) -> None:
+    """Start ``session`` (a sifting round's LP; ``round_``: its layout, the held plan and the
+    number of territories) from the last round's basis (:func:`carried_basis`), where there is
+    one; whether HiGHS took it goes to ``stats["sift_warm"]``."""
+    if carried is None or carried[1] is None:
+        return
+    layout, base, m = round_
+    warm = carried_basis(carried[1], carried[0], layout, base, m)
+    stats.setdefault("sift_warm", []).append(warm is not None and session.set_basis(*warm))
 
 
 def carried_basis(
-    basis: tuple[NDArray[np.int8], NDArray[np.int8]],
+    basis: Basis,
     before: Layout,
     after: Layout,
     base: IntArray,
     m: int,
-) -> tuple[NDArray[np.int8], NDArray[np.int8]] | None:
+) -> Basis | None:
     """The basis of a sifting round's LP (``before``) carried to the next round's (``after``),
     which frees more accounts and may have more pairs. Each newly freed account's pair with
     its held territory (``base``) is basic, its other pairs and its assignment row nonbasic;

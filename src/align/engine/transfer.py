@@ -24,8 +24,8 @@ Moves are made one at a time (the loads change with each); each looks at one ter
 accounts, or one account's row of costs. Shed and fill weigh what a move spends of the moved cap
 but do not hold it; swaps never spend more of it than is left, and an eject is undone unless the
 cap holds. What a plan still violates, the moved cap included, is returned with it, and only a
-plan that violates nothing is used. Pairs used outside the candidate set are returned with the plan, so
-the local search can work on them.
+plan that violates nothing is used. Pairs used outside the candidate set are returned with the
+plan, so the local search can work on them.
 
 The same moves mend a plan that is not today's (``transfer_plan(start=...)``): the Lagrangian
 rounding's, where its single-move repair gets stuck (:class:`.first_plan.FirstPlan`). Fill and
