@@ -281,8 +281,8 @@ class HighsSession:
     def set_basis(self, cols: NDArray[np.int8], rows: NDArray[np.int8]) -> bool:
         """Start the next solve from this basis (status codes as :meth:`basis` gives them; no
         presolve then). False when HiGHS does not take it (the solve starts as it would have).
-        HiGHS's dual simplex is kept: from a carried sifting basis it took a third of the cold
-        time, where the primal simplex took 8x the cold time (docs/speed.md)."""
+        HiGHS's dual simplex is kept: from a carried sifting basis it took 0.2-1.0 of the cold
+        time, the primal simplex 8x (benchmarks/README.md, "Each sifting round starts ...")."""
         if self._stuck is not None:
             return False
         status = list(self.backend._hs.HighsBasisStatus.__members__.values())
