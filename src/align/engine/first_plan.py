@@ -185,3 +185,4 @@ class Outcome:
     objective: float = math.inf  # raw
     bound: float | None = None  # raw
     message: str = ""
+    whole: bool = False  # of a restriction: ``assign`` is a plan of the whole problem

@@ -4,11 +4,13 @@
 2. LP relaxation over the candidates; widen k when pruning made it infeasible. Price every pruned
    pair with the LP duals and add the ones with negative reduced cost until none is left: the LP
    value is then a bound for the whole problem, not only the pruned one.
-3. Dive on the LP with every band narrowed by a margin (room for rounding), fix the accounts it
-   assigns integrally and solve the small MIP over the split ones, elastic (band slack at a
-   big-M cost, warm-started from the rounding); a greedy move repair, then neighbourhoods of the
-   territories still out of band, remove what slack is left. A local search, then exact MIPs over
-   groups of neighbouring territories (:mod:`.neighbourhood`), improve the plan.
+3. Dive (:mod:`.dive`) on the LP with every band narrowed by a margin (room for rounding; on a
+   restriction, the moved cap too), fix the accounts it assigns integrally and solve the small
+   MIP over the split ones, elastic (band slack at a big-M cost, warm-started from the
+   rounding); a greedy move repair, then once the transfer moves with every account free (of
+   the whole problem, on a restriction: :func:`_mend`), then neighbourhoods of the territories
+   still out of band, remove what slack is left. A local search, then exact MIPs over groups of
+   neighbouring territories (:mod:`.neighbourhood`), improve the plan.
 4. If the gap to the LP bound is still above ``solver.gap``: a MIP over every pair whose reduced
    cost could still improve on the incumbent (reduced-cost fixing keeps this exact), warm-started.
 """
@@ -23,12 +25,10 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from ..errors import AlignError
 from ..runs import Run
 from ..scenario import Scenario
-from ..status import Status
 from .backends import Backend, BackendResult, LPSession, get_backend
 from .common import Clock, Progress, make_run, relative_gap
 from .decompose import (
@@ -42,6 +42,17 @@ from .decompose import (
     warm_lp,
 )
 from .diagnose import least_moved_share, quick_checks, ranked_reasons
+from .dive import (
+    CAP_REDIVE,
+    CAP_TIGHTEN_RESTRICTED,
+    INTEGRAL_TOL,
+    TIGHTEN,
+    TIGHTEN_RESTRICTED,
+    dive,
+    narrowed_rows,
+    per_account_max,
+    tighten_rows,
+)
 from .exact import improve_exactly, whole_mip
 from .first_plan import FirstPlan, Outcome
 from .formulation import (
@@ -55,6 +66,7 @@ from .formulation import (
     build_problem,
     pair_reduced_costs,
     rule_duals,
+    unique_pairs,
 )
 from .neighbourhood import improve_by_groups
 from .pricing import PricedLP
@@ -68,11 +80,7 @@ from .repair import (
     repair_moves,
 )
 from .size import check_size, default_candidates
-
-INTEGRAL_TOL = 1e-6
-TIGHTEN = 0.1  # share of each band's width the dive keeps free, as room for rounding
-# ... on a restriction to the accounts in doubt, where every move is costly: much less
-TIGHTEN_RESTRICTED = 0.03
+from .transfer import transfer_plan
 
 
 def solve_fixed(scenario: Scenario, *, progress: Progress | None = None) -> Run:
@@ -158,9 +166,11 @@ def _solve_lp(
     stats: dict[str, Any],
     say: Progress,
     tighten: float = TIGHTEN,
+    cap_tighten: float = 0.0,
     pairs: tuple[np.ndarray, np.ndarray] | None = None,
     incumbent: IntArray | None = None,
     warm: tuple[LPSession, MatrixModel, Layout] | None = None,
+    widen: Callable[[IntArray], IntArray | None] | None = None,
 ) -> Outcome:
     """Steps 2-4 of the module docstring on ``problem`` (``pairs``: its candidates, if made).
 
@@ -208,10 +218,20 @@ def _solve_lp(
 
     # --- 2b. dive: fix the largest split accounts and re-solve the LP until few are split -----
     t0 = time.perf_counter()
-    band_rows, band_lo, band_hi = priced.band_rows, priced.band_lo, priced.band_hi
-    x0 = _tighten(session, band_rows, band_lo, band_hi, slack, cols, clock, stats, tighten)
-    dive_x = _dive(problem, session, lp.x if x0 is None else x0, cols, layout, clock, stats)
-    session.set_row_bounds(band_rows, band_lo, band_hi)
+    lp_x = lp.x
+
+    def dive_on(cap_share: float) -> FloatArray:
+        rows, lo, hi, narrowed = narrowed_rows(problem, layout, priced, tighten, cap_share)
+        x0 = tighten_rows(session, rows, lo, hi, narrowed, slack, cols, clock, stats)
+        dive_x = dive(problem, session, lp_x if x0 is None else x0, cols, layout, clock, stats)
+        session.set_row_bounds(rows, lo, hi)
+        return dive_x
+
+    def redive() -> FloatArray:  # with a wider margin under the moved cap (see _fix_and_solve)
+        stats["redive"] = True
+        return dive_on(CAP_REDIVE)
+
+    dive_x = dive_on(cap_tighten)
     phase("dive", t0)
 
     # --- 3. fix the integral part, MIP on the split accounts ---------------------------------
@@ -219,9 +239,12 @@ def _solve_lp(
     say("repair", {"elapsed": clock.elapsed(), "bound": lp_bound})
     assign, split = _fix_and_solve(
         problem, backend, lp, dive_x, layout, clock, stats, say=say, bound=lp_bound,
-        incumbent=incumbent,
+        incumbent=incumbent, widen=widen,
+        redive=redive if cap_tighten > 0 and problem.moved_min_kept is not None else None,
     )  # fmt: skip
     phase("repair", t0)
+    if split == WHOLE:  # a plan of the whole problem: the caller measures and improves it
+        return Outcome("plan", assign, bound=lp_bound, whole=True)
     if assign is None:
         if split == "infeasible":
             return Outcome("infeasible")
@@ -307,9 +330,11 @@ def _solve_decomposed(
                 stats,
                 _whole(say, held_cost, bound),
                 tighten=TIGHTEN_RESTRICTED,
+                cap_tighten=CAP_TIGHTEN_RESTRICTED,
                 pairs=None if warm is None else (warm[2].pi, warm[2].pj),
                 incumbent=sifted.base[sub.index] if known else None,
                 warm=warm,
+                widen=functools.partial(_widen, problem, sifted, sub.index, clock),
             )
         if out.kind != "infeasible" or clock.left() <= 0:
             break
@@ -320,9 +345,12 @@ def _solve_decomposed(
         bound = _ascend(problem, sifted, bound, min(reserve, clock.left()), stats)
     if out.kind != "plan" or out.assign is None:
         return Outcome("no_solution", bound=bound, message=out.message or NO_PLAN)
-    assign = sifted.base.copy()
-    assign[sub.index] = out.assign
-    if known:
+    assign = out.assign
+    stats["mended_whole"] = out.whole  # the restriction's rounding, mended over every account
+    if not out.whole:
+        assign = sifted.base.copy()
+        assign[sub.index] = out.assign
+    if known or out.whole:
         t0 = time.perf_counter()
         assign = _polish(problem, sifted.pi, sifted.pj, assign, clock, stats, say, bound)
         certified = (1 + problem.target_gap) * bound / problem.cost_scale
@@ -335,6 +363,16 @@ def _solve_decomposed(
         bound = max(bound, min(out.bound + held_cost, objective))
         stats["held_pinned"] = True
     return Outcome("plan", assign, objective, bound)
+
+
+def _widen(
+    problem: Problem, sifted: Sifted, index: IntArray, clock: Clock, plan: IntArray
+) -> IntArray | None:
+    """A plan of the restriction to ``index`` out of band, with the held accounts where the
+    sifting holds them, mended as a plan of the whole problem (:func:`_mend`)."""
+    whole = sifted.base.copy()
+    whole[index] = plan
+    return _mend(problem, sifted.pi, sifted.pj, whole, clock)
 
 
 def _ascend(
@@ -372,20 +410,6 @@ def _restricted_gap(problem: Problem, total: float, held_cost: float, bound: flo
     return min(max(room, 0.25 * problem.target_gap * total) / free_lp, 0.5)
 
 
-def _per_account_max(
-    problem: Problem, pi: IntArray, pj: IntArray, x: FloatArray
-) -> tuple[FloatArray, IntArray]:
-    """Each account's largest pair value and its territory (-1 without a pair)."""
-    order = np.lexsort((-x, pi))
-    first = np.r_[True, pi[order][1:] != pi[order][:-1]]
-    top = order[first]
-    best_x = np.zeros(problem.n)
-    best_j = np.full(problem.n, -1, dtype=np.int64)
-    best_x[pi[top]] = x[top]
-    best_j[pi[top]] = pj[top]
-    return best_x, best_j
-
-
 NEIGHBOURHOOD_MIN = 200  # accounts freed around the split ones in the repair MIP
 NEIGHBOURHOOD_PER_SPLIT = 4
 NEIGHBOURHOOD_ROUNDS = 8  # at most; each doubles the neighbourhood
@@ -394,94 +418,15 @@ REPAIR_TIME_SHARE = 0.15
 FIRST_PLAN_TIME_SHARE = 0.02  # each attempt at a first plan gets this share (at least the min)
 REPAIR_SHARE = 0.5  # the repair MIP stops within this share of solver.gap (absolute)
 SLACK_SEEN = 1e-6  # ... and slack this large (of a mean target) costs it at least that gap
-DIVE_ROUNDS = 10
 RESTRICT_ATTEMPTS = 3  # restrictions tried (free set doubled) before the whole problem
 DECOMPOSE_PAIRS = 150_000  # solver.method auto: decomposed beyond this many candidate pairs
 NO_PLAN = "no plan was found within the time limit"
+WHOLE = "whole"  # _fix_and_solve: the plan is of the whole problem, not of the restriction
 POLISH_SHARE = 0.05  # local search on a plan: this share of the time left, at least the min
 POLISH_MIN_S = 0.5
 GROUPS_SHARE = 0.85  # MIPs over groups of neighbouring territories: this share of the time left
 GROUPS_LAST_SHARE = 0.9  # ... when they are the last step (the whole problem's, tight cap)
 RESTRICTED_SHARE = 0.85  # tight cap: the restriction's share of the time left after sifting
-DIVE_STOP = 8  # leave this many split accounts or fewer to the small MIP
-
-
-def _tighten(
-    session: LPSession,
-    rows: IntArray,
-    lo: FloatArray,
-    hi: FloatArray,
-    slack: IntArray,
-    cols: IntArray,
-    clock: Clock,
-    stats: dict[str, Any],
-    share: float,
-) -> FloatArray | None:
-    """Narrow every two-sided band by ``share`` of its width and re-solve the LP.
-
-    Rounding a fractional plan moves each territory's load by up to a split account's size; an LP
-    that keeps a margin inside every band leaves room for that. Returns the pair values of the
-    narrowed LP, or None (bounds restored) when it needs band slack. The bound is not affected:
-    it comes from the LP over the true bands.
-    """
-    both = np.isfinite(lo) & np.isfinite(hi)
-    if not both.any() or share <= 0:
-        return None
-    margin = np.where(both, share * (hi - lo) / 2, 0.0)
-    session.set_row_bounds(rows, lo + margin, hi - margin)
-    res = session.solve(time_limit=clock.left())
-    ok = (
-        res.status == Status.OPTIMAL and res.x is not None and res.x[slack].max(initial=0.0) <= 1e-7
-    )
-    stats["tightened"] = bool(ok)
-    if not ok:
-        session.set_row_bounds(rows, lo, hi)
-        return None
-    assert res.x is not None
-    return res.x[cols]
-
-
-def _dive(
-    problem: Problem,
-    session: LPSession,
-    x: FloatArray,
-    cols_of_pairs: IntArray,
-    layout: Layout,
-    clock: Clock,
-    stats: dict[str, Any],
-) -> FloatArray:
-    """Fix the larger half of the split accounts to their main territory, re-solve, repeat.
-
-    Big accounts split by the LP are the hard part of rounding; fixing them while the LP can still
-    move small accounts around them keeps the cost close to the bound. Returns the last LP
-    solution (the bound is not affected: it comes from the LP before the dive).
-    """
-    pi, pj = layout.pi, layout.pj
-    m = problem.m
-    col_of = pd.Index(pi * m + pj)
-    size = np.zeros(problem.n)
-    for r in problem.resources:
-        size = np.maximum(size, r.values)
-    fixed: list[np.ndarray] = []
-    rounds = 0
-    for rounds in range(1, DIVE_ROUNDS + 1):  # noqa: B007 - reported below
-        best_x, best_j = _per_account_max(problem, pi, pj, x)
-        split = np.flatnonzero(best_x < 1 - INTEGRAL_TOL)
-        if len(split) <= DIVE_STOP or clock.left() <= 0:
-            break
-        pick = split[np.argsort(-size[split], kind="stable")][: max(1, len(split) // 2)]
-        cols = cols_of_pairs[col_of.get_indexer(pick * m + best_j[pick])]
-        session.set_bounds(cols, np.ones(len(cols)), np.ones(len(cols)))
-        res = session.solve(time_limit=clock.left())
-        if res.status != "optimal" or res.x is None:
-            session.set_bounds(cols, np.zeros(len(cols)), np.ones(len(cols)))
-            break
-        fixed.append(cols)
-        x = res.x[cols_of_pairs]
-    for cols in fixed:  # leave the session as it was
-        session.set_bounds(cols, np.zeros(len(cols)), np.ones(len(cols)))
-    stats["dive_rounds"] = rounds
-    return x
 
 
 def _freeing_order(
@@ -510,6 +455,8 @@ def _fix_and_solve(
     say: Progress | None = None,
     bound: float | None = None,
     incumbent: IntArray | None = None,
+    widen: Callable[[IntArray], IntArray | None] | None = None,
+    redive: Callable[[], FloatArray] | None = None,
 ) -> tuple[IntArray | None, str | None]:
     """Keep what the LP assigns whole and place the split accounts with a small MIP.
 
@@ -517,16 +464,17 @@ def _fix_and_solve(
     infeasible): a plan within seconds. Then, if that plan is not yet within half the target gap
     of the bound, a neighbourhood around them, warm-started from it and time-boxed. With an
     ``incumbent`` (see :func:`_solve_lp`): the cheaper of it and the first plan, and no group
-    MIPs (the caller's).
+    MIPs (the caller's). ``widen``: mends a plan of this restriction out of band as a plan
+    of the whole problem (see :func:`_mend`); such a plan is returned with the reason WHOLE.
+    ``redive``: where the first rounding cannot be placed nor mended, the LP's values from a
+    dive that keeps a wider margin under the moved cap (a rounding that spends the cap to the
+    last account leaves no move to bring a band in); the search starts over from its rounding.
     """
     pi, pj = layout.pi, layout.pj
-    best_x, best_j = _per_account_max(problem, pi, pj, x)
-    integral = best_x > 1 - INTEGRAL_TOL
-    split = np.flatnonzero(~integral)
+    best_j, integral, split, order = _rounding(problem, layout, lp, x)
     stats["split_accounts"] = int(len(split))
     if not len(split):
         return best_j, None
-    order = _freeing_order(problem, layout, lp, best_j, integral)
     target = (1 + REPAIR_SHARE * problem.target_gap) * lp.objective  # scaled: good enough
 
     place = functools.partial(_place_split, problem, backend, layout, lp.objective, clock, target)
@@ -548,6 +496,17 @@ def _fix_and_solve(
         out, slack_left = place(free, base, share=FIRST_PLAN_TIME_SHARE, least=least)
         if out is not None and slack_left > SLACK_TOL:
             out, slack_left = repair_moves(problem, pi, pj, out)
+        if out is not None and slack_left > SLACK_TOL and attempts == 1:
+            # the transfer moves, once, with every account free (``widen``: of the whole)
+            mended = _mend(problem, pi, pj, out, clock) if widen is None else widen(out)
+            if mended is not None and widen is not None:
+                return mended, WHOLE
+            if mended is not None:
+                out, slack_left = mended, 0.0
+            elif redive is not None:
+                best_j, integral, split, order = _rounding(problem, layout, lp, redive())
+                redive, base, base_slack, extra, attempts, stalled = None, best_j, math.inf, 0, 0, 0
+                continue
         if out is not None and slack_left <= SLACK_TOL:
             assign = out
             break
@@ -597,6 +556,35 @@ def _fix_and_solve(
         extra, more = more, min(len(order), 2 * more)
     stats["repair_free_accounts"] = int(len(split) + extra)
     return assign, None
+
+
+def _rounding(
+    problem: Problem, layout: Layout, lp: BackendResult, x: FloatArray
+) -> tuple[IntArray, BoolArray, IntArray, IntArray]:
+    """The LP's values ``x`` rounded: each account's main territory, which accounts are
+    integral, the split ones, and the integral ones in the order they are freed."""
+    best_x, best_j = per_account_max(problem, layout.pi, layout.pj, x)
+    integral = best_x > 1 - INTEGRAL_TOL
+    order = _freeing_order(problem, layout, lp, best_j, integral)
+    return best_j, integral, np.flatnonzero(~integral), order
+
+
+def _mend(
+    problem: Problem, pi: IntArray, pj: IntArray, plan: IntArray, clock: Clock
+) -> IntArray | None:
+    """A plan out of band mended by the greedy repair, then by the transfer moves (shed, fill,
+    swap, eject: :func:`.transfer.transfer_plan`), with today's pairs and the plan's own among
+    the candidates; None unless every band and the moved cap hold. Where the repair's single
+    moves stall (a band a hair out, the moved cap a few accounts short), swaps and ejects still
+    find a way; on a restriction (:func:`_solve_decomposed`) they need the held accounts free."""
+    a = np.arange(problem.n)
+    has = problem.current >= 0
+    qi, qj = unique_pairs(np.r_[pi, a[has], a], np.r_[pj, problem.current[has], plan], problem.m)
+    stop = lambda: clock.left() <= 0  # noqa: E731
+    out, slack = repair_moves(problem, qi, qj, plan, stop=stop)
+    if slack > SLACK_TOL:
+        out, _, _ = transfer_plan(problem, qi, qj, start=out, stop=stop)
+    return out if exact_violation(problem, out) == 0 else None
 
 
 def _place_split(

@@ -1,0 +1,128 @@
+"""The dive's narrowed rows, and the mend of a rounding out of band (src/align/engine/dive.py,
+fixed._mend): margins computed from the rows, plans that keep every rule or none."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from test_invariants import check_plan
+
+import align
+from align.engine import fixed
+from align.engine.backends import get_backend
+from align.engine.common import Clock
+from align.engine.decompose import SubProblem
+from align.engine.dive import narrowed_rows, tighten_rows
+from align.engine.formulation import build_problem
+from align.engine.pricing import PricedLP
+from align.engine.repair import SLACK_COST, exact_violation, moved_shortfall
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+from generate import generate  # noqa: E402
+
+
+def _book(n: int, m: int, cap: float, seed: int = 3) -> align.Scenario:
+    acc, ter = generate(n, m, seed=seed)
+    conf = {
+        "balance": {"potential": {"tolerance": 0.05}, "workload": {"tolerance": 0.10}},
+        "objective": {"travel_weight": "potential"},
+        "constraints": {"max_moved_share": cap},
+        "solver": {"gap": 0.005, "time_limit_s": 60},
+    }
+    return align.make_scenario(acc, ter, settings=conf)
+
+
+def test_the_dive_keeps_a_margin_inside_every_band_and_under_the_moved_cap() -> None:
+    problem = build_problem(_book(1500, 8, cap=0.3))
+    pi, pj = problem.nearest_pairs(4)
+    priced = PricedLP(problem, get_backend("highs"), pi, pj, SLACK_COST)
+    layout = priced.layout
+    rows, lo, hi, narrowed = narrowed_rows(problem, layout, priced, 0.1, 0.2)
+    assert narrowed is not None
+    at = rows == layout.moved_row
+    assert at.sum() == 1 and np.isinf(hi[at]).all()
+    # bands: a tenth of each width, half on either side; the moved row: a fifth of the moves
+    # the cap leaves (the whole measure kept, less the least it must keep)
+    both = ~at
+    width = hi[both] - lo[both]
+    assert narrowed[0][both] == pytest.approx(lo[both] + 0.05 * width)
+    assert narrowed[1][both] == pytest.approx(hi[both] - 0.05 * width)
+    room = problem.measure[problem.current >= 0].sum() / problem.moved_scale - lo[at][0]
+    assert room == pytest.approx(0.3)  # the cap: 30% of the measure may move
+    assert narrowed[0][at][0] == pytest.approx(lo[at][0] + 0.2 * room)
+    # no cap share: the moved row as it is; no share at all: nothing narrowed
+    _, _, _, bands_only = narrowed_rows(problem, layout, priced, 0.1, 0.0)
+    assert bands_only is not None and bands_only[0][at][0] == lo[at][0]
+    assert narrowed_rows(problem, layout, priced, 0.0, 0.0)[3] is None
+
+    # the LP on the narrowed rows moves at most 80% of what the cap allows
+    lp = priced.solve(lambda: 60.0)
+    assert lp.status == "optimal"
+    stats: dict[str, object] = {}
+    x = tighten_rows(priced.session, rows, lo, hi, narrowed, priced.slack, priced.cols,
+                     Clock(60), stats)  # fmt: skip
+    assert stats["tightened"] is True and x is not None
+    stay = problem.current[pi] == pj
+    moved = 1 - float((problem.measure[pi[stay]] * x[stay]).sum() / problem.moved_scale)
+    assert moved <= 0.8 * 0.3 + 1e-7
+
+
+def test_a_rounding_out_of_band_is_mended_into_every_band_or_refused() -> None:
+    sc = _book(2000, 10, cap=0.3, seed=5)
+    problem = build_problem(sc)
+    pi, pj = problem.nearest_pairs(4)
+    today = problem.current.copy()
+    assert exact_violation(problem, today) > 0  # today's plan breaks some band
+    plan = fixed._mend(problem, pi, pj, today, Clock(30))
+    assert plan is not None
+    assert exact_violation(problem, plan) == 0 and moved_shortfall(problem, plan) == 0
+    assert problem.eligible_rows(np.arange(problem.n))[np.arange(problem.n), plan].all()
+    # a moved cap below what the bands make move leaves nothing to mend with
+    tight = build_problem(_book(2000, 10, cap=0.001, seed=5))
+    assert fixed._mend(tight, pi, pj, today, Clock(30)) is None
+
+
+@pytest.mark.parametrize("first_mend_fails", [False, True])
+def test_a_restriction_whose_rounding_its_mips_cannot_place_is_mended_over_every_account(
+    monkeypatch, first_mend_fails: bool
+) -> None:  # type: ignore[no-untyped-def]
+    acc, ter = generate(3000, 10, seed=3)
+    conf = {
+        "balance": {"potential": {"tolerance": 0.05}, "workload": {"tolerance": 0.10}},
+        "objective": {"travel_weight": "potential", "disruption": 10.0},
+        "constraints": {"max_moved_share": 0.4},
+        "solver": {"gap": 0.005, "time_limit_s": 60, "method": "decompose"},
+    }
+    sc = align.make_scenario(acc, ter, settings=conf)
+
+    def no_answer(problem, backend, layout, lp_objective, clock, target, free, base, **kw):  # type: ignore[no-untyped-def]
+        return base, 1.0  # the split MIP gives back its start, slack and all
+
+    real_repair = fixed.repair_moves
+
+    def stuck(problem, pi, pj, assign, **kw):  # type: ignore[no-untyped-def]
+        if isinstance(problem, SubProblem):
+            return assign, 1.0  # ... and the greedy repair is stuck inside the restriction
+        return real_repair(problem, pi, pj, assign, **kw)
+
+    real_mend, mends = fixed._mend, []
+
+    def mend(*args, **kw):  # type: ignore[no-untyped-def]
+        mends.append(1)
+        if first_mend_fails and len(mends) == 1:
+            return None  # the first rounding cannot be mended: the dive again, cap narrowed
+        return real_mend(*args, **kw)
+
+    monkeypatch.setattr(fixed, "_place_split", no_answer)
+    monkeypatch.setattr(fixed, "repair_moves", stuck)
+    monkeypatch.setattr(fixed, "_mend", mend)
+    run = align.solve(sc)
+    assert run.stats["mended_whole"] is True
+    assert run.stats.get("redive", False) is first_mend_fails
+    assert len(mends) == (2 if first_mend_fails else 1)
+    assert run.status in ("optimal", "feasible")
+    check_plan(run, sc, acc, ter)
+    assert run.bound is not None and run.bound <= run.objective
