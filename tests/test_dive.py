@@ -24,8 +24,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 from generate import generate  # noqa: E402
 
 
-def _book(n: int, m: int, cap: float, seed: int = 3) -> align.Scenario:
-    acc, ter = generate(n, m, seed=seed)
+def _book(n: int, m: int, cap: float, seed: int = 3, **shape: float) -> align.Scenario:
+    acc, ter = generate(n, m, seed=seed, **shape)  # type: ignore[arg-type]
     conf = {
         "balance": {"potential": {"tolerance": 0.05}, "workload": {"tolerance": 0.10}},
         "objective": {"travel_weight": "potential"},
@@ -71,18 +71,28 @@ def test_the_dive_keeps_a_margin_inside_every_band_and_under_the_moved_cap() -> 
 
 
 def test_a_rounding_out_of_band_is_mended_into_every_band_or_refused() -> None:
-    sc = _book(2000, 10, cap=0.3, seed=5)
+    # one-segment territories: today's territory is not always one an account may join
+    sc = _book(2000, 10, cap=0.3, seed=5, locked_share=0.05, specialist_share=0.2)
     problem = build_problem(sc)
+    rows = np.arange(problem.n)
+    elig = problem.eligible_rows(rows)
+    assert not elig[rows, problem.current].all()
+    locked = problem.fixed >= 0
     pi, pj = problem.nearest_pairs(4)
-    today = problem.current.copy()
-    assert exact_violation(problem, today) > 0  # today's plan breaks some band
-    plan = fixed._mend(problem, pi, pj, today, Clock(30))
+    # the start: today's plan, an account today's territory may not take at its nearest candidate
+    start = problem.current.copy()
+    first = np.r_[True, pi[1:] != pi[:-1]]  # pairs sorted by account
+    away = ~elig[rows, start]
+    start[away] = pj[first][away]
+    assert elig[rows, start].all()
+    assert exact_violation(problem, start) > 0  # it breaks some band
+    plan = fixed._mend(problem, pi, pj, start, Clock(30))
     assert plan is not None
     assert exact_violation(problem, plan) == 0 and moved_shortfall(problem, plan) == 0
-    assert problem.eligible_rows(np.arange(problem.n))[np.arange(problem.n), plan].all()
+    assert elig[rows, plan].all() and (plan[locked] == problem.fixed[locked]).all()
     # a moved cap below what the bands make move leaves nothing to mend with
     tight = build_problem(_book(2000, 10, cap=0.001, seed=5))
-    assert fixed._mend(tight, pi, pj, today, Clock(30)) is None
+    assert fixed._mend(tight, pi, pj, problem.current, Clock(30)) is None
 
 
 @pytest.mark.parametrize("first_mend_fails", [False, True])

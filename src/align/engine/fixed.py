@@ -562,24 +562,27 @@ def _rounding(
     problem: Problem, layout: Layout, lp: BackendResult, x: FloatArray
 ) -> tuple[IntArray, BoolArray, IntArray, IntArray]:
     """The LP's values ``x`` rounded: each account's main territory, which accounts are
-    integral, the split ones, and the integral ones in the order they are freed."""
+    integral, the split ones, and the integral ones in the order they are freed (none when
+    none is split: nothing is freed then)."""
     best_x, best_j = per_account_max(problem, layout.pi, layout.pj, x)
     integral = best_x > 1 - INTEGRAL_TOL
-    order = _freeing_order(problem, layout, lp, best_j, integral)
-    return best_j, integral, np.flatnonzero(~integral), order
+    split = np.flatnonzero(~integral)
+    if not len(split):
+        return best_j, integral, split, split
+    return best_j, integral, split, _freeing_order(problem, layout, lp, best_j, integral)
 
 
 def _mend(
     problem: Problem, pi: IntArray, pj: IntArray, plan: IntArray, clock: Clock
 ) -> IntArray | None:
     """A plan out of band mended by the greedy repair, then by the transfer moves (shed, fill,
-    swap, eject: :func:`.transfer.transfer_plan`), with today's pairs and the plan's own among
-    the candidates; None unless every band and the moved cap hold. Where the repair's single
-    moves stall (a band a hair out, the moved cap a few accounts short), swaps and ejects still
-    find a way; on a restriction (:func:`_solve_decomposed`) they need the held accounts free."""
-    a = np.arange(problem.n)
-    has = problem.current >= 0
-    qi, qj = unique_pairs(np.r_[pi, a[has], a], np.r_[pj, problem.current[has], plan], problem.m)
+    swap, eject: :func:`.transfer.transfer_plan`), the plan's own pairs among the candidates;
+    None unless every band and the moved cap hold. Where the repair's single moves stall (a
+    band a hair out, the moved cap a few accounts short), swaps and ejects still find a way; on
+    a restriction (:func:`_solve_decomposed`) they need the held accounts free. The repair
+    moves along any candidate pair: only eligible ones may be given (the candidates hold every
+    account's today's territory where it may stay)."""
+    qi, qj = unique_pairs(np.r_[pi, np.arange(problem.n)], np.r_[pj, plan], problem.m)
     stop = lambda: clock.left() <= 0  # noqa: E731
     out, slack = repair_moves(problem, qi, qj, plan, stop=stop)
     if slack > SLACK_TOL:
