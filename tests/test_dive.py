@@ -5,17 +5,27 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 from test_invariants import check_plan
 
 import align
+from align.engine import dive as dive_module
 from align.engine import fixed
 from align.engine.backends import get_backend
 from align.engine.common import Clock
 from align.engine.decompose import SubProblem
-from align.engine.dive import narrowed_rows, tighten_rows
+from align.engine.dive import (
+    DIVE_FALL,
+    DIVE_STOP,
+    INTEGRAL_TOL,
+    dive,
+    narrowed_rows,
+    per_account_max,
+    tighten_rows,
+)
 from align.engine.formulation import build_problem
 from align.engine.pricing import PricedLP
 from align.engine.repair import SLACK_COST, exact_violation, moved_shortfall
@@ -68,6 +78,45 @@ def test_the_dive_keeps_a_margin_inside_every_band_and_under_the_moved_cap() -> 
     stay = problem.current[pi] == pj
     moved = 1 - float((problem.measure[pi[stay]] * x[stay]).sum() / problem.moved_scale)
     assert moved <= 0.8 * 0.3 + 1e-7
+
+
+def test_the_dive_stops_once_a_round_no_longer_lowers_the_split_accounts() -> None:
+    # tight bands: an LP vertex splits about one account per tight band row, whatever is fixed
+    acc, ter = generate(3000, 30, seed=3)
+    conf = {
+        "balance": {"potential": {"tolerance": 0.01}, "workload": {"tolerance": 0.02}},
+        "objective": {"travel_weight": "potential"},
+    }
+    problem = build_problem(align.make_scenario(acc, ter, settings=conf))
+    pi, pj = problem.nearest_pairs(4)
+    priced = PricedLP(problem, get_backend("highs"), pi, pj, SLACK_COST)
+    lp = priced.solve(lambda: 60.0)
+    assert lp.status == "optimal" and lp.x is not None
+    layout, x0 = priced.layout, lp.x[priced.cols]
+
+    def split_after(stats: dict[str, Any], fall: float) -> int:
+        x = dive(problem, priced.session, x0, priced.cols, layout, Clock(60), stats, fall=fall)
+        sums = np.bincount(layout.pi, weights=x, minlength=problem.n)
+        assert np.allclose(sums, 1.0, atol=1e-6)  # every account whole across its pairs
+        best_x, _ = per_account_max(problem, layout.pi, layout.pj, x)
+        return int((best_x < 1 - INTEGRAL_TOL).sum())
+
+    stats: dict[str, Any] = {}
+    left = split_after(stats, DIVE_FALL)
+    trace = stats["dive_traces"][-1]
+    # two re-solves, then the third round's count was not below three quarters of the second's
+    assert len(trace) == 2 and stats["dive_rounds"] == 3
+    assert left > DIVE_STOP and left > DIVE_FALL * trace[-1][0]
+    # the session is left as it was: the same LP again
+    again = priced.session.solve(time_limit=60)
+    assert again.objective == pytest.approx(lp.objective, rel=1e-9)
+    # every round of the ten the rule saved would have left as many split accounts (the
+    # monolithic path dives without the rule)
+    longer: dict[str, Any] = {}
+    left_longer = split_after(longer, np.inf)
+    assert len(longer["dive_traces"][-1]) == dive_module.DIVE_ROUNDS
+    assert min(n for n, _ in longer["dive_traces"][-1]) > DIVE_FALL * trace[0][0]
+    assert left_longer > DIVE_FALL * left
 
 
 def test_a_rounding_out_of_band_is_mended_into_every_band_or_refused() -> None:
