@@ -36,7 +36,7 @@ DIVE_STOP = 8  # leave this many split accounts or fewer to the small MIP
 # accounts the last began with: an LP vertex splits about one account per tight rule row, so
 # fixing accounts only moves the split to others (100,000 x 200: 281-345 split accounts after
 # each of 10 rounds, 2.6-8.2 s a round); two rounds move the large accounts out of the split
-# set. Not on the monolithic path: there a round takes 0.02-0.06 s, and the later rounds'
+# set. Not on the monolithic path: there a round takes 0.03-0.13 s, and the later rounds'
 # smaller split accounts round into cheaper plans (5,000 x 50 base 3: 0.18% above the bound
 # after ten rounds, 0.37% after two)
 DIVE_FALL = 0.75
