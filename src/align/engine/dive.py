@@ -2,9 +2,11 @@
 
 The LP is re-solved with its rule rows narrowed (:func:`tighten_rows`: a margin inside every
 band and under the moved cap, room for the rounding that follows), then the larger half of the
-split accounts is fixed to its main territory and the LP re-solved, until few are split or a
-round no longer lowers their number (:func:`dive`). :mod:`.fixed` places what is left with a
-small MIP. The bound is not affected: it comes from the LP over the true rows.
+split accounts is fixed to its main territory and the LP re-solved, until few are split
+(:func:`dive`). :mod:`.fixed` places what is left with a small MIP. The bound is not affected:
+it comes from the LP over the true rows. On a large LP the split accounts do not become fewer
+(about one per tight band row whatever is fixed); the later rounds trade them for smaller
+ones, which round into cheaper plans (benchmarks/README.md, "The dive's rounds, traced").
 """
 
 from __future__ import annotations
@@ -32,14 +34,6 @@ CAP_TIGHTEN_RESTRICTED = 0.03
 CAP_REDIVE = 0.1  # ... where that rounding can be neither placed nor mended: the dive again
 DIVE_ROUNDS = 10
 DIVE_STOP = 8  # leave this many split accounts or fewer to the small MIP
-# ... and, on a restriction, stop once a round begins with more than this share of the split
-# accounts the last began with: an LP vertex splits about one account per tight rule row, so
-# fixing accounts only moves the split to others (100,000 x 200: 281-345 split accounts after
-# each of 10 rounds, 2.6-8.2 s a round); two rounds move the large accounts out of the split
-# set. Not on the monolithic path: there a round takes 0.03-0.13 s, and the later rounds'
-# smaller split accounts round into cheaper plans (5,000 x 50 base 3: 0.18% above the bound
-# after ten rounds, 0.37% after two)
-DIVE_FALL = 0.75
 
 
 def per_account_max(
@@ -118,11 +112,8 @@ def dive(
     layout: Layout,
     clock: Clock,
     stats: dict[str, Any],
-    fall: float = np.inf,
 ) -> FloatArray:
-    """Fix the larger half of the split accounts to their main territory, re-solve, repeat;
-    from the third round on, only while a round begins with at most ``fall`` times the split
-    accounts the last began with (see ``DIVE_FALL``).
+    """Fix the larger half of the split accounts to their main territory, re-solve, repeat.
 
     Big accounts split by the LP are the hard part of rounding; fixing them while the LP can still
     move small accounts around them keeps the cost close to the bound. Returns the last LP
@@ -142,8 +133,6 @@ def dive(
         split = np.flatnonzero(best_x < 1 - INTEGRAL_TOL)
         if len(split) <= DIVE_STOP or clock.left() <= 0:
             break
-        if len(trace) >= 2 and len(split) > fall * trace[-1][0]:
-            break  # the last round only moved the split to other accounts
         t0 = time.perf_counter()
         pick = split[np.argsort(-size[split], kind="stable")][: max(1, len(split) // 2)]
         cols = cols_of_pairs[col_of.get_indexer(pick * m + best_j[pick])]

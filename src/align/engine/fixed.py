@@ -45,7 +45,6 @@ from .diagnose import least_moved_share, quick_checks, ranked_reasons
 from .dive import (
     CAP_REDIVE,
     CAP_TIGHTEN_RESTRICTED,
-    DIVE_FALL,
     INTEGRAL_TOL,
     TIGHTEN,
     TIGHTEN_RESTRICTED,
@@ -168,7 +167,6 @@ def _solve_lp(
     say: Progress,
     tighten: float = TIGHTEN,
     cap_tighten: float = 0.0,
-    dive_fall: float = np.inf,
     pairs: tuple[np.ndarray, np.ndarray] | None = None,
     incumbent: IntArray | None = None,
     warm: tuple[LPSession, MatrixModel, Layout] | None = None,
@@ -179,7 +177,7 @@ def _solve_lp(
     ``incumbent``: a plan of ``problem`` that keeps every rule, known beforehand. The first
     plan falls back to it when none better comes before the clock runs out, and the group MIPs
     and the exact MIP of step 4 are left to the caller. ``warm``: a session already holding the
-    LP over ``pairs`` (see :class:`.pricing.PricedLP`). ``dive_fall``: see :func:`.dive.dive`."""
+    LP over ``pairs`` (see :class:`.pricing.PricedLP`)."""
     s = problem.scenario.settings
 
     def phase(name: str, t0: float) -> None:
@@ -225,8 +223,7 @@ def _solve_lp(
     def dive_on(cap_share: float) -> FloatArray:
         rows, lo, hi, narrowed = narrowed_rows(problem, layout, priced, tighten, cap_share)
         x0 = tighten_rows(session, rows, lo, hi, narrowed, slack, cols, clock, stats)
-        start = lp_x if x0 is None else x0
-        dive_x = dive(problem, session, start, cols, layout, clock, stats, fall=dive_fall)
+        dive_x = dive(problem, session, lp_x if x0 is None else x0, cols, layout, clock, stats)
         session.set_row_bounds(rows, lo, hi)
         return dive_x
 
@@ -334,7 +331,6 @@ def _solve_decomposed(
                 _whole(say, held_cost, bound),
                 tighten=TIGHTEN_RESTRICTED,
                 cap_tighten=CAP_TIGHTEN_RESTRICTED,
-                dive_fall=DIVE_FALL,
                 pairs=None if warm is None else (warm[2].pi, warm[2].pj),
                 incumbent=sifted.base[sub.index] if known else None,
                 warm=warm,
