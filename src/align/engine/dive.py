@@ -22,6 +22,7 @@ from .backends import LPSession
 from .common import Clock
 from .formulation import FloatArray, IntArray, Layout, Problem
 from .pricing import PricedLP
+from .repair import kept_measure
 
 INTEGRAL_TOL = 1e-6
 TIGHTEN = 0.1  # share of each band's width the dive keeps free, as room for rounding
@@ -63,8 +64,7 @@ def narrowed_rows(
     at = rows == layout.moved_row
     if cap_share > 0 and layout.moved_row >= 0 and at.any():
         # the row keeps sum_i m_i x_i,today >= lo; at most the whole measure is kept
-        has = problem.current >= 0
-        room = float(problem.measure[has].sum()) / problem.moved_scale - float(lo[at][0])
+        room = kept_measure(problem, problem.current) / problem.moved_scale - float(lo[at][0])
         narrow_lo[at] += cap_share * max(room, 0.0)
     if (narrow_lo == lo).all() and (narrow_hi == hi).all():
         return rows, lo, hi, None
