@@ -229,3 +229,40 @@ def test_each_sifting_round_starts_from_the_last_rounds_basis(synthetic, monkeyp
     rounds = len(cold["sift"])  # the sifting's own solves (the dive's come after)
     assert sum(iterations[True][1:rounds]) < sum(iterations[False][1:rounds])
     assert runs[True].objective == pytest.approx(runs[False].objective, rel=1e-9)
+
+
+def test_a_sifting_round_over_the_cap_holds_settled_accounts_again(synthetic, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Past ``SIFT_FREE_CAP`` free accounts, a round holds again the free accounts its LP
+    settled (whole in their cheapest territory), where that LP put them: the LP's plan is still
+    one of the next round's, so the restricted LP never rises, the carried basis still fits
+    (HiGHS takes it every round), and the sifting still ends on the whole LP's value."""
+    acc, ter, conf = synthetic
+    sc = align.make_scenario(acc, ter, settings={**conf, "solver": {"method": "lp", "gap": 0.005}})
+    lp_value = align.solve(sc).stats["lp_objective"]
+    conf = {**conf, "solver": {**conf["solver"], "method": "decompose"}}
+    monkeypatch.setattr(decompose, "SIFT_ENOUGH", 0.0)  # sift on until every account is content
+    monkeypatch.setattr(decompose, "FREE_SHARE", 0.0)
+    monkeypatch.setattr(decompose, "FREE_PER_BAND", 0)
+    monkeypatch.setattr(decompose, "SIFT_ADD_MIN", 150)
+    monkeypatch.setattr(decompose, "SIFT_FREE_CAP", 300)
+    monkeypatch.setattr(decompose, "SIFT_BACK", 100)
+    monkeypatch.setattr(decompose, "SIFT_ROUNDS", 40)
+    run = align.solve(align.make_scenario(acc, ter, settings=conf))
+    dec = run.stats["decomposed"]
+    sift = [r for r in dec["sift"] if "restricted_lp" in r]
+    assert sum(r.get("held_again", 0) for r in sift) > 0
+    *rounds, last = sift
+    assert all(r["free"] <= 300 for r in rounds[1:])  # the first round frees what it must
+    # converged, the last round gives the restriction back SIFT_BACK of the accounts held
+    # again, the most in doubt: the LP's value is unchanged and the restriction is that round's
+    assert last["free"] == rounds[-1]["free"] + 100
+    assert last["restricted_lp"] == pytest.approx(rounds[-1]["restricted_lp"], rel=1e-9)
+    assert run.stats["free_accounts"] == last["free"]
+    assert dec["sift_warm"] == [True] * (len(dec["sift"]) - 1)
+    for a, b in zip(sift[:-1], sift[1:], strict=True):
+        assert b["restricted_lp"] <= a["restricted_lp"] * (1 + 1e-9)
+    assert dec["exact"] is True
+    assert last["restricted_lp"] == pytest.approx(lp_value, rel=1e-7)
+    assert run.bound == pytest.approx(lp_value, rel=1e-7)
+    assert run.status in ("optimal", "feasible")
+    assert run.stats["max_band_violation"] == 0.0

@@ -109,6 +109,15 @@ def test_the_dives_rounds_are_recorded_and_fixing_does_not_lower_the_split_accou
     # the session is left as it was: the same LP again
     again = priced.session.solve(time_limit=60)
     assert again.objective == pytest.approx(lp.objective, rel=1e-9)
+    # a round that would end past DIVE_SHARE of the time left is not begun: with no share,
+    # one round (the rounding and the repair get the rest of the time)
+    short: dict[str, Any] = {}
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(dive_module, "DIVE_SHARE", 0.0)
+        x = dive(problem, priced.session, x0, priced.cols, layout, Clock(60), short)
+    assert len(short["dive_traces"][-1]) == 1 and short["dive_traces"][-1][0][0] == split_lp
+    assert np.allclose(np.bincount(layout.pi, weights=x, minlength=problem.n), 1.0, atol=1e-6)
+    assert priced.session.solve(time_limit=60).objective == pytest.approx(lp.objective, rel=1e-9)
 
 
 def test_a_rounding_out_of_band_is_mended_into_every_band_or_refused() -> None:

@@ -12,7 +12,10 @@ So:
 3. the LP over the free accounts (held ones shift the band right-hand sides) gives exact band
    duals for that restriction; every held account is then checked against them (and every
    pruned pair priced): one that would rather be elsewhere is freed and the LP re-solved. When
-   none would, the restricted LP's optimum is the whole LP's (a sifting method, over accounts);
+   none would, the restricted LP's optimum is the whole LP's (a sifting method, over accounts).
+   Past ``SIFT_FREE_CAP`` free accounts a round holds again the free accounts its LP settled
+   (whole in their cheapest territory, held where the LP put them), so each round's LP stays
+   small; once the sifting has converged, the restriction gets the most in doubt of them back;
 4. the whole bound at every step is ``L(y)`` at the restricted LP's duals plus the pricing
    shortfall, valid whatever the free set;
 5. the usual dive, repair and improvement run on the restricted problem (held accounts fixed).
@@ -63,6 +66,8 @@ SIFT_RESERVE = 0.4  # share of the time left at the first restricted LP kept for
 SIFT_RESERVE_LENT = 0.5  # share of that reserve a later round's LP may use: past it, the last
 # round solved stands (its restriction gets the rest of the time)
 SIFT_ADD_MIN = 20_000  # accounts a sifting round may free even when fewer are free
+SIFT_FREE_CAP = 20_000  # past this many free accounts, settled ones are held again (0: never)
+SIFT_BACK = 10_000  # accounts held again that the restriction gets back once the sifting converged
 WARM_SIFT = True  # each sifting round starts from the last round's basis
 SIFT_ENOUGH = 0.2  # stop sifting once the restricted LP is this share of the gap from the bound
 BOUND_SHARE = 0.25  # of the time left after a sifting whose bound is the weak side: the bound's
@@ -280,6 +285,8 @@ def sift(
     rounds = 0
     total = math.inf
     carried: tuple[Layout, Basis | None] | None = None  # the last round's layout and basis
+    again = np.zeros(problem.n, dtype=bool)  # held again by a round over the free cap
+    back_done = False
     for rounds in range(1, SIFT_ROUNDS + 1):  # noqa: B007 - reported below
         say("lp", {"round": rounds, "free": int(free.sum())})
         t_round = time.perf_counter()
@@ -332,6 +339,14 @@ def sift(
         own = R[np.searchsorted(pi * problem.m + pj, np.arange(problem.n) * problem.m + base)]
         unhappy = ~free & (own - low > HELD_TOL)
         unhappy[new_i] |= ~free[new_i]
+        settled = None  # free accounts the next round may hold again, before pairs grow
+        back = None  # the accounts held again, the most in doubt first
+        if again.any():
+            back = np.flatnonzero(again)
+            back = back[np.argsort(_margins(pairs, R, size)[back], kind="stable")]
+        basis = None if carried is None else carried[1]
+        if SIFT_FREE_CAP and int(free.sum() + unhappy.sum()) > SIFT_FREE_CAP and basis:
+            settled = _settled(problem, layout, lp.x, basis, pairs, R, free, size)
         stats.setdefault("sift", []).append(
             {
                 "free": int(free.sum()),
@@ -352,15 +367,33 @@ def sift(
         stats["sift"][-1]["restricted_lp"] = total * problem.cost_scale
         if not unhappy.any():
             exact = not len(new_i)
-            break
-        if total - bound <= SIFT_ENOUGH * gap * abs(total):
+        done = exact or total - bound <= SIFT_ENOUGH * gap * abs(total)
+        if done and back is not None and not back_done:
+            # converged with accounts held again: the restriction gets the most in doubt of
+            # them back (the LP's plan stays optimal: a warm round of few iterations)
+            free[back[~free[back]][:SIFT_BACK]] = True
+            back_done = True
+            continue
+        if done or back_done:
             break  # what the restriction loses is a small part of the gap target
         if left() - reserve < _since(t_round):
             break  # the next round (over more accounts) would not end before the reserve
         # the most unhappy first (per unit of size), at most doubling the restricted LP
         gain = np.where(unhappy, (own - low) / np.maximum(size, 1e-12), -np.inf)
         take = max(int(free.sum()), SIFT_ADD_MIN)
-        free[np.argsort(-gain, kind="stable")[: min(take, int(unhappy.sum()))]] = True
+        add = np.argsort(-gain, kind="stable")[: min(take, int(unhappy.sum()))]
+        over = int(free.sum()) + len(add) - SIFT_FREE_CAP
+        if over > 0 and settled is not None:
+            hold, at = settled
+            if held_plan:  # the held plan stays the transfer plan
+                keep = at == base[hold]
+                hold, at = hold[keep], at[keep]
+            hold, at = hold[:over], at[:over]
+            base[hold] = at
+            free[hold] = False
+            again[hold] = True
+            stats["sift"][-1]["held_again"] = len(hold)
+        free[add] = True
     stats["sift_rounds"] = rounds
     stats["exact"] = exact  # the restricted LP's optimum is the whole LP's
     return Sifted(free, base, pi, pj, bound, total, infeasible, by_margin, prices, stats,
@@ -395,12 +428,15 @@ def carried_basis(
     m: int,
 ) -> Basis | None:
     """The basis of a sifting round's LP (``before``) carried to the next round's (``after``),
-    which frees more accounts and may have more pairs. Each newly freed account's pair with
-    its held territory (``base``) is basic, its other pairs and its assignment row nonbasic;
-    everything else keeps its status. The basis matrix is then the old one bordered by an
-    identity, so it is non-singular, and every row keeps its activity (the held account's load
-    moves from the row's bounds into its basic pair at 1): the basis is primal feasible.
-    None when the layouts do not line up (a freed account without its held pair)."""
+    which frees more accounts, may have more pairs and may hold again accounts the last LP
+    settled. Each newly freed account's pair with its held territory (``base``) is basic, its
+    other pairs and its assignment row nonbasic; everything else keeps its status. The basis
+    matrix is then the old one bordered by an identity, so it is non-singular, and every row
+    keeps its activity (the held account's load moves from the row's bounds into its basic
+    pair at 1): the basis is primal feasible. An account held again takes its row and its
+    pairs out, one of them basic (:func:`_settled` holds no other), so the count still fits.
+    None when the layouts do not line up (a freed account without its held pair, or a basis
+    left with more or fewer basic entries than rows)."""
     cols_before, rows_before = basis
     n_old = before.n_pair_cols
     if len(after.elastic_cols) != len(before.elastic_cols) or n_old > len(cols_before):
@@ -425,7 +461,52 @@ def carried_basis(
     old = row_of[after.accounts]
     rows[: len(after.accounts)][old >= 0] = rows_before[old[old >= 0]]
     rows[len(after.accounts) :] = rows_before[len(before.accounts) :]
+    if int((cols == BASIC).sum() + (rows == BASIC).sum()) != len(rows):
+        return None  # an account held again left the basis short (or long)
     return cols, rows
+
+
+def _settled(
+    problem: Problem,
+    layout: Layout,
+    x: FloatArray | None,
+    basis: Basis,
+    pairs: Pairs,
+    R: FloatArray,
+    free: BoolArray,
+    size: FloatArray,
+) -> tuple[IntArray, IntArray]:
+    """Free accounts a sifting round may hold again, with their territory, the most settled
+    first: whole in one territory in the LP's plan, that territory their cheapest at its
+    duals (``R``), not locked, and exactly one basic among their pairs and their assignment
+    row, so that taking them out of the LP leaves its basis a basis (and optimal: the rest of
+    the plan is unchanged, their load moves into the rows' bounds). Ordered by the margin to
+    their second-cheapest territory, per unit of size (as the first free set is)."""
+    none = np.zeros(0, np.int64)
+    if x is None:
+        return none, none
+    cols, rows = basis
+    n_pairs = layout.n_pair_cols
+    whole = np.flatnonzero(x[:n_pairs] >= 1 - HELD_TOL)
+    acc, ter = layout.pi[whole], layout.pj[whole]
+    basic = np.bincount(layout.pi, (cols[:n_pairs] == BASIC).astype(float), problem.n)
+    basic[layout.accounts] += rows[: len(layout.accounts)] == BASIC
+    low = pairs.row_min(R)
+    margin = _margins(pairs, R, size)
+    own = R[np.searchsorted(pairs.row * problem.m + pairs.pj, acc * problem.m + ter)]
+    ok = free[acc] & (problem.fixed[acc] < 0) & (basic[acc] == 1) & (own - low[acc] <= HELD_TOL)
+    acc, ter = acc[ok], ter[ok]
+    order = np.argsort(-margin[acc], kind="stable")
+    return acc[order], ter[order]
+
+
+def _margins(pairs: Pairs, R: FloatArray, size: FloatArray) -> FloatArray:
+    """Every account's margin from its cheapest territory to its second at reduced costs
+    ``R``, per unit of its size (how far the prices must move to flip it)."""
+    low = pairs.row_min(R)
+    second = R.copy()
+    second[pairs.argmin(R)] = np.inf
+    return (pairs.row_min(second) - low) / np.maximum(size, 1e-12)
 
 
 def bound_is_weak(problem: Problem, sifted: Sifted) -> bool:

@@ -3,7 +3,8 @@
 The LP is re-solved with its rule rows narrowed (:func:`tighten_rows`: a margin inside every
 band and under the moved cap, room for the rounding that follows), then the larger half of the
 split accounts is fixed to its main territory and the LP re-solved, until few are split
-(:func:`dive`). :mod:`.fixed` places what is left with a small MIP. The bound is not affected:
+(:func:`dive`), while another round fits in ``DIVE_SHARE`` of the time left when the dive
+began. :mod:`.fixed` places what is left with a small MIP. The bound is not affected:
 it comes from the LP over the true rows. On a large LP the split accounts do not become fewer
 (about one per tight band row whatever is fixed); the later rounds trade them for smaller
 ones, which round into cheaper plans (benchmarks/README.md, "The dive's rounds, traced").
@@ -35,6 +36,7 @@ CAP_TIGHTEN_RESTRICTED = 0.03
 CAP_REDIVE = 0.1  # ... where that rounding can be neither placed nor mended: the dive again
 DIVE_ROUNDS = 10
 DIVE_STOP = 8  # leave this many split accounts or fewer to the small MIP
+DIVE_SHARE = 0.5  # of the time left when the dive starts: no round begins past it
 
 
 def per_account_max(
@@ -128,11 +130,15 @@ def dive(
     fixed: list[IntArray] = []
     rounds = 0
     trace: list[tuple[int, float]] = []  # each round's split accounts and seconds of LP
+    budget = DIVE_SHARE * clock.left()
+    t_start = time.perf_counter()
     for rounds in range(1, DIVE_ROUNDS + 1):  # noqa: B007 - reported below
         best_x, best_j = per_account_max(problem, pi, pj, x)
         split = np.flatnonzero(best_x < 1 - INTEGRAL_TOL)
         if len(split) <= DIVE_STOP or clock.left() <= 0:
             break
+        if trace and time.perf_counter() - t_start + trace[-1][1] > budget:
+            break  # another round would eat the time the rounding and the repair need
         t0 = time.perf_counter()
         pick = split[np.argsort(-size[split], kind="stable")][: max(1, len(split) // 2)]
         cols = cols_of_pairs[col_of.get_indexer(pick * m + best_j[pick])]
