@@ -285,22 +285,15 @@ def sift(
     rounds = 0
     total = math.inf
     carried: tuple[Layout, Basis | None] | None = None  # the last round's layout and basis
-    again = np.zeros(problem.n, dtype=bool)  # held again by a round over the free cap
-    back_done = False
+    again, back_done = np.zeros(problem.n, dtype=bool), False  # held again; given back
     for rounds in range(1, SIFT_ROUNDS + 1):  # noqa: B007 - reported below
         say("lp", {"round": rounds, "free": int(free.sum())})
         t_round = time.perf_counter()
-        fixed_assign = np.where(free, -1, base)
-        use = free[pi]
-        model, layout = build_model(
-            problem, pi[use], pj[use], fixed_assign=fixed_assign, slack_cost=slack_cost
-        )
-        solver = problem.scenario.settings.solver
-        session = lp_session(backend, model, seed=solver.seed, threads=solver.threads)
-        _start_warm(session, carried, (layout, base, problem.m), stats)
         # a round after one whose restriction has a plan may not eat the MIP's time
         limit = left() if last_lp is None else left() - SIFT_RESERVE_LENT * reserve
-        lp = session.solve(time_limit=max(limit, 0.0))
+        session, model, layout, lp = _round_lp(
+            problem, backend, (pi, pj), (free, base), slack_cost, carried, limit, stats
+        )
         if lp.status != "optimal" or lp.row_dual is None:
             if rounds == 1:
                 return None
@@ -328,7 +321,7 @@ def sift(
                 break
             continue
         duals = rule_duals(problem, layout, lp.row_dual)
-        ys, lam = duals.resource, duals.moved
+        ys, lam, scale = duals.resource, duals.moved, problem.cost_scale
         R = reduced(pairs, ys, lam)
         low = pairs.row_min(R)
         new_i, new_j, shortfall = price(problem, duals.__class__(low, ys, lam), pi, pj)
@@ -339,38 +332,24 @@ def sift(
         own = R[np.searchsorted(pi * problem.m + pj, np.arange(problem.n) * problem.m + base)]
         unhappy = ~free & (own - low > HELD_TOL)
         unhappy[new_i] |= ~free[new_i]
-        settled = None  # free accounts the next round may hold again, before pairs grow
-        back = None  # the accounts held again, the most in doubt first
-        if again.any():
-            back = np.flatnonzero(again)
-            back = back[np.argsort(_margins(pairs, R, size)[back], kind="stable")]
-        basis = None if carried is None else carried[1]
-        if SIFT_FREE_CAP and int(free.sum() + unhappy.sum()) > SIFT_FREE_CAP and basis:
-            settled = _settled(problem, layout, lp.x, basis, pairs, R, free, size)
+        # before the pairs grow: who the next round may hold again, and who may come back
+        settled, back = _again(problem, layout, lp.x, carried, pairs, R, (free, unhappy, again),
+                               size)  # fmt: skip
         stats.setdefault("sift", []).append(
-            {
-                "free": int(free.sum()),
-                "lp_objective": lp.objective,
-                "bound": value * problem.cost_scale,
-                "unhappy": int(unhappy.sum()),
-                "priced": int(len(new_i)),
-                "seconds": _since(t_round),
-            }
-        )
+            {"free": int(free.sum()), "lp_objective": lp.objective,
+             "bound": value * problem.cost_scale, "unhappy": int(unhappy.sum()),
+             "priced": int(len(new_i)), "seconds": _since(t_round)}
+        )  # fmt: skip
         if len(new_i):
             pi, pj = unique_pairs(np.r_[pi, new_i], np.r_[pj, new_j], problem.m)
             pairs = pairs_of(problem, pi, pj)
         held = np.flatnonzero(~free)
-        total = (
-            lp.objective + float(problem.pair_costs(held, base[held]).sum()) / problem.cost_scale
-        )
+        total = lp.objective + float(problem.pair_costs(held, base[held]).sum()) / scale
         stats["sift"][-1]["restricted_lp"] = total * problem.cost_scale
-        if not unhappy.any():
-            exact = not len(new_i)
+        exact = not unhappy.any() and not len(new_i)
         done = exact or total - bound <= SIFT_ENOUGH * gap * abs(total)
         if done and back is not None and not back_done:
-            # converged with accounts held again: the restriction gets the most in doubt of
-            # them back (the LP's plan stays optimal: a warm round of few iterations)
+            # the restriction gets back the held again most in doubt (a warm, short round)
             free[back[~free[back]][:SIFT_BACK]] = True
             back_done = True
             continue
@@ -382,22 +361,41 @@ def sift(
         gain = np.where(unhappy, (own - low) / np.maximum(size, 1e-12), -np.inf)
         take = max(int(free.sum()), SIFT_ADD_MIN)
         add = np.argsort(-gain, kind="stable")[: min(take, int(unhappy.sum()))]
-        over = int(free.sum()) + len(add) - SIFT_FREE_CAP
-        if over > 0 and settled is not None:
-            hold, at = settled
-            if held_plan:  # the held plan stays the transfer plan
-                keep = at == base[hold]
-                hold, at = hold[keep], at[keep]
-            hold, at = hold[:over], at[:over]
-            base[hold] = at
-            free[hold] = False
-            again[hold] = True
-            stats["sift"][-1]["held_again"] = len(hold)
+        if settled is not None:
+            over = int(free.sum()) + len(add) - SIFT_FREE_CAP
+            held_again = _hold_again(settled, over, base, free, again, held_plan)
+            stats["sift"][-1]["held_again"] = held_again
         free[add] = True
     stats["sift_rounds"] = rounds
     stats["exact"] = exact  # the restricted LP's optimum is the whole LP's
     return Sifted(free, base, pi, pj, bound, total, infeasible, by_margin, prices, stats,
                   held_plan, last_lp)  # fmt: skip
+
+
+def _round_lp(
+    problem: Problem,
+    backend: Backend,
+    pairs: tuple[IntArray, IntArray],
+    plan: tuple[BoolArray, IntArray],
+    slack_cost: float,
+    carried: tuple[Layout, Basis | None] | None,
+    limit: float,
+    stats: dict[str, Any],
+) -> tuple[LPSession, MatrixModel, Layout, BackendResult]:
+    """A sifting round's restricted LP over the ``free`` accounts of ``plan`` (the others held
+    at its ``base``), started from the last round's basis where there is one, solved within
+    ``limit`` seconds."""
+    pi, pj = pairs
+    free, base = plan
+    use = free[pi]
+    fixed_assign = np.where(free, -1, base)
+    model, layout = build_model(
+        problem, pi[use], pj[use], fixed_assign=fixed_assign, slack_cost=slack_cost
+    )
+    solver = problem.scenario.settings.solver
+    session = lp_session(backend, model, seed=solver.seed, threads=solver.threads)
+    _start_warm(session, carried, (layout, base, problem.m), stats)
+    return session, model, layout, session.solve(time_limit=max(limit, 0.0))
 
 
 BASIC = 1  # HiGHS's status of a basic column or row (0: nonbasic at its lower bound)
@@ -464,6 +462,55 @@ def carried_basis(
     if int((cols == BASIC).sum() + (rows == BASIC).sum()) != len(rows):
         return None  # an account held again left the basis short (or long)
     return cols, rows
+
+
+def _again(
+    problem: Problem,
+    layout: Layout,
+    x: FloatArray | None,
+    carried: tuple[Layout, Basis | None] | None,
+    pairs: Pairs,
+    R: FloatArray,
+    sets: tuple[BoolArray, BoolArray, BoolArray],
+    size: FloatArray,
+) -> tuple[tuple[IntArray, IntArray] | None, IntArray | None]:
+    """After a round's LP (``sets``: its free accounts, the held ones that would rather move,
+    and those held again so far): the free accounts the next round may hold again
+    (:func:`_settled`; None below ``SIFT_FREE_CAP``, or without a basis), and the accounts
+    held again so far, the most in doubt first (None when there are none)."""
+    free, unhappy, again = sets
+    back = None
+    if again.any():
+        back = np.flatnonzero(again)
+        back = back[np.argsort(_margins(pairs, R, size)[back], kind="stable")]
+    basis = None if carried is None else carried[1]
+    if not SIFT_FREE_CAP or int(free.sum() + unhappy.sum()) <= SIFT_FREE_CAP or basis is None:
+        return None, back
+    return _settled(problem, layout, x, basis, pairs, R, free, size), back
+
+
+def _hold_again(
+    settled: tuple[IntArray, IntArray],
+    over: int,
+    base: IntArray,
+    free: BoolArray,
+    again: BoolArray,
+    held_plan: bool,
+) -> int:
+    """Hold again (in place: ``base``, ``free``, ``again``) the ``over`` most settled accounts,
+    where the LP put them; under a held transfer plan only those it keeps at that plan, so the
+    plan stays the restriction's fallback. Returns how many."""
+    if over <= 0:
+        return 0
+    hold, at = settled
+    if held_plan:
+        keep = at == base[hold]
+        hold, at = hold[keep], at[keep]
+    hold, at = hold[:over], at[:over]
+    base[hold] = at
+    free[hold] = False
+    again[hold] = True
+    return len(hold)
 
 
 def _settled(
