@@ -347,7 +347,7 @@ def sift(
         total = lp.objective + float(problem.pair_costs(held, base[held]).sum()) / scale
         stats["sift"][-1]["restricted_lp"] = total * problem.cost_scale
         exact = not unhappy.any() and not len(new_i)
-        done = exact or total - bound <= SIFT_ENOUGH * gap * abs(total)
+        done = not unhappy.any() or total - bound <= SIFT_ENOUGH * gap * abs(total)
         if done and back is not None and not back_done:
             # the restriction gets back the held again most in doubt (a warm, short round)
             free[back[~free[back]][:SIFT_BACK]] = True
