@@ -337,7 +337,7 @@ def sift(
                                size)  # fmt: skip
         stats.setdefault("sift", []).append(
             {"free": int(free.sum()), "lp_objective": lp.objective,
-             "bound": value * problem.cost_scale, "unhappy": int(unhappy.sum()),
+             "bound": value * scale, "unhappy": int(unhappy.sum()),
              "priced": int(len(new_i)), "seconds": _since(t_round)}
         )  # fmt: skip
         if len(new_i):
@@ -345,7 +345,7 @@ def sift(
             pairs = pairs_of(problem, pi, pj)
         held = np.flatnonzero(~free)
         total = lp.objective + float(problem.pair_costs(held, base[held]).sum()) / scale
-        stats["sift"][-1]["restricted_lp"] = total * problem.cost_scale
+        stats["sift"][-1]["restricted_lp"] = total * scale
         exact = not unhappy.any() and not len(new_i)
         done = not unhappy.any() or total - bound <= SIFT_ENOUGH * gap * abs(total)
         if done and back is not None and not back_done:
@@ -479,14 +479,18 @@ def _again(
     (:func:`_settled`; None below ``SIFT_FREE_CAP``, or without a basis), and the accounts
     held again so far, the most in doubt first (None when there are none)."""
     free, unhappy, again = sets
+    basis = None if carried is None else carried[1]
+    over = bool(SIFT_FREE_CAP) and int(free.sum() + unhappy.sum()) > SIFT_FREE_CAP
+    if not again.any() and (not over or basis is None):
+        return None, None
+    margin = _margins(pairs, R, size)  # once a round, for both
     back = None
     if again.any():
         back = np.flatnonzero(again)
-        back = back[np.argsort(_margins(pairs, R, size)[back], kind="stable")]
-    basis = None if carried is None else carried[1]
-    if not SIFT_FREE_CAP or int(free.sum() + unhappy.sum()) <= SIFT_FREE_CAP or basis is None:
+        back = back[np.argsort(margin[back], kind="stable")]
+    if not over or basis is None:
         return None, back
-    return _settled(problem, layout, x, basis, pairs, R, free, size), back
+    return _settled(problem, layout, x, basis, pairs, R, free, margin), back
 
 
 def _hold_again(
@@ -521,14 +525,14 @@ def _settled(
     pairs: Pairs,
     R: FloatArray,
     free: BoolArray,
-    size: FloatArray,
+    margin: FloatArray,
 ) -> tuple[IntArray, IntArray]:
     """Free accounts a sifting round may hold again, with their territory, the most settled
     first: whole in one territory in the LP's plan, that territory their cheapest at its
     duals (``R``), not locked, and exactly one basic among their pairs and their assignment
     row, so that taking them out of the LP leaves its basis a basis (and optimal: the rest of
     the plan is unchanged, their load moves into the rows' bounds). Ordered by the margin to
-    their second-cheapest territory, per unit of size (as the first free set is)."""
+    their second-cheapest territory, per unit of size (``margin``, :func:`_margins`)."""
     none = np.zeros(0, np.int64)
     if x is None:
         return none, none
@@ -539,7 +543,6 @@ def _settled(
     basic = np.bincount(layout.pi, (cols[:n_pairs] == BASIC).astype(float), problem.n)
     basic[layout.accounts] += rows[: len(layout.accounts)] == BASIC
     low = pairs.row_min(R)
-    margin = _margins(pairs, R, size)
     own = R[np.searchsorted(pairs.row * problem.m + pairs.pj, acc * problem.m + ter)]
     ok = free[acc] & (problem.fixed[acc] < 0) & (basic[acc] == 1) & (own - low[acc] <= HELD_TOL)
     acc, ter = acc[ok], ter[ok]

@@ -130,14 +130,13 @@ def dive(
     fixed: list[IntArray] = []
     rounds = 0
     trace: list[tuple[int, float]] = []  # each round's split accounts and seconds of LP
-    budget = DIVE_SHARE * clock.left()
-    t_start = time.perf_counter()
+    box = clock.boxed(DIVE_SHARE * clock.left())  # no round begins that would end past it
     for rounds in range(1, DIVE_ROUNDS + 1):  # noqa: B007 - reported below
         best_x, best_j = per_account_max(problem, pi, pj, x)
         split = np.flatnonzero(best_x < 1 - INTEGRAL_TOL)
         if len(split) <= DIVE_STOP or clock.left() <= 0:
             break
-        if trace and time.perf_counter() - t_start + trace[-1][1] > budget:
+        if trace and (box.left() <= 0 or trace[-1][1] > box.left()):
             break  # another round would eat the time the rounding and the repair need
         t0 = time.perf_counter()
         pick = split[np.argsort(-size[split], kind="stable")][: max(1, len(split) // 2)]
