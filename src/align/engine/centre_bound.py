@@ -1,16 +1,25 @@
 """A Lagrangian lower bound for the balanced p-median (greenfield) too large for the exact model.
 
 The model of :func:`.districts.hess_model` with the assignment rows ``sum_c x[i,c] = 1`` moved
-into the objective with multipliers ``u``, the lower bands, the centres' own pairs and
-integrality dropped (each a relaxation, so every value is a valid bound)::
+into the objective with multipliers ``u``, and integrality of the assignments dropped (a
+relaxation, so every value is a valid bound)::
 
     L(u) = sum_i u_i + sum of the p smallest g_c(u)
-    g_c(u) = min { sum_i (cost[i,c] - u_i) x_i : sum_i v_i x_i <= hi, 0 <= x_i <= 1, x_c = 1 }
+    g_c(u) = min { sum_i (cost[i,c] - u_i) x_i : lo <= sum_i v_i x_i <= hi, 0 <= x_i <= 1,
+                   x_c = 1 }
 
 ``g_c`` is the centre's own pair plus a fractional knapsack: the units of negative reduced cost,
-most negative per unit of the balanced column first, until the band's top is full. ``u``
-follows subgradient steps (Polyak's rule towards the incumbent's objective). Contiguity only
-adds rows, so the bound holds for the contiguous problem as well.
+most negative per unit of the balanced column first, until the band's top is full; then, while
+the territory is below the band's bottom, the units of least positive reduced cost per unit
+(:func:`_filled`). The bottom is what makes the bound strong: without it a centre takes only
+the units that pay, and a territory of a fraction of its share costs nothing (national
+counties, k = 20: 42% below the plan without it after 60 s, 32% with it). Every ``g_c`` is
+first computed without the bottom (a lower value, one pass over the pairs that pay); the
+columns are then made exact in that order, a chunk at a time, until the next one's lower
+value is above the p-th smallest exact value. ``u`` follows subgradient steps (Polyak's rule
+towards the incumbent's objective). Contiguity only adds rows, so the bound holds for the
+contiguous problem as well. The sparse bound (:func:`sparse_centre_bound`, whole-country ZIP
+codes) keeps to the band's top.
 """
 
 from __future__ import annotations
@@ -18,6 +27,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -25,6 +35,7 @@ from numpy.typing import NDArray
 from ..geo import EARTH_RADIUS_KM, point_distance
 
 FloatArray = NDArray[np.float64]
+CHUNK = 32  # columns whose bottom-filled knapsacks are sorted at once (at least p)
 AIM = 0.1  # the sparse bound's steps aim this share of the way from its best to the plan
 
 
@@ -39,12 +50,14 @@ def centre_bound(
     seconds: float,
     iterations: int = 500,
     prices: FloatArray | None = None,
+    lo: float = 0.0,
 ) -> float:
     """The best ``L(u)`` found within ``seconds`` (or ``iterations``), at least 0: a bound on the
     cost of every plan of ``count`` territories (centres among ``cost``'s columns) whose
-    ``values`` total at most ``hi`` each. ``upper`` is the cost of a known plan (the target of
-    the steps). ``cost`` is (n, k), non-negative; ``centres[c]`` the unit of column c.
-    ``prices`` starts ``u`` (each unit's cost in the known plan is a good start)."""
+    ``values`` total at least ``lo`` and at most ``hi`` each. ``upper`` is the cost of a known
+    plan (the target of the steps). ``cost`` is (n, k), non-negative; ``centres[c]`` the unit
+    of column c. ``prices`` starts ``u`` (each unit's cost in the known plan is a good start).
+    ``lo > 0`` keeps a transposed copy of ``cost`` for the bottom-filled knapsacks."""
     deadline = time.perf_counter() + seconds
     n, k = cost.shape
     v = np.maximum(np.asarray(values, dtype=np.float64), 0.0)
@@ -55,8 +68,10 @@ def centre_bound(
     else:
         u = np.partition(cost, min(count, k - 1), axis=1)[:, min(count, k - 1)].astype(float)
 
+    cost_t = np.ascontiguousarray(cost.T) if lo > 0 else None
+
     def evaluate(u: FloatArray) -> tuple[float, FloatArray]:
-        return _lagrangian(cost, v, hi, count, u, tiny, centres)
+        return _lagrangian(cost, v, (lo, hi), count, u, tiny, centres, cost_t)
 
     return subgradient(evaluate, u, upper=upper, deadline=deadline, iterations=iterations)
 
@@ -101,19 +116,86 @@ def subgradient(
 def _lagrangian(
     cost: FloatArray,
     v: FloatArray,
-    hi: float,
+    band: tuple[float, float],
     count: int,
     u: FloatArray,
     tiny: float,
     centres: NDArray[np.int64],
+    cost_t: FloatArray | None = None,
 ) -> tuple[float, FloatArray]:
-    """``L(u)`` and its subgradient ``1 - sum_{c open} x[i,c]``."""
+    """``L(u)`` and its subgradient ``1 - sum_{c open} x[i,c]``, ``band`` = (lo, hi);
+    ``cost_t``: ``cost`` transposed, contiguous (needed when ``lo > 0``)."""
+    lo, hi = band
     k = cost.shape[1]
     neg = cost < u[:, None]
     neg[centres, np.arange(k)] = False  # the centre's own pair: always in, counted below
     ii, cc = np.nonzero(neg)
     own = cost[centres, np.arange(k)]
-    return _knapsacks(ii, cc, cost[ii, cc] - u[ii], v, hi, count, u, tiny, centres, own)
+    if lo <= 0:
+        return _knapsacks(ii, cc, cost[ii, cc] - u[ii], v, hi, count, u, tiny, centres, own)
+    g, _ = _knapsacks(
+        ii, cc, cost[ii, cc] - u[ii], v, hi, count, u, tiny, centres, own, per_column=True
+    )
+    assert cost_t is not None
+    # the columns in order of their value without the bottom (a lower value), made exact a
+    # chunk at a time until the next one's lower value is above the p-th smallest exact value:
+    # no column after it can be among the p smallest
+    exact = np.full(k, np.inf)
+    made: list[tuple[NDArray[np.int64], FloatArray]] = []  # (columns, their shares)
+    by_g = np.argsort(g, kind="stable")
+    step = max(count, CHUNK)
+    for at in range(0, k, step):
+        cols = by_g[at : at + step]
+        if at >= count and g[cols[0]] >= np.partition(exact, count - 1)[count - 1]:
+            break
+        exact[cols], x = _filled(cost_t, v, lo, hi, u, tiny, centres, cols)
+        made.append((cols, x))
+    open_ = np.argsort(exact, kind="stable")[:count]
+    is_open = np.zeros(k, dtype=bool)
+    is_open[open_] = True
+    x = np.vstack([shares[is_open[cols]] for cols, shares in made])
+    sub = 1.0 - x.sum(axis=0)
+    sub[centres[open_]] -= 1.0
+    return float(u.sum() + exact[open_].sum()), sub
+
+
+def _filled(
+    cost_t: FloatArray,
+    v: FloatArray,
+    lo: float,
+    hi: float,
+    u: FloatArray,
+    tiny: float,
+    centres: NDArray[np.int64],
+    cols: NDArray[np.int64],
+) -> tuple[FloatArray, FloatArray]:
+    """``g_c`` with both ends of the band for the columns ``cols``, and each one's shares
+    (len(cols), n): the units in order of reduced cost per unit of value, those that pay until
+    the top is full, then those that cost least until the bottom is reached (inf where the
+    centre alone is over the top or all the units cannot reach the bottom)."""
+    at = np.arange(len(cols))
+    r = cost_t[cols] - u  # (columns, units): sorted along the units
+    vv = np.repeat(v[None, :], len(cols), axis=0)
+    r[at, centres[cols]] = 0.0  # the centre's own pair is counted apart: no share, no value
+    vv[at, centres[cols]] = 0.0
+    order = np.argsort(r / np.maximum(vv, tiny), axis=1, kind="stable")
+    rs, vs = np.take_along_axis(r, order, 1), np.take_along_axis(vv, order, 1)
+    room_hi, room_lo = hi - v[centres[cols]], lo - v[centres[cols]]
+    big = vs > tiny
+    safe = np.maximum(vs, tiny)
+    before = np.cumsum(vs, axis=1) - vs
+    pays = rs < 0
+    take = np.where(pays, np.where(big, np.clip((room_hi[:, None] - before) / safe, 0, 1), 1), 0.0)
+    need = room_lo - (take * vs).sum(axis=1)
+    costs = np.where(pays | ~big, 0.0, vs)
+    before = np.cumsum(costs, axis=1) - costs
+    take += np.where(pays | ~big, 0.0, np.clip((need[:, None] - before) / safe, 0.0, 1.0))
+    g = (rs * take).sum(axis=1) + cost_t[cols, centres[cols]] - u[centres[cols]]
+    short = (take * vs).sum(axis=1) < room_lo * (1 - 1e-9) - tiny
+    g = np.where((room_hi < 0) | short, np.inf, g)
+    x = np.zeros_like(take)
+    np.put_along_axis(x, order, take, 1)
+    return g, x
 
 
 def _knapsacks(
@@ -127,10 +209,12 @@ def _knapsacks(
     tiny: float,
     centres: NDArray[np.int64],
     own: FloatArray,
-) -> tuple[float, FloatArray]:
+    per_column: bool = False,
+) -> tuple[Any, Any]:
     """``L(u)`` and its subgradient from the pairs (unit ``ii``, column ``cc``) of negative
     reduced cost ``r`` (every other pair, the centres' own excepted, has ``r >= 0``); ``own``
-    is each column's cost of its centre."""
+    is each column's cost of its centre. ``per_column``: each column's ``g_c`` instead (and
+    None)."""
     n, k = len(u), len(centres)
     vv = v[ii]
     room = hi - v[centres]  # (k,) the top less the centre's own value
@@ -153,6 +237,8 @@ def _knapsacks(
     take = np.where(room[cc] < 0, 0.0, take)
     g = np.bincount(cc, weights=r * take, minlength=k) + own - u[centres]
     g = np.where(room < 0, np.inf, g)  # a centre heavier than the band opens no territory
+    if per_column:
+        return g, None
     open_ = np.argsort(g, kind="stable")[:count]
     value = float(u.sum() + g[open_].sum())
     is_open = np.zeros(k, dtype=bool)

@@ -400,6 +400,7 @@ def heavy_units(scenario: Scenario) -> list[str]:
 
 SEED_SHARE = 0.2  # of the time limit: the plan without contiguity that seeds the search
 BOUND_SHARE = 0.3  # of the time limit: the Lagrangian bound
+BOUND_ITERATIONS = 100_000  # subgradient steps at most: the bound's time share ends it
 BOUND_MAX_PAIRS = 20_000_000  # unit x candidate costs held for the bound (8 bytes each)
 
 
@@ -415,17 +416,19 @@ def lagrangian_bound(
     kind, pts = _coords(scenario)
     name = next(iter(s.balance))
     v = scenario.column(name)
-    hi = float(v.sum() / scenario.n_territories * (1 + s.balance[name].tolerance))
+    mean, tol = float(v.sum() / scenario.n_territories), s.balance[name].tolerance
     full = _unit_costs(scenario, pts, kind, np.arange(scenario.n_accounts), cand)
     return centre_bound(
         full,
         v,
-        hi,
+        mean * (1 + tol),
         scenario.n_territories,
         centres=cand,
         upper=upper,
         seconds=max(seconds, 0.5),
+        iterations=BOUND_ITERATIONS,
         prices=prices,
+        lo=mean * (1 - tol),
     )
 
 
