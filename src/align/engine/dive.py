@@ -8,6 +8,11 @@ began. :mod:`.fixed` places what is left with a small MIP. The bound is not affe
 it comes from the LP over the true rows. On a large LP the split accounts do not become fewer
 (about one per tight band row whatever is fixed); the later rounds trade them for smaller
 ones, which round into cheaper plans (benchmarks/README.md, "The dive's rounds, traced").
+
+A round's fixings may break a band that the accounts left free cannot mend (a split whale fixed
+to its main territory on a restriction): the re-solved LP then carries the pricing LP's big-M
+slack, and the rounding is out of band, to be mended over every account (:func:`.fixed._mend`).
+Dives that refuse such rounds were tried and rounded worse ("The dive's slack, traced").
 """
 
 from __future__ import annotations
