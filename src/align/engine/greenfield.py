@@ -412,23 +412,20 @@ def lagrangian_bound(
 ) -> float:
     """:func:`.centre_bound.centre_bound` on the scenario's first balanced column, started from
     ``prices`` (each account's cost in the known plan, of cost ``upper``)."""
-    s = scenario.settings
     kind, pts = _coords(scenario)
-    name = next(iter(s.balance))
-    v = scenario.column(name)
-    mean, tol = float(v.sum() / scenario.n_territories), s.balance[name].tolerance
+    band = _balance_bands(scenario)[0]
     full = _unit_costs(scenario, pts, kind, np.arange(scenario.n_accounts), cand)
     return centre_bound(
         full,
-        v,
-        mean * (1 + tol),
+        band.values,
+        band.hi,
         scenario.n_territories,
         centres=cand,
         upper=upper,
         seconds=max(seconds, 0.5),
         iterations=BOUND_ITERATIONS,
         prices=prices,
-        lo=mean * (1 - tol),
+        lo=band.lo,
     )
 
 
@@ -767,9 +764,7 @@ def national_bound(
     ii, cc, cost, cap, start = sparse_pairs(
         kind, pts, w, o.distance_power, cand, radius, most=NATIONAL_PAIRS
     )
-    name = next(iter(s.balance))
-    v = scenario.column(name)
-    hi = float(v.sum() / m * (1 + s.balance[name].tolerance))
+    band = _balance_bands(scenario)[0]
     say("bound", {"pairs": len(ii), "seconds_left": round(clock.left(), 1)})
 
     def report(it: int, best: float) -> None:
@@ -778,8 +773,8 @@ def national_bound(
     return sparse_centre_bound(
         (ii, cc, cost),
         cap,
-        v,
-        hi,
+        band.values,
+        band.hi,
         m,
         centres=cand,
         upper=upper,
