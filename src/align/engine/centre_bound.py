@@ -27,7 +27,6 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -131,11 +130,10 @@ def _lagrangian(
     neg[centres, np.arange(k)] = False  # the centre's own pair: always in, counted below
     ii, cc = np.nonzero(neg)
     own = cost[centres, np.arange(k)]
+    r = cost[ii, cc] - u[ii]
     if lo <= 0:
-        return _knapsacks(ii, cc, cost[ii, cc] - u[ii], v, hi, count, u, tiny, centres, own)
-    g, _ = _knapsacks(
-        ii, cc, cost[ii, cc] - u[ii], v, hi, count, u, tiny, centres, own, per_column=True
-    )
+        return _knapsacks(ii, cc, r, v, hi, count, u, tiny, centres, own)
+    g, _ = _top_filled(ii, cc, r, v, hi, u, tiny, centres, own)
     assert cost_t is not None
     # the columns in order of their value without the bottom (a lower value), made exact a
     # chunk at a time until the next one's lower value is above the p-th smallest exact value:
@@ -209,13 +207,37 @@ def _knapsacks(
     tiny: float,
     centres: NDArray[np.int64],
     own: FloatArray,
-    per_column: bool = False,
-) -> tuple[Any, Any]:
+) -> tuple[float, FloatArray]:
     """``L(u)`` and its subgradient from the pairs (unit ``ii``, column ``cc``) of negative
     reduced cost ``r`` (every other pair, the centres' own excepted, has ``r >= 0``); ``own``
-    is each column's cost of its centre. ``per_column``: each column's ``g_c`` instead (and
-    None)."""
+    is each column's cost of its centre."""
+    g, take = _top_filled(ii, cc, r, v, hi, u, tiny, centres, own)
     n, k = len(u), len(centres)
+    open_ = np.argsort(g, kind="stable")[:count]
+    value = float(u.sum() + g[open_].sum())
+    is_open = np.zeros(k, dtype=bool)
+    is_open[open_] = True
+    on = is_open[cc]
+    sub = np.asarray(1.0 - np.bincount(ii[on], weights=take[on], minlength=n), dtype=np.float64)
+    sub[centres[open_]] -= 1.0
+    return value, sub
+
+
+def _top_filled(
+    ii: NDArray[np.int64],
+    cc: NDArray[np.int64],
+    r: FloatArray,
+    v: FloatArray,
+    hi: float,
+    u: FloatArray,
+    tiny: float,
+    centres: NDArray[np.int64],
+    own: FloatArray,
+) -> tuple[FloatArray, FloatArray]:
+    """Every column's ``g_c`` with the band's top only, and each pair's share (the pairs of
+    :func:`_knapsacks`): the units that pay, most per unit of value first, until the top is
+    full."""
+    k = len(centres)
     vv = v[ii]
     room = hi - v[centres]  # (k,) the top less the centre's own value
     take = np.ones(len(ii))
@@ -237,16 +259,7 @@ def _knapsacks(
     take = np.where(room[cc] < 0, 0.0, take)
     g = np.bincount(cc, weights=r * take, minlength=k) + own - u[centres]
     g = np.where(room < 0, np.inf, g)  # a centre heavier than the band opens no territory
-    if per_column:
-        return g, None
-    open_ = np.argsort(g, kind="stable")[:count]
-    value = float(u.sum() + g[open_].sum())
-    is_open = np.zeros(k, dtype=bool)
-    is_open[open_] = True
-    on = is_open[cc]
-    sub = np.asarray(1.0 - np.bincount(ii[on], weights=take[on], minlength=n), dtype=np.float64)
-    sub[centres[open_]] -= 1.0
-    return value, sub
+    return g, take
 
 
 def sparse_centre_bound(
