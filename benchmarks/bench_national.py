@@ -45,7 +45,7 @@ def bench_k(k: int, args: argparse.Namespace) -> dict:
     g = state.graph()
     out: dict = {"k": k, "units": state.n}
     t0 = time.perf_counter()
-    labels, note, claim = run_engine_k(state, k, args.tolerance, args.time_limit)
+    labels, note, claim = run_engine_k(state, k, args.tolerance, args.time_limit, args.threads)
     wall = time.perf_counter() - t0
     out["engine"] = {"wall_s": round(wall, 1), "note": note, "claim": claim}
     if labels is not None:
@@ -96,17 +96,19 @@ def run_spopt(method: str, state: bp.State, tol: float, seconds: float, d2: Any)
     return labels, f"{note}; {took:.1f} s"
 
 
-def run_engine_k(state: bp.State, k: int, tol: float, limit: float) -> tuple:
+def run_engine_k(
+    state: bp.State, k: int, tol: float, limit: float, threads: int | None = None
+) -> tuple:
     import align
 
-    sc = align.load_scenario(
-        state.folder,
-        overrides=[
-            f"territories.count={k}",
-            f"balance.potential.tolerance={tol}",
-            f"solver.time_limit_s={limit}",
-        ],
-    )
+    overrides = [
+        f"territories.count={k}",
+        f"balance.potential.tolerance={tol}",
+        f"solver.time_limit_s={limit}",
+    ]
+    if threads is not None:
+        overrides.append(f"solver.threads={threads}")
+    sc = align.load_scenario(state.folder, overrides=overrides)
     run = align.solve(sc)
     claim = {
         "status": run.status,
@@ -115,6 +117,7 @@ def run_engine_k(state: bp.State, k: int, tol: float, limit: float) -> tuple:
         "gap": run.gap,
         "reasons": run.reasons[:5],
         "search": run.stats.get("search"),
+        "bound_method": run.stats.get("bound_method"),
     }
     note = f"status {run.status}, objective {run.objective}, bound {run.bound}, gap {run.gap}"
     if run.reasons:
@@ -179,6 +182,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--time-limit", type=float, default=600.0, help="engine time limit, s")
     ap.add_argument("--recom-min", type=float, default=30.0, help="peers at least this long, s")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--threads", type=int, help="the engine's solver.threads (default: its own)")
     ap.add_argument("--data", type=Path, default=DATA, help="folder holding counties-US/")
     ap.add_argument("--json", type=Path)
     ap.add_argument("--out", type=Path)

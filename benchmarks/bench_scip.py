@@ -25,7 +25,7 @@ import numpy as np
 import align
 from align.engine.contiguity import account_graph, find_cuts, fractional_cuts
 from align.engine.districts import Band, cut_rows, hess_model, length_fixing, neighbour_rows
-from align.engine.greenfield import _coords, _unit_costs
+from align.engine.greenfield_bound import coords, unit_costs
 
 VERBOSE = False
 DATA = Path(__file__).resolve().parents[2] / "shared" / "benchmarks"
@@ -37,9 +37,9 @@ def solve_scip(folder: Path, tol: float, limit: float, gap: float) -> dict:
     t0 = time.perf_counter()
     sc = align.load_scenario(folder, overrides=[f"balance.potential.tolerance={tol}"])
     n, m = sc.n_accounts, sc.n_territories
-    kind, pts = _coords(sc)
+    kind, pts = coords(sc)
     cand = np.arange(n)
-    cost = _unit_costs(sc, pts, kind, cand, cand)
+    cost = unit_costs(sc, pts, kind, cand, cand)
     scale = float(np.median(cost[cost > 0]))
     v = sc.column("potential")
     band = Band(v, v.sum() / m * (1 - tol), v.sum() / m * (1 + tol))

@@ -17,10 +17,13 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from align.engine import solve
+from align.engine.beside import Beside
 from align.engine.chains import chain_moves
 from align.engine.contiguity import Graph, piece_counts
+from align.engine.greenfield_bound import BOUND_METHOD
 from align.engine.local_search import Bands, ContiguousSearch, grow, make_contiguous
 from align.io import make_scenario
+from align.scenario import Scenario
 
 
 def grid(w: int, h: int, holes: np.ndarray | None = None) -> tuple[Graph, np.ndarray, np.ndarray]:
@@ -328,17 +331,22 @@ def test_solve_never_returns_a_contiguous_plan_in_pieces(monkeypatch: pytest.Mon
 # --- greenfield above the exact model's size -------------------------------------------------
 
 
-def test_contiguous_greenfield_above_the_exact_size_gives_a_plan_and_a_bound() -> None:
+@pytest.mark.parametrize("threads", [None, 1])
+def test_contiguous_greenfield_above_the_exact_size_gives_a_plan_and_a_bound(
+    threads: int | None,
+) -> None:
     """625 units, every one a candidate centre (390,625 pairs, above the exact model's
     250,000), into 6 contiguous territories at +-10%: a plan in one piece each, in band, with
-    a positive proven bound below it (once refused outright)."""
+    a positive proven bound below it (once refused outright). On two threads (the default) the
+    bound runs beside the search from the seed plan on; with ``solver.threads = 1`` it follows
+    the search, around the search's plan."""
     acc, _, adj = lake_map(25, 1, seed=5)
     settings = {
         "territories": {"count": 6},
         "balance": {"potential": {"tolerance": 0.10}},
         "objective": {"distance_power": 2},
         "constraints": {"contiguity": True},
-        "solver": {"time_limit_s": 40},
+        "solver": {"time_limit_s": 30, "threads": threads},
     }
     run = solve(make_scenario(acc, None, adjacency=adj, settings=settings))
     assert run.has_plan, run.message
@@ -352,6 +360,81 @@ def test_contiguous_greenfield_above_the_exact_size_gives_a_plan_and_a_bound() -
     assert tot.min() >= 0.9 * target - 1e-6 and tot.max() <= 1.1 * target + 1e-6
     assert run.bound is not None and 0 < run.bound <= run.objective
     assert run.stats["method"].startswith("contiguous local search")
+    beside = ", beside the search" if threads is None else ""
+    assert run.stats["bound_method"] == BOUND_METHOD + beside
+    assert "bound_error" not in run.stats
+
+
+def lake_greenfield() -> Scenario:
+    """625 lake units into 6 contiguous territories at +-10%, a minute: above the exact size."""
+    acc, _, adj = lake_map(25, 1, seed=5)
+    settings = {
+        "territories": {"count": 6},
+        "balance": {"potential": {"tolerance": 0.10}},
+        "constraints": {"contiguity": True},
+        "solver": {"time_limit_s": 60},
+    }
+    return make_scenario(acc, None, adjacency=adj, settings=settings)
+
+
+@pytest.fixture
+def started(monkeypatch: pytest.MonkeyPatch) -> list[Beside[float]]:
+    """Every bound started beside a search in the test, in order."""
+    from align.engine import greenfield
+
+    besides: list[Beside[float]] = []
+
+    class Recorded(Beside[float]):
+        def __init__(self, *args: object) -> None:
+            super().__init__(*args)  # type: ignore[arg-type]
+            besides.append(self)
+
+    monkeypatch.setattr(greenfield, "Beside", Recorded)
+    return besides
+
+
+def test_a_search_stopped_by_ctrl_c_stops_the_bound_beside_it(
+    monkeypatch: pytest.MonkeyPatch, started: list[Beside[float]]
+) -> None:
+    """Ctrl-C in the contiguous search (here raised by its first call): the solve stops, and so
+    does the bound's child process, which would otherwise work on until its deadline."""
+
+    def interrupted(self: ContiguousSearch, seconds: float) -> int:
+        assert started and started[0].running  # the bound is working beside the search
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(ContiguousSearch, "explore", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        solve(lake_greenfield())
+    assert len(started) == 1 and not started[0].running
+
+
+def test_a_solve_asked_to_stop_does_not_wait_for_the_bound_beside_it(
+    monkeypatch: pytest.MonkeyPatch, started: list[Beside[float]]
+) -> None:
+    """A stop asked while the search runs (Ctrl-C in the CLI, cancel in the service; here the
+    search is cut to 3 s and the stop is seen as it ends): the plan is kept, the bound's
+    child is stopped at once rather than awaited, and the run says why it has no bound."""
+    explore = ContiguousSearch.explore
+    monkeypatch.setattr(ContiguousSearch, "explore", lambda self, seconds: explore(self, 3.0))
+    monkeypatch.setattr("align.engine.greenfield.stop_requested", lambda: True)
+    run = solve(lake_greenfield())
+    assert run.has_plan and run.bound == -np.inf  # awaited, the child would have given one
+    assert run.stats["bound_error"] == "the solve was stopped before the bound"
+    assert len(started) == 1 and not started[0].running
+
+
+def test_a_bound_process_that_gives_no_value_leaves_no_bound_and_says_why() -> None:
+    import sys
+
+    from align.engine.common import Clock
+    from align.engine.greenfield import _collected
+
+    stats: dict[str, object] = {}
+    bound = _collected(Beside(sys.exit, "out of memory"), Clock(30.0), stats)
+    assert bound == -np.inf
+    assert stats["bound_error"] == "out of memory"
+    assert stats["bound_method"] == BOUND_METHOD + ", beside the search"
 
 
 def test_greenfield_names_the_units_that_break_a_band_alone() -> None:

@@ -45,6 +45,11 @@ class Clock:
             return 0.0
         return max(self.limit - self.elapsed(), 0.0)
 
+    def until(self, reserve: float) -> float:
+        """The wall-clock time (:func:`time.time`, which a child process shares) at which
+        ``reserve`` seconds are left (now, if fewer are)."""
+        return time.time() + max(self.left() - reserve, 0.0)
+
     def boxed(self, seconds: float) -> Clock:
         """A clock of the same start that runs out ``seconds`` from now (or with this one)."""
         box = copy.copy(self)

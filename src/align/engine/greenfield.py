@@ -21,17 +21,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..geo import point_distance
 from ..io import make_scenario
 from ..runs import Run
 from ..scenario import Scenario
 from ..status import Status
-from .backends import get_backend
-from .centre_bound import centre_bound, sparse_centre_bound, sparse_pairs
+from .backends import get_backend, stop_requested
+from .beside import GRACE_S, Beside
 from .common import Clock, make_run
 from .contiguity import Graph, account_graph
 from .districts import (
-    Band,
     LoopResult,
     hess_model,
     length_fixing,
@@ -41,6 +39,15 @@ from .districts import (
 )
 from .fixed import solve_fixed
 from .formulation import build_problem
+from .greenfield_bound import (
+    BOUND_MAX_PAIRS,
+    BOUND_METHOD,
+    balance_bands,
+    coords,
+    lagrangian_bound,
+    national_bound,
+    unit_costs,
+)
 from .incumbent import SearchPolish
 from .local_search import Bands, ContiguousSearch, make_contiguous
 from .partition import bisect_plan, cut_off_units, piece_reasons
@@ -52,25 +59,9 @@ POLISH_SHARE = 0.4  # of the time left, for a contiguous plan around a cut plan'
 POLISH_S = 20.0  # and at most this long
 
 
-def _coords(scenario: Scenario) -> tuple[str, np.ndarray]:
-    kind = scenario.coord_kind or "xy"
-    cols = ["lat", "lon"] if kind == "latlon" else ["x", "y"]
-    return kind, scenario.accounts[cols].to_numpy(dtype=float)
-
-
-def _unit_costs(
-    scenario: Scenario, pts: np.ndarray, kind: str, rows: np.ndarray, cols: np.ndarray
-) -> np.ndarray:
-    """(len(rows), len(cols)) cost of serving account rows[i] from a centre at account cols[c]."""
-    o = scenario.settings.objective
-    d = point_distance(kind, pts[rows][:, None, :], pts[cols][None, :, :])
-    w = scenario.column(o.travel_weight)[rows]
-    return np.asarray(o.travel * w[:, None] * (d if o.distance_power == 1 else d * d), dtype=float)
-
-
 def centred_scenario(scenario: Scenario, centres: np.ndarray) -> Scenario:
     """The scenario with territory i's home base at account ``centres[i]`` (a fixed-centre one)."""
-    kind, pts = _coords(scenario)
+    kind, pts = coords(scenario)
     cols = ["lat", "lon"] if kind == "latlon" else ["x", "y"]
     ter = scenario.territories.copy()
     ter[cols[0]] = pts[centres, 0]
@@ -125,7 +116,7 @@ def heuristic(
 
     clock = Clock(budget)
     s = scenario.settings
-    kind, pts = _coords(scenario)
+    kind, pts = coords(scenario)
     m = scenario.n_territories
     plane = _plane(kind, pts)
     first = next(iter(s.balance), None)
@@ -164,7 +155,7 @@ def heuristic(
             options = members[cand_set[members]]
             if len(options) == 0:
                 continue
-            k = int(np.argmin(_unit_costs(scenario, pts, kind, members, options).sum(axis=0)))
+            k = int(np.argmin(unit_costs(scenario, pts, kind, members, options).sum(axis=0)))
             if options[k] != centres[t]:
                 centres = centres.copy()
                 centres[t] = options[k]
@@ -181,7 +172,7 @@ def solve_greenfield(scenario: Scenario, *, progress: Any = None) -> Run:
     clock = Clock(s.solver.time_limit_s)
     backend = get_backend(s.solver.name)
     n, m = scenario.n_accounts, scenario.n_territories
-    kind, pts = _coords(scenario)
+    kind, pts = coords(scenario)
     acc = scenario.accounts
     cand = (
         np.flatnonzero(acc["candidate"].to_numpy(dtype=bool))
@@ -231,9 +222,9 @@ def solve_greenfield(scenario: Scenario, *, progress: Any = None) -> Run:
             scenario=scenario.name,
             wall_seconds=clock.elapsed(),
         )
-    cost = _unit_costs(scenario, pts, kind, np.arange(n), cand)
+    cost = unit_costs(scenario, pts, kind, np.arange(n), cand)
     scale = float(np.median(cost[cost > 0])) if (cost > 0).any() else 1.0
-    bands = _balance_bands(scenario)
+    bands = balance_bands(scenario)
     keep, lengths = None, None
     if graph is not None:
         keep, lengths = length_fixing(graph, bands, cand)
@@ -306,7 +297,7 @@ def _heuristic_plan(
     bound when ``with_bound``."""
     assert start_run.assignments is not None
     n = scenario.n_accounts
-    kind, pts = _coords(scenario)
+    kind, pts = coords(scenario)
     start_run.stats.update(stats, method="k-means++ centres, alternating re-alignment")
     start_run.bound, start_run.gap, start_run.status = None, None, Status.FEASIBLE
     objective = start_run.objective
@@ -318,8 +309,8 @@ def _heuristic_plan(
         prices = np.zeros(n)
         for c in np.unique(own):
             rows = np.flatnonzero(own == c)
-            prices[rows] = _unit_costs(scenario, pts, kind, rows, np.array([c]))[:, 0]
-        lower = lagrangian_bound(scenario, cand, prices, float(objective), clock.left() - 0.5)
+            prices[rows] = unit_costs(scenario, pts, kind, rows, np.array([c]))[:, 0]
+        lower = lagrangian_bound(scenario, cand, prices, float(objective), clock.until(0.5))
         start_run.bound = min(lower, float(objective))
         start_run.gap = (float(objective) - start_run.bound) / max(abs(objective), 1e-12)
         start_run.stats["bound_method"] = BOUND_METHOD
@@ -330,17 +321,6 @@ def _heuristic_plan(
     )
     start_run.wall_seconds = clock.elapsed()
     return group_regions(start_run, scenario, clock.left())
-
-
-def _balance_bands(scenario: Scenario) -> list[Band]:
-    """One band per balanced column: within its tolerance of an equal share."""
-    m = scenario.n_territories
-    bands = []
-    for name, rule in scenario.settings.balance.items():
-        v = scenario.column(name)
-        target = v.sum() / m
-        bands.append(Band(v, target * (1 - rule.tolerance), target * (1 + rule.tolerance)))
-    return bands
 
 
 def _without_plan(
@@ -399,34 +379,7 @@ def heavy_units(scenario: Scenario) -> list[str]:
 
 
 SEED_SHARE = 0.2  # of the time limit: the plan without contiguity that seeds the search
-BOUND_SHARE = 0.3  # of the time limit: the Lagrangian bound
-BOUND_ITERATIONS = 100_000  # subgradient steps at most: the bound's time share ends it
-BOUND_MAX_PAIRS = 20_000_000  # unit x candidate costs held for the bound (8 bytes each)
-
-
-BOUND_METHOD = "Lagrangian (assignment rows), fractional knapsack per centre"
-
-
-def lagrangian_bound(
-    scenario: Scenario, cand: np.ndarray, prices: np.ndarray, upper: float, seconds: float
-) -> float:
-    """:func:`.centre_bound.centre_bound` on the scenario's first balanced column, started from
-    ``prices`` (each account's cost in the known plan, of cost ``upper``)."""
-    kind, pts = _coords(scenario)
-    band = _balance_bands(scenario)[0]
-    full = _unit_costs(scenario, pts, kind, np.arange(scenario.n_accounts), cand)
-    return centre_bound(
-        full,
-        band.values,
-        band.hi,
-        scenario.n_territories,
-        centres=cand,
-        upper=upper,
-        seconds=max(seconds, 0.5),
-        iterations=BOUND_ITERATIONS,
-        prices=prices,
-        lo=band.lo,
-    )
+BOUND_SHARE = 0.3  # of the time limit: the Lagrangian bound (in turn: solver.threads = 1)
 
 
 def contiguous_search_plan(
@@ -443,12 +396,14 @@ def contiguous_search_plan(
     :func:`heuristic`) seeds the contiguity-preserving local search of
     :mod:`.local_search`, whose territories recentre on their best candidate member; the
     search goes on from its local optima by random redraws within the bands
-    (:meth:`.ContiguousSearch.explore`) until the bound's share of the time. The bound
-    is the Lagrangian bound of :mod:`.centre_bound` (valid for the contiguous problem too).
+    (:meth:`.ContiguousSearch.explore`). The bound is the Lagrangian bound of
+    :mod:`.centre_bound` (valid for the contiguous problem too): in a child process beside the
+    search from the seed plan on, both until the end (:mod:`.beside`), or with
+    ``solver.threads = 1`` after the search, in :data:`BOUND_SHARE` of the time.
     """
     s = scenario.settings
     n, m = scenario.n_accounts, scenario.n_territories
-    kind, pts = _coords(scenario)
+    kind, pts = coords(scenario)
     loose = replace(
         scenario,
         settings=s.model_copy(
@@ -477,11 +432,11 @@ def contiguous_search_plan(
         options = members[is_cand[members]]
         if len(options) == 0:
             options = members
-        k = int(np.argmin(_unit_costs(scenario, pts, kind, members, options).sum(axis=0)))
+        k = int(np.argmin(unit_costs(scenario, pts, kind, members, options).sum(axis=0)))
         c = int(options[k])
-        return c, _unit_costs(scenario, pts, kind, all_units, np.array([c]))[:, 0]
+        return c, unit_costs(scenario, pts, kind, all_units, np.array([c]))[:, 0]
 
-    cost = _unit_costs(scenario, pts, kind, all_units, centres)
+    cost = unit_costs(scenario, pts, kind, all_units, centres)
     plan = make_contiguous(graph, seed, cost, roots=centres)
     names, values, tol = _balanced(scenario)
     bands = Bands.around_mean(values, tol, m)
@@ -489,32 +444,64 @@ def contiguous_search_plan(
         graph, cost, bands, plan, roots=centres, recentre=recentre, seed=s.solver.seed
     )
     bound_s = BOUND_SHARE * s.solver.time_limit_s if n * len(cand) <= BOUND_MAX_PAIRS else 0.0
-    better = search.explore(max(clock.left() - bound_s - 1.0, 1.0))
-    stats["search"] = {
-        **search.summary(),
-        "kicks_better": better,
-        "seconds": round(clock.elapsed(), 3),
-    }
-    say("search", dict(stats["search"]))
-    if not search.in_band():
-        return _out_of_band(scenario, stats, clock)
-    fixed, problem, assign, objective = _final_plan(scenario, search)
-    bound = -math.inf
-    if bound_s > 0 and names:
-        bound = lagrangian_bound(
+    beside: Beside[float] | None = None
+    if bound_s > 0 and names and s.solver.threads != 1:
+        # the bound beside the search, both until the end (its start: the seed plan's costs)
+        start = cost[all_units, seed]
+        beside = Beside(
+            lagrangian_bound,
             scenario,
             cand,
-            search.cost[all_units, search.assign],
-            objective,
-            min(bound_s, clock.left() - 0.5),
+            start,
+            float(start.sum()),
+            clock.until(1.0),
         )
-        stats["bound_method"] = BOUND_METHOD
+        bound_s = 0.0
+    try:
+        better = search.explore(max(clock.left() - bound_s - 1.0, 1.0))
+        stats["search"] = {
+            **search.summary(),
+            "kicks_better": better,
+            "seconds": round(clock.elapsed(), 3),
+        }
+        say("search", dict(stats["search"]))
+        if not search.in_band():
+            return _out_of_band(scenario, stats, clock)
+        fixed, problem, assign, objective = _final_plan(scenario, search)
+        bound = -math.inf
+        if beside is not None:
+            bound = _collected(beside, clock, stats)
+        elif bound_s > 0 and names:
+            bound = lagrangian_bound(
+                scenario,
+                cand,
+                search.cost[all_units, search.assign],
+                objective,
+                clock.until(max(clock.left() - bound_s, 0.5)),
+            )
+            stats["bound_method"] = BOUND_METHOD
+    finally:
+        if beside is not None:
+            beside.stop()  # a search stopped (Ctrl-C, out of band) stops the bound too
     stats["method"] = "contiguous local search from the plan without contiguity"
     backend = get_backend(s.solver.name)
     run = make_run(
         fixed, problem, backend, clock, stats, "feasible", assign, objective=objective, bound=bound
     )
     return group_regions(run, scenario, clock.left())
+
+
+def _collected(beside: Beside[float], clock: Clock, stats: dict[str, Any]) -> float:
+    """The bound computed beside the search (-inf, and why in ``stats["bound_error"]``, when
+    its process gave none: a solve asked to stop does not wait for it)."""
+    stopped = stop_requested()
+    got = beside.value(0.0 if stopped else clock.left() + GRACE_S)
+    stats["bound_method"] = BOUND_METHOD + ", beside the search"
+    if got is None:
+        why = "the solve was stopped before the bound" if stopped else "no value in time"
+        stats["bound_error"] = beside.error or why
+        return -math.inf
+    return got
 
 
 def _out_of_band(scenario: Scenario, stats: dict[str, Any], clock: Clock) -> Run:
@@ -537,7 +524,7 @@ def _final_plan(
 ) -> tuple[Scenario, Any, np.ndarray, float]:
     """The search's plan as a fixed-centre scenario (territories numbered north to south),
     its problem, its assignment and its objective."""
-    _, pts = _coords(scenario)
+    _, pts = coords(scenario)
     final = _order(search.roots.copy(), pts)
     where = {int(c): t for t, c in enumerate(final)}
     assign = np.array([where[int(search.roots[t])] for t in search.assign], dtype=np.int64)
@@ -604,8 +591,6 @@ def group_regions(run: Run, scenario: Scenario, left: float) -> Run:
 
 NATIONAL_MIN_PAIRS = BOUND_MAX_PAIRS  # contiguous greenfield above this: national_plan
 NATIONAL_BOUND_SHARE = 0.25  # of the time limit: the sparse Lagrangian bound of a national map
-NATIONAL_PAIRS = 12_000_000  # unit x centre pairs at most held for that bound
-CAP_FACTOR = 1.5  # a unit's multiplier at most its cost at this many times its distance now
 RECENTRE_OPTIONS = 256  # a territory's centre is the best of its members nearest its middle
 REPORT_S = 30.0  # progress of the local search at least this often
 FINISH_S = 5.0  # kept for the run's tables once the bound is done
@@ -650,7 +635,7 @@ def national_plan(
     """
     s = scenario.settings
     n, m = scenario.n_accounts, scenario.n_territories
-    kind, pts = _coords(scenario)
+    kind, pts = coords(scenario)
     names, values, tol = _balanced(scenario)
     bands = Bands.around_mean(values, tol, m)
     pieces = cut_off_units(graph)
@@ -689,17 +674,17 @@ def national_plan(
             mid = (plane[members] * w[:, None]).sum(axis=0) / w.sum()
             near = np.argsort(((plane[options] - mid) ** 2).sum(axis=1))[:RECENTRE_OPTIONS]
             options = options[near]
-        k = int(np.argmin(_unit_costs(scenario, pts, kind, members, options).sum(axis=0)))
+        k = int(np.argmin(unit_costs(scenario, pts, kind, members, options).sum(axis=0)))
         return int(options[k])
 
     def recentre(members: np.ndarray) -> tuple[int, np.ndarray]:
         c = best_member(members)
-        return c, _unit_costs(scenario, pts, kind, all_units, np.array([c]))[:, 0]
+        return c, unit_costs(scenario, pts, kind, all_units, np.array([c]))[:, 0]
 
     centres = np.array([best_member(np.flatnonzero(part == t)) for t in range(m)])
     cost = np.empty((n, m))
     for t in range(m):
-        cost[:, t] = _unit_costs(scenario, pts, kind, all_units, centres[t : t + 1])[:, 0]
+        cost[:, t] = unit_costs(scenario, pts, kind, all_units, centres[t : t + 1])[:, 0]
     plan = make_contiguous(graph, part, cost, roots=centres)
     search = ContiguousSearch(
         graph, cost, bands, plan, roots=centres, recentre=recentre, seed=s.solver.seed
@@ -736,49 +721,3 @@ def national_plan(
         fixed, problem, backend, clock, stats, "feasible", assign, objective=objective, bound=bound
     )
     return group_regions(run, scenario, clock.left())
-
-
-def national_bound(
-    scenario: Scenario,
-    cand: np.ndarray,
-    search: ContiguousSearch,
-    upper: float,
-    clock: Clock,
-    finish: float,
-    say: Any,
-) -> float:
-    """:func:`.centre_bound.sparse_centre_bound` around the search's plan: each unit's
-    multiplier is capped at its cost at :data:`CAP_FACTOR` times its distance to its centre
-    (at least its territory's median distance; less when the pairs would be more than
-    :data:`NATIONAL_PAIRS`); the multipliers start at each unit's cost to its nearest other
-    candidate, a positive bound already."""
-    s = scenario.settings
-    o = s.objective
-    kind, pts = _coords(scenario)
-    m = scenario.n_territories
-    d_own = point_distance(kind, pts, pts[search.roots[search.assign]])
-    typical = pd.Series(d_own).groupby(search.assign).median().reindex(range(m)).fillna(0.0)
-    # km (or planar units): a multiplier may rise to the cost at this distance, no further
-    radius = np.maximum(CAP_FACTOR * d_own, typical.to_numpy()[search.assign])
-    w = scenario.column(o.travel_weight) * o.travel
-    ii, cc, cost, cap, start = sparse_pairs(
-        kind, pts, w, o.distance_power, cand, radius, most=NATIONAL_PAIRS
-    )
-    band = _balance_bands(scenario)[0]
-    say("bound", {"pairs": len(ii), "seconds_left": round(clock.left(), 1)})
-
-    def report(it: int, best: float) -> None:
-        say("bound", {"iteration": it, "bound": best, "elapsed": round(clock.elapsed(), 1)})
-
-    return sparse_centre_bound(
-        (ii, cc, cost),
-        cap,
-        band.values,
-        band.hi,
-        m,
-        centres=cand,
-        upper=upper,
-        seconds=max(clock.left() - finish, 0.1),
-        prices=start,
-        say=report,
-    )
