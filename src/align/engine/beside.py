@@ -69,8 +69,7 @@ class Beside(Generic[T]):
         except subprocess.TimeoutExpired:
             self.stop()
             return None
-        finally:
-            self._remove()
+        self._remove()  # gone already unless the child died before reading it
         if self._process.returncode != 0 or not out:
             self.error = err.decode(errors="replace").strip()
             return None

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import time
 from dataclasses import replace
 from typing import Any
 
@@ -456,9 +457,9 @@ def contiguous_search_plan(
             float(start.sum()),
             clock.until(1.0),
         )
-        bound_s = 0.0
+    reserve = 0.0 if beside is not None else bound_s  # the time after the search
     try:
-        better = search.explore(max(clock.left() - bound_s - 1.0, 1.0))
+        better = search.explore(max(clock.left() - reserve - 1.0, 1.0))
         stats["search"] = {
             **search.summary(),
             "kicks_better": better,
@@ -477,7 +478,7 @@ def contiguous_search_plan(
                 cand,
                 search.cost[all_units, search.assign],
                 objective,
-                clock.until(max(clock.left() - bound_s, 0.5)),
+                time.time() + min(bound_s, clock.left() - 0.5),
             )
             stats["bound_method"] = BOUND_METHOD
     finally:
